@@ -1,0 +1,86 @@
+"""Build the WSGI application from the configuration: wsgidav with our middlewares and provider."""
+
+from __future__ import annotations
+
+import logging
+
+from wsgidav.error_printer import ErrorPrinter
+from wsgidav.request_resolver import RequestResolver
+from wsgidav.wsgidav_app import WsgiDAVApp
+
+from davserver import reports
+from davserver.auth import PracticeAuthenticator, PracticeDomainController
+from davserver.config import ServerConfig
+from davserver.middleware import CalDAVMiddleware, RequestBodyMiddleware
+from davserver.render import RenderPolicy, etag_for, render_appointment
+from davserver.vtimezone import vtimezone
+from providers.db import open_database
+from providers.models import Practitioner
+from providers.provider import PracticeProvider
+from providers.resources import ServiceSettings
+
+
+def policy_for(owner: Practitioner, viewer: Practitioner) -> RenderPolicy:
+    """Own calendar: the owner's settings; delegated: the stricter of owner's and viewer's."""
+    policy = RenderPolicy(owner.pseudonymize, owner.include_phone)
+    if viewer.id != owner.id:
+        policy = policy.stricter(RenderPolicy(viewer.pseudonymize, viewer.include_phone))
+    return policy
+
+
+def calendar_timezone_ical(tzid: str) -> str:
+    import icalendar
+
+    cal = icalendar.Calendar()
+    cal.add("prodid", "-//praxis-caldav//EN")
+    cal.add("version", "2.0")
+    cal.add_component(vtimezone(tzid))
+    return cal.to_ical().decode()
+
+
+def service_settings(config: ServerConfig) -> ServiceSettings:
+    reports.load_all()
+    return ServiceSettings(
+        practice_timezone=config.timezone,
+        serve_cancelled=config.sync.serve_cancelled,
+        delete_mode=config.sync.device_delete,
+        max_resource_size=config.max_body_size,
+        reports=reports.names(),
+        timezone_ical=calendar_timezone_ical(config.timezone),
+        renderer=render_appointment,
+        policy_factory=policy_for,
+        etag_factory=etag_for,
+    )
+
+
+def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
+    if open_db:
+        open_database(config.database)
+    provider = PracticeProvider(service_settings(config))
+    wsgidav_config = {
+        "provider_mapping": {"/": provider},
+        "middleware_stack": [
+            RequestBodyMiddleware,
+            ErrorPrinter,
+            PracticeAuthenticator,
+            CalDAVMiddleware,
+            RequestResolver,
+        ],
+        "http_authenticator": {
+            "domain_controller": PracticeDomainController,
+            "accept_basic": True,
+            "accept_digest": False,
+            "default_to_digest": False,
+        },
+        "lock_storage": None,
+        "property_manager": None,
+        "verbose": 1,
+        "suppress_version_info": True,
+        "add_header_MS_Author_Via": False,
+        "logging": {"enable": False},
+        "dir_browser": {"enable": False},
+        "praxis": {"auth": config.auth, "max_body_size": config.max_body_size},
+    }
+    app = WsgiDAVApp(wsgidav_config)
+    logging.getLogger("wsgidav").setLevel(logging.WARNING)
+    return app

@@ -1,0 +1,180 @@
+"""Practice credentials over HTTP Basic: verification cache, failure throttling, UTF-8 logins.
+
+scrypt costs tens of milliseconds by design; clients send credentials with every request,
+so a verified (user, password, stored hash) triple is cached briefly. The stored hash is
+part of the key, so a password change takes effect at once, in every process.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import logging
+import threading
+import time
+from collections import deque
+
+from wsgidav.dc.base_dc import BaseDomainController
+from wsgidav.http_authenticator import HTTPAuthenticator
+
+from davserver.config import AuthConfig
+from providers.models import Practitioner
+from providers.passwords import verify_password
+from providers.practice_api import login_key
+
+log = logging.getLogger("praxis_caldav.auth")
+
+
+def decode_basic(header: str) -> tuple[str, str] | None:
+    """User and password from a Basic header: UTF-8, falling back to ISO-8859-1 (older clients)."""
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("iso-8859-1")
+    user, sep, password = text.partition(":")
+    if not sep:
+        return None
+    return user, password
+
+
+class Throttle:
+    """Counts recent failures per key; a key over the limit is refused without checking."""
+
+    def __init__(self, max_failures: int, window: float, lockout: float):
+        self.max_failures, self.window, self.lockout = max_failures, window, lockout
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, key: str, now: float | None = None) -> int:
+        """Seconds until `key` may try again (0 = allowed)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            times = self._failures.get(key)
+            if not times:
+                return 0
+            while times and now - times[0] > max(self.window, self.lockout):
+                times.popleft()
+            recent = [t for t in times if now - t <= self.window]
+            if len(recent) < self.max_failures:
+                return 0
+            return max(1, int(times[-1] + self.lockout - now))
+
+    def fail(self, key: str) -> None:
+        with self._lock:
+            self._failures.setdefault(key, deque(maxlen=self.max_failures * 4)).append(
+                time.monotonic()
+            )
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+
+class PracticeDomainController(BaseDomainController):
+    """wsgidav domain controller over the practitioners table."""
+
+    def __init__(self, wsgidav_app, config):
+        super().__init__(wsgidav_app, config)
+        self.settings: AuthConfig = config["praxis"]["auth"]
+        self._cache: dict[tuple[str, str, str], float] = {}
+        self._cache_lock = threading.Lock()
+        self.user_throttle = Throttle(self.settings.max_failures, self.settings.failure_window,
+                                      self.settings.lockout_seconds)
+        # An address may try several users (a practice behind one NAT): a wider limit.
+        self.address_throttle = Throttle(self.settings.max_failures * 5,
+                                         self.settings.failure_window,
+                                         self.settings.lockout_seconds)
+
+    def __str__(self):
+        return "PracticeDomainController"
+
+    def get_domain_realm(self, path_info, environ):
+        return self.settings.realm
+
+    def require_authentication(self, realm, environ):
+        return True
+
+    def supports_http_digest_auth(self):
+        return False
+
+    def throttled(self, user_name: str, environ: dict) -> int:
+        return max(self.user_throttle.retry_after(login_key(user_name)),
+                   self.address_throttle.retry_after(environ.get("REMOTE_ADDR", "")))
+
+    def basic_auth_user(self, realm, user_name, password, environ):
+        key = login_key(user_name)
+        practitioner = Practitioner.get_or_none(Practitioner.login_key == key)
+        if practitioner is not None and self._verify(practitioner, password):
+            environ["praxis.viewer"] = practitioner
+            self.user_throttle.clear(key)
+            return practitioner.username
+        self.user_throttle.fail(key)
+        self.address_throttle.fail(environ.get("REMOTE_ADDR", ""))
+        return None
+
+    def _verify(self, practitioner: Practitioner, password: str) -> bool:
+        digest = hashlib.sha256(password.encode("utf-8")).hexdigest()
+        cache_key = (practitioner.login_key, digest, practitioner.password_hash)
+        now = time.monotonic()
+        with self._cache_lock:
+            expires = self._cache.get(cache_key)
+            if expires is not None and expires > now:
+                return True
+        if not verify_password(password, practitioner.password_hash):
+            return False
+        with self._cache_lock:
+            if len(self._cache) > 10_000:
+                self._cache = {k: v for k, v in self._cache.items() if v > now}
+            self._cache[cache_key] = now + self.settings.cache_seconds
+        return True
+
+
+class PracticeAuthenticator(HTTPAuthenticator):
+    """Basic only, with `charset="UTF-8"`, throttling, and no crash on a malformed header."""
+
+    def send_basic_auth_response(self, environ, start_response, retry_after: int = 0):
+        realm = self.domain_controller.get_domain_realm(environ["PATH_INFO"], environ)
+        if retry_after:
+            body = b"Too many failed logins; try again later.\n"
+            start_response("429 Too Many Requests", [
+                ("Retry-After", str(retry_after)),
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+            ])
+            return [body]
+        body = b"Login with your practice user name and password.\n"
+        start_response("401 Unauthorized", [
+            ("WWW-Authenticate", f'Basic realm="{realm}", charset="UTF-8"'),
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+        ])
+        return [body]
+
+    def send_digest_auth_response(self, environ, start_response):
+        return self.send_basic_auth_response(environ, start_response)
+
+    def handle_basic_auth_request(self, environ, start_response):
+        credentials = decode_basic(environ.get("HTTP_AUTHORIZATION", ""))
+        if credentials is None:
+            return self.send_basic_auth_response(environ, start_response)
+        user_name, password = credentials
+        dc: PracticeDomainController = self.domain_controller
+        wait = dc.throttled(user_name, environ)
+        if wait:
+            log.warning("login throttled from %s", environ.get("REMOTE_ADDR", "?"))
+            return self.send_basic_auth_response(environ, start_response, retry_after=wait)
+        canonical = dc.basic_auth_user(dc.settings.realm, user_name, password, environ)
+        if canonical:
+            environ["wsgidav.auth.realm"] = dc.settings.realm
+            environ["wsgidav.auth.user_name"] = canonical
+            return self.next_app(environ, start_response)
+        log.info("login failed from %s", environ.get("REMOTE_ADDR", "?"))
+        return self.send_basic_auth_response(environ, start_response)

@@ -1,0 +1,219 @@
+"""praxis-caldav command line: serve, import, demo, user, settings.
+
+Every failure is one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+
+from davserver.config import ConfigError, ServerConfig, load_config
+from providers import practice_api as api
+from providers.db import DatabaseURLError, open_database
+
+EXIT_USAGE = 2
+EXIT_ERROR = 1
+
+
+class CLIError(Exception):
+    """A one-line error for the user."""
+
+
+def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--config", default=default, metavar="FILE",
+                        help="configuration file (wsgidav.yaml)")
+    parser.add_argument("--database", default=default, metavar="URL",
+                        help="sqlite:///FILE or postgresql://HOST:PORT/NAME")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="praxis-caldav",
+                                     description="CalDAV sync for practice appointments")
+    _common(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        _common(p, suppress=True)
+        return p
+
+    serve = command("serve", "run the CalDAV server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--processes", type=int)
+
+    imp = command("import", "upsert practice data from a JSON file (idempotent)")
+    imp.add_argument("file")
+
+    demo = command("demo", "load the demo practice and run the server")
+    demo.add_argument("--no-serve", action="store_true", help="only load the demo data")
+    demo.add_argument("--host")
+    demo.add_argument("--port", type=int)
+
+    user = command("user", "manage practitioner logins")
+    user_sub = user.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    add = user_sub.add_parser("add", help="create a practitioner login")
+    _common(add, suppress=True)
+    add.add_argument("name")
+    add.add_argument("--email")
+    add.add_argument("--display-name")
+    add.add_argument("--practice", help="practice name (default: from the configuration)")
+    add.add_argument("--password-stdin", action="store_true")
+    passwd = user_sub.add_parser("passwd", help="set a practitioner's password")
+    _common(passwd, suppress=True)
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true")
+    lst = user_sub.add_parser("list", help="list practitioner logins")
+    _common(lst, suppress=True)
+
+    settings = command("settings", "show or change a practitioner's sync settings")
+    settings.add_argument("name")
+    settings.add_argument("--pseudonymize", choices=["on", "off"])
+    settings.add_argument("--phone", choices=["on", "off"])
+    settings.add_argument("--direction", choices=["two-way", "server-to-device"])
+    return parser
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        if not sys.stdin.isatty():
+            raise CLIError("no terminal for the password prompt: use --password-stdin")
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != password:
+            raise CLIError("passwords do not match")
+    if not password:
+        raise CLIError("password is empty")
+    return password
+
+
+def _config(args) -> ServerConfig:
+    config = load_config(args.config)
+    if getattr(args, "database", None):
+        config.database = args.database
+    for key in ("host", "port", "processes"):
+        if getattr(args, key, None) is not None:
+            setattr(config, key, getattr(args, key))
+    if not 0 < config.port < 65536:
+        raise CLIError(f"--port: must be 1-65535, got {config.port}")
+    return config
+
+
+def _practitioner(name: str):
+    practitioner = api.find_practitioner(name)
+    if practitioner is None:
+        raise CLIError(f"no user named {name!r}")
+    return practitioner
+
+
+def run(args) -> int:
+    config = _config(args)
+    open_database(config.database)
+    if args.command == "serve":
+        return _serve(config)
+    if args.command == "import":
+        from providers.importer import import_file
+
+        print(f"imported {args.file}: {import_file(args.file)}")
+        return 0
+    if args.command == "demo":
+        from providers import demo
+
+        summary = demo.load_demo()
+        print(f"demo practice loaded ({summary})")
+        print(f"login: user name {demo.DEMO_USER!r}, password {demo.DEMO_PASSWORD!r}")
+        if args.no_serve:
+            return 0
+        return _serve(config)
+    if args.command == "user":
+        return _user(args, config)
+    if args.command == "settings":
+        return _settings(args)
+    raise CLIError(f"unknown command {args.command!r}")
+
+
+def _user(args, config: ServerConfig) -> int:
+    if args.user_command == "list":
+        from providers.models import Practitioner
+
+        for p in Practitioner.select().order_by(Practitioner.login_key):
+            print(f"{p.username}\t{p.display_name}\t{p.email or '-'}\t{p.practice.name}")
+        return 0
+    if args.user_command == "add":
+        password = _read_password(args.password_stdin)
+        practice = api.get_or_create_practice(args.practice or config.practice_name)
+        p = api.create_practitioner(practice, args.name, password, email=args.email,
+                                    display_name=args.display_name)
+        print(f"created user {p.username!r} (URL segment {api.url_segment(p.username)})")
+        return 0
+    if args.user_command == "passwd":
+        practitioner = _practitioner(args.name)
+        api.set_password(practitioner, _read_password(args.password_stdin))
+        print(f"password of {practitioner.username!r} changed")
+        return 0
+    raise CLIError(f"unknown user action {args.user_command!r}")
+
+
+def _settings(args) -> int:
+    practitioner = _practitioner(args.name)
+    changes = {}
+    if args.pseudonymize:
+        changes["pseudonymize"] = args.pseudonymize == "on"
+    if args.phone:
+        changes["include_phone"] = args.phone == "on"
+    if args.direction:
+        changes["direction"] = args.direction
+    if changes:
+        api.update_practitioner(practitioner, **changes)
+    print(f"{practitioner.username}: pseudonymize={'on' if practitioner.pseudonymize else 'off'} "
+          f"phone={'on' if practitioner.include_phone else 'off'} "
+          f"direction={practitioner.direction}")
+    return 0
+
+
+def _serve(config: ServerConfig) -> int:
+    from davserver.app import build_app
+    from davserver.server import make_server, serve_forever
+
+    logging.basicConfig(level=config.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not config.access_log:
+        logging.getLogger("praxis_caldav.access").setLevel(logging.WARNING)
+    app = build_app(config, open_db=False)
+    server = make_server(app, config)
+    try:
+        server.prepare()
+    except OSError as exc:
+        raise CLIError(f"cannot listen on {config.host}:{config.port}: {exc.strerror}") from None
+    print(f"praxis-caldav serving {config.base_url()} (database {_safe_db(config.database)})",
+          flush=True)
+    serve_forever(server)
+    return 0
+
+
+def _safe_db(url: str) -> str:
+    """The database URL without a password (it goes to the console and logs)."""
+    import re
+
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except (CLIError, ConfigError, DatabaseURLError, api.DataError) as exc:
+        print(f"praxis-caldav: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

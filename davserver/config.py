@@ -1,0 +1,145 @@
+"""wsgidav.yaml: the admin-edited configuration, validated at start with errors naming the key."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """Invalid configuration; the message names the key."""
+
+
+@dataclass
+class TLSConfig:
+    certificate: str | None = None
+    private_key: str | None = None
+
+
+@dataclass
+class SyncDefaults:
+    pseudonymize: bool = False
+    include_phone: bool = False
+    direction: str = "two-way"
+    serve_cancelled: bool = False
+    device_delete: str = "cancel"
+
+
+@dataclass
+class AuthConfig:
+    cache_seconds: int = 60
+    max_failures: int = 10
+    failure_window: int = 300
+    lockout_seconds: int = 300
+    realm: str = "praxis-caldav"
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    database: str = "sqlite:///praxis-caldav.db"
+    public_base_url: str | None = None
+    practice_name: str = "Praxis"
+    timezone: str = "Europe/Vienna"
+    max_body_size: int = 1_000_000
+    threads: int = 16
+    processes: int = 1
+    log_level: str = "info"
+    access_log: bool = True
+    tls: TLSConfig = field(default_factory=TLSConfig)
+    sync: SyncDefaults = field(default_factory=SyncDefaults)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+
+    def base_url(self) -> str:
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/") + "/"
+        scheme = "https" if self.tls.certificate else "http"
+        return f"{scheme}://{self.host}:{self.port}/"
+
+
+_SECTIONS = {"tls": TLSConfig, "sync": SyncDefaults, "auth": AuthConfig}
+
+
+def _typed(key: str, value: Any, default: Any) -> Any:
+    expected = type(default) if default is not None else str
+    if expected is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    elif expected is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected a whole number, got {value!r}")
+        if value < 0:
+            raise ConfigError(f"{key}: must not be negative, got {value!r}")
+    elif value is not None and not isinstance(value, str):
+        raise ConfigError(f"{key}: expected text, got {value!r}")
+    return value
+
+
+def _apply(obj: Any, data: dict, prefix: str = "") -> None:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'configuration'}: expected a mapping")
+    for key, value in data.items():
+        full = f"{prefix}{key}"
+        if not hasattr(obj, key):
+            raise ConfigError(f"{full}: unknown setting")
+        if key in _SECTIONS and not prefix:
+            _apply(getattr(obj, key), value or {}, f"{key}.")
+            continue
+        setattr(obj, key, _typed(full, value, getattr(obj, key)))
+
+
+def validate(config: ServerConfig) -> ServerConfig:
+    if not 0 < config.port < 65536:
+        raise ConfigError(f"port: must be 1-65535, got {config.port}")
+    if config.threads < 1:
+        raise ConfigError("threads: must be at least 1")
+    if config.processes < 1:
+        raise ConfigError("processes: must be at least 1")
+    if config.max_body_size < 1024:
+        raise ConfigError("max_body_size: must be at least 1024 bytes")
+    try:
+        ZoneInfo(config.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"timezone: unknown time zone {config.timezone!r}") from None
+    if config.public_base_url:
+        parsed = urlparse(config.public_base_url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ConfigError(f"public_base_url: not an http(s) URL: {config.public_base_url!r}")
+    if config.sync.direction not in ("two-way", "server-to-device"):
+        raise ConfigError("sync.direction: must be two-way or server-to-device")
+    if config.sync.device_delete not in ("cancel", "delete"):
+        raise ConfigError("sync.device_delete: must be cancel or delete")
+    if config.log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise ConfigError("log_level: must be debug, info, warning or error")
+    if bool(config.tls.certificate) != bool(config.tls.private_key):
+        raise ConfigError("tls: set both certificate and private_key, or neither")
+    for key in ("certificate", "private_key"):
+        path = getattr(config.tls, key)
+        if path and not Path(path).is_file():
+            raise ConfigError(f"tls.{key}: file not found: {path}")
+    return config
+
+
+def load_config(path: str | os.PathLike | None) -> ServerConfig:
+    """Read wsgidav.yaml (or defaults when no file is given)."""
+    config = ServerConfig()
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from None
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1})" if mark else ""
+            raise ConfigError(f"{path}: not valid YAML{where}") from None
+        _apply(config, data)
+    return validate(config)

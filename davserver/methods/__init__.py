@@ -1,0 +1,19 @@
+"""CalDAV method handlers, one module per method (Radicale's layout).
+
+PROPFIND, PROPPATCH, GET and HEAD are left to wsgidav's request server; everything a
+calendar server must answer differently from a file server is handled here.
+"""
+
+from __future__ import annotations
+
+from davserver.methods import options, refuse, report
+
+HANDLERS = {
+    "OPTIONS": options.handle,
+    "REPORT": report.handle,
+    **{m: refuse.handle for m in refuse.REFUSED},
+}
+
+
+def register(method: str, handler) -> None:
+    HANDLERS[method] = handler

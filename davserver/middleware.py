@@ -1,0 +1,114 @@
+"""WSGI middlewares around wsgidav: request bodies, discovery redirect, access log, CalDAV dispatch."""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+
+from wsgidav.mw.base_mw import BaseMiddleware
+
+from davserver import methods
+from davserver.http import CalDAVError, parse_xml, respond, respond_error
+
+access_log = logging.getLogger("praxis_caldav.access")
+log = logging.getLogger("praxis_caldav")
+
+
+class RequestBodyMiddleware(BaseMiddleware):
+    """First in the stack: buffer the body (chunked too) under a size limit, answer well-known.
+
+    wsgidav treats a chunked body as empty and leaves it unread, which breaks the next
+    request on a keep-alive connection; every later layer sees a plain buffered body.
+    """
+
+    def __init__(self, wsgidav_app, next_app, config):
+        super().__init__(wsgidav_app, next_app, config)
+        self.limit = config["praxis"]["max_body_size"]
+
+    def is_disabled(self):
+        return False
+
+    def __call__(self, environ, start_response):
+        started = time.perf_counter()
+        status_holder: list[str] = []
+
+        def recording_start_response(status, headers, exc_info=None):
+            status_holder.append(status)
+            return start_response(status, headers, exc_info)
+
+        try:
+            result = self._handle(environ, recording_start_response)
+            yield from result
+        finally:
+            if hasattr(locals().get("result"), "close"):
+                result.close()
+            access_log.info(
+                "%s %s %s %s %.1fms", environ.get("REQUEST_METHOD"),
+                environ.get("PATH_INFO"), (status_holder or ["-"])[0].split(" ")[0],
+                environ.get("wsgidav.auth.user_name") or "-",
+                (time.perf_counter() - started) * 1000,
+            )
+
+    def _handle(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.rstrip("/") in ("/.well-known/caldav", "/.well-known/carddav"):
+            if path.rstrip("/").endswith("carddav"):
+                return respond(start_response, 404)
+            target = (environ.get("SCRIPT_NAME") or "") + "/"
+            return respond(start_response, 301, headers=[("Location", target)])
+        try:
+            body = self._read_body(environ)
+        except CalDAVError as err:
+            return respond_error(start_response, err)
+        environ["praxis.body"] = body
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        return self.next_app(environ, start_response)
+
+    def _read_body(self, environ) -> bytes:
+        length_text = environ.get("CONTENT_LENGTH") or ""
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        too_large = CalDAVError(413, message=f"request body larger than {self.limit} bytes",
+                                headers=(("Connection", "close"),))
+        if length_text.strip():
+            try:
+                length = int(length_text)
+            except ValueError:
+                raise CalDAVError(400, message="invalid Content-Length") from None
+            if length > self.limit:
+                raise too_large
+            return environ["wsgi.input"].read(length) if length else b""
+        if not chunked:
+            return b""
+        data = environ["wsgi.input"].read(self.limit + 1)
+        if len(data) > self.limit:
+            raise too_large
+        return data
+
+
+class CalDAVMiddleware(BaseMiddleware):
+    """After authentication: CalDAV methods ours, WebDAV reads (PROPFIND/PROPPATCH/GET) wsgidav's."""
+
+    def is_disabled(self):
+        return False
+
+    def __call__(self, environ, start_response):
+        method = environ["REQUEST_METHOD"].upper()
+        try:
+            if method in ("PROPFIND", "PROPPATCH"):
+                # Every XML body is checked with entities and network off before wsgidav parses it.
+                if environ.get("praxis.body"):
+                    parse_xml(environ["praxis.body"])
+                if method == "PROPFIND" and (environ.get("HTTP_DEPTH") or "infinity").strip(
+                ).lower() not in ("0", "1"):
+                    # Depth infinity (or none): answered as Depth 1, never a walk of the tree.
+                    environ["HTTP_DEPTH"] = "1"
+            handler = methods.HANDLERS.get(method)
+            if handler is None:
+                return self.next_app(environ, start_response)
+            provider = environ["wsgidav.provider"]
+            return handler(environ, start_response, provider)
+        except CalDAVError as err:
+            return respond_error(start_response, err)

@@ -1,0 +1,222 @@
+"""Render an appointment row as an iCalendar object: the one renderer and its one policy.
+
+What reaches SUMMARY, LOCATION, DESCRIPTION and every other property is decided here and
+nowhere else. Device-only data (alarms, categories, X- properties, unknown components)
+comes from the device's last upload and is merged under the practice's fields, so a
+practice-side edit never drops what a device added.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import icalendar
+
+from davserver.pseudonym import mask_patient_data, pseudonym
+from davserver.vtimezone import vtimezone
+from providers.models import Appointment, AppointmentOverride
+
+PRODID = "-//praxis-caldav//praxis-caldav 0.1//EN"
+
+# Properties the practice database owns; on render they always come from the row.
+MODEL_PROPERTIES = frozenset({
+    "UID", "DTSTAMP", "DTSTART", "DTEND", "DURATION", "SUMMARY", "LOCATION", "DESCRIPTION",
+    "STATUS", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID", "LAST-MODIFIED", "CREATED",
+})
+
+_STATUS = {"confirmed": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANCELLED"}
+SUMMARY_SEPARATOR = " – "
+
+
+@dataclass(frozen=True)
+class RenderPolicy:
+    """What a viewer may see; part of the ETag so switching it makes every device re-fetch."""
+
+    pseudonymize: bool = False
+    include_phone: bool = False
+
+    @property
+    def etag_suffix(self) -> str:
+        return f"-{'p' if self.pseudonymize else 'c'}{'t' if self.include_phone else 'n'}"
+
+    def stricter(self, other: RenderPolicy) -> RenderPolicy:
+        return RenderPolicy(self.pseudonymize or other.pseudonymize,
+                            self.include_phone and other.include_phone)
+
+
+def etag_for(revision: int, policy: RenderPolicy) -> str:
+    """Strong, quoted ETag: revision of the row plus the policy (no patient data)."""
+    return f'"{revision}{policy.etag_suffix}"'
+
+
+def patient_label(appointment: Appointment, policy: RenderPolicy) -> str:
+    patient = appointment.patient
+    if patient is None:
+        return ""
+    if policy.pseudonymize:
+        return pseudonym(patient.first_name, patient.last_name, patient.patient_number)
+    return " ".join(p for p in (patient.first_name, patient.last_name) if p).strip()
+
+
+def _masked(appointment: Appointment, text: str | None, policy: RenderPolicy) -> str:
+    """Free text staff typed may contain the patient's name or phone: mask it when pseudonymized."""
+    text = text or ""
+    patient = appointment.patient
+    if not text or patient is None or not policy.pseudonymize:
+        return text
+    return mask_patient_data(text, patient.first_name, patient.last_name, patient.phone,
+                             pseudonym(patient.first_name, patient.last_name,
+                                       patient.patient_number))
+
+
+def summary_text(appointment: Appointment, subject: str | None, policy: RenderPolicy) -> str:
+    label = patient_label(appointment, policy)
+    subject_text = _masked(appointment, subject, policy)
+    if label and subject_text:
+        return f"{label}{SUMMARY_SEPARATOR}{subject_text}"
+    return label or subject_text
+
+
+def location_text(appointment: Appointment, override_text: str | None, policy: RenderPolicy) -> str:
+    if override_text:
+        return _masked(appointment, override_text, policy)
+    if appointment.location is not None:
+        loc = appointment.location
+        return ", ".join(p for p in (loc.name, loc.address) if p)
+    return _masked(appointment, appointment.location_text, policy)
+
+
+def description_text(appointment: Appointment, policy: RenderPolicy) -> str:
+    parts = [_masked(appointment, appointment.notes, policy)]
+    patient = appointment.patient
+    if patient is not None and patient.phone and policy.include_phone and not policy.pseudonymize:
+        parts.append(f"Tel.: {patient.phone}")
+    return "\n".join(p for p in parts if p)
+
+
+def _time_value(local: dt.datetime, tzid: str | None, all_day: bool) -> dt.date | dt.datetime:
+    if all_day:
+        return local.date()
+    if tzid is None:
+        return local  # floating
+    if tzid == "UTC":
+        return local.replace(tzinfo=dt.UTC)
+    return local.replace(tzinfo=ZoneInfo(tzid))
+
+
+def _device_components(appointment: Appointment) -> tuple[dict, list]:
+    """Device components by RECURRENCE-ID key (None = master) and other components to keep."""
+    if not appointment.device_ical:
+        return {}, []
+    try:
+        cal = icalendar.Calendar.from_ical(appointment.device_ical)
+    except ValueError:
+        return {}, []
+    events: dict = {}
+    others = []
+    for comp in cal.subcomponents:
+        if comp.name == "VEVENT":
+            rid = comp.get("RECURRENCE-ID")
+            events[_rid_key(rid.dt) if rid is not None else None] = comp
+        elif comp.name != "VTIMEZONE":
+            others.append(comp)
+    return events, others
+
+
+def _rid_key(value: dt.date | dt.datetime) -> str:
+    """Compare recurrence ids by wall-clock value (the series' TZID is implied)."""
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None).isoformat()
+    return dt.datetime(value.year, value.month, value.day).isoformat()
+
+
+def _base_event(device: icalendar.Event | None) -> icalendar.Event:
+    event = icalendar.Event()
+    if device is not None:
+        for name, value in device.property_items(recursive=False):
+            if name in ("BEGIN", "END") or name in MODEL_PROPERTIES:
+                continue
+            event.add(name, value, encode=False)
+        for sub in device.subcomponents:
+            event.add_component(sub)
+    return event
+
+
+def _stamp(event: icalendar.Event, appointment: Appointment) -> None:
+    event.add("uid", appointment.uid)
+    modified = appointment.modified_at.replace(tzinfo=dt.UTC)
+    event.add("dtstamp", modified)
+    event.add("last-modified", modified)
+    event.add("created", appointment.created_at.replace(tzinfo=dt.UTC))
+
+
+def render_appointment(appointment: Appointment, policy: RenderPolicy) -> bytes:
+    """The iCalendar text a device receives for this appointment (master plus overrides)."""
+    device_events, device_others = _device_components(appointment)
+    cal = icalendar.Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    tzids = set()
+
+    master = _base_event(device_events.get(None))
+    _stamp(master, appointment)
+    all_day = appointment.all_day
+    master.add("dtstart", _time_value(appointment.start_local, appointment.tzid, all_day))
+    master.add("dtend", _time_value(appointment.end_local, appointment.tzid, all_day))
+    if appointment.tzid and not all_day:
+        tzids.add(appointment.tzid)
+    master.add("summary", summary_text(appointment, appointment.subject, policy))
+    location = location_text(appointment, None, policy)
+    if location:
+        master.add("location", location)
+    description = description_text(appointment, policy)
+    if description:
+        master.add("description", description)
+    master.add("status", _STATUS.get(appointment.status, "CONFIRMED"))
+    if appointment.rrule:
+        master.add("rrule", icalendar.vRecur.from_ical(appointment.rrule))
+    for key, prop in (("exdates", "exdate"), ("rdates", "rdate")):
+        values = [dt.datetime.fromisoformat(v) for v in json.loads(getattr(appointment, key))]
+        if values:
+            master.add(prop, [_time_value(v, appointment.tzid, all_day) for v in values])
+    cal.add_component(master)
+
+    for override in getattr(appointment, "override_rows", []):
+        cal.add_component(_render_override(appointment, override, policy,
+                                           device_events.get(_rid_key(override.recurrence_id))))
+        if override.tzid and not override.all_day:
+            tzids.add(override.tzid)
+
+    for comp in device_others:
+        cal.add_component(comp)
+    for tzid in sorted(tzids - {"UTC"}):
+        cal.subcomponents.insert(0, vtimezone(tzid))
+    return cal.to_ical()
+
+
+def _render_override(
+    appointment: Appointment,
+    override: AppointmentOverride,
+    policy: RenderPolicy,
+    device: icalendar.Event | None,
+) -> icalendar.Event:
+    event = _base_event(device)
+    _stamp(event, appointment)
+    event.add("recurrence-id",
+              _time_value(override.recurrence_id, appointment.tzid, appointment.all_day))
+    event.add("dtstart", _time_value(override.start_local, override.tzid, override.all_day))
+    event.add("dtend", _time_value(override.end_local, override.tzid, override.all_day))
+    event.add("summary", summary_text(
+        appointment, override.subject if override.subject is not None else appointment.subject,
+        policy))
+    location = location_text(appointment, override.location_text, policy)
+    if location:
+        event.add("location", location)
+    description = description_text(appointment, policy)
+    if description:
+        event.add("description", description)
+    event.add("status", _STATUS.get(override.status, "CONFIRMED"))
+    return event

@@ -1,0 +1,62 @@
+"""REPORT registry: one module per report, keyed by the Clark name of its root element.
+
+`supported-report-set` is derived from this registry, so a report is advertised exactly
+when it is implemented.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lxml import etree
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str  # Clark name of the request's root element
+    # handle(request_el, calendar, environ) -> (status, multistatus element, extra headers)
+    handle: Callable
+    # Which resource kinds it may be sent to (calendar collection, calendar object).
+    targets: frozenset[str]
+
+
+REGISTRY: dict[str, Report] = {}
+
+
+def report(name: str, targets: set[str]):
+    def register(fn: Callable) -> Callable:
+        REGISTRY[name] = Report(name, fn, frozenset(targets))
+        return fn
+
+    return register
+
+
+def names() -> tuple[str, ...]:
+    return tuple(REGISTRY)
+
+
+def load_all() -> None:
+    """Import every report module so it registers itself."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+
+
+def request_props(request_el: etree._Element) -> tuple[list[str], etree._Element | None]:
+    """Requested property names and the <C:calendar-data> element, if any."""
+    from providers.properties import CALDAV, DAV
+
+    names: list[str] = []
+    calendar_data = None
+    prop = request_el.find(f"{{{DAV}}}prop")
+    if prop is not None:
+        for child in prop:
+            if not isinstance(child.tag, str):
+                continue
+            names.append(child.tag)
+            if child.tag == f"{{{CALDAV}}}calendar-data":
+                calendar_data = child
+    return names, calendar_data

@@ -1,0 +1,69 @@
+"""Opening the practice database from a URL and keeping its schema current."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlparse
+
+import peewee as pw
+
+from providers.models import ALL_MODELS, SchemaVersion, database_proxy
+
+SCHEMA_VERSION = 1
+
+
+class DatabaseURLError(ValueError):
+    """The database URL cannot be used (one-line message for the CLI)."""
+
+
+def open_database(url: str) -> pw.Database:
+    """Open `sqlite:///path` or `postgresql://user@host:port/name` and bind the models to it."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = unquote(parsed.path)
+        if url.startswith("sqlite:///"):
+            path = url[len("sqlite:///") :]
+        if not path:
+            raise DatabaseURLError(f"database URL {url!r} names no file")
+        # WAL + busy timeout: several server processes share one file safely.
+        db: pw.Database = pw.SqliteDatabase(
+            path,
+            pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000,
+                     "synchronous": "normal", "cache_size": -16000},
+            check_same_thread=False,
+        )
+    elif parsed.scheme in ("postgresql", "postgres"):
+        if not parsed.path.strip("/"):
+            raise DatabaseURLError(f"database URL {url!r} names no database")
+        db = pw.PostgresqlDatabase(
+            parsed.path.strip("/"),
+            user=unquote(parsed.username) if parsed.username else None,
+            password=unquote(parsed.password) if parsed.password else None,
+            host=parsed.hostname or None,
+            port=parsed.port or None,
+            autorollback=True,
+        )
+    else:
+        raise DatabaseURLError(
+            f"unsupported database URL {url!r}: use sqlite:///FILE or postgresql://HOST/NAME"
+        )
+    database_proxy.initialize(db)
+    try:
+        db.connect(reuse_if_open=True)
+    except pw.OperationalError as exc:
+        raise DatabaseURLError(f"cannot open database {url!r}: {str(exc).strip().splitlines()[0]}") from None
+    ensure_schema(db)
+    return db
+
+
+def ensure_schema(db: pw.Database) -> None:
+    """Create the schema on first start; record its version so later releases can migrate."""
+    with db.atomic():
+        db.create_tables(ALL_MODELS, safe=True)
+        row = SchemaVersion.select().first()
+        if row is None:
+            SchemaVersion.create(version=SCHEMA_VERSION)
+        elif row.version > SCHEMA_VERSION:
+            raise DatabaseURLError(
+                f"database schema version {row.version} is newer than this server ({SCHEMA_VERSION})"
+            )
+        # Migrations from older versions go here, one step per version.

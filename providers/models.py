@@ -1,0 +1,201 @@
+"""Peewee models of the practice database.
+
+The practice database is the source of truth; CalDAV resources are views of these rows.
+Times are stored twice on purpose: as the local wall-clock value with its TZID (what the
+practice entered, needed to render and to expand series correctly across DST) and as UTC
+bounds of the whole series (`first_start_utc`/`last_end_utc`) so time-range reports are
+decided in SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import peewee as pw
+
+database_proxy = pw.DatabaseProxy()
+
+# Open-ended series end here: far beyond any real query, without a 2038 cap.
+FAR_FUTURE = dt.datetime(9999, 12, 31, 0, 0, 0)
+FAR_PAST = dt.datetime(1, 1, 2, 0, 0, 0)
+
+STATUS_CONFIRMED = "confirmed"
+STATUS_TENTATIVE = "tentative"
+STATUS_CANCELLED = "cancelled"
+STATUSES = (STATUS_CONFIRMED, STATUS_TENTATIVE, STATUS_CANCELLED)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database_proxy
+        legacy_table_names = False
+
+
+class SchemaVersion(BaseModel):
+    """One row: the schema version this database was created or migrated to."""
+
+    version = pw.IntegerField()
+
+
+class Practice(BaseModel):
+    name = pw.CharField(max_length=200)
+    external_id = pw.CharField(max_length=100, null=True, unique=True)
+    timezone = pw.CharField(max_length=64, default="Europe/Vienna")
+
+
+class Practitioner(BaseModel):
+    practice = pw.ForeignKeyField(Practice, backref="practitioners", on_delete="CASCADE")
+    # Login name exactly as the practice software has it (may contain spaces and umlauts).
+    username = pw.CharField(max_length=150, unique=True)
+    # The login name folded for comparison; unique so two names cannot collide in login.
+    login_key = pw.CharField(max_length=150, unique=True)
+    # The URL segment: spaces become "_"; unique (case-folded) so two users never share a URL.
+    url_key = pw.CharField(max_length=150, unique=True)
+    display_name = pw.CharField(max_length=200)
+    email = pw.CharField(max_length=254, null=True)
+    password_hash = pw.CharField(max_length=255, default="")
+    external_id = pw.CharField(max_length=100, null=True)
+    is_admin = pw.BooleanField(default=False)
+    # Sync settings.
+    pseudonymize = pw.BooleanField(default=False)
+    include_phone = pw.BooleanField(default=False)
+    direction = pw.CharField(max_length=20, default="two-way")
+    # Calendar collection properties a device may set (PROPPATCH).
+    calendar_displayname = pw.CharField(max_length=200, null=True)
+    calendar_color = pw.CharField(max_length=20, null=True)
+    calendar_order = pw.IntegerField(null=True)
+
+    class Meta:
+        indexes = ((("practice", "external_id"), True),)
+
+
+class Patient(BaseModel):
+    practice = pw.ForeignKeyField(Practice, backref="patients", on_delete="CASCADE")
+    # The patient ID the practice shows (part of the pseudonym), not the row id.
+    patient_number = pw.CharField(max_length=50)
+    first_name = pw.CharField(max_length=100, default="")
+    last_name = pw.CharField(max_length=100, default="")
+    phone = pw.CharField(max_length=50, null=True)
+    external_id = pw.CharField(max_length=100, null=True)
+
+    class Meta:
+        indexes = ((("practice", "external_id"), True), (("practice", "patient_number"), True))
+
+
+class Location(BaseModel):
+    practice = pw.ForeignKeyField(Practice, backref="locations", on_delete="CASCADE")
+    name = pw.CharField(max_length=200)
+    address = pw.CharField(max_length=300, null=True)
+    external_id = pw.CharField(max_length=100, null=True)
+
+    class Meta:
+        indexes = ((("practice", "external_id"), True),)
+
+
+class Appointment(BaseModel):
+    """One calendar object resource: a single appointment or a whole series."""
+
+    practice = pw.ForeignKeyField(Practice, on_delete="CASCADE")
+    practitioner = pw.ForeignKeyField(Practitioner, backref="appointments", on_delete="CASCADE")
+    patient = pw.ForeignKeyField(Patient, null=True, on_delete="SET NULL")
+    location = pw.ForeignKeyField(Location, null=True, on_delete="SET NULL")
+    # Free-text location a device typed (no practice location row matches it).
+    location_text = pw.CharField(max_length=300, null=True)
+    subject = pw.TextField(default="")
+    notes = pw.TextField(default="")
+    status = pw.CharField(max_length=20, default=STATUS_CONFIRMED)
+    # Wall-clock start/end in `tzid`; tzid NULL = floating (interpreted in the practice zone).
+    # For all-day appointments start/end are midnights and end is exclusive.
+    start_local = pw.DateTimeField()
+    end_local = pw.DateTimeField()
+    tzid = pw.CharField(max_length=64, null=True, default="Europe/Vienna")
+    all_day = pw.BooleanField(default=False)
+    # RRULE value (e.g. "FREQ=WEEKLY;COUNT=10"), or NULL for a single appointment.
+    rrule = pw.TextField(null=True)
+    # JSON lists of local ISO date-times (or dates for all-day series).
+    exdates = pw.TextField(default="[]")
+    rdates = pw.TextField(default="[]")
+    uid = pw.CharField(max_length=255)
+    resource_name = pw.CharField(max_length=255)
+    # Global change number of the last change of this row, its rendering inputs or its overrides.
+    revision = pw.BigIntegerField(default=0)
+    # Denormalised UTC bounds over all instances (overrides included), widened for floating/all-day.
+    first_start_utc = pw.DateTimeField()
+    last_end_utc = pw.DateTimeField()
+    is_recurring = pw.BooleanField(default=False)
+    # The iCalendar text a device last sent, kept so everything the model does not hold
+    # (alarms, categories, X- properties, unknown components) survives a round trip.
+    device_ical = pw.TextField(null=True)
+    external_id = pw.CharField(max_length=100, null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    modified_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("practitioner", "resource_name"), True),
+            (("practitioner", "uid"), True),
+            (("practitioner", "last_end_utc", "first_start_utc"), False),
+            (("practice", "external_id"), True),
+        )
+
+
+class AppointmentOverride(BaseModel):
+    """A moved or cancelled occurrence of a series (a RECURRENCE-ID component)."""
+
+    appointment = pw.ForeignKeyField(Appointment, backref="overrides", on_delete="CASCADE")
+    # Original local start of the occurrence (in the series' tzid), as written in RECURRENCE-ID.
+    recurrence_id = pw.DateTimeField()
+    start_local = pw.DateTimeField()
+    end_local = pw.DateTimeField()
+    tzid = pw.CharField(max_length=64, null=True)
+    all_day = pw.BooleanField(default=False)
+    status = pw.CharField(max_length=20, default=STATUS_CONFIRMED)
+    # NULL = same as the series.
+    subject = pw.TextField(null=True)
+    location_text = pw.CharField(max_length=300, null=True)
+
+    class Meta:
+        indexes = ((("appointment", "recurrence_id"), True),)
+
+
+class Change(BaseModel):
+    """Change log for sync: one row per create/modify/delete, written in the change's transaction.
+
+    The calendar's sync-token and ctag are the newest change id of its practitioner.
+    """
+
+    practitioner = pw.ForeignKeyField(Practitioner, on_delete="CASCADE")
+    resource_name = pw.CharField(max_length=255)
+    deleted = pw.BooleanField(default=False)
+    changed_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("practitioner", "id"), False),)
+
+
+class Grant(BaseModel):
+    """Delegation: `grantee` may read (or read and write) `owner`'s calendar."""
+
+    owner = pw.ForeignKeyField(Practitioner, on_delete="CASCADE")
+    grantee = pw.ForeignKeyField(Practitioner, on_delete="CASCADE")
+    can_write = pw.BooleanField(default=False)
+
+    class Meta:
+        indexes = ((("owner", "grantee"), True),)
+
+
+ALL_MODELS = [
+    SchemaVersion,
+    Practice,
+    Practitioner,
+    Patient,
+    Location,
+    Appointment,
+    AppointmentOverride,
+    Change,
+    Grant,
+]

@@ -1,0 +1,465 @@
+"""The practice-side data API: the only writer of practice data.
+
+Every writer (CLI, JSON import, demo data, the CalDAV PUT/DELETE handlers) goes through these
+functions, so every change lands in the change log in the same transaction and moves the
+calendar's sync token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import unicodedata
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import peewee as pw
+
+from providers.models import (
+    STATUS_CANCELLED,
+    STATUSES,
+    Appointment,
+    AppointmentOverride,
+    Change,
+    Grant,
+    Location,
+    Patient,
+    Practice,
+    Practitioner,
+    database_proxy,
+    utcnow,
+)
+from providers.passwords import hash_password
+from providers.series import series_bounds
+
+
+class DataError(ValueError):
+    """Input the practice data cannot take; the message is one line, free of patient data."""
+
+
+class ConflictError(DataError):
+    """The row changed since the caller read it (a stale If-Match)."""
+
+
+# ---------------------------------------------------------------- user names
+
+
+def login_key(username: str) -> str:
+    """Comparison key for logins: NFC, trimmed, case-insensitive."""
+    return unicodedata.normalize("NFC", username).strip().casefold()
+
+
+def url_key(username_or_segment: str) -> str:
+    """Comparison key for URL segments: like login_key, with spaces and underscores the same."""
+    return login_key(username_or_segment).replace(" ", "_")
+
+
+def url_segment(username: str) -> str:
+    """The URL segment shown to users: spaces become underscores, case is kept."""
+    return unicodedata.normalize("NFC", username).strip().replace(" ", "_")
+
+
+def _check_username(username: str) -> str:
+    name = unicodedata.normalize("NFC", username).strip()
+    if not name:
+        raise DataError("user name is empty")
+    if len(name) > 150:
+        raise DataError("user name is longer than 150 characters")
+    bad = [c for c in name if c in "/\\:?#%" or unicodedata.category(c).startswith("C")]
+    if bad:
+        raise DataError(f"user name contains a character not allowed in URLs: {bad[0]!r}")
+    if name.startswith(".") or name.casefold() in {"well-known", "settings"}:
+        raise DataError(f"user name {name!r} is reserved")
+    return name
+
+
+# ---------------------------------------------------------------- change log
+
+
+def _log_change(practitioner_id: int, resource_name: str, deleted: bool = False) -> int:
+    return Change.insert(
+        practitioner=practitioner_id, resource_name=resource_name, deleted=deleted
+    ).execute()
+
+
+# ---------------------------------------------------------------- practices and people
+
+
+def get_or_create_practice(name: str, external_id: str | None = None) -> Practice:
+    with database_proxy.atomic():
+        if external_id is not None:
+            practice = Practice.get_or_none(Practice.external_id == external_id)
+            if practice is not None:
+                if practice.name != name:
+                    practice.name = name
+                    practice.save()
+                return practice
+        else:
+            practice = Practice.get_or_none(Practice.name == name)
+            if practice is not None:
+                return practice
+        return Practice.create(name=name, external_id=external_id)
+
+
+def create_practitioner(
+    practice: Practice,
+    username: str,
+    password: str,
+    *,
+    display_name: str | None = None,
+    email: str | None = None,
+    external_id: str | None = None,
+    is_admin: bool = False,
+) -> Practitioner:
+    name = _check_username(username)
+    if not password:
+        raise DataError("password is empty")
+    _check_email(email)
+    with database_proxy.atomic():
+        if Practitioner.get_or_none(Practitioner.login_key == login_key(name)):
+            raise DataError(f"user {name!r} exists already")
+        clash = Practitioner.get_or_none(Practitioner.url_key == url_key(name))
+        if clash is not None:
+            raise DataError(
+                f"user name {name!r} would share the URL /{url_segment(name)}/ "
+                f"with user {clash.username!r}"
+            )
+        return Practitioner.create(
+            practice=practice,
+            username=name,
+            login_key=login_key(name),
+            url_key=url_key(name),
+            display_name=display_name or name,
+            email=email or None,
+            password_hash=hash_password(password),
+            external_id=external_id,
+            is_admin=is_admin,
+        )
+
+
+def _check_email(email: str | None) -> None:
+    if email and ("@" not in email or any(c.isspace() for c in email)):
+        raise DataError(f"not an e-mail address: {email!r}")
+
+
+def find_practitioner(username: str) -> Practitioner | None:
+    return Practitioner.get_or_none(Practitioner.login_key == login_key(username))
+
+
+def set_password(practitioner: Practitioner, password: str) -> None:
+    if not password:
+        raise DataError("password is empty")
+    practitioner.password_hash = hash_password(password)
+    practitioner.save(only=[Practitioner.password_hash])
+
+
+def update_practitioner(practitioner: Practitioner, **values: object) -> Practitioner:
+    """Change profile or sync settings; settings that change the rendering re-publish every event."""
+    allowed = {
+        "display_name", "email", "pseudonymize", "include_phone", "direction",
+        "calendar_displayname", "calendar_color", "calendar_order", "is_admin",
+    }
+    unknown = set(values) - allowed
+    if unknown:
+        raise DataError(f"unknown practitioner field {sorted(unknown)[0]!r}")
+    if "direction" in values and values["direction"] not in ("two-way", "server-to-device"):
+        raise DataError("direction must be two-way or server-to-device")
+    if "email" in values:
+        _check_email(values["email"])  # type: ignore[arg-type]
+    rendering = {"pseudonymize", "include_phone", "display_name"}
+    changed = {k for k, v in values.items() if getattr(practitioner, k) != v}
+    with database_proxy.atomic():
+        for key in changed:
+            setattr(practitioner, key, values[key])
+        if changed:
+            practitioner.save()
+        if changed & rendering:
+            republish(Appointment.practitioner == practitioner.id)
+        elif changed & {"calendar_displayname", "calendar_color", "calendar_order", "direction"}:
+            # Collection properties changed: move the ctag so clients re-read them.
+            _log_change(practitioner.id, "")
+    return practitioner
+
+
+def republish(condition: pw.Expression) -> int:
+    """Give every matching appointment a new revision and a change-log row (render inputs changed)."""
+    rows = list(
+        Appointment.select(Appointment.id, Appointment.practitioner, Appointment.resource_name)
+        .where(condition)
+        .tuples()
+    )
+    for appt_id, practitioner_id, resource_name in rows:
+        change_id = _log_change(practitioner_id, resource_name)
+        Appointment.update(revision=change_id).where(Appointment.id == appt_id).execute()
+    return len(rows)
+
+
+def upsert_patient(
+    practice: Practice,
+    patient_number: str,
+    first_name: str,
+    last_name: str,
+    phone: str | None = None,
+    external_id: str | None = None,
+) -> Patient:
+    with database_proxy.atomic():
+        query = Patient.select().where(Patient.practice == practice)
+        if external_id is not None:
+            patient = query.where(Patient.external_id == external_id).first()
+        else:
+            patient = query.where(Patient.patient_number == str(patient_number)).first()
+        values = dict(patient_number=str(patient_number), first_name=first_name or "",
+                      last_name=last_name or "", phone=phone or None)
+        if patient is None:
+            return Patient.create(practice=practice, external_id=external_id, **values)
+        if any(getattr(patient, k) != v for k, v in values.items()):
+            for key, value in values.items():
+                setattr(patient, key, value)
+            patient.save()
+            republish(Appointment.patient == patient.id)
+        return patient
+
+
+def delete_patient(patient: Patient) -> None:
+    with database_proxy.atomic():
+        republish(Appointment.patient == patient.id)
+        patient.delete_instance()
+
+
+def upsert_location(
+    practice: Practice, name: str, address: str | None = None, external_id: str | None = None
+) -> Location:
+    with database_proxy.atomic():
+        query = Location.select().where(Location.practice == practice)
+        if external_id is not None:
+            location = query.where(Location.external_id == external_id).first()
+        else:
+            location = query.where(Location.name == name).first()
+        if location is None:
+            return Location.create(practice=practice, name=name, address=address,
+                                   external_id=external_id)
+        if (location.name, location.address) != (name, address):
+            location.name, location.address = name, address
+            location.save()
+            republish(Appointment.location == location.id)
+        return location
+
+
+def delete_location(location: Location) -> None:
+    with database_proxy.atomic():
+        republish(Appointment.location == location.id)
+        location.delete_instance()
+
+
+def grant_access(owner: Practitioner, grantee: Practitioner, can_write: bool) -> Grant:
+    if owner.practice_id != grantee.practice_id:
+        raise DataError("delegation is only possible within one practice")
+    if owner.id == grantee.id:
+        raise DataError("a practitioner cannot delegate to themselves")
+    with database_proxy.atomic():
+        grant, _ = Grant.get_or_create(owner=owner, grantee=grantee,
+                                       defaults={"can_write": can_write})
+        if grant.can_write != can_write:
+            grant.can_write = can_write
+            grant.save()
+        return grant
+
+
+def revoke_access(owner: Practitioner, grantee: Practitioner) -> bool:
+    return Grant.delete().where((Grant.owner == owner) & (Grant.grantee == grantee)).execute() > 0
+
+
+# ---------------------------------------------------------------- appointments
+
+
+@dataclass
+class OverrideFields:
+    """A moved or cancelled occurrence of a series."""
+
+    recurrence_id: dt.datetime
+    start_local: dt.datetime
+    end_local: dt.datetime
+    tzid: str | None
+    all_day: bool = False
+    status: str = "confirmed"
+    subject: str | None = None
+    location_text: str | None = None
+
+
+@dataclass
+class AppointmentFields:
+    """Everything a writer can set on an appointment; the patient link is set only by the practice."""
+
+    start_local: dt.datetime
+    end_local: dt.datetime
+    tzid: str | None = "Europe/Vienna"
+    all_day: bool = False
+    subject: str = ""
+    notes: str = ""
+    status: str = "confirmed"
+    location: Location | None = None
+    location_text: str | None = None
+    rrule: str | None = None
+    exdates: Sequence[dt.datetime] = ()
+    rdates: Sequence[dt.datetime] = ()
+    overrides: Sequence[OverrideFields] = field(default_factory=list)
+    device_ical: str | None = None
+
+
+def _check_fields(f: AppointmentFields) -> None:
+    if f.status not in STATUSES:
+        raise DataError(f"unknown status {f.status!r}")
+    if f.end_local < f.start_local:
+        raise DataError("appointment ends before it starts")
+    for tz in {f.tzid, *(o.tzid for o in f.overrides)} - {None}:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise DataError(f"unknown time zone {tz!r}") from None
+    seen = set()
+    for o in f.overrides:
+        if o.recurrence_id in seen:
+            raise DataError("two overrides for the same occurrence")
+        seen.add(o.recurrence_id)
+        if o.status not in STATUSES:
+            raise DataError(f"unknown status {o.status!r}")
+
+
+def _iso_list(values: Iterable[dt.datetime]) -> str:
+    return json.dumps(sorted(v.isoformat() for v in values))
+
+
+def _row_values(f: AppointmentFields) -> dict:
+    first, last = series_bounds(
+        f.start_local, f.end_local, f.tzid, f.all_day, f.rrule, f.rdates,
+        [(o.start_local, o.end_local, o.tzid) for o in f.overrides],
+    )
+    return dict(
+        start_local=f.start_local, end_local=f.end_local, tzid=f.tzid, all_day=f.all_day,
+        subject=f.subject or "", notes=f.notes or "", status=f.status,
+        location=f.location, location_text=f.location_text or None,
+        rrule=f.rrule or None, exdates=_iso_list(f.exdates), rdates=_iso_list(f.rdates),
+        first_start_utc=first, last_end_utc=last, is_recurring=bool(f.rrule or f.rdates),
+        device_ical=f.device_ical, modified_at=utcnow(),
+    )
+
+
+def _store_overrides(appointment_id: int, overrides: Sequence[OverrideFields]) -> None:
+    AppointmentOverride.delete().where(AppointmentOverride.appointment == appointment_id).execute()
+    if overrides:
+        AppointmentOverride.insert_many(
+            [dict(appointment=appointment_id, recurrence_id=o.recurrence_id,
+                  start_local=o.start_local, end_local=o.end_local, tzid=o.tzid,
+                  all_day=o.all_day, status=o.status, subject=o.subject,
+                  location_text=o.location_text) for o in overrides]
+        ).execute()
+
+
+def create_appointment(
+    practitioner: Practitioner,
+    fields: AppointmentFields,
+    *,
+    patient: Patient | None = None,
+    uid: str | None = None,
+    resource_name: str | None = None,
+    external_id: str | None = None,
+) -> Appointment:
+    """New appointment; a UID and an opaque resource name are generated when not given."""
+    _check_fields(fields)
+    uid = uid or f"{uuid.uuid4()}@praxis-caldav"
+    resource_name = resource_name or f"{uuid.uuid5(uuid.NAMESPACE_URL, uid).hex}.ics"
+    with database_proxy.atomic():
+        change_id = _log_change(practitioner.id, resource_name)
+        appointment = Appointment.create(
+            practice=practitioner.practice_id, practitioner=practitioner, patient=patient,
+            uid=uid, resource_name=resource_name, revision=change_id,
+            external_id=external_id, **_row_values(fields),
+        )
+        _store_overrides(appointment.id, fields.overrides)
+    return appointment
+
+
+def update_appointment(
+    appointment: Appointment,
+    fields: AppointmentFields,
+    *,
+    expected_revision: int | None = None,
+    patient: Patient | None | bool = False,
+) -> Appointment:
+    """Replace the appointment's times and texts; `patient=False` keeps the patient link.
+
+    With `expected_revision` the update is a compare-and-set: of two writers holding the
+    same ETag exactly one succeeds, the other gets ConflictError (HTTP 412).
+    """
+    _check_fields(fields)
+    values = _row_values(fields)
+    if patient is not False:
+        values["patient"] = patient
+    with database_proxy.atomic():
+        change_id = _log_change(appointment.practitioner_id, appointment.resource_name)
+        query = Appointment.update(revision=change_id, **values).where(
+            Appointment.id == appointment.id
+        )
+        if expected_revision is not None:
+            query = query.where(Appointment.revision == expected_revision)
+        if query.execute() != 1:
+            raise ConflictError("the appointment was changed or deleted meanwhile")
+        _store_overrides(appointment.id, fields.overrides)
+    return Appointment.get_by_id(appointment.id)
+
+
+def delete_appointment(
+    appointment: Appointment, *, cancel: bool = True, expected_revision: int | None = None
+) -> None:
+    """Remove from every device: cancel (the practice keeps the record) or delete the row."""
+    with database_proxy.atomic():
+        change_id = _log_change(appointment.practitioner_id, appointment.resource_name,
+                                deleted=True)
+        if cancel:
+            query = Appointment.update(status=STATUS_CANCELLED, revision=change_id,
+                                       modified_at=utcnow())
+        else:
+            query = Appointment.delete()
+        query = query.where(Appointment.id == appointment.id)
+        if expected_revision is not None:
+            query = query.where(Appointment.revision == expected_revision)
+        if query.execute() != 1:
+            raise ConflictError("the appointment was changed or deleted meanwhile")
+
+
+def appointment_differs(
+    appointment: Appointment, fields: AppointmentFields, patient: Patient | None,
+    practitioner: Practitioner,
+) -> bool:
+    """Whether storing `fields` would change anything (keeps re-imports from moving sync tokens)."""
+    current = {
+        "start_local": appointment.start_local, "end_local": appointment.end_local,
+        "tzid": appointment.tzid, "all_day": appointment.all_day,
+        "subject": appointment.subject, "notes": appointment.notes,
+        "status": appointment.status, "location": appointment.location_id,
+        "rrule": appointment.rrule, "exdates": appointment.exdates, "rdates": appointment.rdates,
+        "patient": appointment.patient_id, "practitioner": appointment.practitioner_id,
+    }
+    wanted = {
+        "start_local": fields.start_local, "end_local": fields.end_local, "tzid": fields.tzid,
+        "all_day": fields.all_day, "subject": fields.subject or "", "notes": fields.notes or "",
+        "status": fields.status, "location": fields.location.id if fields.location else None,
+        "rrule": fields.rrule or None, "exdates": _iso_list(fields.exdates),
+        "rdates": _iso_list(fields.rdates), "patient": patient.id if patient else None,
+        "practitioner": practitioner.id,
+    }
+    if current != wanted:
+        return True
+    stored = [
+        (o.recurrence_id, o.start_local, o.end_local, o.tzid, o.all_day, o.status, o.subject)
+        for o in AppointmentOverride.select()
+        .where(AppointmentOverride.appointment == appointment.id)
+        .order_by(AppointmentOverride.recurrence_id)
+    ]
+    given = sorted(
+        (o.recurrence_id, o.start_local, o.end_local, o.tzid, o.all_day, o.status, o.subject)
+        for o in fields.overrides
+    )
+    return stored != given

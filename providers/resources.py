@@ -1,0 +1,293 @@
+"""DAV resources over the practice data: root, principal (= calendar home), calendar, event.
+
+URL layout (every segment of a user is the user name with spaces as `_`):
+    /                          root
+    /<user>/                   principal and calendar home of <user>
+    /<user>/calendar/          <user>'s own calendar
+    /<user>/shared-<owner>/    <owner>'s calendar delegated to <user>
+    /<calendar>/<name>.ics     one appointment or series
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
+from wsgidav.dav_provider import DAVCollection, DAVNonCollection
+
+from providers import properties, store
+from providers.models import Appointment, Practitioner
+from providers.practice_api import url_segment
+from providers.properties import CALENDAR, OBJECT, PRINCIPAL, ROOT
+
+OWN_CALENDAR = "calendar"
+SHARED_PREFIX = "shared-"
+CONTENT_TYPE = "text/calendar; charset=utf-8; component=vevent"
+
+
+@dataclass
+class ServiceSettings:
+    """Server-wide settings the resources need (from wsgidav.yaml)."""
+
+    practice_timezone: str = "Europe/Vienna"
+    serve_cancelled: bool = False
+    delete_mode: str = "cancel"  # or "delete": what a device DELETE does to the row
+    max_resource_size: int = properties.MAX_RESOURCE_SIZE
+    reports: tuple[str, ...] = ()
+    timezone_ical: str = ""
+    # Rendering is protocol work (davserver); it is handed in so providers never import it.
+    renderer: Callable[[Appointment, Any], bytes] | None = None
+    policy_factory: Callable[[Practitioner, Practitioner], Any] | None = None
+    etag_factory: Callable[[int, Any], str] | None = None
+    render_cache: dict = field(default_factory=dict)
+
+
+class _LiveProps:
+    """Property access through the registry; unknown properties are a 404 inside the 207."""
+
+    kind: str
+
+    def get_property_names(self, *, is_allprop):
+        return properties.names_for(self.kind, allprop=is_allprop) + self._wsgidav_names()
+
+    def _wsgidav_names(self) -> list[str]:
+        return []
+
+    def get_property_value(self, name):
+        prop = properties.REGISTRY.get(name)
+        if prop is not None and self.kind in prop.kinds:
+            value = prop.value(self)
+            if value is None:
+                raise DAVError(HTTP_NOT_FOUND)
+            return value
+        if name in self._wsgidav_names():
+            return super().get_property_value(name)
+        raise DAVError(HTTP_NOT_FOUND)
+
+    def set_property_value(self, name, value, *, dry_run=False):
+        raise DAVError(HTTP_FORBIDDEN)
+
+    # Helpers used by property definitions -----------------------------------------
+    def href_for(self, path: str) -> str:
+        return self.provider.href_for(path)
+
+    def viewer_principal_url(self) -> str | None:
+        viewer = self.environ.get("praxis.viewer")
+        return self.href_for(f"/{url_segment(viewer.username)}/") if viewer else None
+
+    def viewer_can_write(self) -> bool:
+        return False
+
+    def support_etag(self):
+        return False
+
+    def get_etag(self):
+        return None
+
+    def prevent_locking(self):
+        return True
+
+
+class RootCollection(_LiveProps, DAVCollection):
+    kind = ROOT
+
+    def get_display_name(self):
+        return "praxis-caldav"
+
+    def get_member_names(self):
+        viewer = self.environ.get("praxis.viewer")
+        return [url_segment(viewer.username)] if viewer else []
+
+    def get_member(self, name):
+        return self.provider.get_resource_inst(f"/{name}/", self.environ)
+
+
+class PrincipalHome(_LiveProps, DAVCollection):
+    """Principal and calendar home in one collection (Apple wants one home per principal)."""
+
+    kind = PRINCIPAL
+
+    def __init__(self, path: str, environ: dict, owner: Practitioner):
+        super().__init__(path, environ)
+        self.owner = owner
+
+    def principal_url(self) -> str:
+        return self.href_for(f"/{url_segment(self.owner.username)}/")
+
+    def get_display_name(self):
+        return self.owner.display_name
+
+    def supported_reports(self):
+        return []
+
+    def get_member_names(self):
+        names = [OWN_CALENDAR]
+        names += [SHARED_PREFIX + url_segment(g.owner.username) for g in store.grants_for(self.owner)]
+        return names
+
+    def get_member(self, name):
+        return self.provider.get_resource_inst(f"{self.path.rstrip('/')}/{name}/", self.environ)
+
+
+class CalendarCollection(_LiveProps, DAVCollection):
+    kind = CALENDAR
+
+    def __init__(self, path: str, environ: dict, owner: Practitioner, viewer: Practitioner,
+                 can_write: bool):
+        super().__init__(path, environ)
+        self.owner = owner
+        self.viewer = viewer
+        self._can_write = can_write
+        self.settings: ServiceSettings = self.provider.settings
+        self.policy = self.settings.policy_factory(owner, viewer)
+        self._token: int | None = None
+
+    # Identity and properties ---------------------------------------------------
+    def principal_url(self) -> str:
+        return self.href_for(f"/{url_segment(self.owner.username)}/")
+
+    def get_display_name(self):
+        if self.owner.id == self.viewer.id and self.owner.calendar_displayname:
+            return self.owner.calendar_displayname
+        return f"{self.owner.practice.name} – {self.owner.display_name}"
+
+    def description(self) -> str:
+        return f"Termine von {self.owner.display_name}"
+
+    def color(self) -> str | None:
+        return self.owner.calendar_color
+
+    def order(self) -> str | None:
+        return None if self.owner.calendar_order is None else str(self.owner.calendar_order)
+
+    def timezone_ical(self) -> str:
+        return self.settings.timezone_ical
+
+    def max_resource_size(self) -> int:
+        return self.settings.max_resource_size
+
+    def supported_reports(self):
+        return list(self.settings.reports)
+
+    def viewer_can_write(self) -> bool:
+        return self._can_write
+
+    def change_number(self) -> int:
+        if self._token is None:
+            self._token = store.current_change(self.owner.id)
+        return self._token
+
+    def sync_token(self) -> str:
+        return f"urn:praxis-caldav:sync:{self.owner.id}:{self.change_number()}"
+
+    def get_etag(self):
+        return None
+
+    # Members ----------------------------------------------------------------------
+    def get_member_names(self):
+        return [m.resource_name for m in store.list_members(self.owner.id, self.settings.serve_cancelled)]
+
+    def get_member_list(self):
+        """One query for all members (wsgidav would look each up by name)."""
+        return [CalendarObject(f"{self.path.rstrip('/')}/{m.resource_name}", self.environ, self,
+                               member=m)
+                for m in store.list_members(self.owner.id, self.settings.serve_cancelled)]
+
+    def get_member(self, name):
+        appt = store.load_one(self.owner.id, name, self.settings.serve_cancelled)
+        if appt is None:
+            return None
+        return self.object_for(appt)
+
+    def object_for(self, appt: Appointment) -> CalendarObject:
+        return CalendarObject(f"{self.path.rstrip('/')}/{appt.resource_name}", self.environ, self,
+                              appointment=appt)
+
+    def render(self, appt: Appointment) -> bytes:
+        """Rendered iCalendar, cached by (row, revision, policy): a revision never changes content."""
+        key = (appt.id, appt.revision, self.policy)
+        cache = self.settings.render_cache
+        data = cache.get(key)
+        if data is None:
+            data = self.settings.renderer(appt, self.policy)
+            if len(cache) > 5000:
+                cache.clear()
+            cache[key] = data
+        return data
+
+    def etag(self, revision: int) -> str:
+        return self.settings.etag_factory(revision, self.policy)
+
+
+class CalendarObject(_LiveProps, DAVNonCollection):
+    kind = OBJECT
+
+    def __init__(self, path: str, environ: dict, calendar: CalendarCollection,
+                 member: store.MemberInfo | None = None, appointment: Appointment | None = None):
+        super().__init__(path, environ)
+        self.calendar = calendar
+        self._member = member
+        self._appointment = appointment
+        self._data: bytes | None = None
+
+    @property
+    def revision(self) -> int:
+        return (self._appointment or self._member).revision
+
+    @property
+    def appointment(self) -> Appointment:
+        if self._appointment is None:
+            self._appointment = store.load_one(self.calendar.owner.id, self.name,
+                                               self.calendar.settings.serve_cancelled)
+            if self._appointment is None:
+                raise DAVError(HTTP_NOT_FOUND)
+        return self._appointment
+
+    def data(self) -> bytes:
+        if self._data is None:
+            self._data = self.calendar.render(self.appointment)
+        return self._data
+
+    def _wsgidav_names(self):
+        return ["{DAV:}getcontentlength", "{DAV:}getlastmodified"]
+
+    def principal_url(self) -> str:
+        return self.calendar.principal_url()
+
+    def supported_reports(self):
+        return []
+
+    def viewer_can_write(self) -> bool:
+        return self.calendar.viewer_can_write()
+
+    def quoted_etag(self) -> str:
+        return self.calendar.etag(self.revision)
+
+    def get_etag(self):
+        return self.quoted_etag().strip('"')
+
+    def support_etag(self):
+        return True
+
+    def support_ranges(self):
+        return False
+
+    def get_content_type(self):
+        return CONTENT_TYPE
+
+    def get_content_length(self):
+        return len(self.data())
+
+    def get_content(self):
+        return io.BytesIO(self.data())
+
+    def get_last_modified(self):
+        modified = (self._appointment or self._member).modified_at
+        return modified.replace(tzinfo=dt.UTC).timestamp()
+
+    def get_display_name(self):
+        return self.name

@@ -1,0 +1,219 @@
+"""Read queries behind the DAV resources: the only place that reads practice data for DAV.
+
+Each listing is one query (plus one for overrides), never one per member: PROPFIND Depth 1,
+multiget and reports fetch rows in batches and render only what is returned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import peewee as pw
+
+from providers.models import (
+    STATUS_CANCELLED,
+    Appointment,
+    AppointmentOverride,
+    Change,
+    Grant,
+    Location,
+    Patient,
+    Practitioner,
+)
+from providers.practice_api import url_key
+
+# SQLite limits bound parameters; chunk IN (...) lists well below it.
+_IN_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class MemberInfo:
+    """What PROPFIND Depth 1 needs of a calendar member, without rendering it."""
+
+    resource_name: str
+    revision: int
+    modified_at: dt.datetime
+
+
+def practitioner_by_segment(segment: str) -> Practitioner | None:
+    """Resolve a URL segment: `_` and space are the same, case is ignored."""
+    return Practitioner.get_or_none(Practitioner.url_key == url_key(segment))
+
+
+def grants_for(grantee: Practitioner) -> list[Grant]:
+    """Calendars delegated to `grantee` (with their owners), in a stable order."""
+    return list(
+        Grant.select(Grant, Practitioner)
+        .join(Practitioner, on=(Grant.owner == Practitioner.id))
+        .where(Grant.grantee == grantee.id)
+        .order_by(Practitioner.url_key)
+    )
+
+
+def grant_between(owner: Practitioner, grantee: Practitioner) -> Grant | None:
+    return Grant.get_or_none((Grant.owner == owner.id) & (Grant.grantee == grantee.id))
+
+
+def _visible(practitioner_id: int, include_cancelled: bool) -> pw.Expression:
+    cond = Appointment.practitioner == practitioner_id
+    if not include_cancelled:
+        cond &= Appointment.status != STATUS_CANCELLED
+    return cond
+
+
+def list_members(practitioner_id: int, include_cancelled: bool = False) -> list[MemberInfo]:
+    """Every served resource of a calendar: names and revisions only, one query."""
+    rows = (
+        Appointment.select(
+            Appointment.resource_name, Appointment.revision, Appointment.modified_at
+        )
+        .where(_visible(practitioner_id, include_cancelled))
+        .order_by(Appointment.resource_name)
+        .tuples()
+    )
+    return [MemberInfo(*row) for row in rows]
+
+
+def _full_query() -> pw.ModelSelect:
+    return (
+        Appointment.select(Appointment, Patient, Location)
+        .join_from(Appointment, Patient, pw.JOIN.LEFT_OUTER)
+        .join_from(Appointment, Location, pw.JOIN.LEFT_OUTER)
+    )
+
+
+def _attach_overrides(appointments: list[Appointment]) -> list[Appointment]:
+    """Load the overrides of all given series in one query (no N+1)."""
+    by_id = {a.id: a for a in appointments}
+    for a in appointments:
+        a.override_rows = []
+    recurring = [a.id for a in appointments if a.is_recurring]
+    for chunk_start in range(0, len(recurring), _IN_CHUNK):
+        chunk = recurring[chunk_start : chunk_start + _IN_CHUNK]
+        for row in (
+            AppointmentOverride.select()
+            .where(AppointmentOverride.appointment.in_(chunk))
+            .order_by(AppointmentOverride.recurrence_id)
+        ):
+            by_id[row.appointment_id].override_rows.append(row)
+    return appointments
+
+
+def load_by_names(
+    practitioner_id: int, names: Sequence[str], include_cancelled: bool = False
+) -> dict[str, Appointment]:
+    """Full rows (patient, location, overrides) for the given resource names."""
+    found: list[Appointment] = []
+    unique = list(dict.fromkeys(names))
+    for start in range(0, len(unique), _IN_CHUNK):
+        chunk = unique[start : start + _IN_CHUNK]
+        found.extend(
+            _full_query().where(
+                _visible(practitioner_id, include_cancelled)
+                & Appointment.resource_name.in_(chunk)
+            )
+        )
+    return {a.resource_name: a for a in _attach_overrides(found)}
+
+
+def load_one(practitioner_id: int, name: str, include_cancelled: bool = False) -> Appointment | None:
+    return load_by_names(practitioner_id, [name], include_cancelled).get(name)
+
+
+def find_any_by_name(practitioner_id: int, name: str) -> Appointment | None:
+    """The row at this URL whether served or cancelled (a PUT may revive a cancelled one)."""
+    return Appointment.get_or_none(
+        (Appointment.practitioner == practitioner_id) & (Appointment.resource_name == name)
+    )
+
+
+def find_by_uid(practitioner_id: int, uid: str) -> Appointment | None:
+    return Appointment.get_or_none(
+        (Appointment.practitioner == practitioner_id) & (Appointment.uid == uid)
+    )
+
+
+def load_all(practitioner_id: int, include_cancelled: bool = False) -> list[Appointment]:
+    return _attach_overrides(
+        list(_full_query().where(_visible(practitioner_id, include_cancelled)))
+    )
+
+
+def load_in_range(
+    practitioner_id: int,
+    start_utc: dt.datetime | None,
+    end_utc: dt.datetime | None,
+    include_cancelled: bool = False,
+) -> list[Appointment]:
+    """Rows whose series bounds overlap [start, end); recurring rows still need post-filtering."""
+    cond = _visible(practitioner_id, include_cancelled)
+    if start_utc is not None:
+        cond &= Appointment.last_end_utc > _naive_utc(start_utc)
+    if end_utc is not None:
+        cond &= Appointment.first_start_utc < _naive_utc(end_utc)
+    return _attach_overrides(list(_full_query().where(cond)))
+
+
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
+# ---------------------------------------------------------------- sync
+
+
+def current_change(practitioner_id: int) -> int:
+    """The newest change number of a calendar: its sync token and ctag."""
+    value = (
+        Change.select(pw.fn.MAX(Change.id)).where(Change.practitioner == practitioner_id).scalar()
+    )
+    return int(value or 0)
+
+
+def oldest_change(practitioner_id: int) -> int:
+    value = (
+        Change.select(pw.fn.MIN(Change.id)).where(Change.practitioner == practitioner_id).scalar()
+    )
+    return int(value or 0)
+
+
+def changes_since(
+    practitioner_id: int, since: int, limit: int | None = None
+) -> tuple[list[tuple[str, int]], bool]:
+    """Resource names changed after `since`, each once with its newest change number, oldest first.
+
+    Returns (rows, truncated). Fetches limit+1 rows to detect truncation.
+    """
+    query = (
+        Change.select(Change.resource_name, pw.fn.MAX(Change.id).alias("last"))
+        .where((Change.practitioner == practitioner_id) & (Change.id > since)
+               & (Change.resource_name != ""))
+        .group_by(Change.resource_name)
+        .order_by(pw.fn.MAX(Change.id))
+    )
+    if limit is not None:
+        query = query.limit(limit + 1)
+    rows = [(name, int(last)) for name, last in query.tuples()]
+    truncated = limit is not None and len(rows) > limit
+    return (rows[:limit] if truncated else rows), truncated
+
+
+def names_visible(
+    practitioner_id: int, names: Iterable[str], include_cancelled: bool = False
+) -> dict[str, int]:
+    """Which of `names` are served now, with their revision."""
+    result: dict[str, int] = {}
+    unique = list(dict.fromkeys(names))
+    for start in range(0, len(unique), _IN_CHUNK):
+        chunk = unique[start : start + _IN_CHUNK]
+        rows = (
+            Appointment.select(Appointment.resource_name, Appointment.revision)
+            .where(_visible(practitioner_id, include_cancelled)
+                   & Appointment.resource_name.in_(chunk))
+            .tuples()
+        )
+        result.update({name: rev for name, rev in rows})
+    return result
