@@ -149,6 +149,9 @@ def _user(args, config: ServerConfig) -> int:
         practice = api.get_or_create_practice(args.practice or config.practice_name)
         p = api.create_practitioner(practice, args.name, password, email=args.email,
                                     display_name=args.display_name)
+        api.update_practitioner(p, pseudonymize=config.sync.pseudonymize,
+                                include_phone=config.sync.include_phone,
+                                direction=config.sync.direction)
         print(f"created user {p.username!r} (URL segment {api.url_segment(p.username)})")
         return 0
     if args.user_command == "passwd":

@@ -102,6 +102,8 @@ def _practitioner(practice: Practice, rec: dict, where: str, summary: ImportSumm
         )
     elif existing.practice_id != practice.id:
         raise ImportError_(f"{where}.username: belongs to another practice")
+    else:
+        summary.unchanged += 1
     settings = {k: rec[k] for k in ("display_name", "email", "pseudonymize", "include_phone",
                                     "direction", "is_admin") if k in rec}
     api.update_practitioner(existing, **settings)
