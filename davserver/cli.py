@@ -70,6 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
     lst = user_sub.add_parser("list", help="list practitioner logins")
     _common(lst, suppress=True)
 
+    urls = command("urls", "print what each client needs to be set up")
+    urls.add_argument("name")
+
+    profile = command("profile", "write an Apple configuration profile (.mobileconfig) to stdout")
+    profile.add_argument("name")
+    profile.add_argument("--password-stdin", action="store_true",
+                         help="embed the password read from stdin (default: the device asks)")
+
+    cert = command("cert", "create a self-signed certificate and key for trying out TLS")
+    cert.add_argument("--host", default="localhost", help="host name the certificate is for")
+    cert.add_argument("--out", default=".", help="directory for praxis-caldav.crt/.key")
+
     settings = command("settings", "show or change a practitioner's sync settings")
     settings.add_argument("name")
     settings.add_argument("--pseudonymize", choices=["on", "off"])
@@ -112,6 +124,8 @@ def _practitioner(name: str):
 
 
 def run(args) -> int:
+    if args.command == "cert":
+        return _cert(args)
     config = _config(args)
     open_database(config.database)
     if args.command == "serve":
@@ -134,6 +148,20 @@ def run(args) -> int:
         return _user(args, config)
     if args.command == "settings":
         return _settings(args)
+    if args.command == "urls":
+        from davserver.setup_info import setup_info
+
+        for label, value in setup_info(_practitioner(args.name), config.base_url()).lines():
+            print(f"{label}: {value}")
+        return 0
+    if args.command == "profile":
+        from davserver.setup_info import apple_profile, setup_info
+
+        practitioner = _practitioner(args.name)
+        password = _read_password(True) if args.password_stdin else None
+        info = setup_info(practitioner, config.base_url())
+        sys.stdout.buffer.write(apple_profile(info, practitioner.practice.name, password))
+        return 0
     raise CLIError(f"unknown command {args.command!r}")
 
 
@@ -196,6 +224,31 @@ def _serve(config: ServerConfig) -> int:
     print(f"praxis-caldav serving {config.base_url()} (database {_safe_db(config.database)})",
           flush=True)
     serve_forever(server)
+    return 0
+
+
+def _cert(args) -> int:
+    """Self-signed certificate via the openssl command (trying out TLS only; not for devices)."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if shutil.which("openssl") is None:
+        raise CLIError("the openssl command is needed to create a certificate")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    crt, key = out / "praxis-caldav.crt", out / "praxis-caldav.key"
+    result = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "365",
+         "-subj", f"/CN={args.host}", "-addext", f"subjectAltName=DNS:{args.host},IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(crt)],
+        capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        raise CLIError(f"openssl failed: {result.stderr.strip().splitlines()[-1:]}")
+    key.chmod(0o600)
+    print(f"certificate: {crt}\nprivate key: {key}\n"
+          f"add them to wsgidav.yaml under tls: certificate / private_key")
     return 0
 
 

@@ -1,0 +1,91 @@
+"""What each client needs to be set up, computed from the public base URL.
+
+One source for `praxis-caldav urls`, the Apple configuration profile and (later) the
+settings page, so the guide a practitioner follows can never disagree with the server.
+"""
+
+from __future__ import annotations
+
+import plistlib
+import uuid
+from dataclasses import dataclass
+from urllib.parse import quote, urlparse
+
+from providers.models import Practitioner
+from providers.practice_api import url_segment
+
+
+@dataclass(frozen=True)
+class SetupInfo:
+    login: str
+    base_url: str
+    principal_url: str
+    calendar_url: str
+    host: str
+    port: int
+    path: str
+    use_tls: bool
+
+    def lines(self) -> list[tuple[str, str]]:
+        """(label, value) pairs, per client, in the order a guide presents them."""
+        return [
+            ("User name (all clients)", self.login),
+            ("iPhone/iPad: Server", self.base_url),
+            ("DAVx5 (also for the Google Calendar app): Base URL", self.base_url),
+            ("macOS Advanced: Server address", self.host),
+            ("macOS Advanced: Server path", self.path),
+            ("macOS Advanced: Port", str(self.port)),
+            ("macOS Advanced: Use SSL", "yes" if self.use_tls else "no"),
+            ("Thunderbird: Location", self.calendar_url),
+            ("Outlook CalDAV Synchronizer: DAV URL", self.calendar_url),
+        ]
+
+
+def setup_info(practitioner: Practitioner, base_url: str) -> SetupInfo:
+    parsed = urlparse(base_url)
+    use_tls = parsed.scheme == "https"
+    port = parsed.port or (443 if use_tls else 80)
+    prefix = parsed.path.rstrip("/")
+    segment = quote(url_segment(practitioner.username), safe="@+")
+    root = f"{parsed.scheme}://{parsed.netloc}{prefix}/"
+    principal_path = f"{prefix}/{segment}/"
+    return SetupInfo(
+        login=practitioner.username,
+        base_url=root,
+        principal_url=f"{parsed.scheme}://{parsed.netloc}{principal_path}",
+        calendar_url=f"{parsed.scheme}://{parsed.netloc}{principal_path}calendar/",
+        host=parsed.hostname or "",
+        port=port,
+        path=principal_path,
+        use_tls=use_tls,
+    )
+
+
+def apple_profile(info: SetupInfo, practice_name: str, password: str | None = None) -> bytes:
+    """A .mobileconfig with one CalDAV account payload; no password unless given."""
+    payload_id = f"at.praxis-caldav.{uuid.uuid5(uuid.NAMESPACE_URL, info.principal_url).hex}"
+    account = {
+        "PayloadType": "com.apple.caldav.account",
+        "PayloadVersion": 1,
+        "PayloadIdentifier": f"{payload_id}.caldav",
+        "PayloadUUID": str(uuid.uuid5(uuid.NAMESPACE_URL, info.principal_url + "#caldav")).upper(),
+        "PayloadDisplayName": f"{practice_name} Kalender",
+        "CalDAVAccountDescription": f"{practice_name} – {info.login}",
+        "CalDAVHostName": info.host,
+        "CalDAVPort": info.port,
+        "CalDAVPrincipalURL": info.path,
+        "CalDAVUsername": info.login,
+        "CalDAVUseSSL": info.use_tls,
+    }
+    if password:
+        account["CalDAVPassword"] = password
+    profile = {
+        "PayloadType": "Configuration",
+        "PayloadVersion": 1,
+        "PayloadIdentifier": payload_id,
+        "PayloadUUID": str(uuid.uuid5(uuid.NAMESPACE_URL, info.principal_url)).upper(),
+        "PayloadDisplayName": f"{practice_name}: Kalender von {info.login}",
+        "PayloadDescription": "Richtet die Kalender-Synchronisation der Praxis ein.",
+        "PayloadContent": [account],
+    }
+    return plistlib.dumps(profile, fmt=plistlib.FMT_XML)
