@@ -46,6 +46,8 @@ class ServerConfig:
     port: int = 8080
     database: str = "sqlite:///praxis-caldav.db"
     public_base_url: str | None = None
+    # Honour X-Forwarded-Prefix from a reverse proxy (only when one is in front).
+    trusted_proxy: bool = False
     practice_name: str = "Praxis"
     timezone: str = "Europe/Vienna"
     max_body_size: int = 1_000_000

@@ -25,6 +25,7 @@ class RequestBodyMiddleware(BaseMiddleware):
     def __init__(self, wsgidav_app, next_app, config):
         super().__init__(wsgidav_app, next_app, config)
         self.limit = config["praxis"]["max_body_size"]
+        self.trusted_proxy = config["praxis"].get("trusted_proxy", False)
 
     def is_disabled(self):
         return False
@@ -50,12 +51,26 @@ class RequestBodyMiddleware(BaseMiddleware):
                 (time.perf_counter() - started) * 1000,
             )
 
+    def _external_prefix(self, environ) -> str:
+        """Path prefix under which clients see us: WSGI mount plus a trusted proxy's prefix."""
+        prefix = (environ.get("SCRIPT_NAME") or "").rstrip("/")
+        if self.trusted_proxy:
+            forwarded = environ.get("HTTP_X_FORWARDED_PREFIX", "").strip().strip("/")
+            if forwarded:
+                prefix = "/" + forwarded
+                path = environ.get("PATH_INFO", "")
+                # A proxy that does not strip the prefix: strip it here.
+                if path == prefix or path.startswith(prefix + "/"):
+                    environ["PATH_INFO"] = path[len(prefix):] or "/"
+        return prefix
+
     def _handle(self, environ, start_response):
+        environ["praxis.prefix"] = self._external_prefix(environ)
         path = environ.get("PATH_INFO", "")
         if path.rstrip("/") in ("/.well-known/caldav", "/.well-known/carddav"):
             if path.rstrip("/").endswith("carddav"):
                 return respond(start_response, 404)
-            target = (environ.get("SCRIPT_NAME") or "") + "/"
+            target = environ["praxis.prefix"] + "/"
             return respond(start_response, 301, headers=[("Location", target)])
         try:
             body = self._read_body(environ)

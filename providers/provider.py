@@ -7,8 +7,6 @@ fetched through multiget hrefs or named as COPY/MOVE destinations.
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from wsgidav.dav_provider import DAVProvider
 
 from providers import store
@@ -32,9 +30,6 @@ class PracticeProvider(DAVProvider):
 
     def is_readonly(self):
         return False
-
-    def href_for(self, path: str) -> str:
-        return quote(self.mount_path + path, safe="/@:+")
 
     def viewer(self, environ: dict) -> Practitioner | None:
         """The authenticated practitioner, looked up once per request."""

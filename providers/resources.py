@@ -15,6 +15,7 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
@@ -46,6 +47,13 @@ class ServiceSettings:
     render_cache: dict = field(default_factory=dict)
 
 
+HREF_SAFE = "/@:+!*'(),$-_|.~"
+
+
+def href(environ: dict, path: str) -> str:
+    return quote(environ.get("praxis.prefix", "") + path, safe=HREF_SAFE)
+
+
 class _LiveProps:
     """Property access through the registry; unknown properties are a 404 inside the 207."""
 
@@ -73,7 +81,11 @@ class _LiveProps:
 
     # Helpers used by property definitions -----------------------------------------
     def href_for(self, path: str) -> str:
-        return self.provider.href_for(path)
+        """Path-absolute href, with the external prefix of a reverse proxy (or WSGI mount)."""
+        return href(self.environ, path)
+
+    def get_href(self):
+        return self.href_for(self.get_preferred_path())
 
     def viewer_principal_url(self) -> str | None:
         viewer = self.environ.get("praxis.viewer")
