@@ -82,6 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
     cert.add_argument("--host", default="localhost", help="host name the certificate is for")
     cert.add_argument("--out", default=".", help="directory for praxis-caldav.crt/.key")
 
+    grant = command("grant", "let a colleague of the same practice see (or edit) OWNER's calendar")
+    grant.add_argument("owner")
+    grant.add_argument("--to", required=True, metavar="USER")
+    level = grant.add_mutually_exclusive_group(required=True)
+    level.add_argument("--read", action="store_true")
+    level.add_argument("--read-write", action="store_true")
+
+    revoke = command("revoke", "withdraw a colleague's access to OWNER's calendar")
+    revoke.add_argument("owner")
+    revoke.add_argument("--to", required=True, metavar="USER")
+
     settings = command("settings", "show or change a practitioner's sync settings")
     settings.add_argument("name")
     settings.add_argument("--pseudonymize", choices=["on", "off"])
@@ -148,6 +159,18 @@ def run(args) -> int:
         return _user(args, config)
     if args.command == "settings":
         return _settings(args)
+    if args.command == "grant":
+        owner, grantee = _practitioner(args.owner), _practitioner(args.to)
+        api.grant_access(owner, grantee, can_write=args.read_write)
+        print(f"{grantee.username!r} may now {'read and change' if args.read_write else 'read'} "
+              f"the calendar of {owner.username!r}")
+        return 0
+    if args.command == "revoke":
+        owner, grantee = _practitioner(args.owner), _practitioner(args.to)
+        if not api.revoke_access(owner, grantee):
+            raise CLIError(f"{grantee.username!r} had no access to {owner.username!r}'s calendar")
+        print(f"{grantee.username!r} no longer has access to {owner.username!r}'s calendar")
+        return 0
     if args.command == "urls":
         from davserver.setup_info import setup_info
 
