@@ -238,15 +238,30 @@ def _serve(config: ServerConfig) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not config.access_log:
         logging.getLogger("praxis_caldav.access").setLevel(logging.WARNING)
-    app = build_app(config, open_db=False)
+    from davserver.server import fork_workers, stop_workers
+    from providers.models import database_proxy
+
+    children: list[int] = []
+    if config.processes > 1:
+        database_proxy.close()  # no connection may cross a fork
+        children = fork_workers(config.processes - 1)
+        is_parent = bool(children)
+    else:
+        is_parent = True
+    app = build_app(config, open_db=config.processes > 1)
     server = make_server(app, config)
     try:
         server.prepare()
     except OSError as exc:
+        stop_workers(children)
         raise CLIError(f"cannot listen on {config.host}:{config.port}: {exc.strerror}") from None
-    print(f"praxis-caldav serving {config.base_url()} (database {_safe_db(config.database)})",
-          flush=True)
-    serve_forever(server)
+    if is_parent:
+        print(f"praxis-caldav serving {config.base_url()} with {config.processes} process(es) "
+              f"(database {_safe_db(config.database)})", flush=True)
+    try:
+        serve_forever(server)
+    finally:
+        stop_workers(children)
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 
 from cheroot import wsgi
@@ -14,8 +15,10 @@ log = logging.getLogger("praxis_caldav")
 
 
 def make_server(app, config: ServerConfig, port: int | None = None) -> wsgi.Server:
+    # SO_REUSEPORT lets several processes (serve --processes N) share the port.
     server = wsgi.Server((config.host, config.port if port is None else port), app,
-                         numthreads=config.threads, server_name="praxis-caldav")
+                         numthreads=config.threads, server_name="praxis-caldav",
+                         reuse_port=config.processes > 1)
     if config.tls.certificate:
         server.ssl_adapter = BuiltinSSLAdapter(config.tls.certificate, config.tls.private_key)
     return server
@@ -36,3 +39,31 @@ def serve_forever(server: wsgi.Server) -> None:
         pass
     finally:
         server.stop()
+
+
+def fork_workers(count: int) -> list[int]:
+    """Fork `count` worker processes before any server or database connection exists.
+
+    Returns the children's pids in the parent, [] in a child. Every process then opens its
+    own database connection and its own SO_REUSEPORT socket; the kernel spreads connections.
+    """
+    children: list[int] = []
+    for _ in range(count):
+        pid = os.fork()
+        if pid == 0:
+            return []
+        children.append(pid)
+    return children
+
+
+def stop_workers(children: list[int]) -> None:
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    for pid in children:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
