@@ -6,7 +6,10 @@ Pure protocol code: no HTTP, no database.  The REPORT handler parses the
 
 Anything we cannot evaluate exactly is refused at parse time with
 ``FilterError('supported-filter')``: a 403 is recoverable for a client, a
-silently wrong answer makes events disappear from phones.
+silently wrong answer makes events disappear from phones.  Refused: time-range
+on VTODO/VJOURNAL/VFREEBUSY/VALARM (only VEVENT instances are expanded) and on
+DTSTART/DTEND/DUE properties (their per-instance effective value counts).
+Time-range where RFC 4791 defines none (VCALENDAR, SUMMARY, ...) is invalid.
 """
 
 from __future__ import annotations
@@ -160,7 +163,7 @@ def _text_match(parts: dict[str, list[etree._Element]]) -> TextMatch | None:
     if "text-match" not in parts:
         return None
     el = parts["text-match"][0]
-    collation = el.get("collation", "i;ascii-casemap")
+    collation = el.get("collation", "i;ascii-casemap").strip().lower()
     if collation not in COLLATIONS:
         raise FilterError("supported-collation", f"unsupported collation {collation!r}")
     negate = el.get("negate-condition", "no")

@@ -134,6 +134,13 @@ def test_is_not_defined_cannot_be_combined_with_other_tests():
                      "</C:prop-filter></C:comp-filter>") == "valid-filter"
 
 
+def test_draft_is_defined_element_is_accepted_as_a_plain_existence_test():
+    got = flt('<C:comp-filter name="VEVENT"><C:is-defined/></C:comp-filter>')
+    assert got.comp_filters[0] == CompFilter("VEVENT", False, None, (), ())
+    assert condition('<C:comp-filter name="VEVENT"><C:is-defined/><C:is-not-defined/>'
+                     "</C:comp-filter>") == "valid-filter"
+
+
 def test_names_are_required():
     assert condition("<C:comp-filter/>") == "valid-filter"
     assert condition('<C:comp-filter name="VEVENT"><C:prop-filter/></C:comp-filter>') \
@@ -292,6 +299,7 @@ def test_default_collation_ascii_casemap_folds_ascii_letters_only():
 def test_octet_collation_is_case_sensitive():
     assert m(summary("Kontrolle", collation="i;octet"))
     assert not m(summary("kontrolle", collation="i;octet"))
+    assert not m(summary("kontrolle", collation="I;OCTET"))  # identifier case is not significant
 
 
 def test_negate_condition_inverts_the_match():
