@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import recurring_ical_events
+from icalendar.prop import vDDDLists
 from lxml import etree
 
 CALDAV_NS = "urn:ietf:params:xml:ns:caldav"
@@ -405,10 +406,10 @@ def _vevents_in_range(
             if "RECURRENCE-ID" in comp:
                 continue
             mine = [o for o in overridden if o.get("UID") == comp.get("UID")]
-            if mine:
+            if mine:  # new list: never append to the caller's EXDATE list
                 comp = vevents[i] = comp.copy()
-                for override in mine:
-                    comp.add("EXDATE", override["RECURRENCE-ID"].dt)
+                comp["EXDATE"] = _props(comp, "EXDATE") + [
+                    vDDDLists([o["RECURRENCE-ID"].dt]) for o in mine]
     try:
         return next(instances_overlapping(vevents, tr, default_tz), None) is not None
     except _BROKEN_DATA:

@@ -572,6 +572,23 @@ def test_time_range_and_prop_filters_target_the_same_component():
     assert not q("moved", "20260330T000000Z", "20260331T000000Z")
 
 
+def test_matching_never_modifies_the_calendar():
+    cal = ics(vevent("""
+        DTSTART:20260302T100000Z
+        RRULE:FREQ=DAILY;COUNT=5
+        EXDATE:20260303T100000Z
+        EXDATE:20260304T100000Z
+        SUMMARY:a
+    """) + vevent("""
+        RECURRENCE-ID:20260305T100000Z
+        DTSTART:20260305T120000Z
+        SUMMARY:b
+    """))
+    before = cal.to_ical()
+    assert not m(time_range("20260305T000000Z", "20260306T000000Z") + summary("a"), cal)
+    assert cal.to_ical() == before
+
+
 def test_this_and_future_override_with_component_specific_tests_is_refused():
     cal = ics(vevent("""
         DTSTART:20260302T100000Z
