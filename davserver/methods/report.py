@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from lxml import etree
+
 from davserver import reports
-from davserver.http import CalDAVError, parse_xml, read_body, respond_xml
+from davserver.calendar_data import CalendarDataError, apply_calendar_data, parse_calendar_data
+from davserver.http import CalDAVError, parse_xml, read_body, respond, respond_xml
+from providers.properties import CALDAV
 from providers.resources import CalendarCollection
 
 SUPPORTED_REPORT = "{DAV:}supported-report"
@@ -21,25 +28,30 @@ def handle(environ, start_response, provider):
     if report is None or not isinstance(resource, CalendarCollection):
         raise CalDAVError(403, SUPPORTED_REPORT, "this report is not supported on this resource")
     calendar_data = calendar_data_transform(request_el, resource)
-    ms = report.handle(request_el, resource, environ, calendar_data)
-    return respond_xml(start_response, 207, ms)
+    result = report.handle(request_el, resource, environ, calendar_data)
+    if isinstance(result, reports.ReportResult):
+        return respond(start_response, result.status, result.body, result.content_type,
+                       list(result.headers))
+    return respond_xml(start_response, 207, result)
 
 
-def calendar_data_transform(request_el, calendar):
-    """The <C:calendar-data> of the request as a bytes -> bytes function (None = whole object)."""
-    from zoneinfo import ZoneInfo
+def calendar_data_transform(
+    request_el: etree._Element, calendar: CalendarCollection
+) -> Callable[[bytes], bytes] | None:
+    """The <C:calendar-data> of the request as a bytes -> bytes function (None = whole object).
 
-    from davserver.calendar_data import apply_calendar_data, parse_calendar_data
-    from davserver.filters import FilterError
-
+    Parsed once per request, so a malformed element fails the REPORT before any row is read.
+    """
     _, el = reports.request_props(request_el)
     if el is None:
         return None
     try:
         spec = parse_calendar_data(el)
-    except (FilterError, ValueError) as exc:
-        raise CalDAVError(403, "{urn:ietf:params:xml:ns:caldav}valid-filter", str(exc)) from None
-    if spec is None:
+    except CalendarDataError as exc:
+        if exc.condition:
+            raise CalDAVError(403, f"{{{CALDAV}}}{exc.condition}", str(exc)) from None
+        raise CalDAVError(400, message=str(exc)) from None
+    if spec is None or spec.whole:
         return None
     tz = ZoneInfo(calendar.settings.practice_timezone)
     return lambda data: apply_calendar_data(spec, data, tz)

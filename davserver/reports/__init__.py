@@ -13,9 +13,20 @@ from lxml import etree
 
 
 @dataclass(frozen=True)
+class ReportResult:
+    """A response that is not a plain 207 multistatus (free-busy's 200 text/calendar)."""
+
+    status: int
+    body: bytes
+    content_type: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Report:
     name: str  # Clark name of the request's root element
-    # handle(request_el, calendar, environ) -> (status, multistatus element, extra headers)
+    # handle(request_el, calendar, environ, calendar_data) -> multistatus element (sent as
+    # 207) or a ReportResult; calendar_data is the <C:calendar-data> transform or None.
     handle: Callable
     # Which resource kinds it may be sent to (calendar collection, calendar object).
     targets: frozenset[str]

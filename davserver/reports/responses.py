@@ -25,8 +25,12 @@ def add_object_response(
     obj: CalendarObject,
     names: list[str],
     calendar_data: Callable[[bytes], bytes] | None = None,
+    href: str | None = None,
 ) -> None:
-    """Propstat response for one object: found properties 200, unknown ones 404."""
+    """Propstat response for one object: found properties 200, unknown ones 404.
+
+    `href` overrides the object's canonical href (multiget answers with the href as sent).
+    """
     found: list[etree._Element] = []
     missing: list[str] = []
     for name in names:
@@ -48,7 +52,7 @@ def add_object_response(
             el.text = value
             found.append(el)
     response = etree.SubElement(ms, f"{{{DAV}}}response")
-    etree.SubElement(response, f"{{{DAV}}}href").text = obj.get_href()
+    etree.SubElement(response, f"{{{DAV}}}href").text = href or obj.get_href()
     for status, props in (("200 OK", found), ("404 Not Found", missing)):
         if not props:
             continue
