@@ -217,3 +217,78 @@ def names_visible(
         )
         result.update({name: rev for name, rev in rows})
     return result
+
+
+# ---------------------------------------------------------------- reports
+
+
+def load_overlapping(
+    practitioner_id: int,
+    start_utc: dt.datetime | None,
+    end_utc: dt.datetime | None,
+    include_cancelled: bool = False,
+    *,
+    with_device_data_only: bool = False,
+) -> list[Appointment]:
+    """Rows that may have an instance overlapping [start, end) (RFC 4791 §9.9), one query.
+
+    Exact for single appointments with a time zone: a zero-length one is stored with
+    last_end = start + 1 s, so `last_end > start` reads "instant >= start". A recurring
+    zero-length series ends exactly at its last instant, so it also passes on equality.
+    Everything else (series, floating, all-day: widened bounds) is a superset that the
+    caller post-filters. `with_device_data_only`: only rows a device uploaded, the only
+    ones that can carry components other than VEVENT.
+    """
+    cond = _visible(practitioner_id, include_cancelled)
+    if start_utc is not None:
+        start = _naive_utc(start_utc)
+        cond &= (Appointment.last_end_utc > start) | (
+            (Appointment.last_end_utc == start) & (Appointment.is_recurring == True)  # noqa: E712
+        )
+    if end_utc is not None:
+        cond &= Appointment.first_start_utc < _naive_utc(end_utc)
+    if with_device_data_only:
+        cond &= Appointment.device_ical.is_null(False)
+    return _attach_overrides(list(_full_query().where(cond)))
+
+
+def members_by_revision(
+    practitioner_id: int, include_cancelled: bool = False, limit: int | None = None
+) -> tuple[list[MemberInfo], bool]:
+    """Served members oldest revision first (an initial sync page), and whether truncated.
+
+    A revision is the member's newest change number, so a page cut after revision R is
+    continued exactly by "changes since R".
+    """
+    query = (
+        Appointment.select(
+            Appointment.resource_name, Appointment.revision, Appointment.modified_at
+        )
+        .where(_visible(practitioner_id, include_cancelled))
+        .order_by(Appointment.revision, Appointment.resource_name)
+    )
+    if limit is not None:
+        query = query.limit(limit + 1)
+    rows = [MemberInfo(*row) for row in query.tuples()]
+    truncated = limit is not None and len(rows) > limit
+    return (rows[:limit] if truncated else rows), truncated
+
+
+def members_by_names(
+    practitioner_id: int, names: Iterable[str], include_cancelled: bool = False
+) -> dict[str, MemberInfo]:
+    """Which of `names` are served now, without loading or rendering them."""
+    result: dict[str, MemberInfo] = {}
+    unique = list(dict.fromkeys(names))
+    for start in range(0, len(unique), _IN_CHUNK):
+        chunk = unique[start : start + _IN_CHUNK]
+        rows = (
+            Appointment.select(
+                Appointment.resource_name, Appointment.revision, Appointment.modified_at
+            )
+            .where(_visible(practitioner_id, include_cancelled)
+                   & Appointment.resource_name.in_(chunk))
+            .tuples()
+        )
+        result.update({row[0]: MemberInfo(*row) for row in rows})
+    return result

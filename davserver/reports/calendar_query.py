@@ -1,0 +1,140 @@
+"""calendar-query (RFC 4791 §7.8, §9.7): SQL decides what it can, Python the rest.
+
+The common client query (DAVx5, Outlook: one VEVENT comp-filter with a time-range, often
+without an end) is answered from the denormalised UTC bounds: a single appointment with a
+time zone is decided by SQL and a two-line check on its own columns, without rendering.
+Only rows whose bounds are a superset — series, floating and all-day appointments (bounds
+widened by 14 h) — and every row of any other filter shape are rendered and evaluated by
+filters.matches. A missed instance here deletes an appointment from a phone, so the fast
+path is only taken where it is exact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+import icalendar
+from lxml import etree
+
+from davserver.filters import (
+    CompFilter,
+    FilterError,
+    TimeRange,
+    matches,
+    overlaps,
+    parse_filter,
+    prefilter,
+    to_utc,
+)
+from davserver.http import CalDAVError, multistatus
+from davserver.reports import report, request_props
+from davserver.reports.responses import add_object_response
+from providers import store
+from providers.models import Appointment
+from providers.properties import CALDAV, CALENDAR
+from providers.resources import CalendarCollection
+
+FILTER = f"{{{CALDAV}}}filter"
+
+
+def filter_error(exc: FilterError) -> CalDAVError:
+    """403 with the CALDAV precondition (valid-filter, supported-filter, supported-collation)."""
+    return CalDAVError(403, f"{{{CALDAV}}}{exc.condition}", str(exc))
+
+
+def parse_request_filter(request_el: etree._Element) -> CompFilter:
+    """The one <C:filter> of the request (RFC 4791 §7.8 makes it mandatory)."""
+    found = request_el.findall(FILTER)
+    if len(found) != 1:
+        raise CalDAVError(403, f"{{{CALDAV}}}valid-filter",
+                          "calendar-query needs exactly one CALDAV:filter")
+    try:
+        return parse_filter(found[0])
+    except FilterError as exc:
+        raise filter_error(exc) from None
+
+
+@report(f"{{{CALDAV}}}calendar-query", {CALENDAR})
+def calendar_query(
+    request_el: etree._Element,
+    calendar: CalendarCollection,
+    environ: dict,
+    calendar_data: Callable[[bytes], bytes] | None,
+) -> etree._Element:
+    """Depth is not consulted: the members of the calendar are always what is searched."""
+    names, _ = request_props(request_el)
+    flt = parse_request_filter(request_el)
+    tz = ZoneInfo(calendar.settings.practice_timezone)
+    try:
+        found = matching(calendar, flt, tz)
+    except FilterError as exc:
+        raise filter_error(exc) from None
+    ms = multistatus()
+    for appt in found:
+        add_object_response(ms, calendar.object_for(appt), names, calendar_data)
+    return ms
+
+
+def plain_time_range(flt: CompFilter) -> tuple[bool, TimeRange | None]:
+    """(True, range) for VCALENDAR or VCALENDAR/VEVENT[time-range] with no other test.
+
+    Every stored object has a master VEVENT, so such a filter depends only on the
+    instances' times, which the row's columns give without rendering.
+    """
+    if flt.is_not_defined or flt.prop_filters or len(flt.comp_filters) > 1:
+        return False, None
+    if not flt.comp_filters:
+        return True, None
+    comp = flt.comp_filters[0]
+    if comp.name != "VEVENT" or comp.is_not_defined or comp.prop_filters or comp.comp_filters:
+        return False, None
+    return True, comp.time_range
+
+
+def matching(calendar: CalendarCollection, flt: CompFilter, tz: ZoneInfo) -> list[Appointment]:
+    """The served appointments of `calendar` that match `flt`."""
+    owner, cancelled = calendar.owner.id, calendar.settings.serve_cancelled
+    if flt.is_not_defined:
+        return []
+    plain, tr = plain_time_range(flt)
+    if plain:
+        rows = store.load_overlapping(owner, tr and tr.start, tr and tr.end, cancelled)
+        if tr is None:
+            return rows
+        out = []
+        for appt in rows:
+            span = exact_span(appt)
+            if span is not None:
+                if overlaps(span[0], span[1], tr):
+                    out.append(appt)
+            elif _matches(calendar, appt, flt, tz):
+                out.append(appt)
+        return out
+    types, tr = prefilter(flt)
+    rows = store.load_overlapping(
+        owner, tr and tr.start, tr and tr.end, cancelled,
+        with_device_data_only=bool(types and types - {"VEVENT"}),
+    )
+    return [appt for appt in rows if _matches(calendar, appt, flt, tz)]
+
+
+def exact_span(appt: Appointment) -> tuple[dt.datetime, dt.datetime] | None:
+    """UTC (start, end) of a single appointment with a time zone, as rendered; else None.
+
+    Seconds only, like the rendered DTSTART/DTEND. Floating and all-day rows depend on
+    the calendar's zone and series on their rule: those are left to filters.matches.
+    """
+    if appt.is_recurring or appt.all_day or appt.tzid is None:
+        return None
+    zone = ZoneInfo(appt.tzid)
+    start = to_utc(appt.start_local.replace(microsecond=0), zone)
+    end = to_utc(appt.end_local.replace(microsecond=0), zone)
+    return start, end
+
+
+def _matches(calendar: CalendarCollection, appt: Appointment, flt: CompFilter,
+             tz: ZoneInfo) -> bool:
+    """Render (cached by revision) and evaluate the filter on the served object."""
+    return matches(icalendar.Calendar.from_ical(calendar.render(appt)), flt, tz)
