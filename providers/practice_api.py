@@ -305,6 +305,7 @@ class AppointmentFields:
     exdates: Sequence[dt.datetime] = ()
     rdates: Sequence[dt.datetime] = ()
     overrides: Sequence[OverrideFields] = field(default_factory=list)
+    # The device's last upload; None keeps what is stored (practice-side edits never drop it).
     device_ical: str | None = None
 
 
@@ -336,14 +337,17 @@ def _row_values(f: AppointmentFields) -> dict:
         f.start_local, f.end_local, f.tzid, f.all_day, f.rrule, f.rdates,
         [(o.start_local, o.end_local, o.tzid) for o in f.overrides],
     )
-    return dict(
+    values = dict(
         start_local=f.start_local, end_local=f.end_local, tzid=f.tzid, all_day=f.all_day,
         subject=f.subject or "", notes=f.notes or "", status=f.status,
         location=f.location, location_text=f.location_text or None,
         rrule=f.rrule or None, exdates=_iso_list(f.exdates), rdates=_iso_list(f.rdates),
         first_start_utc=first, last_end_utc=last, is_recurring=bool(f.rrule or f.rdates),
-        device_ical=f.device_ical, modified_at=utcnow(),
+        modified_at=utcnow(),
     )
+    if f.device_ical is not None:
+        values["device_ical"] = f.device_ical
+    return values
 
 
 def _store_overrides(appointment_id: int, overrides: Sequence[OverrideFields]) -> None:
@@ -387,18 +391,27 @@ def update_appointment(
     *,
     expected_revision: int | None = None,
     patient: Patient | None | bool = False,
+    uid: str | None = None,
+    resource_name: str | None = None,
 ) -> Appointment:
     """Replace the appointment's times and texts; `patient=False` keeps the patient link.
 
     With `expected_revision` the update is a compare-and-set: of two writers holding the
-    same ETag exactly one succeeds, the other gets ConflictError (HTTP 412).
+    same ETag exactly one succeeds, the other gets ConflictError (HTTP 412). `uid` and
+    `resource_name` re-identify a row (a device reviving a cancelled appointment).
     """
     _check_fields(fields)
     values = _row_values(fields)
     if patient is not False:
         values["patient"] = patient
+    if uid is not None:
+        values["uid"] = uid
+    name = resource_name or appointment.resource_name
     with database_proxy.atomic():
-        change_id = _log_change(appointment.practitioner_id, appointment.resource_name)
+        if name != appointment.resource_name:
+            _log_change(appointment.practitioner_id, appointment.resource_name, deleted=True)
+            values["resource_name"] = name
+        change_id = _log_change(appointment.practitioner_id, name)
         query = Appointment.update(revision=change_id, **values).where(
             Appointment.id == appointment.id
         )
@@ -427,6 +440,15 @@ def delete_appointment(
             query = query.where(Appointment.revision == expected_revision)
         if query.execute() != 1:
             raise ConflictError("the appointment was changed or deleted meanwhile")
+
+
+def park_appointment(appointment: Appointment) -> None:
+    """Move a cancelled, hidden row off its URL so a device can create a new object there.
+
+    The practice keeps the record; no device ever saw it at the new name.
+    """
+    parked = f"{appointment.resource_name[:200]}~cancelled-{appointment.id}"
+    Appointment.update(resource_name=parked).where(Appointment.id == appointment.id).execute()
 
 
 def appointment_differs(
