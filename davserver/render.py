@@ -72,6 +72,11 @@ def _masked(appointment: Appointment, text: str | None, policy: RenderPolicy) ->
                                        patient.patient_number))
 
 
+def masked_text(appointment: Appointment, text: str | None, policy: RenderPolicy) -> str:
+    """Free text as this policy shows it (PUT compares device text with it)."""
+    return _masked(appointment, text, policy)
+
+
 def summary_text(appointment: Appointment, subject: str | None, policy: RenderPolicy) -> str:
     label = patient_label(appointment, policy)
     subject_text = _masked(appointment, subject, policy)
@@ -120,29 +125,51 @@ def _device_components(appointment: Appointment) -> tuple[dict, list]:
     for comp in cal.subcomponents:
         if comp.name == "VEVENT":
             rid = comp.get("RECURRENCE-ID")
-            events[_rid_key(rid.dt) if rid is not None else None] = comp
+            events[_rid_key(rid.dt, appointment.tzid) if rid is not None else None] = comp
         elif comp.name != "VTIMEZONE":
             others.append(comp)
     return events, others
 
 
-def _rid_key(value: dt.date | dt.datetime) -> str:
-    """Compare recurrence ids by wall-clock value (the series' TZID is implied)."""
+def _rid_key(value: dt.date | dt.datetime, tzid: str | None = None) -> str:
+    """Compare recurrence ids by wall-clock value in the series' zone (devices may send UTC)."""
     if isinstance(value, dt.datetime):
+        if value.tzinfo is not None and tzid:
+            value = value.astimezone(dt.UTC if tzid == "UTC" else ZoneInfo(tzid))
         return value.replace(tzinfo=None).isoformat()
     return dt.datetime(value.year, value.month, value.day).isoformat()
 
 
-def _base_event(device: icalendar.Event | None) -> icalendar.Event:
+def _base_event(device: icalendar.Event | None, appointment: Appointment,
+                policy: RenderPolicy) -> icalendar.Event:
     event = icalendar.Event()
     if device is not None:
         for name, value in device.property_items(recursive=False):
             if name in ("BEGIN", "END") or name in MODEL_PROPERTIES:
                 continue
-            event.add(name, value, encode=False)
+            if not _reveals(appointment, value.to_ical(), policy):
+                event.add(name, value, encode=False)
         for sub in device.subcomponents:
-            event.add_component(sub)
+            if not _reveals(appointment, sub.to_ical(), policy):
+                event.add_component(sub)
     return event
+
+
+def _reveals(appointment: Appointment, data: bytes | str, policy: RenderPolicy) -> bool:
+    """Whether device data holds what this policy hides (a device of the owner saw clear names).
+
+    Device extras such as X-ALT-DESC or an alarm text are not ours to mask piecemeal: one
+    that names the patient (or shows the phone) where the policy forbids it is left out.
+    """
+    patient = appointment.patient
+    if patient is None or (not policy.pseudonymize and policy.include_phone):
+        return False
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    text = text.replace("\r\n ", "").replace("\\,", ",").replace("\\;", ";")
+    text = text.replace("\\n", " ").replace("\\N", " ")
+    names = (patient.first_name, patient.last_name) if policy.pseudonymize else (None, None)
+    phone = patient.phone if (policy.pseudonymize or not policy.include_phone) else None
+    return mask_patient_data(text, *names, phone, "\x00") != text
 
 
 def _stamp(event: icalendar.Event, appointment: Appointment) -> None:
@@ -161,7 +188,7 @@ def render_appointment(appointment: Appointment, policy: RenderPolicy) -> bytes:
     cal.add("version", "2.0")
     tzids = set()
 
-    master = _base_event(device_events.get(None))
+    master = _base_event(device_events.get(None), appointment, policy)
     _stamp(master, appointment)
     all_day = appointment.all_day
     master.add("dtstart", _time_value(appointment.start_local, appointment.tzid, all_day))
@@ -203,7 +230,7 @@ def _render_override(
     policy: RenderPolicy,
     device: icalendar.Event | None,
 ) -> icalendar.Event:
-    event = _base_event(device)
+    event = _base_event(device, appointment, policy)
     _stamp(event, appointment)
     event.add("recurrence-id",
               _time_value(override.recurrence_id, appointment.tzid, appointment.all_day))
