@@ -6,11 +6,13 @@ calendar server must answer differently from a file server is handled here.
 
 from __future__ import annotations
 
-from davserver.methods import options, refuse, report
+from davserver.methods import delete, options, put, refuse, report
 
 HANDLERS = {
     "OPTIONS": options.handle,
     "REPORT": report.handle,
+    "PUT": put.handle,
+    "DELETE": delete.handle,
     **{m: refuse.handle for m in refuse.REFUSED},
 }
 

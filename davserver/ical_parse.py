@@ -1,0 +1,332 @@
+"""Device iCalendar -> practice appointment fields: the inverse of render.py.
+
+Strict about what breaks an object (RFC 4791 §5.3.2.1 preconditions), lenient about what
+real clients omit or bend: no DTSTAMP, DURATION instead of DTEND, floating times, Windows or
+made-up TZIDs. A device never changes the patient link or the patient's data: texts that
+come back exactly as we rendered them leave the practice's fields untouched, and masked
+(pseudonymized) text is never written back over the real text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import icalendar
+
+from davserver import render
+from davserver.ical_tz import ZoneResolver, convert
+from providers.models import Appointment, AppointmentOverride
+from providers.practice_api import AppointmentFields, OverrideFields
+
+C = "{urn:ietf:params:xml:ns:caldav}"
+VALID_DATA = C + "valid-calendar-data"
+VALID_OBJECT = C + "valid-calendar-object-resource"
+SUPPORTED_COMPONENT = C + "supported-calendar-component"
+
+CALENDAR_COMPONENTS = frozenset({"VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY", "VAVAILABILITY"})
+# A broken value in one of these breaks the object; elsewhere it is kept as the device sent it.
+STRICT_PROPERTIES = frozenset({"UID", "DTSTART", "DTEND", "DURATION", "RRULE", "RDATE",
+                               "EXDATE", "RECURRENCE-ID", "STATUS"})
+_STATUS = {"CONFIRMED": "confirmed", "TENTATIVE": "tentative", "CANCELLED": "cancelled"}
+LOCATION_MAX = 300  # Appointment.location_text / AppointmentOverride.location_text
+
+
+class InvalidObject(ValueError):
+    """The upload breaks a CalDAV precondition; `condition` is its Clark name."""
+
+    def __init__(self, condition: str, message: str):
+        super().__init__(message)
+        self.condition, self.message = condition, message
+
+
+@dataclass
+class DeviceObject:
+    """A validated upload: one UID, VEVENTs only, master (if any) and overrides."""
+
+    uid: str
+    master: icalendar.Event | None
+    overrides: list[icalendar.Event]
+    timezones: dict[str, icalendar.Timezone] = field(default_factory=dict)
+    text: str = ""
+
+
+def decode(body: bytes, charset: str | None) -> str:
+    try:
+        text = body.decode(charset or "utf-8")
+    except (LookupError, UnicodeDecodeError):
+        raise InvalidObject(VALID_DATA, f"body is not valid {charset or 'UTF-8'} text") from None
+    return text.lstrip("\ufeff")
+
+
+def parse_object(body: bytes, charset: str | None = None) -> DeviceObject:
+    """Validate an uploaded calendar object resource; raise InvalidObject on a broken one."""
+    text = decode(body, charset)
+    try:
+        calendars = icalendar.Calendar.from_ical(text, multiple=True)
+    except (ValueError, IndexError, KeyError, TypeError):
+        raise InvalidObject(VALID_DATA, "body is not iCalendar data") from None
+    if len(calendars) != 1 or calendars[0].name != "VCALENDAR":
+        raise InvalidObject(VALID_DATA, "body must hold exactly one VCALENDAR")
+    cal = calendars[0]
+    if "METHOD" in cal:
+        raise InvalidObject(VALID_OBJECT, "METHOD is not allowed in a stored calendar object")
+    kinds = {c.name for c in cal.subcomponents if c.name in CALENDAR_COMPONENTS}
+    if len(kinds) > 1:
+        raise InvalidObject(VALID_OBJECT, "one calendar object holds one component type")
+    if not kinds:
+        raise InvalidObject(VALID_OBJECT, "no calendar component in the object")
+    if kinds != {"VEVENT"}:
+        raise InvalidObject(SUPPORTED_COMPONENT, "this calendar stores VEVENT components only")
+    events = [c for c in cal.subcomponents if c.name == "VEVENT"]
+    _check_errors(events)
+    uids = {str(e.get("UID", "")).strip() for e in events}
+    if "" in uids:
+        raise InvalidObject(VALID_OBJECT, "every VEVENT needs a UID")
+    if len(uids) > 1:
+        raise InvalidObject(VALID_OBJECT, "all components of one object share one UID")
+    masters = [e for e in events if "RECURRENCE-ID" not in e]
+    overrides = [e for e in events if "RECURRENCE-ID" in e]
+    if len(masters) > 1:
+        raise InvalidObject(VALID_OBJECT, "more than one VEVENT without RECURRENCE-ID")
+    if not masters:
+        raise InvalidObject(VALID_OBJECT, "recurrence instances without their series are not "
+                                          "supported")
+    rids = [_rid_text(e) for e in overrides]
+    if len(set(rids)) != len(rids):
+        raise InvalidObject(VALID_OBJECT, "two components for the same RECURRENCE-ID")
+    for event in events:
+        if "DTSTART" not in event:
+            raise InvalidObject(VALID_DATA, "VEVENT without DTSTART")
+    timezones = {str(tz["TZID"]): tz for tz in cal.subcomponents
+                 if tz.name == "VTIMEZONE" and "TZID" in tz}
+    return DeviceObject(uids.pop(), masters[0], overrides, timezones, text)
+
+
+def _check_errors(events: list[icalendar.Event]) -> None:
+    for event in events:
+        for name, _ in getattr(event, "errors", []):
+            if str(name).upper() in STRICT_PROPERTIES:
+                raise InvalidObject(VALID_DATA, f"invalid {str(name).upper()} value")
+
+
+def _rid_text(event: icalendar.Event) -> bytes:
+    return event["RECURRENCE-ID"].to_ical()
+
+
+# ---------------------------------------------------------------- times
+
+
+class _Times:
+    """Times of one upload expressed as the stored (wall clock, tzid, all-day) triples."""
+
+    def __init__(self, obj: DeviceObject, practice_tz: str):
+        self.zones = ZoneResolver(obj.timezones, practice_tz)
+
+    def start(self, event: icalendar.Event) -> tuple[dt.datetime, str | None, bool]:
+        prop = event["DTSTART"]
+        value = prop.dt
+        if not isinstance(value, dt.datetime):
+            return dt.datetime.combine(value, dt.time()), None, True
+        local, tzid = self.zones.local(value, prop.params.get("TZID"))
+        return local, tzid, False
+
+    def in_frame(self, value: dt.date | dt.datetime | tuple, tzid_param: str | None,
+                 frame_tzid: str | None, all_day: bool) -> dt.datetime:
+        """A DTEND/EXDATE/RDATE/RECURRENCE-ID value as a wall clock in the series' zone."""
+        if isinstance(value, tuple):  # RDATE;VALUE=PERIOD: its start
+            value = value[0]
+        if not isinstance(value, dt.datetime):
+            return dt.datetime.combine(value, dt.time())
+        if all_day:
+            return dt.datetime.combine(value.date(), dt.time())
+        local, tzid = self.zones.local(value, tzid_param)
+        return convert(local, tzid, frame_tzid)
+
+    def span(self, event: icalendar.Event) -> tuple[dt.datetime, dt.datetime, str | None, bool]:
+        start, tzid, all_day = self.start(event)
+        if "DTEND" in event:
+            prop = event["DTEND"]
+            end = self.in_frame(prop.dt, prop.params.get("TZID"), tzid, all_day)
+        elif "DURATION" in event:
+            end = start + event["DURATION"].dt
+        else:  # RFC 5545: a DATE lasts one day, a DATE-TIME no time at all
+            end = start + (dt.timedelta(days=1) if all_day else dt.timedelta(0))
+        if all_day and end <= start:
+            end = start + dt.timedelta(days=1)
+        if end < start:
+            raise InvalidObject(VALID_DATA, "DTEND is before DTSTART")
+        return start, end, tzid, all_day
+
+    def values(self, event: icalendar.Event, name: str, frame_tzid: str | None,
+               all_day: bool) -> list[dt.datetime]:
+        props = event.get(name)
+        if props is None:
+            return []
+        result = []
+        for prop in props if isinstance(props, list) else [props]:
+            for item in prop.dts:
+                tzid = item.params.get("TZID") or prop.params.get("TZID")
+                result.append(self.in_frame(item.dt, tzid, frame_tzid, all_day))
+        return sorted(set(result))
+
+
+def _rrule(event: icalendar.Event) -> str | None:
+    prop = event.get("RRULE")
+    if prop is None:
+        return None
+    if isinstance(prop, list):  # RFC 5545 allows one; keep the first
+        prop = prop[0]
+    return prop.to_ical().decode("ascii", "replace") or None
+
+
+def _status(event: icalendar.Event, current: str) -> str:
+    value = str(event.get("STATUS", "")).strip().upper()
+    return _STATUS.get(value, current)
+
+
+# ---------------------------------------------------------------- texts
+
+
+def _norm(text: str | None) -> str:
+    lines = (text or "").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(line.rstrip() for line in lines).strip()
+
+
+def _text(event: icalendar.Event, name: str) -> str | None:
+    value = event.get(name)
+    if value is None:
+        return None
+    if isinstance(value, list):
+        value = value[0]
+    return str(value)
+
+
+@dataclass
+class _Texts:
+    """Maps device texts back to practice fields for one existing appointment (or none)."""
+
+    appointment: Appointment | None
+    policy: render.RenderPolicy
+
+    def keep_masked(self, new: str, current: str | None) -> str:
+        """Masked text (the pseudonym stands where the name was) never replaces the real text."""
+        appt = self.appointment
+        current = current or ""
+        if appt is None or appt.patient is None or not self.policy.pseudonymize:
+            return new
+        if render.masked_text(appt, current, self.policy) == current:
+            return new
+        label = render.patient_label(appt, self.policy)
+        return current if label and label in new else new
+
+    def subject(self, summary: str | None, current: str | None) -> str | None:
+        appt = self.appointment
+        if appt is None:
+            return summary or ""
+        rendered = render.summary_text(appt, current, self.policy)
+        if _norm(summary) == _norm(rendered):
+            return current
+        text = _norm(summary)
+        label = render.patient_label(appt, self.policy)
+        if label and text.startswith(label + render.SUMMARY_SEPARATOR.rstrip()):
+            text = text[len(label + render.SUMMARY_SEPARATOR.rstrip()):].strip()
+        elif label and text == label:
+            text = ""
+        return self.keep_masked(text, current)
+
+    def location(self, value: str | None, rendered: str, current_text: str | None,
+                 ) -> tuple[bool, str | None]:
+        """(unchanged, new free text)."""
+        if _norm(value) == _norm(rendered):
+            return True, current_text
+        if not _norm(value):
+            return False, None
+        return False, self.keep_masked(_norm(value), current_text)
+
+    def notes(self, description: str | None, current: str) -> str:
+        appt = self.appointment
+        if appt is None:
+            return _norm(description)
+        if _norm(description) == _norm(render.description_text(appt, self.policy)):
+            return current
+        phone = appt.patient.phone if appt.patient is not None else None
+        lines = _norm(description).split("\n")
+        if phone:
+            lines = [line for line in lines if line.strip() != f"Tel.: {phone}"]
+        return self.keep_masked("\n".join(lines).strip(), current)
+
+
+# ---------------------------------------------------------------- mapping
+
+
+def to_fields(obj: DeviceObject, current: Appointment | None, policy: render.RenderPolicy,
+              practice_tz: str, reviving: bool = False) -> AppointmentFields:
+    """AppointmentFields for storing `obj` over `current` (None: a device-created appointment).
+
+    `current` must come with patient, location and `override_rows` loaded (store.load_one).
+    """
+    times = _Times(obj, practice_tz)
+    texts = _Texts(current, policy)
+    master = obj.master
+    start, end, tzid, all_day = times.span(master)
+    status_now = "confirmed" if current is None or reviving else current.status
+    subject = texts.subject(_text(master, "SUMMARY"), current.subject if current else "")
+    notes = texts.notes(_text(master, "DESCRIPTION"), current.notes if current else "")
+    location, location_free = None, _norm(_text(master, "LOCATION")) or None
+    if current is not None:
+        rendered = render.location_text(current, None, policy)
+        unchanged, location_free = texts.location(_text(master, "LOCATION"), rendered,
+                                                  current.location_text)
+        location = current.location if unchanged else None
+    fields = AppointmentFields(
+        start_local=start, end_local=end, tzid=tzid, all_day=all_day,
+        subject=subject or "", notes=notes or "", status=_status(master, status_now),
+        location=location, location_text=_cut(location_free), rrule=_rrule(master),
+        exdates=times.values(master, "EXDATE", tzid, all_day),
+        rdates=times.values(master, "RDATE", tzid, all_day),
+        device_ical=obj.text,
+    )
+    existing = {o.recurrence_id: o for o in getattr(current, "override_rows", [])}
+    fields.overrides = [
+        _override(event, times, texts, fields, existing, current, policy)
+        for event in obj.overrides
+    ]
+    return fields
+
+
+def _override(event: icalendar.Event, times: _Times, texts: _Texts, master: AppointmentFields,
+              existing: dict[dt.datetime, AppointmentOverride], current: Appointment | None,
+              policy: render.RenderPolicy) -> OverrideFields:
+    rid_prop = event["RECURRENCE-ID"]
+    rid = times.in_frame(rid_prop.dt, rid_prop.params.get("TZID"), master.tzid, master.all_day)
+    start, end, tzid, all_day = times.span(event)
+    row = existing.get(rid)
+    subject: str | None = _norm(_text(event, "SUMMARY"))
+    location: str | None = _norm(_text(event, "LOCATION")) or None
+    if current is not None:
+        own = row.subject if row is not None else None
+        subject = texts.subject(_text(event, "SUMMARY"),
+                                own if own is not None else current.subject)
+        if own is None and _norm(_text(event, "SUMMARY")) == _norm(
+                render.summary_text(current, current.subject, policy)):
+            subject = None  # unchanged: keeps following the series
+        own_loc = row.location_text if row is not None else None
+        unchanged, location = texts.location(
+            _text(event, "LOCATION"), render.location_text(current, own_loc, policy), own_loc)
+        if unchanged:
+            location = own_loc
+    if subject is not None and subject == master.subject:
+        subject = None
+    if location is not None and location == master.location_text:
+        location = None
+    return OverrideFields(
+        recurrence_id=rid, start_local=start, end_local=end, tzid=tzid, all_day=all_day,
+        status=_status(event, row.status if row is not None else "confirmed"),
+        subject=subject, location_text=_cut(location),
+    )
+
+
+def _cut(location: str | None) -> str | None:
+    """Free-text locations longer than the column are cut (PostgreSQL would refuse them)."""
+    return location[:LOCATION_MAX] if location else None

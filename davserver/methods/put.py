@@ -1,0 +1,151 @@
+"""PUT: a device creates or changes an appointment (RFC 4791 §5.3.2).
+
+The practice database stays the truth: the upload is mapped onto the row (ical_parse) and
+the resource is rendered from the row again, so the stored object usually differs from what
+was sent and the response then carries no ETag (§5.3.4); the device re-reads it. Every
+check runs before the write, and the write is one compare-and-set transaction, so a
+rejected or losing request changes nothing.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import peewee as pw
+
+from davserver import ical_parse
+from davserver.http import CalDAVError, read_body, respond
+from davserver.methods.conditions import check_preconditions, served, writable_calendar
+from providers import practice_api as api
+from providers import store
+from providers.models import Appointment
+from providers.resources import CalendarCollection
+
+C = "{urn:ietf:params:xml:ns:caldav}"
+MAX_NAME = 255
+# Without If-Match the client asked for no protection: a lost race is retried on the new state.
+RETRIES = 20
+
+
+class _Retry(Exception):
+    """A concurrent writer got in between without the client asking for preconditions."""
+
+
+def handle(environ, start_response, provider):
+    """Create (201) or update (204) the appointment at this URL."""
+    calendar, name = writable_calendar(provider, environ, for_put=True)
+    if len(name) > MAX_NAME:
+        raise CalDAVError(400, message=f"resource names are limited to {MAX_NAME} characters")
+    charset = _check_content_type(environ.get("CONTENT_TYPE", ""))
+    body = read_body(environ)
+    if len(body) > calendar.max_resource_size():
+        raise CalDAVError(403, C + "max-resource-size",
+                          f"calendar objects are limited to {calendar.max_resource_size()} bytes")
+    try:
+        obj = ical_parse.parse_object(body, charset)
+    except ical_parse.InvalidObject as exc:
+        raise CalDAVError(403, exc.condition, exc.message) from None
+    if len(obj.uid) > MAX_NAME:
+        raise CalDAVError(403, ical_parse.VALID_OBJECT, f"UIDs are limited to {MAX_NAME} characters")
+    for attempt in range(RETRIES):
+        try:
+            status, etag = _store(calendar, name, obj, body, environ)
+            break
+        except _Retry:
+            time.sleep(random.uniform(0, 0.01 * (attempt + 1)))  # let the other writer finish
+    else:
+        raise CalDAVError(409, message="the appointment keeps changing; try again")
+    return respond(start_response, status, headers=[("ETag", etag)] if etag else [])
+
+
+def _check_content_type(value: str) -> str | None:
+    """The charset of a text/calendar body; a missing Content-Type is tolerated."""
+    media, *params = [p.strip() for p in value.split(";")]
+    if media and media.lower() != "text/calendar":
+        raise CalDAVError(415, message="calendar objects are sent as text/calendar")
+    for param in params:
+        key, _, val = param.partition("=")
+        if key.strip().lower() == "charset":
+            return val.strip().strip('"') or None
+    return None
+
+
+def _href(calendar: CalendarCollection, name: str) -> str:
+    return calendar.href_for(f"{calendar.path}{name}")
+
+
+def _store(calendar: CalendarCollection, name: str, obj: ical_parse.DeviceObject, body: bytes,
+           environ: dict) -> tuple[int, str | None]:
+    settings = calendar.settings
+    owner_id = calendar.owner.id
+    row = store.load_one(owner_id, name, include_cancelled=True)
+    visible = row is not None and served(row, settings)
+    conditional = check_preconditions(environ, calendar.etag(row.revision) if visible else None)
+    if visible and calendar.render(row) == body:
+        return 204, calendar.etag(row.revision)  # nothing changed: no new revision
+
+    other = store.find_by_uid(owner_id, obj.uid)
+    if other is not None and row is not None and other.id == row.id:
+        other = None
+    if other is not None and row is None and other.resource_name == name:
+        raise _Retry()  # created at this URL since we looked: judge again on the new state
+    if other is not None and (served(other, settings) or visible):
+        raise CalDAVError(403, C + "no-uid-conflict",
+                          "this UID is already used by another resource",
+                          hrefs=(_href(calendar, other.resource_name),))
+    if row is not None and not visible and row.uid != obj.uid:
+        api.park_appointment(row)  # a different, cancelled object sat here: keep it aside
+        row = None
+    target = row
+    if target is None and other is not None:  # the device brings a cancelled one back here
+        target = store.load_one(owner_id, other.resource_name, include_cancelled=True)
+    try:
+        if target is None:
+            created = _create(calendar, name, obj, conditional)
+            return 201, _etag_if_identical(calendar, created, body)
+        reviving = not served(target, settings)
+        fields = ical_parse.to_fields(obj, target, calendar.policy,
+                                      settings.practice_timezone, reviving=reviving)
+        try:
+            updated = api.update_appointment(
+                target, fields, expected_revision=target.revision,
+                uid=obj.uid if obj.uid != target.uid else None,
+                resource_name=name if name != target.resource_name else None)
+        except api.ConflictError:
+            if conditional:
+                raise CalDAVError(412, message="the appointment was changed meanwhile") from None
+            raise _Retry() from None
+    except (api.DataError, ical_parse.InvalidObject, ValueError) as exc:
+        condition = getattr(exc, "condition", ical_parse.VALID_DATA)
+        raise CalDAVError(403, condition, _one_line(exc)) from None
+    return (201 if reviving else 204), _etag_if_identical(calendar, updated, body)
+
+
+def _create(calendar: CalendarCollection, name: str, obj: ical_parse.DeviceObject,
+            conditional: bool) -> Appointment:
+    fields = ical_parse.to_fields(obj, None, calendar.policy, calendar.settings.practice_timezone)
+    try:
+        return api.create_appointment(calendar.owner, fields, uid=obj.uid, resource_name=name)
+    except pw.IntegrityError:
+        # A concurrent create won: the same URL (412 or update next round) or the same UID.
+        other = store.find_by_uid(calendar.owner.id, obj.uid)
+        if other is not None and other.resource_name != name:
+            raise CalDAVError(403, C + "no-uid-conflict",
+                              "this UID is already used by another resource",
+                              hrefs=(_href(calendar, other.resource_name),)) from None
+        if conditional:
+            raise CalDAVError(412, message="the resource was created meanwhile") from None
+        raise _Retry() from None
+
+
+def _etag_if_identical(calendar: CalendarCollection, appointment: Appointment,
+                       body: bytes) -> str | None:
+    fresh = store.load_one(calendar.owner.id, appointment.resource_name, include_cancelled=True)
+    if fresh is None or calendar.render(fresh) != body:
+        return None
+    return calendar.etag(fresh.revision)
+
+
+def _one_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or ["invalid calendar data"])[0][:200]
