@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
+from wsgidav.dav_error import HTTP_CONFLICT, HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 
 from providers import properties, store
 from providers.models import Appointment, Practitioner
-from providers.practice_api import url_segment
+from providers.practice_api import update_practitioner, url_segment
 from providers.properties import CALENDAR, OBJECT, PRINCIPAL, ROOT
 
 OWN_CALENDAR = "calendar"
@@ -169,6 +170,43 @@ class CalendarCollection(_LiveProps, DAVCollection):
 
     def description(self) -> str:
         return f"Termine von {self.owner.display_name}"
+
+    # PROPPATCH: what a device may set on its own calendar, stored per practitioner.
+    SETTABLE = {
+        "{DAV:}displayname": "calendar_displayname",
+        "{http://apple.com/ns/ical/}calendar-color": "calendar_color",
+        "{http://apple.com/ns/ical/}calendar-order": "calendar_order",
+    }
+
+    def set_property_value(self, name, value, *, dry_run=False):
+        """Name, colour and order of the viewer's own writable calendar; anything else 403.
+
+        wsgidav calls this once with dry_run=True per property, then for real, and answers
+        207 with a status per property (macOS stops syncing on a flat 403).
+        """
+        column = self.SETTABLE.get(name)
+        if column is None or self.owner.id != self.viewer.id or not self._can_write:
+            raise DAVError(HTTP_FORBIDDEN)
+        parsed = self._proppatch_value(column, value)
+        if not dry_run:
+            update_practitioner(self.owner, **{column: parsed})
+
+    @staticmethod
+    def _proppatch_value(column: str, value) -> str | int | None:
+        text = None if value is None else "".join(value.itertext()).strip()
+        if not text:
+            return None  # <D:remove> or empty: back to the practice's default
+        if column == "calendar_order":
+            try:
+                return int(text)
+            except ValueError:
+                raise DAVError(HTTP_CONFLICT, "calendar-order must be a whole number") from None
+        if column == "calendar_color" and not re.fullmatch(r"#[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?",
+                                                           text):
+            raise DAVError(HTTP_CONFLICT, "calendar-color must be #RRGGBB or #RRGGBBAA")
+        if len(text) > 200:
+            raise DAVError(HTTP_CONFLICT, "displayname is limited to 200 characters")
+        return text
 
     def color(self) -> str | None:
         return self.owner.calendar_color
