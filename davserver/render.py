@@ -89,8 +89,9 @@ def location_text(appointment: Appointment, override_text: str | None, policy: R
     if override_text:
         return _masked(appointment, override_text, policy)
     if appointment.location is not None:
+        # A home-visit location row may carry the patient's name or address: masked too.
         loc = appointment.location
-        return ", ".join(p for p in (loc.name, loc.address) if p)
+        return _masked(appointment, ", ".join(p for p in (loc.name, loc.address) if p), policy)
     return _masked(appointment, appointment.location_text, policy)
 
 

@@ -113,8 +113,12 @@ class LiveServer:
                          allow_redirects=False, timeout=30)
 
 
-def start_server(db_url: str, config: ServerConfig | None = None, load_demo: bool = True):
-    """Open the database, load the demo practice and serve it with cheroot on a free port."""
+def start_server(db_url: str, config: ServerConfig | None = None, load_demo: bool = True,
+                 wrap=None):
+    """Open the database, load the demo practice and serve it with cheroot on a free port.
+
+    `wrap(app) -> app` puts a WSGI middleware around the whole server (e.g. a leak scanner).
+    """
     from davserver.server import make_server
 
     config = config or ServerConfig()
@@ -126,6 +130,8 @@ def start_server(db_url: str, config: ServerConfig | None = None, load_demo: boo
     if load_demo:
         demo.load_demo()
     app = build_app(config, open_db=False)
+    if wrap is not None:
+        app = wrap(app)
     server = make_server(app, config)
     server.prepare()
     thread = threading.Thread(target=server.serve, daemon=True)
