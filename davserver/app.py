@@ -84,4 +84,7 @@ def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
     }
     app = WsgiDAVApp(wsgidav_config)
     logging.getLogger("wsgidav").setLevel(logging.WARNING)
+    # peewee logs every SQL statement with its parameters at DEBUG: patient names and phone
+    # numbers. Never let those reach a log, whatever level the admin configures.
+    logging.getLogger("peewee").setLevel(logging.INFO)
     return app

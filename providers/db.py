@@ -40,7 +40,6 @@ def open_database(url: str) -> pw.Database:
             password=unquote(parsed.password) if parsed.password else None,
             host=parsed.hostname or None,
             port=parsed.port or None,
-            autorollback=True,
         )
     else:
         raise DatabaseURLError(
