@@ -74,7 +74,9 @@ def names_for(kind: str, allprop: bool) -> list[str]:
 # ---------------------------------------------------------------- principal discovery
 
 
-@live(clark(DAV, "current-user-principal"), ALL)
+# In allprop too: python-requests (the caldav library, vdirsyncer) drops the body when it
+# follows the 301 of /.well-known/caldav, so discovery arrives as an allprop PROPFIND.
+@live(clark(DAV, "current-user-principal"), ALL, in_allprop=True)
 def _current_user_principal(res):
     url = res.viewer_principal_url()
     if url is None:
