@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -65,12 +66,15 @@ class Throttle:
             recent = [t for t in times if now - t <= self.window]
             if len(recent) < self.max_failures:
                 return 0
-            return max(1, int(times[-1] + self.lockout - now))
+            # Locked for `lockout` after the last failure; then the key may try again (one
+            # more failure re-locks it). Retry-After must hold: never "1" for a whole window.
+            remaining = times[-1] + self.lockout - now
+            return 0 if remaining <= 0 else max(1, math.ceil(remaining))
 
-    def fail(self, key: str) -> None:
+    def fail(self, key: str, now: float | None = None) -> None:
         with self._lock:
             self._failures.setdefault(key, deque(maxlen=self.max_failures * 4)).append(
-                time.monotonic()
+                time.monotonic() if now is None else now
             )
 
     def clear(self, key: str) -> None:

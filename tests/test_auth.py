@@ -1,0 +1,231 @@
+"""Practice logins over HTTP Basic: 401 challenge, UTF-8/ISO-8859-1, scrypt, cache, throttling.
+
+Runs against the real server on SQLite and PostgreSQL (`live`); the throttle tests start a
+second server over the same database with small limits.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+import unicodedata
+
+import pytest
+import requests
+
+import davserver.auth
+from davserver.auth import Throttle, decode_basic
+from davserver.config import ServerConfig
+from providers import practice_api as api
+from providers.models import Practice, Practitioner
+from providers.passwords import verify_password
+from tests.conftest import DEMO_PASSWORD, DEMO_USER, start_server
+
+ANNA = "/anna_maier/"
+CHALLENGE = 'Basic realm="praxis-caldav", charset="UTF-8"'
+UMLAUT_USER = "jürgen öztürk"
+UMLAUT_PASSWORD = "Grüße-€"  # € is not in ISO-8859-1: UTF-8 only
+LATIN_USER = "jürgen öztürk"
+LATIN_PASSWORD = "pässwört"  # representable in ISO-8859-1
+
+
+def basic(user: bytes, password: bytes) -> str:
+    return "Basic " + base64.b64encode(user + b":" + password).decode("ascii")
+
+
+def raw_propfind(live, authorization: str | None, path: str = ANNA) -> requests.Response:
+    headers = {"Depth": "0"}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    return requests.request("PROPFIND", live.url(path), headers=headers, timeout=30,
+                            allow_redirects=False)
+
+
+def practice() -> Practice:
+    return Practice.get(Practice.external_id == "demo-practice")
+
+
+def ensure_user(name: str, password: str) -> Practitioner:
+    existing = api.find_practitioner(name)
+    if existing is None:
+        return api.create_practitioner(practice(), name, password)
+    api.set_password(existing, password)
+    return existing
+
+
+# ---------------------------------------------------------------- the challenge
+
+
+@pytest.mark.parametrize("method,path", [("PROPFIND", "/"), ("PROPFIND", ANNA),
+                                         ("GET", "/anna_maier/calendar/"), ("OPTIONS", ANNA),
+                                         ("REPORT", "/anna_maier/calendar/")])
+def test_unauthenticated_requests_get_a_utf8_basic_challenge(live, method, path):
+    resp = live.request(method, path, user=None)
+    assert resp.status_code == 401
+    assert resp.headers["WWW-Authenticate"] == CHALLENGE
+    assert "anna" not in resp.text.lower()
+
+
+@pytest.mark.parametrize("authorization", [
+    basic(b"anna maier", b"wrong"),
+    basic(b"nobody", b"demo-praxis"),
+    basic(b"anna_maier", DEMO_PASSWORD.encode()),  # the login keeps the space
+    "Basic !!!not-base64!!!",
+    "Basic " + base64.b64encode(b"no-colon-here").decode(),
+    "Basic",
+    "Bearer abc.def",
+    'Digest username="anna maier", realm="praxis-caldav", nonce="x", uri="/", response="y"',
+], ids=["wrong-password", "unknown-user", "underscore-login", "not-base64", "no-colon",
+        "empty", "bearer", "digest"])
+def test_bad_credentials_are_a_401_never_a_500(live, authorization):
+    resp = raw_propfind(live, authorization)
+    assert resp.status_code == 401
+    assert resp.headers["WWW-Authenticate"] == CHALLENGE
+
+
+def test_good_credentials(live):
+    assert raw_propfind(live, basic(DEMO_USER.encode(), DEMO_PASSWORD.encode())).status_code == 207
+
+
+def test_login_is_case_insensitive_and_keeps_the_space(live):
+    for user in ("Anna Maier", "ANNA MAIER", " anna maier"):
+        resp = raw_propfind(live, basic(user.encode(), DEMO_PASSWORD.encode()))
+        assert resp.status_code == 207, user
+
+
+# ---------------------------------------------------------------- encodings
+
+
+@pytest.fixture(scope="module")
+def umlaut_user(live):
+    ensure_user(UMLAUT_USER, UMLAUT_PASSWORD)
+    return UMLAUT_USER
+
+
+def test_utf8_user_name_and_password(live, umlaut_user):
+    resp = raw_propfind(live, basic(UMLAUT_USER.encode("utf-8"), UMLAUT_PASSWORD.encode("utf-8")),
+                        path="/j%C3%BCrgen_%C3%B6zt%C3%BCrk/")
+    assert resp.status_code == 207
+    # A decomposed (NFD) user name is the same login.
+    nfd = unicodedata.normalize("NFD", UMLAUT_USER).encode("utf-8")
+    assert raw_propfind(live, basic(nfd, UMLAUT_PASSWORD.encode()), path="/").status_code == 207
+
+
+def test_iso_8859_1_fallback(live, umlaut_user):
+    ensure_user(LATIN_USER, LATIN_PASSWORD)
+    try:
+        latin = basic(LATIN_USER.encode("iso-8859-1"), LATIN_PASSWORD.encode("iso-8859-1"))
+        assert raw_propfind(live, latin, path="/").status_code == 207
+        utf8 = basic(LATIN_USER.encode("utf-8"), LATIN_PASSWORD.encode("utf-8"))
+        assert raw_propfind(live, utf8, path="/").status_code == 207
+    finally:
+        ensure_user(UMLAUT_USER, UMLAUT_PASSWORD)
+
+
+def test_decode_basic_unit():
+    assert decode_basic(basic("jürgen".encode(), b"a:b")) == ("jürgen", "a:b")
+    assert decode_basic(basic("jürgen".encode("latin-1"), b"x")) == ("jürgen", "x")
+    assert decode_basic("basic " + base64.b64encode(b"u:p").decode()) == ("u", "p")
+    assert decode_basic("Basic ###") is None
+    assert decode_basic("Negotiate abc") is None
+
+
+# ---------------------------------------------------------------- hashing and the cache
+
+
+def test_passwords_are_stored_as_scrypt(live):
+    anna = api.find_practitioner(DEMO_USER)
+    assert anna.password_hash.startswith("scrypt$")
+    assert DEMO_PASSWORD not in anna.password_hash
+    assert verify_password(DEMO_PASSWORD, anna.password_hash)
+    assert not verify_password(DEMO_PASSWORD + "x", anna.password_hash)
+    other = ensure_user("salz test", DEMO_PASSWORD)
+    assert other.password_hash != anna.password_hash  # salted
+
+
+def test_verified_credentials_are_cached_and_failures_are_not(live, monkeypatch):
+    ensure_user("cache test", "cache-pw-1")
+    calls = []
+    real = davserver.auth.verify_password
+
+    def counting(password, stored):
+        calls.append(password)
+        return real(password, stored)
+
+    monkeypatch.setattr(davserver.auth, "verify_password", counting)
+    good = basic(b"cache test", b"cache-pw-1")
+    for _ in range(3):
+        assert raw_propfind(live, good, path="/").status_code == 207
+    assert calls == ["cache-pw-1"]  # scrypt ran once for three requests
+    bad = basic(b"cache test", b"nope")
+    for _ in range(2):
+        assert raw_propfind(live, bad, path="/").status_code == 401
+    assert calls.count("nope") == 2
+
+
+def test_password_change_takes_effect_at_once_despite_the_cache(live):
+    user = ensure_user("wechsel test", "old-password")
+    old = basic(b"wechsel test", b"old-password")
+    assert raw_propfind(live, old, path="/").status_code == 207  # now cached
+    api.set_password(user, "new-password")
+    assert raw_propfind(live, old, path="/").status_code == 401
+    assert raw_propfind(live, basic(b"wechsel test", b"new-password"), path="/").status_code == 207
+
+
+# ---------------------------------------------------------------- throttling
+
+
+def throttled_server(live, **auth):
+    config = ServerConfig()
+    for key, value in auth.items():
+        setattr(config.auth, key, value)
+    return start_server(live.db_url, config, load_demo=False)
+
+
+@pytest.fixture
+def small_limits(live):
+    server = throttled_server(live, max_failures=3, failure_window=60, lockout_seconds=1)
+    yield server
+    server.server.stop()
+
+
+def test_repeated_failures_of_one_user_get_429_with_retry_after(small_limits):
+    ensure_user("drossel test", "right-pw")
+    wrong, right = basic(b"drossel test", b"wrong"), basic(b"drossel test", b"right-pw")
+    for _ in range(3):
+        assert raw_propfind(small_limits, wrong, path="/").status_code == 401
+    locked = raw_propfind(small_limits, right, path="/")  # even the right password waits
+    assert locked.status_code == 429
+    retry_after = int(locked.headers["Retry-After"])
+    assert retry_after == 1  # the configured lockout
+    assert "WWW-Authenticate" not in locked.headers
+    # Other users from the same address are not locked out by one user's failures.
+    anna = basic(DEMO_USER.encode(), DEMO_PASSWORD.encode())
+    assert raw_propfind(small_limits, anna, path="/").status_code == 207
+    # Waiting as long as Retry-After says lets the right password in.
+    time.sleep(retry_after + 0.2)
+    assert raw_propfind(small_limits, right, path="/").status_code == 207
+
+
+def test_repeated_failures_from_one_address_get_429(small_limits):
+    # Below the per-user limit for every name, but over the per-address limit.
+    for i in range(15):
+        resp = raw_propfind(small_limits, basic(f"erraten {i % 8}".encode(), b"x"), path="/")
+        assert resp.status_code == 401, i
+    anna = basic(DEMO_USER.encode(), DEMO_PASSWORD.encode())
+    locked = raw_propfind(small_limits, anna, path="/")
+    assert locked.status_code == 429
+    assert int(locked.headers["Retry-After"]) >= 1
+
+
+def test_throttle_unit():
+    throttle = Throttle(max_failures=2, window=100, lockout=10)
+    assert throttle.retry_after("k", now=0) == 0
+    throttle.fail("k", now=0.0)
+    throttle.fail("k", now=1.0)
+    assert throttle.retry_after("k", now=2) == 9
+    assert throttle.retry_after("other", now=2) == 0
+    # After the lockout the key may try again, although its failures are still in the window.
+    assert throttle.retry_after("k", now=12) == 0
+    throttle.clear("k")
+    assert throttle.retry_after("k", now=2) == 0
