@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,9 @@ _SECTIONS = {"tls": TLSConfig, "sync": SyncDefaults, "auth": AuthConfig}
 
 
 def _typed(key: str, value: Any, default: Any) -> Any:
+    if value is None and default is not None:
+        # `timezone:` with nothing after it is None in YAML; it must not slip through as a value.
+        raise ConfigError(f"{key}: must not be empty")
     expected = type(default) if default is not None else str
     if expected is bool:
         if not isinstance(value, bool):
@@ -87,9 +91,10 @@ def _typed(key: str, value: Any, default: Any) -> Any:
 def _apply(obj: Any, data: dict, prefix: str = "") -> None:
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'configuration'}: expected a mapping")
+    settings = {f.name for f in dataclasses.fields(obj)}  # not hasattr: methods are no settings
     for key, value in data.items():
         full = f"{prefix}{key}"
-        if not hasattr(obj, key):
+        if not isinstance(key, str) or key not in settings:
             raise ConfigError(f"{full}: unknown setting")
         if key in _SECTIONS and not prefix:
             _apply(getattr(obj, key), value or {}, f"{key}.")
@@ -118,6 +123,11 @@ def validate(config: ServerConfig) -> ServerConfig:
         raise ConfigError("sync.direction: must be two-way or server-to-device")
     if config.sync.device_delete not in ("cancel", "delete"):
         raise ConfigError("sync.device_delete: must be cancel or delete")
+    if config.auth.max_failures < 1:
+        raise ConfigError("auth.max_failures: must be at least 1")
+    realm = config.auth.realm
+    if not realm or any(c in '"\\' or not c.isprintable() for c in realm):
+        raise ConfigError(f"auth.realm: must be printable text without quotes, got {realm!r}")
     if config.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError("log_level: must be debug, info, warning or error")
     if bool(config.tls.certificate) != bool(config.tls.private_key):
