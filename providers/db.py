@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote, urlparse
 
 import peewee as pw
@@ -18,12 +19,13 @@ class DatabaseURLError(ValueError):
 def open_database(url: str) -> pw.Database:
     """Open `sqlite:///path` or `postgresql://user@host:port/name` and bind the models to it."""
     parsed = urlparse(url)
+    shown = re.sub(r"://([^:/@]*):[^@/]*@", r"://\1:***@", url)  # errors never show a password
     if parsed.scheme == "sqlite":
         path = unquote(parsed.path)
         if url.startswith("sqlite:///"):
             path = url[len("sqlite:///") :]
         if not path:
-            raise DatabaseURLError(f"database URL {url!r} names no file")
+            raise DatabaseURLError(f"database URL {shown!r} names no file")
         # WAL + busy timeout: several server processes share one file safely.
         db: pw.Database = pw.SqliteDatabase(
             path,
@@ -33,7 +35,11 @@ def open_database(url: str) -> pw.Database:
         )
     elif parsed.scheme in ("postgresql", "postgres"):
         if not parsed.path.strip("/"):
-            raise DatabaseURLError(f"database URL {url!r} names no database")
+            raise DatabaseURLError(f"database URL {shown!r} names no database")
+        try:
+            parsed.port  # noqa: B018 - urllib raises ValueError only when the port is read
+        except ValueError:
+            raise DatabaseURLError(f"database URL {shown!r} has an invalid port") from None
         db = pw.PostgresqlDatabase(
             parsed.path.strip("/"),
             user=unquote(parsed.username) if parsed.username else None,
@@ -43,14 +49,15 @@ def open_database(url: str) -> pw.Database:
         )
     else:
         raise DatabaseURLError(
-            f"unsupported database URL {url!r}: use sqlite:///FILE or postgresql://HOST/NAME"
+            f"unsupported database URL {shown!r}: use sqlite:///FILE or postgresql://HOST/NAME"
         )
     database_proxy.initialize(db)
     try:
         db.connect(reuse_if_open=True)
-    except pw.OperationalError as exc:
-        raise DatabaseURLError(f"cannot open database {url!r}: {str(exc).strip().splitlines()[0]}") from None
-    ensure_schema(db)
+        ensure_schema(db)
+    except pw.DatabaseError as exc:  # also "file is not a database", not only OperationalError
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DatabaseURLError(f"cannot open database {shown!r}: {reason}") from None
     return db
 
 
