@@ -14,13 +14,19 @@ Initial passwords are set only when a practitioner is created; re-importing neve
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
 
+import icalendar
+import peewee as pw
+from dateutil import rrule as du_rrule
+
 from providers import practice_api as api
-from providers.models import Appointment, Patient, Practice, database_proxy
+from providers.models import Appointment, Patient, Practice, Practitioner, database_proxy
+from providers.series import _until_as_local
 
 
 @dataclass
@@ -44,6 +50,58 @@ def _req(record: dict, key: str, where: str) -> Any:
     return value
 
 
+def _records(data: dict, key: str) -> list[tuple[str, dict]]:
+    """The list `data[key]` as (location, record) pairs; anything not a list of objects is refused."""
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ImportError_(f"{key}: expected a list")
+    for i, rec in enumerate(value):
+        if not isinstance(rec, dict):
+            raise ImportError_(f"{key}[{i}]: expected a JSON object")
+    return [(f"{key}[{i}]", rec) for i, rec in enumerate(value)]
+
+
+def _typed(rec: dict, key: str, where: str, kind: type, default: Any = None) -> Any:
+    """An optional field of the given JSON type (true/false is never taken for text or a number)."""
+    value = rec.get(key, default)
+    if value is None or (isinstance(value, kind) and (kind is bool or not isinstance(value, bool))):
+        return value
+    names = {bool: "true or false", str: "text", list: "a list"}
+    raise ImportError_(f"{where}.{key}: expected {names.get(kind, kind.__name__)}")
+
+
+def _rrule(value: Any, start: dt.datetime, tzid: str | None, where: str) -> str | None:
+    """A recurrence rule both the renderer and the series expansion can read, else a clear error."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ImportError_(f"{where}.rrule: expected text")
+    try:
+        if not icalendar.vRecur.from_ical(value).get("FREQ"):
+            raise ValueError("no FREQ")
+        du_rrule.rrulestr(_until_as_local(value, tzid), dtstart=start, ignoretz=True)
+    except (ValueError, TypeError):
+        raise ImportError_(f"{where}.rrule: not a valid recurrence rule") from None
+    return value
+
+
+@contextlib.contextmanager
+def _record(where: str):
+    """Every error of a record names the record (index and field), never with a traceback."""
+    try:
+        yield
+    except ImportError_:
+        raise
+    except api.DataError as exc:
+        raise ImportError_(f"{where}: {exc}") from None
+    except pw.IntegrityError:
+        raise ImportError_(f"{where}: duplicate id, user name or number") from None
+    except pw.DataError:  # PostgreSQL: a text longer than its column
+        raise ImportError_(f"{where}: a value is too long for the database") from None
+
+
 def _when(value: Any, where: str, all_day: bool = False) -> dt.datetime:
     try:
         if all_day and len(str(value)) == 10:
@@ -64,35 +122,50 @@ def import_data(data: dict) -> ImportSummary:
     summary = ImportSummary()
     with database_proxy.atomic():
         practice_rec = _req(data, "practice", "top level")
+        if not isinstance(practice_rec, dict):
+            raise ImportError_("practice: expected a JSON object")
+        _typed(practice_rec, "name", "practice", str)
         practice = api.get_or_create_practice(_req(practice_rec, "name", "practice"),
                                               str(_req(practice_rec, "id", "practice")))
-        if practice_rec.get("timezone") and practice.timezone != practice_rec["timezone"]:
-            practice.timezone = practice_rec["timezone"]
+        timezone = _typed(practice_rec, "timezone", "practice", str)
+        if timezone and practice.timezone != timezone:
+            practice.timezone = timezone
             practice.save()
-        practitioners = {
-            str(rec.get("id")): _practitioner(practice, rec, f"practitioners[{i}]", summary)
-            for i, rec in enumerate(data.get("practitioners", []))
-        }
-        patients = {
-            str(rec.get("id")): _patient(practice, rec, f"patients[{i}]")
-            for i, rec in enumerate(data.get("patients", []))
-        }
-        locations = {
-            str(rec.get("id")): api.upsert_location(
-                practice, _req(rec, "name", f"locations[{i}]"), rec.get("address"),
-                str(_req(rec, "id", f"locations[{i}]")))
-            for i, rec in enumerate(data.get("locations", []))
-        }
-        for i, rec in enumerate(data.get("appointments", [])):
-            _appointment(practice, rec, f"appointments[{i}]", practitioners, patients, locations,
-                         summary)
+        # Records are keyed by their external id; every failure names the record.
+        practitioners, patients, locations = {}, {}, {}
+        for where, rec in _records(data, "practitioners"):
+            with _record(where):
+                practitioners[str(_req(rec, "id", where))] = _practitioner(practice, rec, where,
+                                                                           summary)
+        for where, rec in _records(data, "patients"):
+            with _record(where):
+                patients[str(_req(rec, "id", where))] = _patient(practice, rec, where)
+        for where, rec in _records(data, "locations"):
+            _typed(rec, "name", where, str)
+            with _record(where):
+                locations[str(_req(rec, "id", where))] = api.upsert_location(
+                    practice, _req(rec, "name", where), _typed(rec, "address", where, str),
+                    str(_req(rec, "id", where)))
+        for where, rec in _records(data, "appointments"):
+            with _record(where):
+                _appointment(practice, rec, where, practitioners, patients, locations, summary)
     return summary
 
 
 def _practitioner(practice: Practice, rec: dict, where: str, summary: ImportSummary):
     ext = str(_req(rec, "id", where))
+    for key in ("username", "display_name", "email", "direction", "password"):
+        _typed(rec, key, where, str)
+    for key in ("pseudonymize", "include_phone", "is_admin"):
+        _typed(rec, key, where, bool)
     username = _req(rec, "username", where)
-    existing = api.find_practitioner(username)
+    # Upsert by external id first: the same id under a new user name must not become a second row.
+    by_id = Practitioner.get_or_none((Practitioner.practice == practice.id)
+                                     & (Practitioner.external_id == ext))
+    if by_id is not None and by_id.login_key != api.login_key(username):
+        raise ImportError_(f"{where}.username: practitioner id {ext!r} is another login; "
+                           "import does not rename logins")
+    existing = by_id or api.find_practitioner(username)
     if existing is None:
         summary.created += 1
         existing = api.create_practitioner(
@@ -111,6 +184,8 @@ def _practitioner(practice: Practice, rec: dict, where: str, summary: ImportSumm
 
 
 def _patient(practice: Practice, rec: dict, where: str) -> Patient:
+    for key in ("first_name", "last_name", "phone"):
+        _typed(rec, key, where, str)
     return api.upsert_patient(
         practice, str(_req(rec, "patient_number", where)), rec.get("first_name", ""),
         rec.get("last_name", ""), rec.get("phone"), str(_req(rec, "id", where)),
@@ -128,13 +203,20 @@ def _appointment(practice, rec, where, practitioners, patients, locations, summa
     location = locations.get(str(rec["location"])) if rec.get("location") is not None else None
     if rec.get("location") is not None and location is None:
         raise ImportError_(f"{where}.location: unknown location id")
-    all_day = bool(rec.get("all_day", False))
+    for key in ("subject", "notes", "status", "tzid"):
+        _typed(rec, key, where, str)
+    for key in ("exdates", "rdates", "overrides"):
+        _typed(rec, key, where, list)
+    all_day = bool(_typed(rec, "all_day", where, bool, False))
     start = _when(_req(rec, "start", where), f"{where}.start", all_day)
     end = _when(_req(rec, "end", where), f"{where}.end", all_day)
     tzid = rec.get("tzid", practice.timezone)
+    rrule = _rrule(rec.get("rrule"), start, None if all_day else tzid, where)
     overrides = []
-    for j, o in enumerate(rec.get("overrides", [])):
-        ow = f"{where}.overrides[{j}]"
+    for ow, o in _records(rec, "overrides"):
+        ow = f"{where}.{ow}"
+        for key in ("status", "subject"):
+            _typed(o, key, ow, str)
         rid = _when(_req(o, "recurrence_id", ow), f"{ow}.recurrence_id", all_day)
         o_start = _when(o["start"], f"{ow}.start", all_day) if o.get("start") else rid
         o_end = _when(o["end"], f"{ow}.end", all_day) if o.get("end") else o_start + (end - start)
@@ -144,9 +226,9 @@ def _appointment(practice, rec, where, practitioners, patients, locations, summa
         start_local=start, end_local=end, tzid=tzid, all_day=all_day,
         subject=rec.get("subject", ""), notes=rec.get("notes", ""),
         status=rec.get("status", "confirmed"), location=location,
-        rrule=rec.get("rrule"),
-        exdates=[_when(x, f"{where}.exdates", all_day) for x in rec.get("exdates", [])],
-        rdates=[_when(x, f"{where}.rdates", all_day) for x in rec.get("rdates", [])],
+        rrule=rrule,
+        exdates=[_when(x, f"{where}.exdates", all_day) for x in rec.get("exdates") or []],
+        rdates=[_when(x, f"{where}.rdates", all_day) for x in rec.get("rdates") or []],
         overrides=overrides,
     )
     existing = Appointment.get_or_none((Appointment.practice == practice.id)
