@@ -4,9 +4,9 @@ The common client query (DAVx5, Outlook: one VEVENT comp-filter with a time-rang
 without an end) is answered from the denormalised UTC bounds: a single appointment with a
 time zone is decided by SQL and a two-line check on its own columns, without rendering.
 Only rows whose bounds are a superset — series, floating and all-day appointments (bounds
-widened by 14 h) — and every row of any other filter shape are rendered and evaluated by
-filters.matches. A missed instance here deletes an appointment from a phone, so the fast
-path is only taken where it is exact.
+widened by 14 h) — are evaluated by filters.matches, on their cached time skeleton; any
+other filter shape renders and evaluates every candidate in full. A missed instance here
+deletes an appointment from a phone, so the fast path is only taken where it is exact.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from davserver.filters import (
 from davserver.http import CalDAVError, multistatus
 from davserver.reports import report, request_props
 from davserver.reports.responses import add_object_response
+from davserver.reports.skeleton import time_skeleton
 from providers import store
 from providers.models import Appointment
 from providers.properties import CALDAV, CALENDAR
@@ -109,7 +110,7 @@ def matching(calendar: CalendarCollection, flt: CompFilter, tz: ZoneInfo) -> lis
             if span is not None:
                 if overlaps(span[0], span[1], tr):
                     out.append(appt)
-            elif _matches(calendar, appt, flt, tz):
+            elif matches(time_skeleton(calendar, appt), flt, tz):
                 out.append(appt)
         return out
     types, tr = prefilter(flt)

@@ -19,6 +19,7 @@ from lxml import etree
 from davserver.filters import TimeRange, instance_span, instances_overlapping, parse_time_range
 from davserver.http import CalDAVError
 from davserver.reports import ReportResult, report
+from davserver.reports.skeleton import time_skeleton
 from providers import store
 from providers.properties import CALDAV, CALENDAR
 from providers.resources import CalendarCollection
@@ -50,8 +51,7 @@ def free_busy_query(
     busy: dict[str, list[tuple[dt.datetime, dt.datetime]]] = {}
     # Cancelled appointments are never busy, whatever serve_cancelled says.
     for appt in store.load_overlapping(calendar.owner.id, tr.start, tr.end, False):
-        cal = icalendar.Calendar.from_ical(calendar.render(appt))
-        for fbtype, start, end in busy_periods(cal, tr, tz):
+        for fbtype, start, end in busy_periods(time_skeleton(calendar, appt), tr, tz):
             busy.setdefault(fbtype, []).append((start, end))
     body = vfreebusy(tr, {k: merge(v) for k, v in busy.items()})
     return ReportResult(200, body, "text/calendar; charset=utf-8")
