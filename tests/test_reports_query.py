@@ -207,6 +207,15 @@ def test_bad_calendar_data_is_rejected_before_any_row_is_read(cal):
     assert resp.status_code == 400
 
 
+def test_allprop_query_answers_the_cheap_properties(cal):
+    body = query_body(vevent_filter(time_range(utc(2026, 1, 12), utc(2026, 1, 13))))
+    responses, _ = parse_multistatus(cal.report(body.replace("<D:prop><D:getetag/></D:prop>",
+                                                             "<D:allprop/>")))
+    assert len(responses) == 3
+    assert all("{DAV:}getetag" in r.props and "{DAV:}getcontenttype" in r.props
+               for r in responses)
+
+
 def test_unknown_report_and_report_on_an_event_are_403_supported_report(cal):
     resp = cal.report('<D:foo-report xmlns:D="DAV:"/>')
     assert resp.status_code == 403

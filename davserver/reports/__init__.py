@@ -57,13 +57,19 @@ def load_all() -> None:
 
 
 def request_props(request_el: etree._Element) -> tuple[list[str], etree._Element | None]:
-    """Requested property names and the <C:calendar-data> element, if any."""
-    from providers.properties import CALDAV, DAV
+    """Requested property names and the <C:calendar-data> element, if any.
+
+    <D:allprop/>, <D:propname/> or no <D:prop> at all get the object's allprop set: a
+    response needs at least one propstat to be a valid DAV:response.
+    """
+    from providers.properties import CALDAV, DAV, OBJECT, names_for
 
     names: list[str] = []
     calendar_data = None
     prop = request_el.find(f"{{{DAV}}}prop")
-    if prop is not None:
+    if prop is None:
+        names = names_for(OBJECT, allprop=True) + [f"{{{DAV}}}getlastmodified"]
+    else:
         for child in prop:
             if not isinstance(child.tag, str):
                 continue
