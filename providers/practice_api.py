@@ -82,6 +82,15 @@ def _log_change(practitioner_id: int, resource_name: str, deleted: bool = False)
     return Change.insert(
         practitioner=practitioner_id, resource_name=resource_name, deleted=deleted
     ).execute()
+    """Append to the change log; callers hold a transaction that also carries the change.
+
+    On PostgreSQL, sequence values are handed out at insert but become visible at commit, so
+    two writers of one calendar could commit out of order and a sync token taken in between
+    would skip a change forever. A per-calendar transaction lock makes change ids of one
+    calendar commit in order. (SQLite already serialises writers on its database lock.)
+    """
+    if isinstance(database_proxy.obj, pw.PostgresqlDatabase):
+        database_proxy.execute_sql("SELECT pg_advisory_xact_lock(%s)", (practitioner_id,))
 
 
 # ---------------------------------------------------------------- practices and people
