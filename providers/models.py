@@ -188,6 +188,28 @@ class Grant(BaseModel):
         indexes = ((("owner", "grantee"), True),)
 
 
+class DeviceSeen(BaseModel):
+    """When a practitioner's device family last reached the DAV tree (the admin's sync status).
+
+    Only the client family (e.g. "ios", "davx5") and a time: no address, no raw User-Agent,
+    no patient data. Written at most once a minute per device (settings_page.devices).
+    """
+
+    practitioner = pw.ForeignKeyField(Practitioner, on_delete="CASCADE")
+    family = pw.CharField(max_length=40)
+    last_seen = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("practitioner", "family"), True),)
+
+
+class ServerSecret(BaseModel):
+    """Random secrets made on first use, so every server process derives the same keys."""
+
+    name = pw.CharField(max_length=50, unique=True)
+    value = pw.CharField(max_length=128)
+
+
 ALL_MODELS = [
     SchemaVersion,
     Practice,
@@ -198,4 +220,6 @@ ALL_MODELS = [
     AppointmentOverride,
     Change,
     Grant,
+    DeviceSeen,
+    ServerSecret,
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
 import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
@@ -23,11 +24,13 @@ from providers.models import (
     Appointment,
     AppointmentOverride,
     Change,
+    DeviceSeen,
     Grant,
     Location,
     Patient,
     Practice,
     Practitioner,
+    ServerSecret,
     database_proxy,
     utcnow,
 )
@@ -494,3 +497,29 @@ def appointment_differs(
         for o in fields.overrides
     )
     return stored != given
+
+
+# ---------------------------------------------------------------- server state (no practice data)
+
+
+def server_secret(name: str) -> str:
+    """A random secret made on first use and kept in the database, so that every server
+    process (serve --processes N, several hosts on one PostgreSQL) derives the same keys."""
+    row = ServerSecret.get_or_none(ServerSecret.name == name)
+    if row is not None:
+        return row.value
+    ServerSecret.insert(name=name, value=secrets.token_hex(32)).on_conflict_ignore().execute()
+    # Of two processes racing here, the first insert wins and both read its value.
+    return ServerSecret.get(ServerSecret.name == name).value
+
+
+def record_device_seen(practitioner_id: int, family: str, now: dt.datetime | None = None,
+                       min_interval: dt.timedelta = dt.timedelta(minutes=1)) -> None:
+    """Note that a device family of this practitioner synced; one statement, and a row
+    written within `min_interval` is left alone (every process may call this)."""
+    now = now or utcnow()
+    DeviceSeen.insert(practitioner=practitioner_id, family=family, last_seen=now).on_conflict(
+        conflict_target=[DeviceSeen.practitioner, DeviceSeen.family],
+        update={DeviceSeen.last_seen: now},
+        where=(DeviceSeen.last_seen < now - min_interval),
+    ).execute()
