@@ -13,6 +13,7 @@ from davserver.auth import PracticeAuthenticator, PracticeDomainController
 from davserver.config import ServerConfig
 from davserver.middleware import CalDAVMiddleware, RequestBodyMiddleware
 from davserver.render import RenderPolicy, etag_for, render_appointment
+from davserver.settings_page import middleware_entry as settings_page
 from davserver.vtimezone import vtimezone
 from providers.db import open_database
 from providers.models import Practitioner
@@ -63,6 +64,7 @@ def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
             RequestBodyMiddleware,
             ErrorPrinter,
             PracticeAuthenticator,
+            settings_page(config),  # /settings/: behind the same login; notes device status
             CalDAVMiddleware,
             RequestResolver,
         ],
