@@ -143,11 +143,16 @@ def _privilege_set(tag: str, names: list[str]) -> etree._Element:
 
 READ_PRIVILEGES = ["read", "read-current-user-privilege-set"]
 WRITE_PRIVILEGES = ["write", "write-content", "write-properties", "bind", "unbind"]
+# A read-write delegate changes the owner's appointments, not the owner's calendar name,
+# colour or order.
+DELEGATE_WRITE_PRIVILEGES = ["write", "write-content", "bind", "unbind"]
 
 
 @live(clark(DAV, "current-user-privilege-set"), ALL)
 def _current_user_privilege_set(res):
-    names = READ_PRIVILEGES + (WRITE_PRIVILEGES if res.viewer_can_write() else [])
+    names = list(READ_PRIVILEGES)
+    if res.viewer_can_write():
+        names += WRITE_PRIVILEGES if res.viewer_owns() else DELEGATE_WRITE_PRIVILEGES
     return _privilege_set(clark(DAV, "current-user-privilege-set"), names)
 
 

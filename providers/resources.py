@@ -95,6 +95,10 @@ class _LiveProps:
     def viewer_can_write(self) -> bool:
         return False
 
+    def viewer_owns(self) -> bool:
+        """Whether the viewer is the owner (not a delegate) of this resource."""
+        return True
+
     def support_etag(self):
         return False
 
@@ -226,6 +230,9 @@ class CalendarCollection(_LiveProps, DAVCollection):
     def viewer_can_write(self) -> bool:
         return self._can_write
 
+    def viewer_owns(self) -> bool:
+        return self.owner.id == self.viewer.id
+
     def change_number(self) -> int:
         if self._token is None:
             self._token = store.current_change(self.owner.id)
@@ -313,6 +320,9 @@ class CalendarObject(_LiveProps, DAVNonCollection):
 
     def viewer_can_write(self) -> bool:
         return self.calendar.viewer_can_write()
+
+    def viewer_owns(self) -> bool:
+        return self.calendar.viewer_owns()
 
     def quoted_etag(self) -> str:
         return self.calendar.etag(self.revision)
