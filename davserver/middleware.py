@@ -10,6 +10,7 @@ from wsgidav.mw.base_mw import BaseMiddleware
 
 from davserver import methods
 from davserver.http import CalDAVError, parse_xml, respond, respond_error
+from davserver.methods.conditions import refuse_readonly_proppatch
 
 access_log = logging.getLogger("praxis_caldav.access")
 log = logging.getLogger("praxis_caldav")
@@ -119,6 +120,8 @@ class CalDAVMiddleware(BaseMiddleware):
                 # Every XML body is checked with entities and network off before anyone parses it.
                 if environ.get("praxis.body"):
                     _refuse_doctype(environ["praxis.body"])
+                if method == "PROPPATCH":
+                    refuse_readonly_proppatch(environ["wsgidav.provider"], environ)
                 if method == "PROPFIND" and (environ.get("HTTP_DEPTH") or "infinity").strip(
                 ).lower() not in ("0", "1"):
                     # Depth infinity (or none): answered as Depth 1, never a walk of the tree.

@@ -79,6 +79,18 @@ def writable_calendar(provider, environ: dict, *, for_put: bool) -> tuple[Calend
     return calendar, parts[-1]
 
 
+def refuse_readonly_proppatch(provider, environ: dict) -> None:
+    """PROPPATCH of a calendar (or event) the viewer may only read: 403 need-privileges.
+
+    A flat 403, not a 207 with a status per property, so a client sees a read-only calendar
+    as such (a delegation with --read, a server-to-device calendar). What a writable
+    calendar refuses per property is still wsgidav's 207.
+    """
+    resource = provider.get_resource_inst(environ["PATH_INFO"], environ)
+    if isinstance(resource, CalendarCollection | CalendarObject) and not resource.viewer_can_write():
+        raise CalDAVError(403, NEED_PRIVILEGES, "this calendar is read-only for you")
+
+
 def _refuse_collection(resource, for_put: bool) -> None:
     """PUT/DELETE aimed at a collection (root, home, calendar): never a device's to replace."""
     if resource is None:
