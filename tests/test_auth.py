@@ -9,13 +9,14 @@ from __future__ import annotations
 import base64
 import time
 import unicodedata
+from types import SimpleNamespace
 
 import pytest
 import requests
 
 import davserver.auth
-from davserver.auth import Throttle, decode_basic
-from davserver.config import ServerConfig
+from davserver.auth import PracticeDomainController, Throttle, decode_basic
+from davserver.config import AuthConfig, ServerConfig
 from providers import practice_api as api
 from providers.models import Practice, Practitioner
 from providers.passwords import verify_password
@@ -161,6 +162,23 @@ def test_verified_credentials_are_cached_and_failures_are_not(live, monkeypatch)
     for _ in range(2):
         assert raw_propfind(live, bad, path="/").status_code == 401
     assert calls.count("nope") == 2
+
+
+def test_cache_entries_expire_after_cache_seconds(live, monkeypatch):
+    user = ensure_user("ablauf test", "pw-ablauf")
+    dc = PracticeDomainController(None, {"praxis": {"auth": AuthConfig(cache_seconds=30)}})
+    clock = [1000.0]
+    monkeypatch.setattr(davserver.auth, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    calls = []
+    real = davserver.auth.verify_password
+    monkeypatch.setattr(davserver.auth, "verify_password",
+                        lambda pw, stored: calls.append(pw) or real(pw, stored))
+    assert dc._verify(user, "pw-ablauf") and len(calls) == 1
+    clock[0] += 29
+    assert dc._verify(user, "pw-ablauf") and len(calls) == 1
+    clock[0] += 2
+    assert dc._verify(user, "pw-ablauf") and len(calls) == 2  # expired: scrypt again
+    assert not dc._verify(user, "falsch")
 
 
 def test_password_change_takes_effect_at_once_despite_the_cache(live):
