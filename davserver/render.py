@@ -33,14 +33,19 @@ SUMMARY_SEPARATOR = " – "
 
 @dataclass(frozen=True)
 class RenderPolicy:
-    """What a viewer may see; part of the ETag so switching it makes every device re-fetch."""
+    """What a viewer may see; part of the ETag and of the sync token, so switching it makes
+    every device re-fetch."""
 
     pseudonymize: bool = False
     include_phone: bool = False
 
     @property
+    def tag(self) -> str:
+        return f"{'p' if self.pseudonymize else 'c'}{'t' if self.include_phone else 'n'}"
+
+    @property
     def etag_suffix(self) -> str:
-        return f"-{'p' if self.pseudonymize else 'c'}{'t' if self.include_phone else 'n'}"
+        return f"-{self.tag}"
 
     def stricter(self, other: RenderPolicy) -> RenderPolicy:
         return RenderPolicy(self.pseudonymize or other.pseudonymize,

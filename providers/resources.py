@@ -43,6 +43,7 @@ class ServiceSettings:
     timezone_ical: str = ""
     # Rendering is protocol work (davserver); it is handed in so providers never import it.
     renderer: Callable[[Appointment, Any], bytes] | None = None
+    # The policy must be hashable (render cache key) and have a short `tag` (sync tokens).
     policy_factory: Callable[[Practitioner, Practitioner], Any] | None = None
     etag_factory: Callable[[int, Any], str] | None = None
     render_cache: dict = field(default_factory=dict)
@@ -238,8 +239,15 @@ class CalendarCollection(_LiveProps, DAVCollection):
             self._token = store.current_change(self.owner.id)
         return self._token
 
-    def sync_token(self) -> str:
-        return f"urn:praxis-caldav:sync:{self.owner.id}:{self.change_number()}"
+    def sync_token(self, change: int | None = None) -> str:
+        """`urn:praxis-caldav:sync:<owner id>:<policy tag>:<change id>`, also the ctag.
+
+        The render policy is in it because a delegated calendar's content changes when the
+        viewer (not the owner) switches pseudonymization: the owner's change log does not
+        move then, the token must.
+        """
+        change = self.change_number() if change is None else change
+        return f"urn:praxis-caldav:sync:{self.owner.id}:{self.policy.tag}:{change}"
 
     def get_etag(self):
         return None

@@ -1,9 +1,12 @@
 """sync-collection (RFC 6578): what changed in a calendar since a sync token.
 
-The token is `urn:praxis-caldav:sync:<owner id>:<change id>`: the newest change-log id of
-the calendar's owner, the same number `getctag` carries. Reading "changes since N" is one
-grouped query on the change log; a member that changed and is no longer served (deleted,
-or cancelled while cancelled appointments are not served) is reported as a bare 404.
+The token is `urn:praxis-caldav:sync:<owner id>:<policy tag>:<change id>`: the newest
+change-log id of the calendar's owner and the render policy of this viewer (getctag is the
+same string). A token of another policy (the viewer switched pseudonymization) is refused
+like a foreign one, so the device re-fetches everything in the new rendering. Reading
+"changes since N" is one grouped query on the change log; a member that changed and is no
+longer served (deleted, or cancelled while cancelled appointments are not served) is
+reported as a bare 404.
 
 Depth: RFC 6578 §3.2 defines the report for Depth 0; Thunderbird sends Depth 1, and a
 missing header is common, so absent, 0 and 1 are accepted; anything else is 400.
@@ -24,28 +27,25 @@ from providers.properties import CALENDAR, DAV
 from providers.resources import CalendarCollection, CalendarObject
 
 VALID_SYNC_TOKEN = f"{{{DAV}}}valid-sync-token"
-TOKEN_RE = re.compile(r"urn:praxis-caldav:sync:(\d{1,18}):(\d{1,18})")
+TOKEN_RE = re.compile(r"urn:praxis-caldav:sync:(\d{1,18}):([a-z]{1,8}):(\d{1,18})")
 # Properties that need the full row (rendering); the rest come from name/revision/modified.
 ROW_PROPS = frozenset({CALENDAR_DATA, f"{{{DAV}}}getcontentlength"})
-
-
-def make_token(owner_id: int, change_id: int) -> str:
-    return f"urn:praxis-caldav:sync:{owner_id}:{change_id}"
 
 
 def parse_token(text: str, calendar: CalendarCollection) -> int | None:
     """The change id of a client's token; None for the empty token (initial sync).
 
-    Malformed, foreign (another calendar's owner) and future tokens are 403
-    valid-sync-token: the client then starts over with a full sync.
+    Malformed, foreign (another calendar's owner, another render policy) and future tokens
+    are 403 valid-sync-token: the client then starts over with a full sync.
     """
     text = text.strip()
     if not text:
         return None
     match = TOKEN_RE.fullmatch(text)
-    if match is None or int(match.group(1)) != calendar.owner.id:
+    if (match is None or int(match.group(1)) != calendar.owner.id
+            or match.group(2) != calendar.policy.tag):
         raise CalDAVError(403, VALID_SYNC_TOKEN, "unknown sync token")
-    since = int(match.group(2))
+    since = int(match.group(3))
     if since > calendar.change_number():
         raise CalDAVError(403, VALID_SYNC_TOKEN, "sync token from the future")
     return since
@@ -107,7 +107,7 @@ def sync_collection(
         add_status_response(ms, calendar.href_for(calendar.path), "507 Insufficient Storage")
         error = etree.SubElement(ms[-1], f"{{{DAV}}}error")
         etree.SubElement(error, f"{{{DAV}}}number-of-matches-within-limits")
-    etree.SubElement(ms, f"{{{DAV}}}sync-token").text = make_token(owner, token)
+    etree.SubElement(ms, f"{{{DAV}}}sync-token").text = calendar.sync_token(token)
     return ms
 
 
