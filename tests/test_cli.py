@@ -6,12 +6,15 @@ must be one line on stderr and a non-zero exit, never a traceback.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -109,6 +112,57 @@ def test_user_add_refuses_names_that_collide(cli_db, name):
 def test_user_add_without_a_terminal_asks_for_password_stdin(cli_db):
     result = cli("--database", cli_db, "user", "add", "ohne terminal")
     assert_one_line_error(result, "--password-stdin")
+
+
+def run_with_terminal(args: list[str], answers: list[str], timeout: float = 20) -> tuple[int, str]:
+    """Run the CLI on a pseudo-terminal (its controlling tty) and type `answers` at the prompts."""
+    master, slave = os.openpty()
+
+    def make_controlling_tty():
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen([*COMMAND, *args], stdin=slave, stdout=slave, stderr=slave,
+                            cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
+                            preexec_fn=make_controlling_tty)
+    os.close(slave)
+    output = b""
+    pending = list(answers)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(master, 1024)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                output += chunk
+                # Answer each prompt once, only after it appeared (getpass flushes earlier input).
+                if pending and output.count(b"assword: ") > len(answers) - len(pending):
+                    os.write(master, pending.pop(0).encode() + b"\n")
+            elif proc.poll() is not None:
+                break
+        return proc.wait(timeout=5), output.decode("utf-8", "replace")
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_passwords_from_the_prompt(cli_db):
+    code, out = run_with_terminal(["--database", cli_db, "user", "add", "prompt test"],
+                                  ["tippen-1", "tippen-1"])
+    assert code == 0, out
+    assert "Password:" in out and "Repeat password:" in out
+    assert "tippen-1" not in out  # not echoed
+    assert check_login(cli_db, "prompt test", "tippen-1")
+    code, out = run_with_terminal(["--database", cli_db, "user", "passwd", "prompt test"],
+                                  ["neu-1", "anders-2"])
+    assert code == 1 and "passwords do not match" in out and "Traceback" not in out
+    assert check_login(cli_db, "prompt test", "tippen-1")
 
 
 def test_user_add_with_empty_password_or_bad_email(cli_db):
