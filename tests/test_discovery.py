@@ -189,6 +189,23 @@ def test_umlaut_user_urls_resolve_in_every_form(live, umlaut_user):
         assert set(responses(resp)) == {expected}, path
 
 
+def test_at_sign_and_plus_in_user_names(live):
+    """`%40` and `@` are the same; `+` is a literal plus, never a space."""
+    practice = Practice.get(Practice.external_id == "demo-practice")
+    for name in ("dr.x@praxis", "c+d"):
+        if api.find_practitioner(name) is None:
+            api.create_practitioner(practice, name, "pw-" + name)
+    for user, path, expected in [("dr.x@praxis", "/dr.x@praxis/", "/dr.x@praxis/"),
+                                 ("dr.x@praxis", "/dr.x%40praxis/", "/dr.x@praxis/"),
+                                 ("c+d", "/c+d/", "/c+d/"), ("c+d", "/c%2Bd/", "/c+d/")]:
+        resp = live.request("PROPFIND", path, propfind_body((DAV, "displayname")),
+                            headers={"Depth": "0"}, user=user, password="pw-" + user)
+        assert set(responses(resp)) == {expected}, path
+    resp = live.request("PROPFIND", "/c%20d/", headers={"Depth": "0"}, user="c+d",
+                        password="pw-c+d")
+    assert resp.status_code == 404
+
+
 # ---------------------------------------------------------------- the caldav library
 
 
