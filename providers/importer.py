@@ -259,4 +259,6 @@ def import_file(path: str) -> ImportSummary:
         raise ImportError_(f"cannot read {path}: {exc.strerror}") from None
     except json.JSONDecodeError as exc:
         raise ImportError_(f"{path}: not valid JSON (line {exc.lineno})") from None
+    except UnicodeDecodeError:  # e.g. a Windows-1252 export: a ValueError, not a JSONDecodeError
+        raise ImportError_(f"{path}: not UTF-8 text") from None
     return import_data(data)

@@ -265,13 +265,19 @@ def test_bad_record_is_named_and_nothing_is_imported(live, case):
     assert Practice.get_or_none(Practice.external_id == "bad-practice") is None
 
 
-def test_import_file_errors(live, tmp_path):
+def test_import_file_errors(live, imported, tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text('{\n "practice": {"id": "x", "name": "y"},\n "appointments": [,]\n}')
     with pytest.raises(ImportError_, match=r"not valid JSON \(line 3\)"):
         import_file(str(broken))
     with pytest.raises(ImportError_, match="cannot read"):
         import_file(str(tmp_path / "missing.json"))
+    latin = tmp_path / "latin1.json"
+    latin.write_bytes('{"practice": {"id": "x", "name": "Praxis Müller"}}'.encode("cp1252"))
+    with pytest.raises(ImportError_, match="not UTF-8"):
+        import_file(str(latin))
+    with pytest.raises(ImportError_, match="cannot read"):
+        import_file(str(tmp_path))  # a directory
     with pytest.raises(ImportError_, match="top level"):
         import_data([1, 2])  # type: ignore[arg-type]
     good = tmp_path / "good.json"
