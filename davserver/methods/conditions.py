@@ -98,4 +98,5 @@ def _refuse_collection(resource, for_put: bool) -> None:
     if for_put:
         raise CalDAVError(405, message="a collection cannot be replaced by PUT",
                           headers=(("Allow", "OPTIONS, GET, HEAD, PROPFIND, PROPPATCH, REPORT"),))
-    raise CalDAVError(403, message="calendars and homes are managed by the practice")
+    # Deleting a collection needs DAV:unbind on its parent, which no viewer has.
+    raise CalDAVError(403, NEED_PRIVILEGES, "calendars and homes are managed by the practice")
