@@ -11,6 +11,7 @@ import re
 
 from davserver.http import CalDAVError
 from providers.models import STATUS_CANCELLED, Appointment
+from providers.provider import PracticeProvider
 from providers.resources import CalendarCollection, CalendarObject, ServiceSettings
 
 NEED_PRIVILEGES = "{DAV:}need-privileges"
@@ -51,7 +52,8 @@ def check_preconditions(environ: dict, current_etag: str | None) -> bool:
     return if_match is not None or if_none_match is not None
 
 
-def writable_calendar(provider, environ: dict, *, for_put: bool) -> tuple[CalendarCollection, str]:
+def writable_calendar(provider: PracticeProvider, environ: dict, *, for_put: bool
+                      ) -> tuple[CalendarCollection, str]:
     """(calendar, member name) of a request for a calendar object URL, or the right error.
 
     The calendar comes from the provider, so who may see and write what is decided there.

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 
 from davserver.http import CalDAVError, respond
 from davserver.methods.conditions import check_preconditions, served, writable_calendar
 from providers import practice_api as api
 from providers import store
+from providers.provider import PracticeProvider
 
 RETRIES = 20
 
 
-def handle(environ, start_response, provider):
+def handle(environ: dict, start_response: Callable, provider: PracticeProvider
+           ) -> list[bytes]:
     """204 when removed; 404 for an unknown URL, 412 for a stale or unmatched If-Match."""
     calendar, name = writable_calendar(provider, environ, for_put=False)
     settings = calendar.settings

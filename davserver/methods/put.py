@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 
 import peewee as pw
 
@@ -20,6 +21,7 @@ from davserver.methods.conditions import check_preconditions, served, writable_c
 from providers import practice_api as api
 from providers import store
 from providers.models import Appointment
+from providers.provider import PracticeProvider
 from providers.resources import CalendarCollection
 
 C = "{urn:ietf:params:xml:ns:caldav}"
@@ -32,7 +34,8 @@ class _Retry(Exception):
     """A concurrent writer got in between without the client asking for preconditions."""
 
 
-def handle(environ, start_response, provider):
+def handle(environ: dict, start_response: Callable, provider: PracticeProvider
+           ) -> list[bytes]:
     """Create (201) or update (204) the appointment at this URL."""
     calendar, name = writable_calendar(provider, environ, for_put=True)
     if len(name) > MAX_NAME:
