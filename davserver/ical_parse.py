@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from itertools import islice
 
 import icalendar
+from dateutil import rrule as du_rrule
 
 from davserver import render
 from davserver.ical_tz import ZoneResolver, convert
@@ -30,6 +32,7 @@ STRICT_PROPERTIES = frozenset({"UID", "DTSTART", "DTEND", "DURATION", "RRULE", "
                                "EXDATE", "RECURRENCE-ID", "STATUS"})
 _STATUS = {"CONFIRMED": "confirmed", "TENTATIVE": "tentative", "CANCELLED": "cancelled"}
 LOCATION_MAX = 300  # Appointment.location_text / AppointmentOverride.location_text
+MAX_INSTANCES = 10_000  # a daily series for 27 years
 
 
 class InvalidObject(ValueError):
@@ -171,13 +174,31 @@ class _Times:
         return sorted(set(result))
 
 
-def _rrule(event: icalendar.Event) -> str | None:
+def _rrule(event: icalendar.Event, start: dt.datetime) -> str | None:
     prop = event.get("RRULE")
     if prop is None:
         return None
     if isinstance(prop, list):  # RFC 5545 allows one; keep the first
         prop = prop[0]
-    return prop.to_ical().decode("ascii", "replace") or None
+    text = prop.to_ical().decode("ascii", "replace")
+    _check_rule(text, start)
+    return text or None
+
+
+def _check_rule(text: str, start: dt.datetime) -> None:
+    """Refuse rules whose instances cannot be counted cheaply (every write computes the
+    series' last instance): more often than daily, or a finite rule with too many instances."""
+    freq = str(icalendar.vRecur.from_ical(text).get("FREQ", [""])[0]).upper()
+    if freq in ("SECONDLY", "MINUTELY", "HOURLY"):
+        raise InvalidObject(VALID_DATA, "recurrence more often than daily is not supported")
+    try:
+        rule = du_rrule.rrulestr(text, dtstart=start, ignoretz=True)
+    except (ValueError, TypeError, OverflowError):
+        raise InvalidObject(VALID_DATA, "invalid RRULE") from None
+    upper = text.upper()
+    finite = "COUNT=" in upper or "UNTIL=" in upper
+    if finite and next(islice(rule, MAX_INSTANCES, None), None) is not None:
+        raise InvalidObject(VALID_DATA, f"a series is limited to {MAX_INSTANCES} instances")
 
 
 def _status(event: icalendar.Event, current: str) -> str:
@@ -270,6 +291,7 @@ def to_fields(obj: DeviceObject, current: Appointment | None, policy: render.Ren
     texts = _Texts(current, policy)
     master = obj.master
     start, end, tzid, all_day = times.span(master)
+    rrule = _rrule(master, start)
     status_now = "confirmed" if current is None or reviving else current.status
     subject = texts.subject(_text(master, "SUMMARY"), current.subject if current else "")
     notes = texts.notes(_text(master, "DESCRIPTION"), current.notes if current else "")
@@ -282,7 +304,7 @@ def to_fields(obj: DeviceObject, current: Appointment | None, policy: render.Ren
     fields = AppointmentFields(
         start_local=start, end_local=end, tzid=tzid, all_day=all_day,
         subject=subject or "", notes=notes or "", status=_status(master, status_now),
-        location=location, location_text=_cut(location_free), rrule=_rrule(master),
+        location=location, location_text=_cut(location_free), rrule=rrule,
         exdates=times.values(master, "EXDATE", tzid, all_day),
         rdates=times.values(master, "RDATE", tzid, all_day),
         device_ical=obj.text,

@@ -454,6 +454,11 @@ def delete_appointment(
             raise ConflictError("the appointment was changed or deleted meanwhile")
 
 
+def transaction():
+    """One transaction around several data-API calls (savepoints inside): all or nothing."""
+    return database_proxy.atomic()
+
+
 def park_appointment(appointment: Appointment) -> None:
     """Move a cancelled, hidden row off its URL so a device can create a new object there.
 

@@ -67,6 +67,12 @@ INVALID = {
     "only overrides": (event("orphan", extra="RECURRENCE-ID;TZID=Europe/Vienna:20260310T100000"),
                        "valid-calendar-object-resource"),
     "VTODO": (calendar(VTODO), "supported-calendar-component"),
+    "minutely rule": (event("minutely", extra="RRULE:FREQ=MINUTELY;COUNT=5"),
+                      "valid-calendar-data"),
+    "endless count": (event("count", extra="RRULE:FREQ=DAILY;COUNT=2000000"),
+                      "valid-calendar-data"),
+    "until year 9999": (event("until", extra="RRULE:FREQ=DAILY;UNTIL=99991231T000000Z"),
+                        "valid-calendar-data"),
 }
 
 

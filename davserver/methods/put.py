@@ -97,48 +97,56 @@ def _store(calendar: CalendarCollection, name: str, obj: ical_parse.DeviceObject
         raise CalDAVError(403, C + "no-uid-conflict",
                           "this UID is already used by another resource",
                           hrefs=(_href(calendar, other.resource_name),))
-    if row is not None and not visible and row.uid != obj.uid:
-        api.park_appointment(row)  # a different, cancelled object sat here: keep it aside
-        row = None
-    target = row
+    # A different, cancelled object sat at this URL: it is kept aside, in the same transaction.
+    parked = row if row is not None and not visible and row.uid != obj.uid else None
+    target = None if parked is not None else row
     if target is None and other is not None:  # the device brings a cancelled one back here
         target = store.load_one(owner_id, other.resource_name, include_cancelled=True)
+    reviving = target is not None and not served(target, settings)
     try:
-        if target is None:
-            created = _create(calendar, name, obj, conditional)
-            return 201, _etag_if_identical(calendar, created, body)
-        reviving = not served(target, settings)
-        fields = ical_parse.to_fields(obj, target, calendar.policy,
-                                      settings.practice_timezone, reviving=reviving)
-        try:
-            updated = api.update_appointment(
-                target, fields, expected_revision=target.revision,
-                uid=obj.uid if obj.uid != target.uid else None,
-                resource_name=name if name != target.resource_name else None)
-        except api.ConflictError:
-            if conditional:
-                raise CalDAVError(412, message="the appointment was changed meanwhile") from None
-            raise _Retry() from None
+        fields = ical_parse.to_fields(obj, target, calendar.policy, settings.practice_timezone,
+                                      reviving=reviving)
+        with api.transaction():
+            if parked is not None:
+                api.park_appointment(parked)
+            if target is None:
+                stored = _create(calendar, name, obj.uid, fields, conditional)
+            else:
+                stored = _update(target, name, obj.uid, fields, conditional)
     except (api.DataError, ical_parse.InvalidObject, ValueError) as exc:
         condition = getattr(exc, "condition", ical_parse.VALID_DATA)
         raise CalDAVError(403, condition, _one_line(exc)) from None
-    return (201 if reviving else 204), _etag_if_identical(calendar, updated, body)
+    status = 201 if target is None or reviving else 204
+    return status, _etag_if_identical(calendar, stored, body)
 
 
-def _create(calendar: CalendarCollection, name: str, obj: ical_parse.DeviceObject,
+def _create(calendar: CalendarCollection, name: str, uid: str, fields: api.AppointmentFields,
             conditional: bool) -> Appointment:
-    fields = ical_parse.to_fields(obj, None, calendar.policy, calendar.settings.practice_timezone)
     try:
-        return api.create_appointment(calendar.owner, fields, uid=obj.uid, resource_name=name)
+        return api.create_appointment(calendar.owner, fields, uid=uid, resource_name=name)
     except pw.IntegrityError:
         # A concurrent create won: the same URL (412 or update next round) or the same UID.
-        other = store.find_by_uid(calendar.owner.id, obj.uid)
+        other = store.find_by_uid(calendar.owner.id, uid)
         if other is not None and other.resource_name != name:
             raise CalDAVError(403, C + "no-uid-conflict",
                               "this UID is already used by another resource",
                               hrefs=(_href(calendar, other.resource_name),)) from None
         if conditional:
             raise CalDAVError(412, message="the resource was created meanwhile") from None
+        raise _Retry() from None
+
+
+def _update(target: Appointment, name: str, uid: str, fields: api.AppointmentFields,
+            conditional: bool) -> Appointment:
+    """Compare-and-set on the revision we judged the preconditions on (no lost update)."""
+    try:
+        return api.update_appointment(
+            target, fields, expected_revision=target.revision,
+            uid=uid if uid != target.uid else None,
+            resource_name=name if name != target.resource_name else None)
+    except api.ConflictError:
+        if conditional:
+            raise CalDAVError(412, message="the appointment was changed meanwhile") from None
         raise _Retry() from None
 
 
