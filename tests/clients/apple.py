@@ -120,7 +120,9 @@ class AppleAccount:
 
     def list_home(self) -> Multistatus:
         d = self.device
-        ms = multistatus(d.propfind(self.home, "1", HOME))
+        # Apple asks for the minimal answer (RFC 7240); a server may ignore that.
+        ms = multistatus(d.propfind(self.home, "1", HOME,
+                                    headers={"Prefer": "return=minimal", "Brief": "t"}))
         calendars = [h for h, i in ms.items.items()
                      if clark(CALDAV, "calendar") in i.children(clark(DAV, "resourcetype"))]
         assert len(calendars) == 1, calendars

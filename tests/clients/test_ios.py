@@ -116,3 +116,15 @@ def test_ios_proppatch_answers_207_with_a_status_per_property(account):
     statuses = {tag.split("}")[1]: status for tag, (status, _) in item.props.items()}
     assert set(statuses) == {"calendar-order", "schedule-calendar-transp"}, resp.text
     assert all(s in (200, 403, 409, 424) for s in statuses.values()), statuses
+
+
+def test_ios_resyncs_from_scratch_after_an_invalid_sync_token(account):
+    """403 <D:valid-sync-token/> makes the device drop its token and list everything again."""
+    d = account.device
+    resp = d.report(account.calendar, apple.sync_collection(account.token + "-gone"), depth="0")
+    assert resp.status_code == 403 and "valid-sync-token" in resp.text, resp.text
+    known = set(account.etags)
+    account.token = ""
+    account.etags.clear()
+    changed, removed = account.sync()
+    assert changed == known and not removed
