@@ -333,7 +333,7 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=8)
     p.add_argument("--peer-max-n", type=int, default=10000, help="largest N the peers are run at")
     p.add_argument("--peer-timeout", type=float,
-                   help="time budget in s per peer and N (default 900, quick 60)")
+                   help="time budget in s per peer and N (default 1800, quick 60)")
     p.add_argument("--ours-timeout", type=float, default=7200, help="time budget in s per N and backend")
     p.add_argument("--peer-venv", type=Path, default=DEFAULT_VENV,
                    help="virtualenv for Radicale/Xandikos (created and filled when missing)")
@@ -348,7 +348,7 @@ def parse_args(argv=None):
     args.runs = args.runs or (3 if quick else 5)
     args.seconds = args.seconds or (3.0 if quick else 10.0)
     args.put_batch = args.put_batch or (40 if quick else 200)
-    args.peer_timeout = args.peer_timeout or (60.0 if quick else 900.0)
+    args.peer_timeout = args.peer_timeout or (60.0 if quick else 1800.0)
     args.peer_venv = args.peer_venv.resolve()
     return args
 
