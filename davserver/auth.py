@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import logging
 import math
+import secrets
 import threading
 import time
 from collections import deque
@@ -21,10 +22,13 @@ from wsgidav.http_authenticator import HTTPAuthenticator
 
 from davserver.config import AuthConfig
 from providers.models import Practitioner
-from providers.passwords import verify_password
+from providers.passwords import hash_password, verify_password
 from providers.practice_api import login_key
 
 log = logging.getLogger("praxis_caldav.auth")
+
+# A real scrypt hash of a random password, verified against when the user name is unknown.
+_DUMMY_HASH = hash_password(secrets.token_hex(16))
 
 
 def decode_basic(header: str) -> tuple[str, str] | None:
@@ -116,7 +120,10 @@ class PracticeDomainController(BaseDomainController):
     def basic_auth_user(self, realm, user_name, password, environ):
         key = login_key(user_name)
         practitioner = Practitioner.get_or_none(Practitioner.login_key == key)
-        if practitioner is not None and self._verify(practitioner, password):
+        if practitioner is None:
+            # Pay for a hash anyway: an unknown name must not answer faster than a wrong password.
+            verify_password(password, _DUMMY_HASH)
+        elif self._verify(practitioner, password):
             environ["praxis.viewer"] = practitioner
             self.user_throttle.clear(key)
             return practitioner.username
