@@ -319,7 +319,7 @@ def ratio(ours: wl.Result | None, theirs: wl.Result | None, higher: bool) -> str
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="smoke check: N=500, 3 runs, 3 s mixed load")
+    p.add_argument("--quick", action="store_true", help="smoke check: N=400, 3 runs, 3 s mixed load")
     p.add_argument("--n", type=int, nargs="+", help="dataset sizes (default 1000)")
     p.add_argument("--backend", nargs="*", choices=["sqlite", "postgresql"], default=["sqlite"])
     p.add_argument("--peers", nargs="*", choices=["radicale", "xandikos"],
@@ -329,11 +329,11 @@ def parse_args(argv=None):
     p.add_argument("--runs", type=int, help="repetitions per measurement (default 5, quick 3)")
     p.add_argument("--seconds", type=float, help="mixed load duration (default 10, quick 3)")
     p.add_argument("--get-count", type=int, default=200, help="GET requests for p50/p95")
-    p.add_argument("--put-batch", type=int, help="objects per PUT throughput run (default 200, quick 40)")
+    p.add_argument("--put-batch", type=int, help="objects per PUT throughput run (default 200, quick 20)")
     p.add_argument("--seed", type=int, default=8)
     p.add_argument("--peer-max-n", type=int, default=10000, help="largest N the peers are run at")
     p.add_argument("--peer-timeout", type=float,
-                   help="time budget in s per peer and N (default 1800, quick 60)")
+                   help="time budget in s per peer and N (default 1800, quick 40)")
     p.add_argument("--ours-timeout", type=float, default=7200, help="time budget in s per N and backend")
     p.add_argument("--peer-venv", type=Path, default=DEFAULT_VENV,
                    help="virtualenv for Radicale/Xandikos (created and filled when missing)")
@@ -344,11 +344,11 @@ def parse_args(argv=None):
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = p.parse_args(argv)
     quick = args.quick
-    args.n = args.n or ([500] if quick else [1000])
+    args.n = args.n or ([400] if quick else [1000])
     args.runs = args.runs or (3 if quick else 5)
     args.seconds = args.seconds or (3.0 if quick else 10.0)
-    args.put_batch = args.put_batch or (40 if quick else 200)
-    args.peer_timeout = args.peer_timeout or (60.0 if quick else 1800.0)
+    args.put_batch = args.put_batch or (20 if quick else 200)
+    args.peer_timeout = args.peer_timeout or (40.0 if quick else 1800.0)
     args.peer_venv = args.peer_venv.resolve()
     return args
 
