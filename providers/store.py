@@ -43,11 +43,15 @@ def practitioner_by_segment(segment: str) -> Practitioner | None:
 
 
 def grants_for(grantee: Practitioner) -> list[Grant]:
-    """Calendars delegated to `grantee` (with their owners), in a stable order."""
+    """Calendars delegated to `grantee` (with their owners), in a stable order.
+
+    Only owners of the grantee's practice, like the provider's access rule: a grant row
+    across practices (written around the data API) must not list a foreign calendar.
+    """
     return list(
         Grant.select(Grant, Practitioner)
         .join(Practitioner, on=(Grant.owner == Practitioner.id))
-        .where(Grant.grantee == grantee.id)
+        .where((Grant.grantee == grantee.id) & (Practitioner.practice == grantee.practice_id))
         .order_by(Practitioner.url_key)
     )
 
