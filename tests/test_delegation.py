@@ -23,7 +23,7 @@ from lxml import etree
 
 from providers import practice_api as api
 from providers import store
-from providers.models import Appointment
+from providers.models import Appointment, Grant
 from tests.conftest import COLLEAGUE, DEMO_PASSWORD, DEMO_USER
 from tests.test_access_matrix import digest
 
@@ -155,6 +155,24 @@ def test_grant_across_practices_and_unknown_users_are_one_line_errors(team):
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert team.request("PROPFIND", "/eva_fremd/shared-anna_maier/", user="eva fremd",
                         headers={"Depth": "0"}).status_code == 404
+
+
+def test_a_grant_row_across_practices_opens_nothing(team):
+    """The practice database may be written around the data API: a grant row to another
+    practice still lists and opens nothing (and the home listing does not fail)."""
+    live = team
+    anna, eva = api.find_practitioner(DEMO_USER), api.find_practitioner("eva fremd")
+    grant = Grant.create(owner=anna, grantee=eva, can_write=True)
+    try:
+        home = "/eva_fremd/"
+        assert set(propfind(live, home, "eva fremd", "1")) == {home, home + "calendar/"}
+        name = first_event(DEMO_USER).resource_name
+        for method, path in (("PROPFIND", "/eva_fremd/shared-anna_maier/"),
+                             ("GET", "/eva_fremd/shared-anna_maier/" + name)):
+            resp = live.request(method, path, user="eva fremd", headers={"Depth": "0"})
+            assert resp.status_code == 404, (method, resp.status_code)
+    finally:
+        grant.delete_instance()
 
 
 # ---------------------------------------------------------------- the read delegate
