@@ -76,7 +76,12 @@ class RequestBodyMiddleware(BaseMiddleware):
         try:
             body = self._read_body(environ)
         except CalDAVError as err:
-            return respond_error(start_response, err)
+            if err.status != 413 or environ.get("REQUEST_METHOD", "").upper() != "PUT":
+                return respond_error(start_response, err)
+            # A calendar object over the limit is a CalDAV precondition (403 max-resource-size),
+            # answered by PUT after authentication; the unread body closes the connection.
+            environ["praxis.body_too_large"] = True
+            body = b""
         environ["praxis.body"] = body
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))

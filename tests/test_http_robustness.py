@@ -145,11 +145,17 @@ def test_chunked_body_over_the_limit_is_413(small_body):
     assert status_of(response) == 413
 
 
-def test_put_over_the_limit_is_413(small_body):
+def test_put_over_the_limit_is_the_caldav_precondition(small_body):
+    """A calendar object over the limit is RFC 4791's max-resource-size (403), after login."""
     event = b"BEGIN:VCALENDAR\r\n" + b"X-PAD:" + b"y" * 3000 + b"\r\nEND:VCALENDAR\r\n"
     resp = small_body.request("PUT", CAL + "big.ics", event,
                               headers={"Content-Type": "text/calendar"})
-    assert resp.status_code == 413
+    assert resp.status_code == 403
+    assert b"max-resource-size" in resp.content
+    assert resp.headers.get("Connection", "").lower() == "close"
+    anonymous = small_body.request("PUT", CAL + "big.ics", event, user=None,
+                                   headers={"Content-Type": "text/calendar"})
+    assert anonymous.status_code == 401
 
 
 # ---------------------------------------------------------------- hostile XML

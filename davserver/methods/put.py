@@ -42,9 +42,10 @@ def handle(environ: dict, start_response: Callable, provider: PracticeProvider
         raise CalDAVError(400, message=f"resource names are limited to {MAX_NAME} characters")
     charset = _check_content_type(environ.get("CONTENT_TYPE", ""))
     body = read_body(environ)
-    if len(body) > calendar.max_resource_size():
+    if len(body) > calendar.max_resource_size() or environ.get("praxis.body_too_large"):
         raise CalDAVError(403, C + "max-resource-size",
-                          f"calendar objects are limited to {calendar.max_resource_size()} bytes")
+                          f"calendar objects are limited to {calendar.max_resource_size()} bytes",
+                          headers=(("Connection", "close"),))
     try:
         obj = ical_parse.parse_object(body, charset)
     except ical_parse.InvalidObject as exc:
