@@ -82,9 +82,6 @@ def _check_username(username: str) -> str:
 
 
 def _log_change(practitioner_id: int, resource_name: str, deleted: bool = False) -> int:
-    return Change.insert(
-        practitioner=practitioner_id, resource_name=resource_name, deleted=deleted
-    ).execute()
     """Append to the change log; callers hold a transaction that also carries the change.
 
     On PostgreSQL, sequence values are handed out at insert but become visible at commit, so
@@ -94,6 +91,9 @@ def _log_change(practitioner_id: int, resource_name: str, deleted: bool = False)
     """
     if isinstance(database_proxy.obj, pw.PostgresqlDatabase):
         database_proxy.execute_sql("SELECT pg_advisory_xact_lock(%s)", (practitioner_id,))
+    return Change.insert(
+        practitioner=practitioner_id, resource_name=resource_name, deleted=deleted
+    ).execute()
 
 
 # ---------------------------------------------------------------- practices and people
