@@ -23,7 +23,7 @@ from wsgidav.http_authenticator import HTTPAuthenticator
 from davserver.config import AuthConfig
 from providers.models import Practitioner
 from providers.passwords import hash_password, verify_password
-from providers.practice_api import login_key
+from providers.practice_api import find_login, url_key
 
 log = logging.getLogger("praxis_caldav.auth")
 
@@ -114,12 +114,13 @@ class PracticeDomainController(BaseDomainController):
         return False
 
     def throttled(self, user_name: str, environ: dict) -> int:
-        return max(self.user_throttle.retry_after(login_key(user_name)),
+        return max(self.user_throttle.retry_after(url_key(user_name)),
                    self.address_throttle.retry_after(environ.get("REMOTE_ADDR", "")))
 
     def basic_auth_user(self, realm, user_name, password, environ):
-        key = login_key(user_name)
-        practitioner = Practitioner.get_or_none(Practitioner.login_key == key)
+        # "anna maier" and "anna_maier" are one throttle key: spelling does not buy attempts.
+        key = url_key(user_name)
+        practitioner = find_login(user_name)
         if practitioner is None:
             # Pay for a hash anyway: an unknown name must not answer faster than a wrong password.
             verify_password(password, _DUMMY_HASH)

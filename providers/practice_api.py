@@ -156,6 +156,20 @@ def _check_email(email: str | None) -> None:
         raise DataError(f"not an e-mail address: {email!r}")
 
 
+def find_login(typed: str) -> Practitioner | None:
+    """The practitioner a device login names: the user name (any case), its URL form with `_`,
+    or the e-mail address when exactly one practitioner has it. Help pages of other products
+    warn about each of these; here every one of them works."""
+    key = login_key(typed)
+    found = Practitioner.get_or_none(Practitioner.login_key == key)
+    if found is None:
+        found = Practitioner.get_or_none(Practitioner.url_key == url_key(typed))
+    if found is None and "@" in key:
+        matches = list(Practitioner.select().where(pw.fn.LOWER(Practitioner.email) == key).limit(2))
+        found = matches[0] if len(matches) == 1 else None
+    return found
+
+
 def find_practitioner(username: str) -> Practitioner | None:
     return Practitioner.get_or_none(Practitioner.login_key == login_key(username))
 

@@ -70,13 +70,12 @@ def test_unauthenticated_requests_get_a_utf8_basic_challenge(live, method, path)
 @pytest.mark.parametrize("authorization", [
     basic(b"anna maier", b"wrong"),
     basic(b"nobody", b"demo-praxis"),
-    basic(b"anna_maier", DEMO_PASSWORD.encode()),  # the login keeps the space
     "Basic !!!not-base64!!!",
     "Basic " + base64.b64encode(b"no-colon-here").decode(),
     "Basic",
     "Bearer abc.def",
     'Digest username="anna maier", realm="praxis-caldav", nonce="x", uri="/", response="y"',
-], ids=["wrong-password", "unknown-user", "underscore-login", "not-base64", "no-colon",
+], ids=["wrong-password", "unknown-user", "not-base64", "no-colon",
         "empty", "bearer", "digest"])
 def test_bad_credentials_are_a_401_never_a_500(live, authorization):
     resp = raw_propfind(live, authorization)
@@ -92,6 +91,20 @@ def test_login_is_case_insensitive_and_keeps_the_space(live):
     for user in ("Anna Maier", "ANNA MAIER", " anna maier"):
         resp = raw_propfind(live, basic(user.encode(), DEMO_PASSWORD.encode()))
         assert resp.status_code == 207, user
+
+
+@pytest.mark.parametrize("typed", ["anna_maier", "Anna_Maier", "anna.maier@example.org",
+                                   "Anna.Maier@Example.org"])
+def test_login_as_typed_from_the_url_or_the_email_works(live, typed):
+    """Today's help pages warn: space here, underscore there, no e-mail. We accept all of them."""
+    resp = raw_propfind(live, basic(typed.encode(), DEMO_PASSWORD.encode()))
+    assert resp.status_code == 207, typed
+    assert "/anna_maier/" in resp.text  # the principal is the practitioner, whatever was typed
+
+
+def test_email_login_needs_the_right_password_too(live):
+    resp = raw_propfind(live, basic(b"anna.maier@example.org", b"wrong"))
+    assert resp.status_code == 401
 
 
 # ---------------------------------------------------------------- encodings
