@@ -21,9 +21,10 @@ from wsgidav.dc.base_dc import BaseDomainController
 from wsgidav.http_authenticator import HTTPAuthenticator
 
 from davserver.config import AuthConfig
+from providers import store
 from providers.models import Practitioner
 from providers.passwords import hash_password, verify_password
-from providers.practice_api import find_login, url_key
+from providers.practice_api import find_login, login_key, url_key
 
 log = logging.getLogger("praxis_caldav.auth")
 
@@ -120,7 +121,10 @@ class PracticeDomainController(BaseDomainController):
     def basic_auth_user(self, realm, user_name, password, environ):
         # "anna maier" and "anna_maier" are one throttle key: spelling does not buy attempts.
         key = url_key(user_name)
-        practitioner = find_login(user_name)
+        # The exact login name is what clients send on every request: one prepared query;
+        # the other spellings (URL form, e-mail) only when it finds nothing.
+        practitioner = (store.practitioner_by_login_key(login_key(user_name))
+                        or find_login(user_name))
         if practitioner is None:
             # Pay for a hash anyway: an unknown name must not answer faster than a wrong password.
             verify_password(password, _DUMMY_HASH)

@@ -11,7 +11,7 @@ from wsgidav.dav_provider import DAVProvider
 
 from providers import store
 from providers.models import Practitioner
-from providers.practice_api import url_segment
+from providers.practice_api import url_key, url_segment
 from providers.resources import (
     OWN_CALENDAR,
     SHARED_PREFIX,
@@ -47,9 +47,11 @@ class PracticeProvider(DAVProvider):
             return RootCollection("/", environ)
         if viewer is None:
             return None
-        owner = store.practitioner_by_segment(parts[0])
-        if owner is None or owner.id != viewer.id:
-            return None
+        # Almost every request is for the viewer's own tree: no second read of the same row.
+        if url_key(parts[0]) != viewer.url_key:
+            owner = store.practitioner_by_segment(parts[0])
+            if owner is None or owner.id != viewer.id:
+                return None
         home_path = f"/{_segment(viewer)}/"
         if len(parts) == 1:
             return PrincipalHome(home_path, environ, viewer)
