@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -118,12 +121,73 @@ def _time_value(local: dt.datetime, tzid: str | None, all_day: bool) -> dt.date 
     return local.replace(tzinfo=ZoneInfo(tzid))
 
 
+_DEVICE_CACHE: OrderedDict[tuple[int, int, str], tuple[dict, list]] = OrderedDict()
+_DEVICE_CACHE_SIZE = 2000
+_DEVICE_CACHE_LOCK = threading.Lock()
+
+
 def _device_components(appointment: Appointment) -> tuple[dict, list]:
-    """Device components by RECURRENCE-ID key (None = master) and other components to keep."""
+    """Device components by RECURRENCE-ID key (None = master) and other components to keep.
+
+    Parsed once per upload for every policy; callers only read them. The text is part of
+    the key: ids and revisions repeat across databases (tests run many in one process).
+    """
     if not appointment.device_ical:
         return {}, []
+    key = (appointment.id, appointment.revision, appointment.device_ical)
+    with _DEVICE_CACHE_LOCK:
+        found = _DEVICE_CACHE.get(key)
+        if found is not None:
+            _DEVICE_CACHE.move_to_end(key)
+            return found
+    found = _parse_device_components(appointment)
+    with _DEVICE_CACHE_LOCK:
+        _DEVICE_CACHE[key] = found
+        if len(_DEVICE_CACHE) > _DEVICE_CACHE_SIZE:
+            _DEVICE_CACHE.popitem(last=False)
+    return found
+
+
+def _device_extras(data: str) -> str:
+    """The upload without what rendering never takes from it: model properties of VEVENTs.
+
+    Parsing is most of a render; an upload is mostly model properties and time zones.
+    VTIMEZONEs stay only when a kept line names a TZID (a custom zone may define it).
+    """
+    unfolded = data.replace("\r\n", "\n").replace("\n ", "").replace("\n\t", "")
+    kept: list[str] = []
+    zones: list[str] = []
+    depth_names: list[str] = []
+    needs_zones = False
+    for line in unfolded.split("\n"):
+        if not line:
+            continue
+        upper = line[:16].upper()
+        if upper.startswith("BEGIN:"):
+            depth_names.append(line[6:].strip().upper())
+        in_zone = len(depth_names) > 1 and depth_names[1] == "VTIMEZONE"
+        if in_zone:
+            zones.append(line)
+        elif len(depth_names) == 2 and depth_names[1] == "VEVENT" and not upper.startswith(
+                ("BEGIN:", "END:")):
+            name = line.split(":", 1)[0].split(";", 1)[0].strip().upper()
+            if name in MODEL_PROPERTIES and name != "RECURRENCE-ID":
+                continue
+            kept.append(line)
+        else:
+            kept.append(line)
+        if not in_zone and len(depth_names) > 1 and "TZID=" in line.upper():
+            needs_zones = True
+        if upper.startswith("END:") and depth_names:
+            depth_names.pop()
+    if needs_zones and zones:
+        kept[1:1] = zones
+    return "\r\n".join(kept) + "\r\n"
+
+
+def _parse_device_components(appointment: Appointment) -> tuple[dict, list]:
     try:
-        cal = icalendar.Calendar.from_ical(appointment.device_ical)
+        cal = icalendar.Calendar.from_ical(_device_extras(appointment.device_ical))
     except ValueError:
         return {}, []
     events: dict = {}
@@ -225,9 +289,18 @@ def render_appointment(appointment: Appointment, policy: RenderPolicy) -> bytes:
 
     for comp in device_others:
         cal.add_component(comp)
-    for tzid in sorted(tzids - {"UTC"}):
-        cal.subcomponents.insert(0, vtimezone(tzid))
-    return cal.to_ical()
+    data = cal.to_ical()
+    zones = sorted(tzids - {"UTC"}, reverse=True)
+    if not zones:
+        return data
+    # The VTIMEZONEs open the object, serialized once per zone: a third of every render.
+    first_component = data.index(b"\r\nBEGIN:") + 2
+    return data[:first_component] + b"".join(map(_vtimezone_ical, zones)) + data[first_component:]
+
+
+@lru_cache(maxsize=64)
+def _vtimezone_ical(tzid: str) -> bytes:
+    return vtimezone(tzid).to_ical()
 
 
 def _render_override(

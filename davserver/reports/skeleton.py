@@ -23,7 +23,6 @@ TIME_PROPS = frozenset({
     b"RECURRENCE-ID", b"SEQUENCE", b"STATUS", b"TRANSP",
 })
 _TIMEZONE_PARTS = {b"VTIMEZONE", b"STANDARD", b"DAYLIGHT"}
-_MAX_ENTRIES = 5000  # the render cache's own bound: it is cleared beyond it
 
 
 def strip_to_times(data: bytes) -> bytes:
@@ -70,7 +69,5 @@ def time_skeleton(calendar: CalendarCollection, appt: Appointment) -> icalendar.
     parsed = cache.get(key)
     if parsed is None:
         parsed = icalendar.Calendar.from_ical(strip_to_times(calendar.render(appt)))
-        if len(cache) > _MAX_ENTRIES:
-            cache.clear()
-        cache[key] = parsed
+        cache[key] = parsed  # a bounded LRU
     return parsed
