@@ -89,12 +89,18 @@ def sync_collection(
     # never skipped.
     token = calendar.change_number()
     ms = multistatus()
+    objects = None
     if since is None:
         members, truncated = store.members_by_revision(owner, cancelled, limit)
         changed = [(m.resource_name, m.revision) for m in members]
+        if not ROW_PROPS.intersection(names):  # the listing already has all they need
+            objects = {m.resource_name: CalendarObject(calendar.path + m.resource_name,
+                                                       calendar.environ, calendar, member=m)
+                       for m in members}
     else:
         changed, truncated = store.changes_since(owner, since, limit)
-    objects = _objects(calendar, [name for name, _ in changed], names)
+    if objects is None:
+        objects = _objects(calendar, [name for name, _ in changed], names)
     for name, _ in changed:
         obj = objects.get(name)
         if obj is None:
