@@ -135,7 +135,9 @@ class CalDAVMiddleware(BaseMiddleware):
             if handler is None:
                 return self.next_app(environ, start_response)
             provider = environ["wsgidav.provider"]
-            return handler(environ, start_response, provider)
+            result = handler(environ, start_response, provider)
+            # None: a fast path that does not apply (PROPFIND other than Depth 1 on a calendar).
+            return self.next_app(environ, start_response) if result is None else result
         except CalDAVError as err:
             return respond_error(start_response, err)
 
