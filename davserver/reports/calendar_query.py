@@ -110,7 +110,7 @@ def matching(calendar: CalendarCollection, flt: CompFilter, tz: ZoneInfo) -> lis
             if span is not None:
                 if overlaps(span[0], span[1], tr):
                     out.append(appt)
-            elif matches(time_skeleton(calendar, appt), flt, tz):
+            elif _in_range(calendar, appt, flt, tr, tz):
                 out.append(appt)
         return out
     types, tr = prefilter(flt)
@@ -119,6 +119,22 @@ def matching(calendar: CalendarCollection, flt: CompFilter, tz: ZoneInfo) -> lis
         with_device_data_only=bool(types and types - {"VEVENT"}),
     )
     return [appt for appt in rows if _matches(calendar, appt, flt, tz)]
+
+
+def _in_range(calendar: CalendarCollection, appt: Appointment, flt: CompFilter,
+              tr: TimeRange, tz: ZoneInfo) -> bool:
+    """Whether a series (or floating/all-day row) has an instance in tr, cached per revision.
+
+    For a plain time-range filter the answer depends only on the row's revision, the range
+    and the calendar's zone: expanding the series was most of a repeated week query.
+    """
+    key = ("in-range", appt.id, appt.revision, tr.start, tr.end, tz.key)
+    cache = calendar.settings.render_cache
+    found = cache.get(key)
+    if found is None:
+        found = matches(time_skeleton(calendar, appt), flt, tz)
+        cache[key] = found
+    return found
 
 
 def exact_span(appt: Appointment) -> tuple[dt.datetime, dt.datetime] | None:
