@@ -75,24 +75,22 @@ class _Prepared:
         self._by_db[id(db)] = entry
         return entry
 
-    def rows(self, *args: object) -> list:
+    def _execute(self, args: tuple) -> tuple[pw.ModelSelect, object]:
         db = database_proxy.obj
         entry = self._by_db.get(id(db))
         if entry is None or entry[0] is not db:
             entry = self._prepare(db)
         _, query, sql, params, slots = entry
-        bound = [p if slot is None else args[slot] for p, slot in zip(params, slots)]
-        return list(query._get_cursor_wrapper(db.execute_sql(sql, bound)))
+        bound = [p if slot is None else args[slot] for p, slot in zip(params, slots, strict=True)]
+        return query, db.execute_sql(sql, bound)
+
+    def rows(self, *args: object) -> list:
+        query, cursor = self._execute(args)
+        return list(query._get_cursor_wrapper(cursor))
 
     def raw_tuples(self, *args: object) -> list[tuple]:
         """The rows as the driver returns them: for columns that need no conversion."""
-        db = database_proxy.obj
-        entry = self._by_db.get(id(db))
-        if entry is None or entry[0] is not db:
-            entry = self._prepare(db)
-        _, _, sql, params, slots = entry
-        bound = [p if slot is None else args[slot] for p, slot in zip(params, slots)]
-        return db.execute_sql(sql, bound).fetchall()
+        return self._execute(args)[1].fetchall()
 
 
 _ID, _NAME = -918_273_645, "\x00prepared-name\x00"

@@ -3,8 +3,9 @@
 wsgidav builds a resource object and a property list per member and formats each response
 on its own: at N=10,000 that was most of a getetag PROPFIND. Here the collection and the
 first member are answered by wsgidav's own code (util.add_property_response over the
-property registry), and every further member is a copy of the first member's response
-with its href and ETag put in, so the output is the same, byte for byte. Only properties
+property registry); that response, serialized once, is the template of every member's,
+with the member's href and ETag put in, so the output is the same, byte for byte, and
+no element or resource object is built per member (memory at N=100,000). Only properties
 whose value is the same for every member apart from getetag take this path; anything
 else (getlastmodified, getcontentlength, calendar-data, allprop, propname, If headers,
 other resources) returns None and wsgidav answers as before.
@@ -15,7 +16,6 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from lxml import etree
 from wsgidav import util, xml_tools
 
 from davserver.http import parse_xml
@@ -29,6 +29,7 @@ PER_MEMBER = frozenset({f"{{{DAV}}}getlastmodified", f"{{{DAV}}}getcontentlength
                         f"{{{CALDAV}}}calendar-data", f"{{{DAV}}}displayname"})
 # Names that quote() leaves as they are (HREF_SAFE plus letters and digits).
 _PLAIN = re.compile(r"[A-Za-z0-9/@:+!*'(),$\-_|.~]*").fullmatch
+_HREF_MARK, _ETAG_MARK = "\ue000href\ue000", "\ue000etag\ue000"
 _CONDITIONAL = ("HTTP_IF", "HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",
                 "HTTP_IF_UNMODIFIED_SINCE")
 
@@ -62,38 +63,49 @@ def handle(environ, start_response, provider):
     util.add_property_response(ms, calendar.get_href(),
                                calendar.get_properties("named", name_list=names))
     members = store.list_members(calendar.owner.id, calendar.settings.serve_cancelled)
-    if members:
-        base = calendar.path.rstrip("/") + "/"
-        first = members[0]
-        obj = CalendarObject(base + first.resource_name, environ, calendar, member=first)
-        util.add_property_response(ms, obj.get_href(), obj.get_properties("named", name_list=names))
-        template = ms[-1]
-        href_prefix = calendar.href_for(base)
-        if not template[0].text.startswith(href_prefix):
-            return None  # never happens; wsgidav would spell it some other way
-        etag_el = template.find(f".//{{{DAV}}}prop/{GETETAG}")
-        has_etag = etag_el is not None and etag_el.text
-        etag_path = _path_to(template, etag_el) if has_etag else None
-        for member in members[1:]:
-            response = template.__copy__()  # lxml: a deep copy
-            name = member.resource_name
-            response[0].text = href_prefix + (name if _PLAIN(name) else quote(name, safe=HREF_SAFE))
-            if etag_path is not None:
-                _follow(response, etag_path).text = calendar.etag(member.revision)
-            ms.append(response)
-    return util.send_multi_status_response(environ, start_response, ms)
-
-
-def _path_to(root: etree._Element, el: etree._Element) -> list[int]:
-    path = []
-    while el is not root:
-        parent = el.getparent()
-        path.append(parent.index(el))
-        el = parent
-    return path[::-1]
-
-
-def _follow(root: etree._Element, path: list[int]) -> etree._Element:
-    for i in path:
-        root = root[i]
-    return root
+    if not members:
+        return util.send_multi_status_response(environ, start_response, ms)
+    base = calendar.path.rstrip("/") + "/"
+    first = members[0]
+    obj = CalendarObject(base + first.resource_name, environ, calendar, member=first)
+    head = xml_tools.xml_to_bytes(ms, pretty=False)
+    util.add_property_response(ms, obj.get_href(), obj.get_properties("named", name_list=names))
+    template = ms[-1]
+    href_prefix = calendar.href_for(base)
+    if not template[0].text.startswith(href_prefix):
+        return None  # never happens; wsgidav would spell it some other way
+    etag_el = template.find(f".//{{{DAV}}}prop/{GETETAG}")
+    with_etag = etag_el is not None and bool(etag_el.text)
+    # The serialized template with markers where the href and the ETag go; the bytes of
+    # every member are its parts joined with that member's values (both are plain ASCII
+    # without &, < or >: hrefs are percent-encoded, ETags are '"<revision>-<tag>"').
+    template[0].text = _HREF_MARK
+    if with_etag:
+        etag_el.text = _ETAG_MARK
+    whole = xml_tools.xml_to_bytes(ms, pretty=False)
+    tail = head[head.rindex(b"</"):]
+    if not (whole.startswith(head[: -len(tail)]) and whole.endswith(tail)):
+        return None  # never happens: lxml serializes a child the same inside its parent
+    response = whole[len(head) - len(tail): -len(tail)].decode("utf-8")
+    before_href, after_href = response.split(_HREF_MARK)
+    middle, after_etag = after_href.split(_ETAG_MARK) if with_etag else (after_href, "")
+    chunks = [head[: -len(tail)]]
+    etag = calendar.etag
+    for member in members:
+        name = member.resource_name
+        href = href_prefix + (name if _PLAIN(name) else quote(name, safe=HREF_SAFE))
+        if with_etag:
+            chunks.append(f"{before_href}{href}{middle}{etag(member.revision)}{after_etag}"
+                          .encode())
+        else:
+            chunks.append(f"{before_href}{href}{middle}".encode())
+    del members
+    chunks.append(tail)
+    body = b"".join(chunks)
+    del chunks
+    start_response("207 Multi-Status", [
+        ("Content-Type", "application/xml; charset=utf-8"),
+        ("Date", util.get_rfc1123_time()),
+        ("Content-Length", str(len(body))),
+    ])
+    return [body]
