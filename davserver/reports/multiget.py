@@ -12,7 +12,7 @@ from davserver.reports.hrefs import member_name
 from davserver.reports.responses import add_object_response, add_status_response
 from providers import store
 from providers.properties import CALDAV, CALENDAR, DAV
-from providers.resources import CalendarCollection
+from providers.resources import CalendarCollection, CalendarObject
 
 
 @report(f"{{{CALDAV}}}calendar-multiget", {CALENDAR})
@@ -33,12 +33,35 @@ def calendar_multiget(
         raise CalDAVError(400, message="calendar-multiget without href")
     wanted = {href: member_name(href, calendar) for href in dict.fromkeys(hrefs) if href}
     rows = store.load_by_names(calendar.owner.id, [n for n in wanted.values() if n],
-                               calendar.settings.serve_cancelled)
+                               calendar.settings.serve_cancelled, known=_rendered(calendar, names))
     ms = multistatus()
     for href, name in wanted.items():
         appt = rows.get(name) if name else None
         if appt is None:
             add_status_response(ms, href, "404 Not Found")
+        elif isinstance(appt, tuple):  # (revision, data) from the render cache
+            obj = CalendarObject(calendar.path.rstrip("/") + "/" + name, environ, calendar,
+                                 member=store.MemberInfo(name, appt[0], ""))
+            obj._data = appt[1]
+            add_object_response(ms, obj, names, calendar_data, href=href)
         else:
             add_object_response(ms, calendar.object_for(appt), names, calendar_data, href=href)
     return ms
+
+
+# What a response can be built from with name, revision and rendered data alone.
+_WITHOUT_ROW = frozenset({f"{{{DAV}}}getetag", f"{{{DAV}}}getcontenttype",
+                          f"{{{CALDAV}}}calendar-data"})
+
+
+def _rendered(calendar: CalendarCollection, props: list[str]):
+    """known(id, revision) for store.load_by_names: (revision, data) if rendered already."""
+    if not _WITHOUT_ROW.issuperset(props):
+        return None
+    cache, policy = calendar.settings.render_cache, calendar.policy
+
+    def known(appt_id: int, revision: int):
+        data = cache.get((appt_id, revision, policy))
+        return None if data is None else (revision, data)
+
+    return known
