@@ -7,7 +7,7 @@ multiget and reports fetch rows in batches and render only what is returned.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import peewee as pw
@@ -93,6 +93,10 @@ class _Prepared:
         """The rows as the driver returns them: for columns that need no conversion."""
         return self._execute(args)[1].fetchall()
 
+    def raw_cursor(self, *args: object):
+        """The driver's cursor over the rows, to read them one at a time."""
+        return self._execute(args)[1]
+
 
 _ID, _NAME = -918_273_645, "\x00prepared-name\x00"
 
@@ -146,6 +150,23 @@ _list_members = {
         _ID)
     for cancelled in (False, True)
 }
+
+
+_member_etags = {
+    cancelled: _Prepared(
+        lambda owner, c=cancelled: Appointment.select(Appointment.resource_name,
+                                                      Appointment.revision)
+        .where(_visible(owner, c)).order_by(Appointment.resource_name),
+        _ID)
+    for cancelled in (False, True)
+}
+
+
+def iter_member_etags(practitioner_id: int,
+                      include_cancelled: bool = False) -> Iterator[tuple[str, int]]:
+    """(name, revision) of every served member in name order, read row by row: a listing
+    of 100,000 members never exists as objects (PROPFIND Depth 1)."""
+    yield from _member_etags[bool(include_cancelled)].raw_cursor(practitioner_id)
 
 
 def list_members(practitioner_id: int, include_cancelled: bool = False) -> list[MemberInfo]:
@@ -380,6 +401,24 @@ def members_by_revision(
     if limit is not None:
         query = query.limit(limit + 1)
     rows = [MemberInfo(*row) for row in query.tuples()]
+    truncated = limit is not None and len(rows) > limit
+    return (rows[:limit] if truncated else rows), truncated
+
+
+def member_etags_by_revision(
+    practitioner_id: int, include_cancelled: bool = False, limit: int | None = None
+) -> tuple[list[tuple[str, int]], bool]:
+    """members_by_revision as bare (name, revision) tuples: an initial sync of 100,000
+    members that needs nothing else holds no object per member."""
+    query = (
+        Appointment.select(Appointment.resource_name, Appointment.revision)
+        .where(_visible(practitioner_id, include_cancelled))
+        .order_by(Appointment.revision, Appointment.resource_name)
+    )
+    if limit is not None:
+        query = query.limit(limit + 1)
+    sql, params = query.sql()
+    rows = database_proxy.obj.execute_sql(sql, params).fetchall()
     truncated = limit is not None and len(rows) > limit
     return (rows[:limit] if truncated else rows), truncated
 

@@ -13,6 +13,7 @@ other resources) returns None and wsgidav answers as before.
 
 from __future__ import annotations
 
+import itertools
 import re
 from urllib.parse import quote
 
@@ -62,12 +63,13 @@ def handle(environ, start_response, provider):
     ms = xml_tools.make_multistatus_el()
     util.add_property_response(ms, calendar.get_href(),
                                calendar.get_properties("named", name_list=names))
-    members = store.list_members(calendar.owner.id, calendar.settings.serve_cancelled)
-    if not members:
+    members = store.iter_member_etags(calendar.owner.id, calendar.settings.serve_cancelled)
+    first = next(members, None)
+    if first is None:
         return util.send_multi_status_response(environ, start_response, ms)
     base = calendar.path.rstrip("/") + "/"
-    first = members[0]
-    obj = CalendarObject(base + first.resource_name, environ, calendar, member=first)
+    obj = CalendarObject(base + first[0], environ, calendar,
+                         member=store.MemberInfo(first[0], first[1], ""))
     head = xml_tools.xml_to_bytes(ms, pretty=False)
     util.add_property_response(ms, obj.get_href(), obj.get_properties("named", name_list=names))
     template = ms[-1]
@@ -89,23 +91,22 @@ def handle(environ, start_response, provider):
     response = whole[len(head) - len(tail): -len(tail)].decode("utf-8")
     before_href, after_href = response.split(_HREF_MARK)
     middle, after_etag = after_href.split(_ETAG_MARK) if with_etag else (after_href, "")
-    chunks = [head[: -len(tail)]]
+    # The body leaves as chunks of 1,000 members (Content-Length is their sum): never the
+    # whole listing twice in memory.
+    chunks, batch = [head[: -len(tail)]], []
     etag = calendar.etag
-    for member in members:
-        name = member.resource_name
+    for name, revision in itertools.chain((first,), members):
         href = href_prefix + (name if _PLAIN(name) else quote(name, safe=HREF_SAFE))
-        if with_etag:
-            chunks.append(f"{before_href}{href}{middle}{etag(member.revision)}{after_etag}"
-                          .encode())
-        else:
-            chunks.append(f"{before_href}{href}{middle}".encode())
-    del members
+        batch.append(f"{before_href}{href}{middle}{etag(revision) if with_etag else ''}"
+                     f"{after_etag}")
+        if len(batch) == 1000:
+            chunks.append("".join(batch).encode())
+            batch = []
+    chunks.append("".join(batch).encode())
     chunks.append(tail)
-    body = b"".join(chunks)
-    del chunks
     start_response("207 Multi-Status", [
         ("Content-Type", "application/xml; charset=utf-8"),
         ("Date", util.get_rfc1123_time()),
-        ("Content-Length", str(len(body))),
+        ("Content-Length", str(sum(map(len, chunks)))),
     ])
-    return [body]
+    return chunks

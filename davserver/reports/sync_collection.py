@@ -92,11 +92,12 @@ def sync_collection(
     ms = multistatus()
     objects = None
     if since is None:
-        members, truncated = store.members_by_revision(owner, cancelled, limit)
-        if members and not _PER_MEMBER.intersection(names):
-            listing = _initial_listing(calendar, members, names, token, truncated)
+        if not _PER_MEMBER.intersection(names):
+            etags, truncated = store.member_etags_by_revision(owner, cancelled, limit)
+            listing = _initial_listing(calendar, etags, names, token, truncated)
             if listing is not None:
                 return listing
+        members, truncated = store.members_by_revision(owner, cancelled, limit)
         changed = [(m.resource_name, m.revision) for m in members]
         if not ROW_PROPS.intersection(names):  # the listing already has all they need
             objects = {m.resource_name: CalendarObject(calendar.path + m.resource_name,
@@ -133,7 +134,7 @@ _PER_MEMBER = ROW_PROPS | {f"{{{DAV}}}getlastmodified"}
 _START, _END, _HREF, _ETAG = "\ue000start\ue000", "\ue000end\ue000", "\ue000href\ue000", "\ue000etag\ue000"
 
 
-def _initial_listing(calendar: CalendarCollection, members: list[store.MemberInfo],
+def _initial_listing(calendar: CalendarCollection, members: list[tuple[str, int]],
                      names: list[str], token: int, truncated: bool) -> ReportResult | None:
     """The initial listing as text, every member from the first member's response.
 
@@ -143,8 +144,10 @@ def _initial_listing(calendar: CalendarCollection, members: list[store.MemberInf
     template with its values (hrefs are percent-encoded and ETags '"<rev>-<tag>"': no
     character XML escapes). The bytes are the same as the element tree's.
     """
+    if not members:
+        return None
     ms = multistatus()
-    first = members[0]
+    first = store.MemberInfo(members[0][0], members[0][1], "")
     add_object_response(ms, CalendarObject(calendar.path + first.resource_name,
                                            calendar.environ, calendar, member=first), names)
     template = ms[0]
@@ -158,20 +161,23 @@ def _initial_listing(calendar: CalendarCollection, members: list[store.MemberInf
     if with_etag:
         etag_el.text = _ETAG
     ms.text, template.tail = _START, _END
-    _finish(ms, calendar, members[-1].revision if truncated else token, truncated)
+    _finish(ms, calendar, members[-1][1] if truncated else token, truncated)
     before, rest = serialize(ms).decode("utf-8").split(_START)
     response, after = rest.split(_END)
     before_href, after_href = response.split(_HREF)
     middle, after_etag = after_href.split(_ETAG) if with_etag else (after_href, "")
     etag = calendar.etag
-    parts = [before]
-    for member in members:
-        name = member.resource_name
+    chunks, batch = [before.encode("utf-8")], []
+    for name, revision in members:
         href = href_prefix + (name if _PLAIN(name) else quote(name, safe=HREF_SAFE))
-        parts.append(f"{before_href}{href}{middle}{etag(member.revision) if with_etag else ''}"
+        batch.append(f"{before_href}{href}{middle}{etag(revision) if with_etag else ''}"
                      f"{after_etag}")
-    parts.append(after)
-    return ReportResult(207, "".join(parts).encode("utf-8"), "application/xml; charset=utf-8")
+        if len(batch) == 1000:  # never the whole listing as text and as bytes at once
+            chunks.append("".join(batch).encode("utf-8"))
+            batch = []
+    chunks.append("".join(batch).encode("utf-8"))
+    chunks.append(after.encode("utf-8"))
+    return ReportResult(207, b"".join(chunks), "application/xml; charset=utf-8")
 
 
 def _objects(calendar: CalendarCollection, member_names: Iterable[str],
