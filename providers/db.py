@@ -30,7 +30,7 @@ def open_database(url: str) -> pw.Database:
         db: pw.Database = pw.SqliteDatabase(
             path,
             pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000,
-                     "synchronous": "normal", "cache_size": -16000},
+                     "synchronous": "normal", "cache_size": -4000},
             check_same_thread=False,
         )
     elif parsed.scheme in ("postgresql", "postgres"):
