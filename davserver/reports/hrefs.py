@@ -8,16 +8,24 @@ included) resolves to None, which the reports answer with 404 and never with dat
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote, urljoin, urlparse
 
 from providers.practice_api import url_key
 from providers.resources import CalendarCollection
 
+# A last segment that no step below would change (no escapes, dots, separators or spaces).
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_~@:+!*'(),$|=&-][A-Za-z0-9._~@:+!*'(),$|=&-]*").fullmatch
+
 
 def member_name(href: str, calendar: CalendarCollection) -> str | None:
     """The member name `href` points to inside `calendar`, or None."""
     base = calendar.href_for(calendar.path)  # the collection URL, ending in "/"
-    path = unquote(urlparse(urljoin(base, href.strip())).path)
+    href = href.strip()
+    # The spelling clients send back from our own listings: the name is what follows.
+    if href.startswith(base) and _PLAIN_NAME(href[len(base):]):
+        return href[len(base):]
+    path = unquote(urlparse(urljoin(base, href)).path)
     prefix = calendar.environ.get("praxis.prefix", "")
     if prefix:
         if not path.startswith(prefix + "/"):
