@@ -29,8 +29,8 @@ from davserver.filters import (
     to_utc,
 )
 from davserver.http import CalDAVError, multistatus
-from davserver.reports import report, request_props
-from davserver.reports.responses import CALENDAR_DATA, add_object_response
+from davserver.reports import ReportResult, report, request_props
+from davserver.reports.responses import CALENDAR_DATA, add_object_response, multistatus_text
 from davserver.reports.skeleton import time_skeleton
 from providers import store
 from providers.models import Appointment
@@ -63,13 +63,17 @@ def calendar_query(
     calendar: CalendarCollection,
     environ: dict,
     calendar_data: Callable[[bytes], bytes] | None,
-) -> etree._Element:
+) -> etree._Element | ReportResult:
     """Depth is not consulted: the members of the calendar are always what is searched."""
     names, _ = request_props(request_el)
     flt = parse_request_filter(request_el)
     tz = ZoneInfo(calendar.settings.practice_timezone)
+    objects = matching_objects(calendar, flt, tz, names)
+    body = multistatus_text([(obj, None) for obj in objects], names, calendar_data)
+    if body is not None:
+        return ReportResult(207, body, "application/xml; charset=utf-8")
     ms = multistatus()
-    for obj in matching_objects(calendar, flt, tz, names):
+    for obj in objects:
         add_object_response(ms, obj, names, calendar_data)
     return ms
 

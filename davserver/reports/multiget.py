@@ -7,9 +7,13 @@ from collections.abc import Callable
 from lxml import etree
 
 from davserver.http import CalDAVError, multistatus
-from davserver.reports import report, request_props
+from davserver.reports import ReportResult, report, request_props
 from davserver.reports.hrefs import member_name
-from davserver.reports.responses import add_object_response, add_status_response
+from davserver.reports.responses import (
+    add_object_response,
+    add_status_response,
+    multistatus_text,
+)
 from providers import store
 from providers.properties import CALDAV, CALENDAR, DAV
 from providers.resources import CalendarCollection, CalendarObject
@@ -21,7 +25,7 @@ def calendar_multiget(
     calendar: CalendarCollection,
     environ: dict,
     calendar_data: Callable[[bytes], bytes] | None,
-) -> etree._Element:
+) -> etree._Element | ReportResult:
     """Depth is ignored; unknown or foreign hrefs are 404 inside the 207.
 
     Each distinct href gets exactly one response carrying that href as sent, so a client
@@ -34,19 +38,30 @@ def calendar_multiget(
     wanted = {href: member_name(href, calendar) for href in dict.fromkeys(hrefs) if href}
     rows = store.load_by_names(calendar.owner.id, [n for n in wanted.values() if n],
                                calendar.settings.serve_cancelled, known=_rendered(calendar, names))
+    if all(name and name in rows for name in wanted.values()):
+        body = multistatus_text([(_object(calendar, name, rows[name]), href)
+                                 for href, name in wanted.items()], names, calendar_data)
+        if body is not None:
+            return ReportResult(207, body, "application/xml; charset=utf-8")
     ms = multistatus()
     for href, name in wanted.items():
         appt = rows.get(name) if name else None
         if appt is None:
             add_status_response(ms, href, "404 Not Found")
-        elif isinstance(appt, tuple):  # (revision, data) from the render cache
-            obj = CalendarObject(calendar.path.rstrip("/") + "/" + name, environ, calendar,
-                                 member=store.MemberInfo(name, appt[0], ""))
-            obj._data = appt[1]
-            add_object_response(ms, obj, names, calendar_data, href=href)
         else:
-            add_object_response(ms, calendar.object_for(appt), names, calendar_data, href=href)
+            add_object_response(ms, _object(calendar, name, appt), names, calendar_data,
+                                href=href)
     return ms
+
+
+def _object(calendar: CalendarCollection, name: str, row) -> CalendarObject:
+    """The object of a loaded row, or of (revision, data) from the render cache."""
+    if not isinstance(row, tuple):
+        return calendar.object_for(row)
+    obj = CalendarObject(calendar.path.rstrip("/") + "/" + name, calendar.environ, calendar,
+                         member=store.MemberInfo(name, row[0], ""))
+    obj._data = row[1]
+    return obj
 
 
 # What a response can be built from with name, revision and rendered data alone.
