@@ -105,6 +105,7 @@ def test_location_and_description_edits(live, setup):
 @pytest.mark.parametrize("setup", [True], indirect=True)
 def test_pseudonymized_text_is_never_written_back(live, setup):
     user, appt, patient = setup
+    patient_before = Patient.select().where(Patient.id == patient.id).dicts().get()
     cal, _ = get_event(live, user)
     summary = str(cal.walk("VEVENT")[0]["SUMMARY"])
     assert "Maria" not in summary and "Muster" not in summary
@@ -119,6 +120,8 @@ def test_pseudonymized_text_is_never_written_back(live, setup):
     label = summary.split(" – ")[0]
     renamed = edit(live, user, summary=f"{label} – Kontrolle")
     assert renamed.subject == "Kontrolle" and renamed.patient_id == patient.id
+    # The patient's row is byte-for-byte what it was before any device edit.
+    assert Patient.select().where(Patient.id == patient.id).dicts().get() == patient_before
 
 
 def test_device_extras_survive_practice_side_edits(live, setup):
