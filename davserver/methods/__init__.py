@@ -17,7 +17,3 @@ HANDLERS = {
     "DELETE": delete.handle,
     **{m: refuse.handle for m in refuse.REFUSED},
 }
-
-
-def register(method: str, handler) -> None:
-    HANDLERS[method] = handler
