@@ -7,6 +7,7 @@ multiget and reports fetch rows in batches and render only what is returned.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -201,6 +202,17 @@ def _attach_overrides(appointments: list[Appointment]) -> list[Appointment]:
     return appointments
 
 
+@functools.lru_cache(maxsize=256)
+def _by_names(count: int, include_cancelled: bool) -> _Prepared:
+    """The full-row query for `count` names, prepared once per size (a multiget of 100 spent
+    a quarter of its time in peewee building this SQL)."""
+    placeholders = tuple(f"{_NAME}{i}" for i in range(count))
+    return _Prepared(
+        lambda owner, *names: _full_query().where(
+            _visible(owner, include_cancelled) & Appointment.resource_name.in_(list(names))),
+        _ID, *placeholders)
+
+
 def load_by_names(
     practitioner_id: int, names: Sequence[str], include_cancelled: bool = False,
     known: Callable[[int, int], object] | None = None,
@@ -216,14 +228,12 @@ def load_by_names(
     unique = list(dict.fromkeys(names))
     for start in range(0, len(unique), _IN_CHUNK):
         chunk = unique[start : start + _IN_CHUNK]
-        query = _full_query().where(
-            _visible(practitioner_id, include_cancelled) & Appointment.resource_name.in_(chunk)
-        )
-        if known is None:
-            found.extend(query)
-            continue
-        cursor = database_proxy.obj.execute(query)
+        query, cursor = _by_names(len(chunk), bool(include_cancelled))._execute(
+            (practitioner_id, *chunk))
         wrapper = query._get_cursor_wrapper(cursor)
+        if known is None:
+            found.extend(wrapper)
+            continue
         wrapper.initialize()
         # The appointment's columns come first (ids of the joined tables follow).
         columns = [d[0] for d in cursor.description]
