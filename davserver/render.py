@@ -264,18 +264,11 @@ def render_appointment(appointment: Appointment, policy: RenderPolicy) -> bytes:
     master = _base_event(device_events.get(None), appointment, policy)
     _stamp(master, appointment)
     all_day = appointment.all_day
-    master.add("dtstart", _time_value(appointment.start_local, appointment.tzid, all_day))
-    master.add("dtend", _time_value(appointment.end_local, appointment.tzid, all_day))
+    _add_instance_properties(master, appointment, policy, appointment.start_local,
+                             appointment.end_local, appointment.tzid, all_day,
+                             appointment.subject, None, appointment.status)
     if appointment.tzid and not all_day:
         tzids.add(appointment.tzid)
-    master.add("summary", summary_text(appointment, appointment.subject, policy))
-    location = location_text(appointment, None, policy)
-    if location:
-        master.add("location", location)
-    description = description_text(appointment, policy)
-    if description:
-        master.add("description", description)
-    master.add("status", _STATUS.get(appointment.status, "CONFIRMED"))
     if appointment.rrule:
         master.add("rrule", icalendar.vRecur.from_ical(appointment.rrule))
     for key, prop in (("exdates", "exdate"), ("rdates", "rdate")):
@@ -330,16 +323,26 @@ def _render_override(
     _stamp(event, appointment)
     event.add("recurrence-id",
               _time_value(override.recurrence_id, appointment.tzid, appointment.all_day))
-    event.add("dtstart", _time_value(override.start_local, override.tzid, override.all_day))
-    event.add("dtend", _time_value(override.end_local, override.tzid, override.all_day))
-    event.add("summary", summary_text(
-        appointment, override.subject if override.subject is not None else appointment.subject,
-        policy))
-    location = location_text(appointment, override.location_text, policy)
+    subject = override.subject if override.subject is not None else appointment.subject
+    _add_instance_properties(event, appointment, policy, override.start_local, override.end_local,
+                             override.tzid, override.all_day, subject, override.location_text,
+                             override.status)
+    return event
+
+
+def _add_instance_properties(
+    event: icalendar.Event, appointment: Appointment, policy: RenderPolicy,
+    start: dt.datetime, end: dt.datetime, tzid: str | None, all_day: bool,
+    subject: str | None, location_override: str | None, status: str,
+) -> None:
+    """Times and texts of the master or of one override, through the one policy."""
+    event.add("dtstart", _time_value(start, tzid, all_day))
+    event.add("dtend", _time_value(end, tzid, all_day))
+    event.add("summary", summary_text(appointment, subject, policy))
+    location = location_text(appointment, location_override, policy)
     if location:
         event.add("location", location)
     description = description_text(appointment, policy)
     if description:
         event.add("description", description)
-    event.add("status", _STATUS.get(override.status, "CONFIRMED"))
-    return event
+    event.add("status", _STATUS.get(status, "CONFIRMED"))
