@@ -30,6 +30,12 @@ from providers.practice_api import url_key
 _IN_CHUNK = 500
 
 
+def _chunks(values: Sequence) -> Iterator[Sequence]:
+    """Slices of at most _IN_CHUNK values, for IN (...) lists."""
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start : start + _IN_CHUNK]
+
+
 class MemberInfo:
     """What PROPFIND Depth 1 needs of a calendar member, without rendering it.
 
@@ -191,8 +197,7 @@ def _attach_overrides(appointments: list[Appointment]) -> list[Appointment]:
     for a in appointments:
         a.override_rows = []
     recurring = [a.id for a in appointments if a.is_recurring]
-    for chunk_start in range(0, len(recurring), _IN_CHUNK):
-        chunk = recurring[chunk_start : chunk_start + _IN_CHUNK]
+    for chunk in _chunks(recurring):
         for row in (
             AppointmentOverride.select()
             .where(AppointmentOverride.appointment.in_(chunk))
@@ -226,8 +231,7 @@ def load_by_names(
     found: list[Appointment] = []
     hits: dict[str, object] = {}
     unique = list(dict.fromkeys(names))
-    for start in range(0, len(unique), _IN_CHUNK):
-        chunk = unique[start : start + _IN_CHUNK]
+    for chunk in _chunks(unique):
         query, cursor = _by_names(len(chunk), bool(include_cancelled))._execute(
             (practitioner_id, *chunk))
         wrapper = query._get_cursor_wrapper(cursor)
@@ -284,19 +288,6 @@ def load_all(practitioner_id: int, include_cancelled: bool = False) -> list[Appo
     )
 
 
-def load_in_range(
-    practitioner_id: int,
-    start_utc: dt.datetime | None,
-    end_utc: dt.datetime | None,
-    include_cancelled: bool = False,
-) -> list[Appointment]:
-    """Rows whose series bounds overlap [start, end); recurring rows still need post-filtering."""
-    cond = _visible(practitioner_id, include_cancelled)
-    if start_utc is not None:
-        cond &= Appointment.last_end_utc > _naive_utc(start_utc)
-    if end_utc is not None:
-        cond &= Appointment.first_start_utc < _naive_utc(end_utc)
-    return _attach_overrides(list(_full_query().where(cond)))
 
 
 def _naive_utc(value: dt.datetime) -> dt.datetime:
@@ -316,11 +307,6 @@ def current_change(practitioner_id: int) -> int:
     return int(value or 0)
 
 
-def oldest_change(practitioner_id: int) -> int:
-    value = (
-        Change.select(pw.fn.MIN(Change.id)).where(Change.practitioner == practitioner_id).scalar()
-    )
-    return int(value or 0)
 
 
 def changes_since(
@@ -344,22 +330,6 @@ def changes_since(
     return (rows[:limit] if truncated else rows), truncated
 
 
-def names_visible(
-    practitioner_id: int, names: Iterable[str], include_cancelled: bool = False
-) -> dict[str, int]:
-    """Which of `names` are served now, with their revision."""
-    result: dict[str, int] = {}
-    unique = list(dict.fromkeys(names))
-    for start in range(0, len(unique), _IN_CHUNK):
-        chunk = unique[start : start + _IN_CHUNK]
-        rows = (
-            Appointment.select(Appointment.resource_name, Appointment.revision)
-            .where(_visible(practitioner_id, include_cancelled)
-                   & Appointment.resource_name.in_(chunk))
-            .tuples()
-        )
-        result.update({name: rev for name, rev in rows})
-    return result
 
 
 # ---------------------------------------------------------------- reports
@@ -439,8 +409,7 @@ def members_by_names(
     """Which of `names` are served now, without loading or rendering them."""
     result: dict[str, MemberInfo] = {}
     unique = list(dict.fromkeys(names))
-    for start in range(0, len(unique), _IN_CHUNK):
-        chunk = unique[start : start + _IN_CHUNK]
+    for chunk in _chunks(unique):
         rows = (
             Appointment.select(*_MEMBER_COLUMNS)
             .where(_visible(practitioner_id, include_cancelled)
