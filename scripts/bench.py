@@ -34,6 +34,8 @@ import bench_workloads as wl  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VENV = Path(__file__).resolve().parent / ".bench-venv"
 CEILING = "ceiling"
+WSGIDAV = "wsgidav"  # bare wsgidav: the floor of the framework, next to the cheroot ceiling
+BASELINES = (WSGIDAV, CEILING)
 # key, label, higher is better
 ROWS = [
     ("load", "load: PUT N objects, 8 clients (ev/s)", True),
@@ -51,7 +53,7 @@ ROWS = [
 
 
 def mixed_rows(processes: list[int]) -> list[tuple[str, str, bool]]:
-    rows = []
+    rows = [("floor_p1", "g0 OPTIONS only, 8 threads, 1 server proc (req/s)", True)]
     for k in processes:
         procs = f"{k} server proc{'s' if k > 1 else ''}"
         rows += [(f"mixed_p{k}", f"g  mixed 8 threads, {procs} (req/s)", True),
@@ -104,6 +106,7 @@ class Bench:
         out["get_p95"] = wl.Result("get_p95", "ms", p50.p95, status=p50.status, error=p50.error)
         run("sync_incr", "ms", lambda: wl.sync_incremental(t, data, a.runs, rng))
         self.mixed(t, oracle, mixed_key, out, server)
+        run("floor_p1", "req/s", lambda: wl.options(t, a.seconds, 8, "floor_p1"))
         return out
 
     def puts(self, t: wl.Target, out: dict, server: srv.Running) -> None:
@@ -203,10 +206,25 @@ class Bench:
             log(f"ceiling: bare cheroot hello world for {self.args.seconds:g} s")
             t = self.target(CEILING, server, 600)
             res = wl.guarded("mixed_p1", "req/s", lambda: wl.hello(t, self.args.seconds, 8, "mixed_p1"))
-            return {"mixed_p1": res,
+            return {"mixed_p1": res, "floor_p1": res,
                     "mixed_p1_p95": wl.Result("mixed_p1_p95", "ms", res.p95, status=res.status,
                                               error=res.error),
                     "rss": self.rss(server)}
+        finally:
+            server.stop()
+
+    def wsgidav_floor(self) -> dict[str, wl.Result]:
+        """Bare wsgidav answering OPTIONS: what the decided framework reaches before any work."""
+        try:
+            server = srv.start_wsgidav(self.workdir, 16)
+        except srv.ServerError as exc:
+            self.notes.append(f"wsgidav floor: {exc}")
+            return {}
+        try:
+            log(f"floor: bare wsgidav OPTIONS for {self.args.seconds:g} s")
+            t = self.target(WSGIDAV, server, 600)
+            res = wl.guarded("floor_p1", "req/s", lambda: wl.options(t, self.args.seconds, 8, "floor_p1"))
+            return {"floor_p1": res, "rss": self.rss(server)}
         finally:
             server.stop()
 
@@ -220,7 +238,7 @@ class Bench:
                 self.notes.append(f"{peer} skipped: {error}")
                 peers.remove(peer)
         self.versions = {p: srv.peer_version(a.peer_venv, p) for p in peers}
-        ceiling = self.ceiling() if a.ceiling else {}
+        baselines = {CEILING: self.ceiling(), WSGIDAV: self.wsgidav_floor()} if a.ceiling else {}
         for n in a.n:
             data = bench_data.generate(n, a.seed)
             oracle = {k: bench_data.oracle_time_range(data, w)
@@ -236,8 +254,9 @@ class Bench:
                     self.notes.append(f"{peer} N={n}: not run (above --peer-max-n {a.peer_max_n})")
                     continue
                 cols[peer] = self.peer(peer, n, data, oracle)
-            if ceiling:
-                cols[CEILING] = ceiling
+            for name, results in baselines.items():
+                if results:
+                    cols[name] = results
 
     # Output ----------------------------------------------------------------------------------
     def table(self) -> str:
@@ -247,7 +266,7 @@ class Bench:
         footnotes: dict[tuple, list[str]] = {}  # (N, target, status, error) -> metrics
         lines = []
         for n, cols in self.results.items():
-            labels = [c for c in [f"ours/{b}" for b in a.backend] + list(a.peers) + [CEILING]
+            labels = [c for c in [f"ours/{b}" for b in a.backend] + list(a.peers) + list(BASELINES)
                       if c in cols]
             others = [c for c in labels if not c.startswith("ours/")]
             header = [f"N = {n}"] + labels + [f"vs {c}" for c in others]
@@ -257,8 +276,8 @@ class Bench:
                 for c in labels:
                     cells.append(self.cell(cols[c].get(key), (n, c), key, footnotes))
                 for c in others:
-                    if c == CEILING and not key.startswith("mixed"):
-                        cells.append("-")  # the ceiling only answers the request-rate workload
+                    if c in BASELINES and not key.startswith(("mixed", "floor")):
+                        cells.append("-")  # the baselines only answer the request-rate workloads
                         continue
                     cells.append(ratio(cols.get(base, {}).get(key), cols[c].get(key), higher))
                 if any(x not in ("", "-") for x in cells[1:]):
@@ -339,7 +358,7 @@ def parse_args(argv=None):
                    help="virtualenv for Radicale/Xandikos (created and filled when missing)")
     p.add_argument("--server-config", help="wsgidav.yaml for our server (default: built-in defaults)")
     p.add_argument("--no-ceiling", dest="ceiling", action="store_false",
-                   help="skip the bare cheroot hello-world ceiling")
+                   help="skip the bare cheroot hello-world ceiling and the bare wsgidav floor")
     p.add_argument("--keep", action="store_true", help="keep the temporary storage and logs")
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = p.parse_args(argv)

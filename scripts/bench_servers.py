@@ -36,6 +36,25 @@ finally:
     server.stop()
 """
 
+# The floor of the framework: wsgidav itself (no authentication, no database, nothing of ours)
+# answering OPTIONS for a folder with one file, served by the same cheroot.
+WSGIDAV_APP = """
+import sys
+from cheroot import wsgi
+from wsgidav.wsgidav_app import WsgiDAVApp
+app = WsgiDAVApp({
+    "provider_mapping": {"/": sys.argv[3]},
+    "simple_dc": {"user_mapping": {"*": True}},
+    "lock_storage": None, "property_manager": None, "verbose": 0,
+    "logging": {"enable": False}, "dir_browser": {"enable": False},
+})
+server = wsgi.Server(("127.0.0.1", int(sys.argv[1])), app, numthreads=int(sys.argv[2]))
+try:
+    server.safe_start()
+finally:
+    server.stop()
+"""
+
 
 class ServerError(Exception):
     """A server could not be installed or started."""
@@ -230,6 +249,15 @@ def start_hello(workdir: Path, threads: int) -> Running:
     port = free_port()
     cmd = [sys.executable, "-c", HELLO_APP, str(port), str(threads)]
     return _spawn("ceiling", cmd, workdir, port, "/", None)
+
+
+def start_wsgidav(workdir: Path, threads: int) -> Running:
+    folder = workdir / "wsgidav-floor"
+    folder.mkdir(exist_ok=True)
+    (folder / "hello.txt").write_bytes(b"hello")
+    port = free_port()
+    cmd = [sys.executable, "-c", WSGIDAV_APP, str(port), str(threads), str(folder)]
+    return _spawn("wsgidav", cmd, workdir, port, "/", None)
 
 
 def remove(path: Path) -> None:

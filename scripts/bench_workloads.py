@@ -352,6 +352,16 @@ def mixed(t: Target, week: set[str], seconds: float, threads: int, metric: str) 
                     metric)
 
 
+def options(t: Target, seconds: float, threads: int, metric: str) -> Result:
+    """The cheapest request a DAV server answers: what the framework costs before any work."""
+    def options_calendar(client, rng):
+        resp = client.request("OPTIONS", t.calendar)
+        if resp.status not in (200, 204) or "1" not in resp.headers.get("dav", ""):
+            raise CheckFailed(f"OPTIONS {t.calendar}: HTTP {resp.status}, DAV {resp.headers.get('dav')!r}")
+
+    return run_load(t, [options_calendar], seconds, threads, metric)
+
+
 def hello(t: Target, seconds: float, threads: int, metric: str) -> Result:
     def get_root(client, rng):
         resp = client.request("GET", "/")
