@@ -21,6 +21,7 @@ from providers.models import (
     Grant,
     Location,
     Patient,
+    Practice,
     Practitioner,
     database_proxy,
 )
@@ -107,10 +108,14 @@ class _Prepared:
 
 _ID, _NAME = -918_273_645, "\x00prepared-name\x00"
 
+# With the practice joined: the calendar's display name reads it, and a lazy load there was a
+# second query on every PROPFIND.
 _practitioner_by_url_key = _Prepared(
-    lambda key: Practitioner.select().where(Practitioner.url_key == key), _NAME)
+    lambda key: Practitioner.select(Practitioner, Practice).join(Practice)
+    .where(Practitioner.url_key == key), _NAME)
 _practitioner_by_login_key = _Prepared(
-    lambda key: Practitioner.select().where(Practitioner.login_key == key), _NAME)
+    lambda key: Practitioner.select(Practitioner, Practice).join(Practice)
+    .where(Practitioner.login_key == key), _NAME)
 
 
 def practitioner_by_segment(segment: str) -> Practitioner | None:
@@ -299,11 +304,30 @@ def _naive_utc(value: dt.datetime) -> dt.datetime:
 # ---------------------------------------------------------------- sync
 
 
+# Asked by every ctag/sync-token read and every sync-collection: prepared, as a device's
+# poll is mostly these two queries.
+_SINCE, _LIMIT = -827_364_554, -736_455_463
+_current_change = _Prepared(
+    lambda owner: Change.select(pw.fn.MAX(Change.id)).where(Change.practitioner == owner), _ID)
+
+
+def _changes_query(owner, since, limit=None) -> pw.ModelSelect:
+    query = (
+        Change.select(Change.resource_name, pw.fn.MAX(Change.id).alias("last"))
+        .where((Change.practitioner == owner) & (Change.id > since) & (Change.resource_name != ""))
+        .group_by(Change.resource_name)
+        .order_by(pw.fn.MAX(Change.id))
+    )
+    return query if limit is None else query.limit(limit)
+
+
+_changes_since = _Prepared(_changes_query, _ID, _SINCE)
+_changes_since_limited = _Prepared(_changes_query, _ID, _SINCE, _LIMIT)
+
+
 def current_change(practitioner_id: int) -> int:
     """The newest change number of a calendar: its sync token and ctag."""
-    value = (
-        Change.select(pw.fn.MAX(Change.id)).where(Change.practitioner == practitioner_id).scalar()
-    )
+    value = _current_change.raw_tuples(practitioner_id)[0][0]
     return int(value or 0)
 
 
@@ -316,16 +340,11 @@ def changes_since(
 
     Returns (rows, truncated). Fetches limit+1 rows to detect truncation.
     """
-    query = (
-        Change.select(Change.resource_name, pw.fn.MAX(Change.id).alias("last"))
-        .where((Change.practitioner == practitioner_id) & (Change.id > since)
-               & (Change.resource_name != ""))
-        .group_by(Change.resource_name)
-        .order_by(pw.fn.MAX(Change.id))
-    )
-    if limit is not None:
-        query = query.limit(limit + 1)
-    rows = [(name, int(last)) for name, last in query.tuples()]
+    if limit is None:
+        found = _changes_since.raw_tuples(practitioner_id, since)
+    else:
+        found = _changes_since_limited.raw_tuples(practitioner_id, since, limit + 1)
+    rows = [(name, int(last)) for name, last in found]
     truncated = limit is not None and len(rows) > limit
     return (rows[:limit] if truncated else rows), truncated
 
