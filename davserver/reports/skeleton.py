@@ -23,6 +23,7 @@ TIME_PROPS = frozenset({
     b"RECURRENCE-ID", b"SEQUENCE", b"STATUS", b"TRANSP",
 })
 _TIMEZONE_PARTS = {b"VTIMEZONE", b"STANDARD", b"DAYLIGHT"}
+_PARSED_COST = 20
 
 
 def strip_to_times(data: bytes) -> bytes:
@@ -68,6 +69,8 @@ def time_skeleton(calendar: CalendarCollection, appt: Appointment) -> icalendar.
     key = ("time-skeleton", appt.id, appt.revision)
     parsed = cache.get(key)
     if parsed is None:
-        parsed = icalendar.Calendar.from_ical(strip_to_times(calendar.render(appt)))
-        cache[key] = parsed  # a bounded LRU
+        stripped = strip_to_times(calendar.render(appt))
+        parsed = icalendar.Calendar.from_ical(stripped)
+        # A bounded LRU; the parsed components take about this many times the text.
+        cache.put(key, parsed, cost=_PARSED_COST * len(stripped))
     return parsed
