@@ -254,6 +254,29 @@ def load_by_names(
     return result
 
 
+@functools.lru_cache(maxsize=256)
+def _ids_by_names(count: int, include_cancelled: bool) -> _Prepared:
+    placeholders = tuple(f"{_NAME}{i}" for i in range(count))
+    return _Prepared(
+        lambda owner, *names: Appointment.select(Appointment.id, Appointment.resource_name,
+                                                 Appointment.revision).where(
+            _visible(owner, include_cancelled) & Appointment.resource_name.in_(list(names))),
+        _ID, *placeholders)
+
+
+def ids_by_names(practitioner_id: int, names: Sequence[str],
+                 include_cancelled: bool = False) -> dict[str, tuple[int, int]]:
+    """{name: (id, revision)} of the served members among `names`: one light query (per
+    500 names) whose columns need no conversion, for answers built from the render cache."""
+    result: dict[str, tuple[int, int]] = {}
+    unique = list(dict.fromkeys(names))
+    for chunk in _chunks(unique):
+        for appt_id, name, revision in _ids_by_names(len(chunk), bool(include_cancelled)) \
+                .raw_tuples(practitioner_id, *chunk):
+            result[name] = (appt_id, revision)
+    return result
+
+
 _load_one = {
     cancelled: _Prepared(
         lambda owner, name, c=cancelled: _full_query().where(
