@@ -305,14 +305,6 @@ def find_by_uid(practitioner_id: int, uid: str) -> Appointment | None:
     )
 
 
-def load_all(practitioner_id: int, include_cancelled: bool = False) -> list[Appointment]:
-    return _attach_overrides(
-        list(_full_query().where(_visible(practitioner_id, include_cancelled)))
-    )
-
-
-
-
 def _naive_utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is not None:
         value = value.astimezone(dt.UTC).replace(tzinfo=None)
@@ -328,8 +320,6 @@ def current_change(practitioner_id: int) -> int:
         Change.select(pw.fn.MAX(Change.id)).where(Change.practitioner == practitioner_id).scalar()
     )
     return int(value or 0)
-
-
 
 
 def changes_since(
@@ -351,8 +341,6 @@ def changes_since(
     rows = [(name, int(last)) for name, last in query.tuples()]
     truncated = limit is not None and len(rows) > limit
     return (rows[:limit] if truncated else rows), truncated
-
-
 
 
 # ---------------------------------------------------------------- reports
@@ -408,11 +396,12 @@ def members_by_revision(
     return (rows[:limit] if truncated else rows), truncated
 
 
-def member_etags_by_revision(
+def iter_member_etags_by_revision(
     practitioner_id: int, include_cancelled: bool = False, limit: int | None = None
-) -> tuple[list[tuple[str, int]], bool]:
-    """members_by_revision as bare (name, revision) tuples: an initial sync of 100,000
-    members that needs nothing else holds no object per member."""
+) -> Iterator[tuple[str, int]]:
+    """(name, revision) of the served members oldest revision first, at most limit + 1 of
+    them (one more tells the caller the page is truncated), read row by row: an initial
+    sync of 100,000 members never holds them all as objects."""
     query = (
         Appointment.select(Appointment.resource_name, Appointment.revision)
         .where(_visible(practitioner_id, include_cancelled))
@@ -421,9 +410,7 @@ def member_etags_by_revision(
     if limit is not None:
         query = query.limit(limit + 1)
     sql, params = query.sql()
-    rows = database_proxy.obj.execute_sql(sql, params).fetchall()
-    truncated = limit is not None and len(rows) > limit
-    return (rows[:limit] if truncated else rows), truncated
+    yield from database_proxy.obj.execute_sql(sql, params)
 
 
 def members_by_names(
