@@ -25,6 +25,7 @@ from providers.models import (
     database_proxy,
 )
 from providers.practice_api import url_key
+from providers.prepared import Prepared as _Prepared
 
 # SQLite limits bound parameters; chunk IN (...) lists well below it.
 _IN_CHUNK = 500
@@ -58,51 +59,6 @@ class MemberInfo:
 # The columns of a MemberInfo, modified_at unparsed.
 _MEMBER_COLUMNS = (Appointment.resource_name, Appointment.revision,
                    Appointment.modified_at.cast("TEXT"))
-
-
-class _Prepared:
-    """A select whose SQL peewee builds once per database; a call only binds new values.
-
-    Building the SQL of a three-table select costs peewee more than SQLite needs to run it
-    (about 40 % of a GET): the per-request single-row lookups use this instead. `build`
-    gets placeholders (values no caller passes) and returns the query; each placeholder
-    marks where the matching argument goes in the parameter list. Rows come back as the
-    same model instances (joins included) the query itself would give.
-    """
-
-    def __init__(self, build: Callable[..., pw.ModelSelect], *placeholders: object):
-        self._build, self._placeholders = build, placeholders
-        self._by_db: dict[int, tuple[pw.Database, pw.ModelSelect, str, list, list]] = {}
-
-    def _prepare(self, db: pw.Database) -> tuple[pw.Database, pw.ModelSelect, str, list, list]:
-        query = self._build(*self._placeholders)
-        sql, params = query.sql()
-        slots = [next((i for i, ph in enumerate(self._placeholders)
-                       if type(ph) is type(p) and ph == p), None) for p in params]
-        entry = (db, query, sql, list(params), slots)
-        self._by_db[id(db)] = entry
-        return entry
-
-    def _execute(self, args: tuple) -> tuple[pw.ModelSelect, object]:
-        db = database_proxy.obj
-        entry = self._by_db.get(id(db))
-        if entry is None or entry[0] is not db:
-            entry = self._prepare(db)
-        _, query, sql, params, slots = entry
-        bound = [p if slot is None else args[slot] for p, slot in zip(params, slots, strict=True)]
-        return query, db.execute_sql(sql, bound)
-
-    def rows(self, *args: object) -> list:
-        query, cursor = self._execute(args)
-        return list(query._get_cursor_wrapper(cursor))
-
-    def raw_tuples(self, *args: object) -> list[tuple]:
-        """The rows as the driver returns them: for columns that need no conversion."""
-        return self._execute(args)[1].fetchall()
-
-    def raw_cursor(self, *args: object):
-        """The driver's cursor over the rows, to read them one at a time."""
-        return self._execute(args)[1]
 
 
 _ID, _NAME = -918_273_645, "\x00prepared-name\x00"

@@ -9,6 +9,7 @@ import pytest
 
 from providers import practice_api as api
 from providers.models import Appointment, database_proxy
+from providers.prepared import STATEMENTS
 from tests.conftest import DEMO_USER
 from tests.test_reports_support import (
     CALDAV,
@@ -42,9 +43,12 @@ def appointment_selects():
     original, seen = db.execute_sql, []
 
     def counting(sql, params=None, *args, **kwargs):
+        original_sql = sql
+        if sql.startswith("EXECUTE "):  # a statement prepared on PostgreSQL
+            sql = STATEMENTS.get(sql.split()[1], sql)
         if sql.lstrip().upper().startswith("SELECT") and 'FROM "appointment"' in sql:
             seen.append(sql)
-        return original(sql, params, *args, **kwargs)
+        return original(original_sql, params, *args, **kwargs)
 
     db.execute_sql = counting
     try:
