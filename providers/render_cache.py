@@ -35,6 +35,20 @@ class RenderCache:
             self._entries.move_to_end(key)
             return entry[0]
 
+    def get_many(self, keys: list) -> list:
+        """get() of every key (None where missing), under one acquisition of the lock."""
+        with self._lock:
+            get, touch = self._entries.get, self._entries.move_to_end
+            out = []
+            for key in keys:
+                entry = get(key)
+                if entry is None:
+                    out.append(None)
+                else:
+                    touch(key)
+                    out.append(entry[0])
+            return out
+
     def put(self, key, value, cost: int | None = None) -> None:
         """Store `value`; `cost` estimates its size in bytes (bytes values: their length)."""
         if cost is None:

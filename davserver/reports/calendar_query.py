@@ -76,8 +76,7 @@ def calendar_query(
         # The last answer to the same filter while nothing changed: no row is read if
         # every object's text (or rendering) is still cached.
         try:
-            body = fragments.multistatus_chunks(
-                calendar, [fragments.Entry(*item) for item in hit], names, calendar_data)
+            body = fragments.multistatus_chunks(calendar, hit, names, calendar_data)
         except fragments.Missing:
             body = None
         if body is not None:
@@ -86,10 +85,10 @@ def calendar_query(
         found = matching(calendar, flt, tz)
     except FilterError as exc:
         raise filter_error(exc) from None
-    answer = [(appt.id, appt.resource_name, appt.revision) for appt in found]
-    cache.put(key, answer, cost=_ANSWER_COST * len(answer))
+    cache.put(key, [(appt.id, appt.resource_name, appt.revision, None, None) for appt in found],
+              cost=_ANSWER_COST * len(found))
     body = fragments.multistatus_chunks(
-        calendar, [fragments.Entry(*item, row) for item, row in zip(answer, found, strict=True)],
+        calendar, [(appt.id, appt.resource_name, appt.revision, appt, None) for appt in found],
         names, calendar_data)
     if body is not None:
         return ReportResult(207, body, "application/xml; charset=utf-8")
@@ -99,7 +98,7 @@ def calendar_query(
     return ms
 
 
-# Bytes of one (id, name, revision) of a cached answer: the tuple, its name and integers.
+# Bytes of one entry (id, name, revision, None, None) of a cached answer: the tuple, its name and integers.
 _ANSWER_COST = 200
 
 

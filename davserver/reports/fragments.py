@@ -16,6 +16,7 @@ The bytes are the same as serialize() of the element tree (tests compare both pa
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Sequence
 
 from davserver.http import multistatus, serialize
@@ -29,8 +30,9 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _MARK = "\ue000{}\ue000"
 # Names that quote() leaves as they are (HREF_SAFE plus letters and digits).
 _PLAIN = re.compile(r"[A-Za-z0-9/@:+!*'(),$\-_|.~]*").fullmatch
-# Objects per bytes chunk of the body: few writes to the socket, never the body twice.
-_BATCH = 256
+# Objects per bytes chunk of the body (about 64 KB): cheroot copies what a socket write
+# leaves of a chunk, so large chunks cost time; small ones cost a write each.
+_BATCH = 48
 
 
 class Missing(Exception):
@@ -44,46 +46,41 @@ def escape(text: str) -> str:
 
 
 def applies(names: list[str]) -> bool:
+    """Whether an answer of `names` is made of href, ETag and calendar data only."""
     return bool(names) and TEXT_PROPS.issuperset(names) and len(set(names)) == len(names)
 
 
-class Entry:
-    """One object of an answer: its row id, name and revision; the row if it was loaded."""
-
-    __slots__ = ("id", "name", "revision", "row", "href")
-
-    def __init__(self, appt_id: int, name: str, revision: int, row=None, href: str | None = None):
-        self.id, self.name, self.revision, self.row, self.href = appt_id, name, revision, row, href
+# One object of an answer: (row id, name, revision, row or None, href or None). The row is
+# there if it was loaded; the href is the one the client sent (multiget), else canonical.
+Entry = tuple
 
 
 def xml_data(calendar: CalendarCollection, entry: Entry,
              calendar_data: Callable[[bytes], bytes] | None) -> bytes | None:
     """The escaped calendar-data text of one object as UTF-8; None if lxml would refuse it.
 
-    Raises Missing when neither the text, the rendering nor the row is at hand.
+    Raises Missing when neither the rendering nor the row is at hand.
     """
-    cache, policy = calendar.settings.render_cache, calendar.policy
-    if calendar_data is None:
-        key = ("xml", entry.id, entry.revision, policy)
-        hit = cache.get(key)
-        if hit is not None:
-            return hit
-    data = cache.get((entry.id, entry.revision, policy)) if entry.row is None else \
-        calendar.render(entry.row)
+    appt_id, name, revision, row, _ = entry
+    data = calendar.settings.render_cache.get((appt_id, revision, calendar.policy)) \
+        if row is None else calendar.render(row)
     if data is None:
-        raise Missing(entry.name)
+        raise Missing(name)
     text = (calendar_data(data) if calendar_data else data).decode("utf-8")
     if _NOT_XML.search(text):
         return None
-    out = escape(text).encode("utf-8")
-    if calendar_data is None:
-        cache.put(key, out)
-    return out
+    return escape(text).encode("utf-8")
 
 
-def _template(calendar: CalendarCollection, names: list[str]) -> tuple[bytes, list[bytes], list[str],
-                                                                        bytes]:
-    """(before, gaps, order, after) of the multistatus with one response for `names`."""
+# Templates seen so far, numbered: the number stands for the template in cache keys.
+_TEMPLATES: dict[tuple, int] = {}
+_TEMPLATES_LOCK = threading.Lock()
+
+
+def _template(calendar: CalendarCollection, names: list[str]) -> tuple[bytes, bytes, list[bytes],
+                                                                        list[str], bytes]:
+    """(before, head, gaps, order, after) of the multistatus with one response for `names`:
+    a response is head, href, then gaps and the values in `order` interleaved."""
     ms = multistatus()
     stub = CalendarObject(calendar.path.rstrip("/") + "/x.ics", calendar.environ, calendar,
                           member=store.MemberInfo("x.ics", 0, ""))
@@ -100,50 +97,72 @@ def _template(calendar: CalendarCollection, names: list[str]) -> tuple[bytes, li
     before, rest = serialize(ms).decode("utf-8").split(_MARK.format("start"))
     response, after = rest.split(_MARK.format("end"))
     head, tail = response.split(_MARK.format("href"))
-    gaps = [head]
+    gaps = []
     for i in range(len(order)):
         part, tail = tail.split(_MARK.format(i))
         gaps.append(part)
     gaps.append(tail)
-    return before.encode(), [g.encode() for g in gaps], order, after.encode()
+    return before.encode(), head.encode(), [g.encode() for g in gaps], order, after.encode()
+
+
+def _tail(calendar: CalendarCollection, entry: Entry, gaps: list[bytes], order: list[str],
+          calendar_data: Callable[[bytes], bytes] | None) -> bytes | None:
+    """What follows the href in an object's response: ETag, calendar data and the markup."""
+    out = [gaps[0]]
+    for gap, tag in zip(gaps[1:], order, strict=True):
+        if tag == GETETAG:
+            out.append(calendar.etag(entry[2]).encode())
+        else:
+            data = xml_data(calendar, entry, calendar_data)
+            if data is None:
+                return None
+            out.append(data)
+        out.append(gap)
+    return b"".join(out)
 
 
 def multistatus_chunks(calendar: CalendarCollection, entries: Sequence[Entry], names: list[str],
                        calendar_data: Callable[[bytes], bytes] | None = None) -> list[bytes] | None:
     """The body as bytes chunks, or None where this path does not apply (then the element
-    path answers). An entry's href is its canonical one unless it has its own (multiget:
-    the href as sent). Raises Missing (see xml_data)."""
+    path answers). Raises Missing (see xml_data).
+
+    Everything after an object's href (its ETag, escaped calendar data and the markup
+    between) is kept in the render cache under (row, revision, policy, template) when the
+    whole object is asked for: a repeated answer is a lookup and three parts per object.
+    """
     if not entries or not applies(names):
         return None
-    before, gaps, order, after = _template(calendar, names)
+    before, head, gaps, order, after = _template(calendar, names)
+    with _TEMPLATES_LOCK:
+        sig = _TEMPLATES.setdefault((head, tuple(gaps), tuple(order)), len(_TEMPLATES))
     base = calendar.path.rstrip("/") + "/"
     prefix = calendar.href_for(base)
-    etag = calendar.etag
-    with_data = CALENDAR_DATA in order
-    first_gap, last_gap = gaps[0], gaps[-1]
-    inner = gaps[1:-1]
+    cache, policy = calendar.settings.render_cache, calendar.policy
+    keyed = calendar_data is None
+    tails = cache.get_many([("resp", e[0], e[2], policy, sig) for e in entries]) if keyed \
+        else [None] * len(entries)
     chunks, batch = [before], []
-    for entry in entries:
-        if entry.href is None:  # percent-encoded: nothing in it that XML escapes
-            name = entry.name
+    for count, (entry, tail) in enumerate(zip(entries, tails, strict=True), 1):
+        if tail is None:
+            tail = _tail(calendar, entry, gaps, order, calendar_data)
+            if tail is None:
+                return None
+            if keyed:
+                cache.put(("resp", entry[0], entry[2], policy, sig), tail)
+        href = entry[4]
+        if href is None:  # percent-encoded: nothing in it that XML escapes
+            name = entry[1]
             href = prefix + name if _PLAIN(name) else calendar.href_for(base + name)
         else:
-            if _NOT_XML.search(entry.href):
+            if _NOT_XML.search(href):
                 return None
-            href = escape(entry.href)
-        data = xml_data(calendar, entry, calendar_data) if with_data else b""
-        if data is None:
-            return None
-        batch.append(first_gap)
+            href = escape(href)
+        batch.append(head)
         batch.append(href.encode())
-        for gap, tag in zip(inner, order, strict=True):
-            batch.append(gap)
-            batch.append(etag(entry.revision).encode() if tag == GETETAG else data)
-        batch.append(last_gap)
-        if len(batch) >= _BATCH * 8:
+        batch.append(tail)
+        if count % _BATCH == 0:
             chunks.append(b"".join(batch))
             batch = []
     batch.append(after)
     chunks.append(b"".join(batch))
     return chunks
-

@@ -55,25 +55,23 @@ def calendar_multiget(
 def _text(calendar: CalendarCollection, wanted: dict[str, str | None], names: list[str],
           calendar_data: Callable[[bytes], bytes] | None) -> list[bytes] | None:
     """The answer from one light query (id, revision) and the render cache; only objects
-    whose text and rendering are not cached are loaded, all in one more query. None when
-    an href is not a served member (404s: the element path answers)."""
+    whose rendering is not cached are loaded, all in one more query. None when an href is
+    not a served member (404s: the element path answers)."""
     owner, cancelled = calendar.owner.id, calendar.settings.serve_cancelled
     ids = store.ids_by_names(owner, [n for n in wanted.values() if n], cancelled)
     if not all(name and name in ids for name in wanted.values()):
         return None
-    entries = [fragments.Entry(ids[name][0], name, ids[name][1], href=href)
-               for href, name in wanted.items()]
+    entries = [(appt_id, name, revision, None, href)
+               for href, name in wanted.items() for appt_id, revision in (ids[name],)]
     cache, policy = calendar.settings.render_cache, calendar.policy
-    misses = [e for e in entries
-              if (calendar_data is not None or cache.get(("xml", e.id, e.revision, policy)) is None)
-              and cache.get((e.id, e.revision, policy)) is None]
+    misses = [i for i, e in enumerate(entries) if cache.get((e[0], e[2], policy)) is None]
     if misses:
-        rows = store.load_by_names(owner, [e.name for e in misses], cancelled)
-        for entry in misses:
-            row = rows.get(entry.name)
+        rows = store.load_by_names(owner, [entries[i][1] for i in misses], cancelled)
+        for i in misses:
+            row = rows.get(entries[i][1])
             if row is None:  # deleted meanwhile
                 return None
-            entry.id, entry.revision, entry.row = row.id, row.revision, row
+            entries[i] = (row.id, row.resource_name, row.revision, row, entries[i][4])
     try:
         return fragments.multistatus_chunks(calendar, entries, names, calendar_data)
     except fragments.Missing:  # evicted meanwhile by another request

@@ -23,7 +23,7 @@ TIME_PROPS = frozenset({
     b"RECURRENCE-ID", b"SEQUENCE", b"STATUS", b"TRANSP",
 })
 _TIMEZONE_PARTS = {b"VTIMEZONE", b"STANDARD", b"DAYLIGHT"}
-_PARSED_COST = 20
+_PARSED_COST = 24
 
 
 def strip_to_times(data: bytes) -> bytes:

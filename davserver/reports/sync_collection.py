@@ -167,7 +167,7 @@ def _initial_listing(calendar: CalendarCollection, members: Iterator[tuple[str, 
         href = href_prefix + (name if _PLAIN(name) else quote(name, safe=HREF_SAFE))
         batch.append(f"{before_href}{href}{middle}{etag(revision) if with_etag else ''}"
                      f"{after_etag}")
-        if len(batch) == 1000:
+        if len(batch) == 300:  # chunks of about 50 KB (see fragments._BATCH)
             chunks.append("".join(batch).encode("utf-8"))
             batch = []
     chunks.append("".join(batch).encode("utf-8"))
