@@ -20,6 +20,7 @@ from urllib.parse import quote
 from wsgidav import util, xml_tools
 
 from davserver.http import parse_xml
+from davserver.reports.responses import ChunkedBody
 from providers import store
 from providers.properties import CALDAV, DAV
 from providers.resources import HREF_SAFE, CalendarCollection, CalendarObject
@@ -104,9 +105,10 @@ def handle(environ, start_response, provider):
             batch = []
     chunks.append("".join(batch).encode())
     chunks.append(tail)
+    body = ChunkedBody(chunks)
     start_response("207 Multi-Status", [
         ("Content-Type", "application/xml; charset=utf-8"),
         ("Date", util.get_rfc1123_time()),
-        ("Content-Length", str(sum(map(len, chunks)))),
+        ("Content-Length", str(body.length)),
     ])
-    return chunks
+    return body
