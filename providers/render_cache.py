@@ -21,7 +21,7 @@ DEFAULT_COST = 64
 class RenderCache:
     """Bounded LRU of rendered objects (and parsed time skeletons), safe across threads."""
 
-    def __init__(self, size: int = 20_000, max_bytes: int = 32 * 1024 * 1024):
+    def __init__(self, size: int = 20_000, max_bytes: int = 24 * 1024 * 1024):
         self.size, self.max_bytes = size, max_bytes
         self.bytes = 0
         self._entries: OrderedDict = OrderedDict()  # key -> (value, cost)
