@@ -69,8 +69,10 @@ def calendar_query(
     flt = parse_request_filter(request_el)
     tz = ZoneInfo(calendar.settings.practice_timezone)
     cache = calendar.settings.render_cache
+    # The policy is in the key: a text filter (SUMMARY contains a name) is evaluated on the
+    # viewer's rendering, so which objects match differs between a clear and a pseudonym view.
     key = ("query", calendar.owner.id, calendar.change_number(),
-           calendar.settings.serve_cancelled, flt, tz.key)
+           calendar.settings.serve_cancelled, flt, tz.key, calendar.policy)
     hit = cache.get(key)
     if hit is not None and fragments.applies(names):
         # The last answer to the same filter while nothing changed: no row is read if
