@@ -13,8 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,44 +25,11 @@ from providers import properties, store
 from providers.models import Appointment, Practitioner
 from providers.practice_api import update_practitioner, url_segment
 from providers.properties import CALENDAR, OBJECT, PRINCIPAL, ROOT
+from providers.render_cache import RenderCache
 
 OWN_CALENDAR = "calendar"
 SHARED_PREFIX = "shared-"
 CONTENT_TYPE = "text/calendar; charset=utf-8; component=vevent"
-
-
-class RenderCache:
-    """Bounded LRU of rendered objects (and parsed time skeletons), safe across threads.
-
-    Keys carry the row's revision, so an entry is never stale; the least recently used
-    one goes when full (a full dict used to be wiped, re-rendering the hot set at once).
-    """
-
-    def __init__(self, size: int = 10_000):
-        self.size = size
-        self._entries: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key, default=None):
-        with self._lock:
-            value = self._entries.get(key, default)
-            if value is not default:
-                self._entries.move_to_end(key)
-            return value
-
-    def __setitem__(self, key, value) -> None:
-        with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
 
 
 @dataclass

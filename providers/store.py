@@ -26,6 +26,7 @@ from providers.models import (
     database_proxy,
 )
 from providers.practice_api import url_key
+from providers.prepared import Prepared as _Prepared
 
 # SQLite limits bound parameters; chunk IN (...) lists well below it.
 _IN_CHUNK = 500
@@ -61,68 +62,6 @@ _MEMBER_COLUMNS = (Appointment.resource_name, Appointment.revision,
                    Appointment.modified_at.cast("TEXT"))
 
 
-class _Prepared:
-    """A select whose SQL peewee builds once per database; a call only binds new values.
-
-    Building the SQL of a three-table select costs peewee more than SQLite needs to run it
-    (about 40 % of a GET): the per-request single-row lookups use this instead. `build`
-    gets placeholders (values no caller passes) and returns the query; each placeholder
-    marks where the matching argument goes in the parameter list. Rows come back as the
-    same model instances (joins included) the query itself would give.
-    """
-
-    def __init__(self, build: Callable[..., pw.ModelSelect], *placeholders: object):
-        self._build, self._placeholders = build, placeholders
-        self._by_db: dict[int, tuple[pw.Database, pw.ModelSelect, str, list, list]] = {}
-        # How peewee maps this query's columns onto models: the same for every execution of
-        # the same SQL, but peewee works it out again per cursor (a third of a GET's time).
-        self._row_mapping: dict[str, dict] = {}  # by SQL text: the same text, the same columns
-
-    def _prepare(self, db: pw.Database) -> tuple[pw.Database, pw.ModelSelect, str, list, list]:
-        query = self._build(*self._placeholders)
-        sql, params = query.sql()
-        slots = [next((i for i, ph in enumerate(self._placeholders)
-                       if type(ph) is type(p) and ph == p), None) for p in params]
-        entry = (db, query, sql, list(params), slots)
-        self._by_db[id(db)] = entry
-        return entry
-
-    def _execute(self, args: tuple) -> tuple[pw.ModelSelect, str, object]:
-        db = database_proxy.obj
-        entry = self._by_db.get(id(db))
-        if entry is None or entry[0] is not db:
-            entry = self._prepare(db)
-        _, query, sql, params, slots = entry
-        bound = [p if slot is None else args[slot] for p, slot in zip(params, slots, strict=True)]
-        return query, sql, db.execute_sql(sql, bound)
-
-    def wrapper(self, *args: object):
-        """Execute; peewee's cursor wrapper over the rows, its column mapping already set."""
-        query, sql, cursor = self._execute(args)
-        wrapper = query._get_cursor_wrapper(cursor)
-        mapping = self._row_mapping.get(sql)
-        if mapping is None:
-            wrapper.initialize()
-            self._row_mapping[sql] = {k: v for k, v in vars(wrapper).items() if k not in _PER_CURSOR}
-        else:
-            wrapper.__dict__.update(mapping)
-        wrapper.initialized = True
-        return wrapper
-
-    def rows(self, *args: object) -> list:
-        return list(self.wrapper(*args))
-
-    def raw_tuples(self, *args: object) -> list[tuple]:
-        """The rows as the driver returns them: for columns that need no conversion."""
-        return self._execute(args)[2].fetchall()
-
-    def raw_cursor(self, *args: object):
-        """The driver's cursor over the rows, to read them one at a time."""
-        return self._execute(args)[2]
-
-
-# What a peewee cursor wrapper holds about one execution, not about the query's columns.
-_PER_CURSOR = frozenset({"cursor", "count", "index", "initialized", "populated", "row_cache"})
 _ID, _NAME = -918_273_645, "\x00prepared-name\x00"
 
 # With the practice joined: the calendar's display name reads it, and a lazy load there was a
@@ -274,6 +213,29 @@ def load_by_names(
     return result
 
 
+@functools.lru_cache(maxsize=256)
+def _ids_by_names(count: int, include_cancelled: bool) -> _Prepared:
+    placeholders = tuple(f"{_NAME}{i}" for i in range(count))
+    return _Prepared(
+        lambda owner, *names: Appointment.select(Appointment.id, Appointment.resource_name,
+                                                 Appointment.revision).where(
+            _visible(owner, include_cancelled) & Appointment.resource_name.in_(list(names))),
+        _ID, *placeholders)
+
+
+def ids_by_names(practitioner_id: int, names: Sequence[str],
+                 include_cancelled: bool = False) -> dict[str, tuple[int, int]]:
+    """{name: (id, revision)} of the served members among `names`: one light query (per
+    500 names) whose columns need no conversion, for answers built from the render cache."""
+    result: dict[str, tuple[int, int]] = {}
+    unique = list(dict.fromkeys(names))
+    for chunk in _chunks(unique):
+        for appt_id, name, revision in _ids_by_names(len(chunk), bool(include_cancelled)) \
+                .raw_tuples(practitioner_id, *chunk):
+            result[name] = (appt_id, revision)
+    return result
+
+
 _load_one = {
     cancelled: _Prepared(
         lambda owner, name, c=cancelled: _full_query().where(
@@ -300,14 +262,6 @@ def find_by_uid(practitioner_id: int, uid: str) -> Appointment | None:
     return Appointment.get_or_none(
         (Appointment.practitioner == practitioner_id) & (Appointment.uid == uid)
     )
-
-
-def load_all(practitioner_id: int, include_cancelled: bool = False) -> list[Appointment]:
-    return _attach_overrides(
-        list(_full_query().where(_visible(practitioner_id, include_cancelled)))
-    )
-
-
 
 
 def _naive_utc(value: dt.datetime) -> dt.datetime:
@@ -346,8 +300,6 @@ def current_change(practitioner_id: int) -> int:
     return int(value or 0)
 
 
-
-
 def changes_since(
     practitioner_id: int, since: int, limit: int | None = None
 ) -> tuple[list[tuple[str, int]], bool]:
@@ -362,8 +314,6 @@ def changes_since(
     rows = [(name, int(last)) for name, last in found]
     truncated = limit is not None and len(rows) > limit
     return (rows[:limit] if truncated else rows), truncated
-
-
 
 
 # ---------------------------------------------------------------- reports
@@ -419,11 +369,12 @@ def members_by_revision(
     return (rows[:limit] if truncated else rows), truncated
 
 
-def member_etags_by_revision(
+def iter_member_etags_by_revision(
     practitioner_id: int, include_cancelled: bool = False, limit: int | None = None
-) -> tuple[list[tuple[str, int]], bool]:
-    """members_by_revision as bare (name, revision) tuples: an initial sync of 100,000
-    members that needs nothing else holds no object per member."""
+) -> Iterator[tuple[str, int]]:
+    """(name, revision) of the served members oldest revision first, at most limit + 1 of
+    them (one more tells the caller the page is truncated), read row by row: an initial
+    sync of 100,000 members never holds them all as objects."""
     query = (
         Appointment.select(Appointment.resource_name, Appointment.revision)
         .where(_visible(practitioner_id, include_cancelled))
@@ -432,9 +383,7 @@ def member_etags_by_revision(
     if limit is not None:
         query = query.limit(limit + 1)
     sql, params = query.sql()
-    rows = database_proxy.obj.execute_sql(sql, params).fetchall()
-    truncated = limit is not None and len(rows) > limit
-    return (rows[:limit] if truncated else rows), truncated
+    yield from database_proxy.obj.execute_sql(sql, params)
 
 
 def members_by_names(

@@ -9,6 +9,7 @@ import pytest
 
 from providers import practice_api as api
 from providers.models import Appointment, database_proxy
+from providers.prepared import STATEMENTS
 from tests.conftest import DEMO_USER
 from tests.test_reports_support import (
     CALDAV,
@@ -42,9 +43,12 @@ def appointment_selects():
     original, seen = db.execute_sql, []
 
     def counting(sql, params=None, *args, **kwargs):
+        original_sql = sql
+        if sql.startswith("EXECUTE "):  # a statement prepared on PostgreSQL
+            sql = STATEMENTS.get(sql.split()[1], sql)
         if sql.lstrip().upper().startswith("SELECT") and 'FROM "appointment"' in sql:
             seen.append(sql)
-        return original(sql, params, *args, **kwargs)
+        return original(original_sql, params, *args, **kwargs)
 
     db.execute_sql = counting
     try:
@@ -95,11 +99,18 @@ def test_no_href_is_400(cal):
 
 
 def test_members_are_fetched_in_one_query_however_many(cal):
+    """One light query (name, id, revision); the rows not rendered yet in one more, never
+    one per member; once rendered, the light query is all."""
     hrefs = [f"bulk{i}.ics" for i in range(40)]
-    with appointment_selects() as seen:
-        responses, _ = parse_multistatus(cal.report(multiget_body(hrefs, "<C:calendar-data/>")))
-    assert len(responses) == 40 and all(r.status is None for r in responses)
-    assert len(seen) == 1, seen
+    first = None
+    for expected in (2, 1):
+        with appointment_selects() as seen:
+            resp = cal.report(multiget_body(hrefs, "<C:calendar-data/>"))
+        responses, _ = parse_multistatus(resp)
+        assert len(responses) == 40 and all(r.status is None for r in responses)
+        assert len(seen) == expected, seen
+        assert first is None or resp.content == first
+        first = resp.content
 
 
 def test_calendar_query_reads_rows_in_one_query_however_many(cal):

@@ -20,6 +20,7 @@ from urllib.parse import quote
 from wsgidav import util, xml_tools
 
 from davserver.http import parse_xml
+from davserver.reports.responses import ChunkedBody
 from providers import store
 from providers.properties import CALDAV, DAV
 from providers.resources import HREF_SAFE, CalendarCollection, CalendarObject
@@ -91,7 +92,7 @@ def handle(environ, start_response, provider):
     response = whole[len(head) - len(tail): -len(tail)].decode("utf-8")
     before_href, after_href = response.split(_HREF_MARK)
     middle, after_etag = after_href.split(_ETAG_MARK) if with_etag else (after_href, "")
-    # The body leaves as chunks of 1,000 members (Content-Length is their sum): never the
+    # The body leaves as chunks of 300 members (Content-Length is their sum): never the
     # whole listing twice in memory.
     chunks, batch = [head[: -len(tail)]], []
     etag = calendar.etag
@@ -99,14 +100,15 @@ def handle(environ, start_response, provider):
         href = href_prefix + (name if _PLAIN(name) else quote(name, safe=HREF_SAFE))
         batch.append(f"{before_href}{href}{middle}{etag(revision) if with_etag else ''}"
                      f"{after_etag}")
-        if len(batch) == 1000:
+        if len(batch) == 300:  # chunks of about 50 KB (see fragments._BATCH)
             chunks.append("".join(batch).encode())
             batch = []
     chunks.append("".join(batch).encode())
     chunks.append(tail)
+    body = ChunkedBody(chunks)
     start_response("207 Multi-Status", [
         ("Content-Type", "application/xml; charset=utf-8"),
         ("Date", util.get_rfc1123_time()),
-        ("Content-Length", str(sum(map(len, chunks)))),
+        ("Content-Length", str(body.length)),
     ])
-    return chunks
+    return body

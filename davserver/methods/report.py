@@ -9,7 +9,8 @@ from lxml import etree
 
 from davserver import reports
 from davserver.calendar_data import CalendarDataError, apply_calendar_data, parse_calendar_data
-from davserver.http import CalDAVError, parse_xml, read_body, respond, respond_xml
+from davserver.http import CalDAVError, parse_xml, read_body, respond, respond_xml, status_line
+from davserver.reports.responses import ChunkedBody
 from providers.properties import CALDAV
 from providers.resources import CalendarCollection
 
@@ -30,6 +31,12 @@ def handle(environ, start_response, provider):
     calendar_data = calendar_data_transform(request_el, resource)
     result = report.handle(request_el, resource, environ, calendar_data)
     if isinstance(result, reports.ReportResult):
+        if isinstance(result.body, list):  # chunks: the body is never joined into one
+            body = ChunkedBody(result.body)
+            headers = [*result.headers, ("Content-Type", result.content_type),
+                       ("Content-Length", str(body.length))]
+            start_response(status_line(result.status), headers)
+            return body
         return respond(start_response, result.status, result.body, result.content_type,
                        list(result.headers))
     return respond_xml(start_response, 207, result)

@@ -17,7 +17,7 @@ class ReportResult:
     """A response that is not a plain 207 multistatus (free-busy's 200 text/calendar)."""
 
     status: int
-    body: bytes
+    body: bytes | list[bytes]  # a list: chunks sent as they are (Content-Length is their sum)
     content_type: str
     headers: tuple[tuple[str, str], ...] = ()
 

@@ -29,13 +29,13 @@ from davserver.filters import (
     to_utc,
 )
 from davserver.http import CalDAVError, multistatus
-from davserver.reports import ReportResult, report, request_props
-from davserver.reports.responses import CALENDAR_DATA, add_object_response, multistatus_text
+from davserver.reports import ReportResult, fragments, report, request_props
+from davserver.reports.responses import add_object_response
 from davserver.reports.skeleton import time_skeleton
 from providers import store
 from providers.models import Appointment
-from providers.properties import CALDAV, CALENDAR, DAV
-from providers.resources import CalendarCollection, CalendarObject
+from providers.properties import CALDAV, CALENDAR
+from providers.resources import CalendarCollection
 
 FILTER = f"{{{CALDAV}}}filter"
 
@@ -68,51 +68,40 @@ def calendar_query(
     names, _ = request_props(request_el)
     flt = parse_request_filter(request_el)
     tz = ZoneInfo(calendar.settings.practice_timezone)
-    objects = matching_objects(calendar, flt, tz, names)
-    body = multistatus_text([(obj, None) for obj in objects], names, calendar_data)
-    if body is not None:
-        return ReportResult(207, body, "application/xml; charset=utf-8")
-    ms = multistatus()
-    for obj in objects:
-        add_object_response(ms, obj, names, calendar_data)
-    return ms
-
-
-# What a response can be built from with name, revision and rendered data alone.
-_WITHOUT_ROW = frozenset({f"{{{DAV}}}getetag", f"{{{DAV}}}getcontenttype", CALENDAR_DATA})
-
-
-def matching_objects(calendar: CalendarCollection, flt: CompFilter, tz: ZoneInfo,
-                     names: list[str]) -> list[CalendarObject]:
-    """The matching members, from the last answer to the same filter while nothing changed.
-
-    The answer is kept under the calendar's change number (it moves with every change of
-    any of its rows, patients and locations included, in commit order), so it is exact; if
-    every matching object's rendering is in the render cache too, no row is read at all.
-    """
     cache = calendar.settings.render_cache
+    # The policy is in the key: a text filter (SUMMARY contains a name) is evaluated on the
+    # viewer's rendering, so which objects match differs between a clear and a pseudonym view.
     key = ("query", calendar.owner.id, calendar.change_number(),
-           calendar.settings.serve_cancelled, flt, tz.key)
+           calendar.settings.serve_cancelled, flt, tz.key, calendar.policy)
     hit = cache.get(key)
-    if hit is not None and _WITHOUT_ROW.issuperset(names):
-        objects = []
-        base = calendar.path.rstrip("/") + "/"
-        for appt_id, name, revision in hit:
-            data = cache.get((appt_id, revision, calendar.policy))
-            if data is None:
-                break
-            obj = CalendarObject(base + name, calendar.environ, calendar,
-                                 member=store.MemberInfo(name, revision, ""))
-            obj._data = data
-            objects.append(obj)
-        else:
-            return objects
+    if hit is not None and fragments.applies(names):
+        # The last answer to the same filter while nothing changed: no row is read if
+        # every object's text (or rendering) is still cached.
+        try:
+            body = fragments.multistatus_chunks(calendar, hit, names, calendar_data)
+        except fragments.Missing:
+            body = None
+        if body is not None:
+            return ReportResult(207, body, "application/xml; charset=utf-8")
     try:
         found = matching(calendar, flt, tz)
     except FilterError as exc:
         raise filter_error(exc) from None
-    cache[key] = [(appt.id, appt.resource_name, appt.revision) for appt in found]
-    return [calendar.object_for(appt) for appt in found]
+    cache.put(key, [(appt.id, appt.resource_name, appt.revision, None, None) for appt in found],
+              cost=_ANSWER_COST * len(found))
+    body = fragments.multistatus_chunks(
+        calendar, [(appt.id, appt.resource_name, appt.revision, appt, None) for appt in found],
+        names, calendar_data)
+    if body is not None:
+        return ReportResult(207, body, "application/xml; charset=utf-8")
+    ms = multistatus()
+    for appt in found:
+        add_object_response(ms, calendar.object_for(appt), names, calendar_data)
+    return ms
+
+
+# Bytes of one entry (id, name, revision, None, None) of a cached answer: the tuple, its name and integers.
+_ANSWER_COST = 200
 
 
 def plain_time_range(flt: CompFilter) -> tuple[bool, TimeRange | None]:

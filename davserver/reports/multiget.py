@@ -7,12 +7,11 @@ from collections.abc import Callable
 from lxml import etree
 
 from davserver.http import CalDAVError, multistatus
-from davserver.reports import ReportResult, report, request_props
+from davserver.reports import ReportResult, fragments, report, request_props
 from davserver.reports.hrefs import member_name
 from davserver.reports.responses import (
     add_object_response,
     add_status_response,
-    multistatus_text,
 )
 from providers import store
 from providers.properties import CALDAV, CALENDAR, DAV
@@ -36,13 +35,12 @@ def calendar_multiget(
     if not any(hrefs):
         raise CalDAVError(400, message="calendar-multiget without href")
     wanted = {href: member_name(href, calendar) for href in dict.fromkeys(hrefs) if href}
-    rows = store.load_by_names(calendar.owner.id, [n for n in wanted.values() if n],
-                               calendar.settings.serve_cancelled, known=_rendered(calendar, names))
-    if all(name and name in rows for name in wanted.values()):
-        body = multistatus_text([(_object(calendar, name, rows[name]), href)
-                                 for href, name in wanted.items()], names, calendar_data)
+    if fragments.applies(names):
+        body = _text(calendar, wanted, names, calendar_data)
         if body is not None:
             return ReportResult(207, body, "application/xml; charset=utf-8")
+    rows = store.load_by_names(calendar.owner.id, [n for n in wanted.values() if n],
+                               calendar.settings.serve_cancelled, known=_rendered(calendar, names))
     ms = multistatus()
     for href, name in wanted.items():
         appt = rows.get(name) if name else None
@@ -52,6 +50,32 @@ def calendar_multiget(
             add_object_response(ms, _object(calendar, name, appt), names, calendar_data,
                                 href=href)
     return ms
+
+
+def _text(calendar: CalendarCollection, wanted: dict[str, str | None], names: list[str],
+          calendar_data: Callable[[bytes], bytes] | None) -> list[bytes] | None:
+    """The answer from one light query (id, revision) and the render cache; only objects
+    whose rendering is not cached are loaded, all in one more query. None when an href is
+    not a served member (404s: the element path answers)."""
+    owner, cancelled = calendar.owner.id, calendar.settings.serve_cancelled
+    ids = store.ids_by_names(owner, [n for n in wanted.values() if n], cancelled)
+    if not all(name and name in ids for name in wanted.values()):
+        return None
+    entries = [(appt_id, name, revision, None, href)
+               for href, name in wanted.items() for appt_id, revision in (ids[name],)]
+    cache, policy = calendar.settings.render_cache, calendar.policy
+    misses = [i for i, e in enumerate(entries) if cache.get((e[0], e[2], policy)) is None]
+    if misses:
+        rows = store.load_by_names(owner, [entries[i][1] for i in misses], cancelled)
+        for i in misses:
+            row = rows.get(entries[i][1])
+            if row is None:  # deleted meanwhile
+                return None
+            entries[i] = (row.id, row.resource_name, row.revision, row, entries[i][4])
+    try:
+        return fragments.multistatus_chunks(calendar, entries, names, calendar_data)
+    except fragments.Missing:  # evicted meanwhile by another request
+        return None
 
 
 def _object(calendar: CalendarCollection, name: str, row) -> CalendarObject:

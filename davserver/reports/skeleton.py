@@ -4,7 +4,7 @@ Post-filtering a series for a time range (calendar-query) or expanding it for bu
 (free-busy) needs DTSTART, DTEND, RRULE, EXDATE, overrides and time zones, not the texts,
 alarms and device properties. Parsing the whole rendered object was most of the cost of
 a query on a calendar with many ongoing series; the skeleton parses a third of the lines
-and, since instance times do not depend on the viewer's policy, is cached per
+and, since instance times do not depend on the viewer's policy, its text is cached per
 (row, revision) for every viewer, in the application's render cache (one per database).
 A revision never changes content, so the cache is exact in every process.
 """
@@ -63,11 +63,15 @@ def _kept(stack: list[bytes]) -> bool:
 
 
 def time_skeleton(calendar: CalendarCollection, appt: Appointment) -> icalendar.Calendar:
-    """Parsed skeleton of the served object; callers must not modify it (it is shared)."""
+    """Parsed skeleton of the served object (a fresh parse: callers may keep or change it).
+
+    The cache keeps the skeleton's text, not the parsed components: those take about 20
+    times its size (20 KB a series), and the answers per time range are cached anyway.
+    """
     cache = calendar.settings.render_cache
     key = ("time-skeleton", appt.id, appt.revision)
-    parsed = cache.get(key)
-    if parsed is None:
-        parsed = icalendar.Calendar.from_ical(strip_to_times(calendar.render(appt)))
-        cache[key] = parsed  # a bounded LRU
-    return parsed
+    stripped = cache.get(key)
+    if stripped is None:
+        stripped = strip_to_times(calendar.render(appt))
+        cache.put(key, stripped)  # a bounded LRU
+    return icalendar.Calendar.from_ical(stripped)

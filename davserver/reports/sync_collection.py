@@ -14,8 +14,9 @@ missing header is common, so absent, 0 and 1 are accepted; anything else is 400.
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import quote
 
 from lxml import etree
@@ -93,8 +94,8 @@ def sync_collection(
     objects = None
     if since is None:
         if not _PER_MEMBER.intersection(names):
-            etags, truncated = store.member_etags_by_revision(owner, cancelled, limit)
-            listing = _initial_listing(calendar, etags, names, token, truncated)
+            etags = store.iter_member_etags_by_revision(owner, cancelled, limit)
+            listing = _initial_listing(calendar, etags, names, token, limit)
             if listing is not None:
                 return listing
         members, truncated = store.members_by_revision(owner, cancelled, limit)
@@ -134,22 +135,54 @@ _PER_MEMBER = ROW_PROPS | {f"{{{DAV}}}getlastmodified"}
 _START, _END, _HREF, _ETAG = "\ue000start\ue000", "\ue000end\ue000", "\ue000href\ue000", "\ue000etag\ue000"
 
 
-def _initial_listing(calendar: CalendarCollection, members: list[tuple[str, int]],
-                     names: list[str], token: int, truncated: bool) -> ReportResult | None:
-    """The initial listing as text, every member from the first member's response.
+def _initial_listing(calendar: CalendarCollection, members: Iterator[tuple[str, int]],
+                     names: list[str], token: int, limit: int | None) -> ReportResult | None:
+    """The initial listing as text chunks, every member from the first member's response.
 
     At N=10,000 building a response element per member was most of an initial sync (and
     at N=100,000 most of the memory). The first member's response is built as always and
     serialized once with markers where its href and ETag are; each member's text is that
     template with its values (hrefs are percent-encoded and ETags '"<rev>-<tag>"': no
-    character XML escapes). The bytes are the same as the element tree's.
+    character XML escapes). The rows are read one at a time and the body is left as
+    chunks (never the listing as rows, text and bytes at once). The bytes are the same as
+    the element tree's.
     """
-    if not members:
+    first = next(members, None)
+    if first is None:
         return None
+    parts = _template(calendar, first, names, token, False)
+    if parts is None:
+        return None
+    before, before_href, middle, after_etag, with_etag, after = parts
+    href_prefix = calendar.href_for(calendar.path)
+    etag = calendar.etag
+    chunks, batch = [before.encode("utf-8")], []
+    count, last = 0, first[1]
+    for name, revision in itertools.chain((first,), members):
+        count += 1
+        if limit is not None and count > limit:  # the one row more: the page is truncated
+            after = _template(calendar, first, names, last, True)[-1]
+            break
+        last = revision
+        href = href_prefix + (name if _PLAIN(name) else quote(name, safe=HREF_SAFE))
+        batch.append(f"{before_href}{href}{middle}{etag(revision) if with_etag else ''}"
+                     f"{after_etag}")
+        if len(batch) == 300:  # chunks of about 50 KB (see fragments._BATCH)
+            chunks.append("".join(batch).encode("utf-8"))
+            batch = []
+    chunks.append("".join(batch).encode("utf-8"))
+    chunks.append(after.encode("utf-8"))
+    return ReportResult(207, chunks, "application/xml; charset=utf-8")
+
+
+def _template(calendar: CalendarCollection, first: tuple[str, int], names: list[str],
+              token: int, truncated: bool) -> tuple[str, str, str, str, bool, str] | None:
+    """(before, before href, between href and ETag, after ETag, with ETag, after) of the
+    listing whose first member is `first`; None if its href is not spelled as expected."""
     ms = multistatus()
-    first = store.MemberInfo(members[0][0], members[0][1], "")
-    add_object_response(ms, CalendarObject(calendar.path + first.resource_name,
-                                           calendar.environ, calendar, member=first), names)
+    member = store.MemberInfo(first[0], first[1], "")
+    add_object_response(ms, CalendarObject(calendar.path + member.resource_name,
+                                           calendar.environ, calendar, member=member), names)
     template = ms[0]
     href_prefix = calendar.href_for(calendar.path)
     href_el = template.find(f"{{{DAV}}}href")
@@ -161,23 +194,12 @@ def _initial_listing(calendar: CalendarCollection, members: list[tuple[str, int]
     if with_etag:
         etag_el.text = _ETAG
     ms.text, template.tail = _START, _END
-    _finish(ms, calendar, members[-1][1] if truncated else token, truncated)
+    _finish(ms, calendar, token, truncated)
     before, rest = serialize(ms).decode("utf-8").split(_START)
     response, after = rest.split(_END)
     before_href, after_href = response.split(_HREF)
     middle, after_etag = after_href.split(_ETAG) if with_etag else (after_href, "")
-    etag = calendar.etag
-    chunks, batch = [before.encode("utf-8")], []
-    for name, revision in members:
-        href = href_prefix + (name if _PLAIN(name) else quote(name, safe=HREF_SAFE))
-        batch.append(f"{before_href}{href}{middle}{etag(revision) if with_etag else ''}"
-                     f"{after_etag}")
-        if len(batch) == 1000:  # never the whole listing as text and as bytes at once
-            chunks.append("".join(batch).encode("utf-8"))
-            batch = []
-    chunks.append("".join(batch).encode("utf-8"))
-    chunks.append(after.encode("utf-8"))
-    return ReportResult(207, b"".join(chunks), "application/xml; charset=utf-8")
+    return before, before_href, middle, after_etag, with_etag, after
 
 
 def _objects(calendar: CalendarCollection, member_names: Iterable[str],
