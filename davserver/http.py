@@ -50,6 +50,14 @@ def parse_xml(body: bytes) -> etree._Element:
         raise CalDAVError(400, message="request body is not well-formed XML") from None
 
 
+def request_xml(environ: dict) -> etree._Element:
+    """The request body's XML, parsed once per request (the DOCTYPE check and the handler)."""
+    root = environ.get("praxis.xml")
+    if root is None:
+        root = environ["praxis.xml"] = parse_xml(read_body(environ))
+    return root
+
+
 def serialize(el: etree._Element) -> bytes:
     return etree.tostring(el, xml_declaration=True, encoding="utf-8")
 

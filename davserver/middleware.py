@@ -9,7 +9,7 @@ import time
 from wsgidav.mw.base_mw import BaseMiddleware
 
 from davserver import methods
-from davserver.http import CalDAVError, parse_xml, respond, respond_error
+from davserver.http import CalDAVError, request_xml, respond, respond_error
 from davserver.methods.conditions import refuse_readonly_proppatch
 
 access_log = logging.getLogger("praxis_caldav.access")
@@ -124,7 +124,7 @@ class CalDAVMiddleware(BaseMiddleware):
             if method in ("PROPFIND", "PROPPATCH", "REPORT"):
                 # Every XML body is checked with entities and network off before anyone parses it.
                 if environ.get("praxis.body"):
-                    _refuse_doctype(environ["praxis.body"])
+                    _refuse_doctype(environ)
                 if method == "PROPPATCH":
                     refuse_readonly_proppatch(environ["wsgidav.provider"], environ)
                 if method == "PROPFIND" and (environ.get("HTTP_DEPTH") or "infinity").strip(
@@ -142,8 +142,8 @@ class CalDAVMiddleware(BaseMiddleware):
             return respond_error(start_response, err)
 
 
-def _refuse_doctype(body: bytes) -> None:
+def _refuse_doctype(environ: dict) -> None:
     """400 for malformed XML and for any DOCTYPE: parse_xml's byte search misses UTF-16."""
-    docinfo = parse_xml(body).getroottree().docinfo
+    docinfo = request_xml(environ).getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise CalDAVError(400, message="XML with a document type declaration is not accepted")

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from wsgidav import util, xml_tools
 
-from davserver.http import parse_xml
+from davserver.http import request_xml
 from davserver.reports.responses import ChunkedBody
 from providers import store
 from providers.properties import CALDAV, DAV
@@ -36,11 +36,11 @@ _CONDITIONAL = ("HTTP_IF", "HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIF
                 "HTTP_IF_UNMODIFIED_SINCE")
 
 
-def requested_names(body: bytes) -> list[str] | None:
+def requested_names(environ: dict) -> list[str] | None:
     """The names of a plain <propfind><prop>…</prop></propfind>, else None."""
-    if not body:
+    if not environ.get("praxis.body"):
         return None
-    request_el = parse_xml(body)
+    request_el = request_xml(environ)
     if request_el.tag != f"{{{DAV}}}propfind" or len(request_el) != 1:
         return None
     prop = request_el[0]
@@ -55,7 +55,7 @@ def requested_names(body: bytes) -> list[str] | None:
 def handle(environ, start_response, provider):
     if (environ.get("HTTP_DEPTH") or "").strip() != "1" or any(h in environ for h in _CONDITIONAL):
         return None
-    names = requested_names(environ.get("praxis.body") or b"")
+    names = requested_names(environ)
     if names is None:
         return None
     calendar = provider.get_resource_inst(environ["PATH_INFO"], environ)

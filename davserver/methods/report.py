@@ -9,7 +9,7 @@ from lxml import etree
 
 from davserver import reports
 from davserver.calendar_data import CalendarDataError, apply_calendar_data, parse_calendar_data
-from davserver.http import CalDAVError, parse_xml, read_body, respond, respond_xml, status_line
+from davserver.http import CalDAVError, read_body, request_xml, respond, respond_xml, status_line
 from davserver.reports.responses import ChunkedBody
 from providers.properties import CALDAV
 from providers.resources import CalendarCollection
@@ -24,7 +24,7 @@ def handle(environ, start_response, provider):
     body = read_body(environ)
     if not body:
         raise CalDAVError(400, message="REPORT without a body")
-    request_el = parse_xml(body)
+    request_el = request_xml(environ)
     report = reports.REGISTRY.get(request_el.tag)
     if report is None or not isinstance(resource, CalendarCollection):
         raise CalDAVError(403, SUPPORTED_REPORT, "this report is not supported on this resource")
