@@ -376,8 +376,13 @@ def _row_values(f: AppointmentFields) -> dict:
     return values
 
 
-def _store_overrides(appointment_id: int, overrides: Sequence[OverrideFields]) -> None:
-    AppointmentOverride.delete().where(AppointmentOverride.appointment == appointment_id).execute()
+def _store_overrides(appointment_id: int, overrides: Sequence[OverrideFields], *,
+                     new: bool = False) -> None:
+    """Replace the overrides; a `new` row has none yet (foreign keys cascade, so no stale
+    override can point at a fresh id) and skips the DELETE."""
+    if not new:
+        AppointmentOverride.delete().where(
+            AppointmentOverride.appointment == appointment_id).execute()
     if overrides:
         AppointmentOverride.insert_many(
             [dict(appointment=appointment_id, recurrence_id=o.recurrence_id,
@@ -407,7 +412,7 @@ def create_appointment(
             uid=uid, resource_name=resource_name, revision=change_id,
             external_id=external_id, **_row_values(fields),
         )
-        _store_overrides(appointment.id, fields.overrides)
+        _store_overrides(appointment.id, fields.overrides, new=True)
     return appointment
 
 
