@@ -91,9 +91,40 @@ def _log_change(practitioner_id: int, resource_name: str, deleted: bool = False)
     """
     if isinstance(database_proxy.obj, pw.PostgresqlDatabase):
         database_proxy.execute_sql("SELECT pg_advisory_xact_lock(%s)", (practitioner_id,))
-    return Change.insert(
-        practitioner=practitioner_id, resource_name=resource_name, deleted=deleted
-    ).execute()
+    row = Change(practitioner=practitioner_id, resource_name=resource_name, deleted=deleted)
+    return _insert(row)
+
+
+# (database, model, columns) -> (database, INSERT statement, fields in parameter order)
+_INSERTS: dict[tuple[int, type, tuple[str, ...]], tuple[pw.Database, str, tuple[pw.Field, ...]]] = {}
+
+
+def _insert(instance: pw.Model) -> int:
+    """`instance.save(force_insert=True)` for a new row with an auto-increment id: the same
+    columns (what the instance holds, defaults included) and values (each field's db_value),
+    but the statement is built once per database, model and column set. peewee building it
+    anew was a third of the server time of a PUT that creates an appointment."""
+    model = type(instance)
+    meta = model._meta
+    data = instance.__data__
+    names = tuple(n for n in data if n != meta.primary_key.name)
+    db = database_proxy.obj
+    entry = _INSERTS.get((id(db), model, names))
+    if entry is None or entry[0] is not db:
+        fields = tuple(meta.fields[n] for n in names)
+        quote = db.quote
+        sql = (f"INSERT INTO {pw.quote((meta.table_name,), quote)} "
+               f"({', '.join(pw.quote((f.column_name,), quote) for f in fields)}) "
+               f"VALUES ({', '.join([db.param] * len(fields))})")
+        if db.returning_clause:
+            sql += f" RETURNING {pw.quote((meta.primary_key.column_name,), quote)}"
+        entry = _INSERTS[(id(db), model, names)] = (db, sql, fields)
+    _, sql, fields = entry
+    cursor = db.execute_sql(sql, [f.db_value(data[f.name]) for f in fields])
+    new_id = cursor.fetchone()[0] if db.returning_clause else cursor.lastrowid
+    instance.__data__[meta.primary_key.name] = new_id
+    instance._dirty.clear()
+    return new_id
 
 
 # ---------------------------------------------------------------- practices and people
@@ -407,11 +438,12 @@ def create_appointment(
     resource_name = resource_name or f"{uuid.uuid5(uuid.NAMESPACE_URL, uid).hex}.ics"
     with database_proxy.atomic():
         change_id = _log_change(practitioner.id, resource_name)
-        appointment = Appointment.create(
+        appointment = Appointment(
             practice=practitioner.practice_id, practitioner=practitioner, patient=patient,
             uid=uid, resource_name=resource_name, revision=change_id,
             external_id=external_id, **_row_values(fields),
         )
+        _insert(appointment)
         _store_overrides(appointment.id, fields.overrides, new=True)
     return appointment
 
