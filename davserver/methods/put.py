@@ -9,6 +9,7 @@ rejected or losing request changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -102,7 +103,9 @@ def _store(calendar: CalendarCollection, name: str, obj: ical_parse.DeviceObject
     try:
         fields = ical_parse.to_fields(obj, target, calendar.policy, settings.practice_timezone,
                                       reviving=reviving)
-        with api.transaction():
+        # Each data-API call is one transaction by itself; only parking a cancelled row must
+        # share one with the create (an outer transaction costs a savepoint round trip).
+        with api.transaction() if parked is not None else contextlib.nullcontext():
             if parked is not None:
                 api.park_appointment(parked)
             if target is None:
