@@ -10,6 +10,7 @@ come back exactly as we rendered them leave the practice's fields untouched, and
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -144,11 +145,17 @@ def _parse_calendars(text: str) -> tuple[list[icalendar.Component], list | None]
     return icalendar.Calendar.from_ical(rest, multiple=True), cached
 
 
-def _structure(line: str) -> tuple[str, str] | None:
+_PLAIN_STRUCTURE = re.compile(r"(BEGIN|END):([A-Za-z0-9-]+)", re.IGNORECASE)
+
+
+def _structure(line) -> tuple[str, str] | None:
     """("BEGIN"|"END", component name) as icalendar reads the line, None for a property."""
     head = line[:5].upper()
     if not head.startswith(("BEGIN", "END")):
         return None
+    plain = _PLAIN_STRUCTURE.fullmatch(line)  # what parts() gives, without its char loop
+    if plain is not None:
+        return plain[1].upper(), plain[2].upper()
     name, _, value = line.parts()  # ValueError: left to the full parse
     name = name.upper()
     return (name, value.upper()) if name in ("BEGIN", "END") else None

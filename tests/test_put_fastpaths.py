@@ -121,3 +121,15 @@ def test_prepared_insert_stores_what_model_create_stores(sqlite_db):
     a, b = sqlite_db.execute_sql(f"SELECT {typed} FROM appointment ORDER BY id").fetchall()
     assert a == b
     assert made.id == 1 and not made.is_dirty()
+
+
+@pytest.mark.parametrize("line", ["BEGIN:VEVENT", "end:vtimezone", "BEGIN:X-FOO-1", "Begin:Standard",
+                                  "BEGIN;X=1:VALARM", "END:VEVENT ", "BEGINX:y", "ENDING:z",
+                                  "SUMMARY:x"])
+def test_structure_lines_read_like_icalendar(line):
+    from icalendar.parser.content_line import Contentline
+
+    content = Contentline(line)
+    name, _, value = content.parts()
+    expected = (name.upper(), value.upper()) if name.upper() in ("BEGIN", "END") else None
+    assert ical_parse._structure(content) == expected
