@@ -471,12 +471,14 @@ def update_appointment(
     patient: Patient | None | bool = False,
     uid: str | None = None,
     resource_name: str | None = None,
-) -> Appointment:
+    reload: bool = True,
+) -> Appointment | None:
     """Replace the appointment's times and texts; `patient=False` keeps the patient link.
 
     With `expected_revision` the update is a compare-and-set: of two writers holding the
     same ETag exactly one succeeds, the other gets ConflictError (HTTP 412). `uid` and
     `resource_name` re-identify a row (a device reviving a cancelled appointment).
+    Returns the row as stored, read again; `reload=False` skips that read and returns None.
     """
     _check_fields(fields)
     values = _row_values(fields)
@@ -498,7 +500,7 @@ def update_appointment(
         if query.execute() != 1:
             raise ConflictError("the appointment was changed or deleted meanwhile")
         _store_overrides(appointment.id, fields.overrides)
-    return Appointment.get_by_id(appointment.id)
+    return Appointment.get_by_id(appointment.id) if reload else None
 
 
 def delete_appointment(

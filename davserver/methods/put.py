@@ -109,14 +109,14 @@ def _store(calendar: CalendarCollection, name: str, obj: ical_parse.DeviceObject
             if parked is not None:
                 api.park_appointment(parked)
             if target is None:
-                stored = _create(calendar, name, obj.uid, fields, conditional)
+                _create(calendar, name, obj.uid, fields, conditional)
             else:
-                stored = _update(target, name, obj.uid, fields, conditional)
+                _update(target, name, obj.uid, fields, conditional)
     except (api.DataError, ical_parse.InvalidObject, ValueError) as exc:
         condition = getattr(exc, "condition", ical_parse.VALID_DATA)
         raise CalDAVError(403, condition, _one_line(exc)) from None
     status = 201 if target is None or reviving else 204
-    return status, _etag_if_identical(calendar, stored, body)
+    return status, _etag_if_identical(calendar, name, body)  # stored at `name` either way
 
 
 # The row at the URL and the row holding the UID, full (patient, location), in one prepared
@@ -155,24 +155,23 @@ def _create(calendar: CalendarCollection, name: str, uid: str, fields: api.Appoi
 
 
 def _update(target: Appointment, name: str, uid: str, fields: api.AppointmentFields,
-            conditional: bool) -> Appointment:
+            conditional: bool) -> None:
     """Compare-and-set on the revision we judged the preconditions on (no lost update)."""
     try:
-        return api.update_appointment(
+        api.update_appointment(
             target, fields, expected_revision=target.revision,
             uid=uid if uid != target.uid else None,
-            resource_name=name if name != target.resource_name else None)
+            resource_name=name if name != target.resource_name else None, reload=False)
     except api.ConflictError:
         if conditional:
             raise CalDAVError(412, message="the appointment was changed meanwhile") from None
         raise _Retry() from None
 
 
-def _etag_if_identical(calendar: CalendarCollection, appointment: Appointment,
-                       body: bytes) -> str | None:
+def _etag_if_identical(calendar: CalendarCollection, name: str, body: bytes) -> str | None:
     if not _may_equal_rendering(calendar, body):
         return None
-    fresh = store.load_one(calendar.owner.id, appointment.resource_name, include_cancelled=True)
+    fresh = store.load_one(calendar.owner.id, name, include_cancelled=True)
     if fresh is None or calendar.render(fresh) != body:
         return None
     return calendar.etag(fresh.revision)
