@@ -10,11 +10,14 @@ come back exactly as we rendered them leave the practice's fields untouched, and
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from itertools import islice
 
 import icalendar
 from dateutil import rrule as du_rrule
+from icalendar.parser.content_line import Contentlines
+from icalendar.timezone import tzp
 
 from davserver import render
 from davserver.ical_tz import ZoneResolver, convert
@@ -66,7 +69,7 @@ def parse_object(body: bytes, charset: str | None = None) -> DeviceObject:
     """Validate an uploaded calendar object resource; raise InvalidObject on a broken one."""
     text = decode(body, charset)
     try:
-        calendars = icalendar.Calendar.from_ical(text, multiple=True)
+        calendars, zones = _parse_calendars(text)
     except (ValueError, IndexError, KeyError, TypeError):
         raise InvalidObject(VALID_DATA, "body is not iCalendar data") from None
     if len(calendars) != 1 or calendars[0].name != "VCALENDAR":
@@ -101,9 +104,106 @@ def parse_object(body: bytes, charset: str | None = None) -> DeviceObject:
     for event in events:
         if "DTSTART" not in event:
             raise InvalidObject(VALID_DATA, "VEVENT without DTSTART")
-    timezones = {str(tz["TZID"]): tz for tz in cal.subcomponents
-                 if tz.name == "VTIMEZONE" and "TZID" in tz}
+    if zones is None:
+        zones = [c for c in cal.subcomponents if c.name == "VTIMEZONE"]
+    timezones = {str(tz["TZID"]): tz for tz in zones if "TZID" in tz}
     return DeviceObject(uids.pop(), masters[0], overrides, timezones, text)
+
+
+# ---------------------------------------------------------------- VTIMEZONEs seen before
+
+# A device sends the same VTIMEZONE with every object, and parsing it was half of parsing an
+# upload. Each top-level VTIMEZONE parsed once is kept by its (unfolded) text; an upload
+# whose VTIMEZONEs are all known is parsed without them. That gives the same result: a
+# component's parse depends only on its own lines and on icalendar's time zone cache, which
+# is filled in as the parser would have (first definition of a name wins there anyway), and
+# a block whose lines carry a TZID parameter is never cached.
+_ZONES: dict[str, icalendar.Timezone] = {}
+_ZONES_MAX = 64
+
+
+def _parse_calendars(text: str) -> tuple[list[icalendar.Component], list | None]:
+    """`Calendar.from_ical(text, multiple=True)`, plus the top-level VTIMEZONEs when they
+    came from the cache (None: they are in the calendar's subcomponents)."""
+    lines = Contentlines.from_ical(text)
+    split = _split_zones(lines)
+    if split is None:
+        return icalendar.Calendar.from_ical(lines, multiple=True), None
+    rest, blocks = split
+    cached = [_ZONES.get(key) for key in blocks]
+    if None in cached:
+        calendars = icalendar.Calendar.from_ical(lines, multiple=True)
+        found = [c for c in calendars[0].subcomponents if c.name == "VTIMEZONE"]
+        if len(calendars) == 1 and len(found) == len(blocks):
+            if len(_ZONES) >= _ZONES_MAX:
+                _ZONES.clear()
+            _ZONES.update(zip(blocks, found, strict=True))
+        return calendars, None
+    for zone in cached:
+        if "TZID" in zone:
+            tzp.cache_timezone_component(zone)
+    return icalendar.Calendar.from_ical(rest, multiple=True), cached
+
+
+_PLAIN_STRUCTURE = re.compile(r"(BEGIN|END):([A-Za-z0-9-]+)", re.IGNORECASE)
+
+
+def _structure(line) -> tuple[str, str] | None:
+    """("BEGIN"|"END", component name) as icalendar reads the line, None for a property."""
+    head = line[:5].upper()
+    if not head.startswith(("BEGIN", "END")):
+        return None
+    plain = _PLAIN_STRUCTURE.fullmatch(line)  # what parts() gives, without its char loop
+    if plain is not None:
+        return plain[1].upper(), plain[2].upper()
+    name, _, value = line.parts()  # ValueError: left to the full parse
+    name = name.upper()
+    return (name, value.upper()) if name in ("BEGIN", "END") else None
+
+
+def _split_zones(lines: list) -> tuple[list, list[str]] | None:
+    """(lines without the top-level VTIMEZONEs, each VTIMEZONE's text) of one VCALENDAR;
+    None when the body is anything else (the full parse then decides)."""
+    rest: list = []
+    blocks: list[str] = []
+    block: list | None = None
+    depth = 0
+    closed = False
+    try:
+        for line in lines:
+            if not line:
+                rest.append(line)
+                continue
+            if closed:
+                return None  # anything after the calendar
+            kind = _structure(line)
+            if kind is not None and kind[0] == "BEGIN":
+                if depth == 0 and kind[1] != "VCALENDAR":
+                    return None
+                if depth == 1 and kind[1] == "VTIMEZONE":
+                    block = []
+                depth += 1
+            elif kind is not None:
+                depth -= 1
+                if depth < 0:
+                    return None
+                closed = depth == 0
+            elif depth == 0:
+                return None
+            if block is None:
+                rest.append(line)
+                continue
+            if kind is None and "TZID=" in line.upper():
+                return None
+            block.append(line)
+            if kind is not None and kind[0] == "END" and depth == 1:
+                if kind[1] != "VTIMEZONE":
+                    return None
+                blocks.append("\n".join(block))
+                block = None
+    except ValueError:
+        return None
+    return (rest, blocks) if closed and blocks else None
 
 
 def _check_errors(events: list[icalendar.Event]) -> None:

@@ -9,13 +9,14 @@ rejected or losing request changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Callable
 
 import peewee as pw
 
-from davserver import ical_parse
+from davserver import ical_parse, render
 from davserver.http import CalDAVError, read_body, respond
 from davserver.methods.conditions import check_preconditions, served, writable_calendar
 from providers import practice_api as api
@@ -83,17 +84,12 @@ def _store(calendar: CalendarCollection, name: str, obj: ical_parse.DeviceObject
            environ: dict) -> tuple[int, str | None]:
     settings = calendar.settings
     owner_id = calendar.owner.id
-    row = store.load_one(owner_id, name, include_cancelled=True)
+    row, other = _rows_for(owner_id, name, obj.uid)
     visible = row is not None and served(row, settings)
     conditional = check_preconditions(environ, calendar.etag(row.revision) if visible else None)
-    if visible and calendar.render(row) == body:
+    if visible and _may_equal_rendering(calendar, body) and calendar.render(row) == body:
         return 204, calendar.etag(row.revision)  # nothing changed: no new revision
 
-    other = store.find_by_uid(owner_id, obj.uid)
-    if other is not None and row is not None and other.id == row.id:
-        other = None
-    if other is not None and row is None and other.resource_name == name:
-        raise _Retry()  # created at this URL since we looked: judge again on the new state
     if other is not None and (served(other, settings) or visible):
         raise CalDAVError(403, C + "no-uid-conflict",
                           "this UID is already used by another resource",
@@ -102,23 +98,44 @@ def _store(calendar: CalendarCollection, name: str, obj: ical_parse.DeviceObject
     parked = row if row is not None and not visible and row.uid != obj.uid else None
     target = None if parked is not None else row
     if target is None and other is not None:  # the device brings a cancelled one back here
-        target = store.load_one(owner_id, other.resource_name, include_cancelled=True)
+        target = other
     reviving = target is not None and not served(target, settings)
     try:
         fields = ical_parse.to_fields(obj, target, calendar.policy, settings.practice_timezone,
                                       reviving=reviving)
-        with api.transaction():
+        # Each data-API call is one transaction by itself; only parking a cancelled row must
+        # share one with the create (an outer transaction costs a savepoint round trip).
+        with api.transaction() if parked is not None else contextlib.nullcontext():
             if parked is not None:
                 api.park_appointment(parked)
             if target is None:
-                stored = _create(calendar, name, obj.uid, fields, conditional)
+                _create(calendar, name, obj.uid, fields, conditional)
             else:
-                stored = _update(target, name, obj.uid, fields, conditional)
+                _update(target, name, obj.uid, fields, conditional)
     except (api.DataError, ical_parse.InvalidObject, ValueError) as exc:
         condition = getattr(exc, "condition", ical_parse.VALID_DATA)
         raise CalDAVError(403, condition, _one_line(exc)) from None
     status = 201 if target is None or reviving else 204
-    return status, _etag_if_identical(calendar, stored, body)
+    return status, _etag_if_identical(calendar, name, body)  # stored at `name` either way
+
+
+# The row at the URL and the row holding the UID, full (patient, location), in one prepared
+# query: two indexed lookups OR-ed (SQLite: MULTI-INDEX OR; PostgreSQL: BitmapOr).
+_UID = "\x00prepared-uid\x00"
+_at_name_or_uid = store._Prepared(
+    lambda owner, name, uid: store._full_query().where(
+        (Appointment.practitioner == owner)
+        & ((Appointment.resource_name == name) | (Appointment.uid == uid))),
+    store._ID, store._NAME, _UID)
+
+
+def _rows_for(owner_id: int, name: str, uid: str) -> tuple[Appointment | None, Appointment | None]:
+    """(row at this URL, another row with this UID), whether served or cancelled; overrides
+    attached to both."""
+    rows = store._attach_overrides(_at_name_or_uid.rows(owner_id, name, uid))
+    row = next((r for r in rows if r.resource_name == name), None)
+    other = next((r for r in rows if r.uid == uid and r is not row), None)
+    return row, other
 
 
 def _create(calendar: CalendarCollection, name: str, uid: str, fields: api.AppointmentFields,
@@ -138,25 +155,37 @@ def _create(calendar: CalendarCollection, name: str, uid: str, fields: api.Appoi
 
 
 def _update(target: Appointment, name: str, uid: str, fields: api.AppointmentFields,
-            conditional: bool) -> Appointment:
+            conditional: bool) -> None:
     """Compare-and-set on the revision we judged the preconditions on (no lost update)."""
     try:
-        return api.update_appointment(
+        api.update_appointment(
             target, fields, expected_revision=target.revision,
             uid=uid if uid != target.uid else None,
-            resource_name=name if name != target.resource_name else None)
+            resource_name=name if name != target.resource_name else None, reload=False)
     except api.ConflictError:
         if conditional:
             raise CalDAVError(412, message="the appointment was changed meanwhile") from None
         raise _Retry() from None
 
 
-def _etag_if_identical(calendar: CalendarCollection, appointment: Appointment,
-                       body: bytes) -> str | None:
-    fresh = store.load_one(calendar.owner.id, appointment.resource_name, include_cancelled=True)
+def _etag_if_identical(calendar: CalendarCollection, name: str, body: bytes) -> str | None:
+    if not _may_equal_rendering(calendar, body):
+        return None
+    fresh = store.load_one(calendar.owner.id, name, include_cancelled=True)
     if fresh is None or calendar.render(fresh) != body:
         return None
     return calendar.etag(fresh.revision)
+
+
+# Every object render_appointment makes carries this line, so an upload without it cannot be
+# byte-identical to a rendering: no need to load and render the row to find that out (that
+# was a quarter of the server time of a PUT of a new object).
+_RENDERED_MARK = f"PRODID:{render.PRODID}\r\n".encode()
+
+
+def _may_equal_rendering(calendar: CalendarCollection, body: bytes) -> bool:
+    """False only when `body` is certainly not what the calendar would render."""
+    return calendar.settings.renderer is not render.render_appointment or _RENDERED_MARK in body
 
 
 def _one_line(exc: Exception) -> str:
