@@ -245,6 +245,26 @@ _load_one = {
 }
 
 
+# The row at a URL and the row holding a UID (PUT decides create/update/conflict from
+# both), full, in one prepared query: two indexed lookups OR-ed (SQLite: MULTI-INDEX OR;
+# PostgreSQL: BitmapOr), read at one snapshot.
+_UID = "\x00prepared-uid\x00"
+_at_name_or_uid = _Prepared(
+    lambda owner, name, uid: _full_query().where(
+        (Appointment.practitioner == owner)
+        & ((Appointment.resource_name == name) | (Appointment.uid == uid))),
+    _ID, _NAME, _UID)
+
+
+def rows_at_name_or_uid(owner_id: int, name: str, uid: str
+                        ) -> tuple[Appointment | None, Appointment | None]:
+    """(row at this URL, another row with this UID), served or cancelled, overrides attached."""
+    rows = _attach_overrides(_at_name_or_uid.rows(owner_id, name, uid))
+    row = next((r for r in rows if r.resource_name == name), None)
+    other = next((r for r in rows if r.uid == uid and r is not row), None)
+    return row, other
+
+
 def load_one(practitioner_id: int, name: str, include_cancelled: bool = False) -> Appointment | None:
     """One full row (GET, PUT preconditions): a prepared query, overrides only for a series."""
     found = _load_one[bool(include_cancelled)].rows(practitioner_id, name)

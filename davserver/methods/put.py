@@ -84,7 +84,7 @@ def _store(calendar: CalendarCollection, name: str, obj: ical_parse.DeviceObject
            environ: dict) -> tuple[int, str | None]:
     settings = calendar.settings
     owner_id = calendar.owner.id
-    row, other = _rows_for(owner_id, name, obj.uid)
+    row, other = store.rows_at_name_or_uid(owner_id, name, obj.uid)
     visible = row is not None and served(row, settings)
     conditional = check_preconditions(environ, calendar.etag(row.revision) if visible else None)
     if visible and _may_equal_rendering(calendar, body) and calendar.render(row) == body:
@@ -117,25 +117,6 @@ def _store(calendar: CalendarCollection, name: str, obj: ical_parse.DeviceObject
         raise CalDAVError(403, condition, _one_line(exc)) from None
     status = 201 if target is None or reviving else 204
     return status, _etag_if_identical(calendar, name, body)  # stored at `name` either way
-
-
-# The row at the URL and the row holding the UID, full (patient, location), in one prepared
-# query: two indexed lookups OR-ed (SQLite: MULTI-INDEX OR; PostgreSQL: BitmapOr).
-_UID = "\x00prepared-uid\x00"
-_at_name_or_uid = store._Prepared(
-    lambda owner, name, uid: store._full_query().where(
-        (Appointment.practitioner == owner)
-        & ((Appointment.resource_name == name) | (Appointment.uid == uid))),
-    store._ID, store._NAME, _UID)
-
-
-def _rows_for(owner_id: int, name: str, uid: str) -> tuple[Appointment | None, Appointment | None]:
-    """(row at this URL, another row with this UID), whether served or cancelled; overrides
-    attached to both."""
-    rows = store._attach_overrides(_at_name_or_uid.rows(owner_id, name, uid))
-    row = next((r for r in rows if r.resource_name == name), None)
-    other = next((r for r in rows if r.uid == uid and r is not row), None)
-    return row, other
 
 
 def _create(calendar: CalendarCollection, name: str, uid: str, fields: api.AppointmentFields,
