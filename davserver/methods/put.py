@@ -150,17 +150,22 @@ def _update(target: Appointment, name: str, uid: str, fields: api.AppointmentFie
 
 
 def _etag_if_identical(calendar: CalendarCollection, name: str, body: bytes) -> str | None:
-    if not _may_equal_rendering(calendar, body):
-        return None
+    """Render the stored row now (render on write) and give its ETag if it equals the upload.
+
+    The rendering is wanted right after: without an ETag the device GETs the object at once,
+    and the owner's other devices fetch it with their next sync. Rendered here it lands in the
+    cache those reads use, so a write costs one rendering wherever it is read.
+    """
     fresh = store.load_one(calendar.owner.id, name, include_cancelled=True)
-    if fresh is None or calendar.render(fresh) != body:
+    if fresh is None:
+        return None
+    if calendar.render(fresh) != body:
         return None
     return calendar.etag(fresh.revision)
 
 
 # Every object render_appointment makes carries this line, so an upload without it cannot be
-# byte-identical to a rendering: no need to load and render the row to find that out (that
-# was a quarter of the server time of a PUT of a new object).
+# byte-identical to a rendering: the "nothing changed" check need not render the old row.
 _RENDERED_MARK = f"PRODID:{render.PRODID}\r\n".encode()
 
 
