@@ -48,6 +48,10 @@ def open_database(url: str) -> pw.Database:
             password=unquote(parsed.password) if parsed.password else None,
             host=parsed.hostname or None,
             port=parsed.port or None,
+            # Our hot selects are prepared once per connection (providers/prepared.py). A
+            # generic plan made while the table was small kept scanning it whole as it grew
+            # (45,000 rows: 20-100 ms per lookup); custom plans see the table as it is now.
+            options="-c plan_cache_mode=force_custom_plan",
         )
     else:
         raise DatabaseURLError(

@@ -50,3 +50,12 @@ def test_prepared_change_queries_follow_new_changes(db_url):
     assert store.changes_since(owner.id, before, limit=1) == ([("b.ics", ids[1])], True)
     assert store.changes_since(owner.id, ids[2]) == ([], False)
     assert Change.select().where(Change.practitioner == owner.id).count() == 3
+
+
+def test_postgresql_connections_plan_each_execution(db_url):
+    """A prepared statement's generic plan, made while the table was empty, would keep
+    scanning the whole table as it grows: every connection asks for custom plans."""
+    db = open_database(db_url)
+    if not db_url.startswith("postgresql"):
+        return  # SQLite plans every statement as it runs
+    assert db.execute_sql("SHOW plan_cache_mode").fetchone()[0] == "force_custom_plan"
