@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlparse
-
 from lxml import etree
 
 from providers.properties import CALDAV, DAV, NSMAP
@@ -99,14 +97,6 @@ def respond_error(start_response, err: CalDAVError):
 
 def multistatus() -> etree._Element:
     return etree.Element(f"{{{DAV}}}multistatus", nsmap=NSMAP)
-
-
-def href_to_path(href: str, mount_path: str = "") -> str | None:
-    """Request path of an href (absolute URL, path-absolute or percent-encoded), or None."""
-    path = unquote(urlparse(href.strip()).path)
-    if mount_path and path.startswith(mount_path):
-        path = path[len(mount_path):] or "/"
-    return path if path.startswith("/") else None
 
 
 def read_body(environ: dict) -> bytes:
