@@ -6,8 +6,13 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
 
 _N, _R, _P = 2**14, 8, 1
+# One scrypt at these parameters takes 128 * r * n bytes = 16 MiB for its run. Every worker
+# thread hashing at once (credential caches expiring together, or a burst of wrong passwords)
+# cost 16 threads x 16 MiB; two at a time keep both cores busy and the peak at 32 MiB.
+_KDF_SLOTS = threading.BoundedSemaphore(2)
 
 
 def hash_password(password: str) -> str:
@@ -23,8 +28,9 @@ def verify_password(password: str, stored: str) -> bool:
         return False
     if scheme != "scrypt":
         return False
-    digest = hashlib.scrypt(
-        password.encode("utf-8"), salt=base64.b64decode(salt_b64),
-        n=int(n), r=int(r), p=int(p), dklen=32,
-    )
+    with _KDF_SLOTS:
+        digest = hashlib.scrypt(
+            password.encode("utf-8"), salt=base64.b64decode(salt_b64),
+            n=int(n), r=int(r), p=int(p), dklen=32,
+        )
     return hmac.compare_digest(digest, base64.b64decode(digest_b64))

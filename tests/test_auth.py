@@ -7,8 +7,11 @@ second server over the same database with small limits.
 from __future__ import annotations
 
 import base64
+import hashlib
+import threading
 import time
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
@@ -192,6 +195,85 @@ def test_cache_entries_expire_after_cache_seconds(live, monkeypatch):
     clock[0] += 2
     assert dc._verify(user, "pw-ablauf") and len(calls) == 2  # expired: scrypt again
     assert not dc._verify(user, "falsch")
+
+
+def test_concurrent_checks_of_one_login_hash_once(live, monkeypatch):
+    """A device's connections arrive together when its cache entry expires: one scrypt
+    (16 MiB, tens of ms) answers all of them, right and wrong passwords alike."""
+    user = ensure_user("gleichzeitig test", "pw-gleich")
+    dc = PracticeDomainController(None, {"praxis": {"auth": AuthConfig(cache_seconds=30)}})
+    calls, release = [], threading.Event()
+    real = davserver.auth.verify_password
+
+    def slow(password, stored):
+        calls.append(password)
+        release.wait(10)
+        return real(password, stored)
+
+    monkeypatch.setattr(davserver.auth, "verify_password", slow)
+    for password, expected in (("pw-gleich", True), ("falsch", False)):
+        calls.clear()
+        release.clear()
+        with ThreadPoolExecutor(6) as pool:
+            answers = [pool.submit(dc._verify, user, password) for _ in range(6)]
+            time.sleep(0.3)  # all six are in _verify by now; five wait for the first
+            release.set()
+            assert [a.result(10) for a in answers] == [expected] * 6
+        assert calls == [password]
+    assert not dc._pending
+
+
+def test_a_failed_check_lets_the_waiting_requests_check_themselves(live, monkeypatch):
+    user = ensure_user("fehler test", "pw-fehler")
+    dc = PracticeDomainController(None, {"praxis": {"auth": AuthConfig(cache_seconds=30)}})
+    started, release, calls = threading.Event(), threading.Event(), []
+    real = davserver.auth.verify_password
+
+    def first_fails(password, stored):
+        calls.append(password)
+        if len(calls) == 1:
+            started.set()
+            release.wait(10)
+            raise OSError("kaputt")
+        return real(password, stored)
+
+    monkeypatch.setattr(davserver.auth, "verify_password", first_fails)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(dc._verify, user, "pw-fehler")
+        assert started.wait(10)
+        second = pool.submit(dc._verify, user, "pw-fehler")
+        time.sleep(0.2)
+        release.set()
+        with pytest.raises(OSError):
+            first.result(10)
+        assert second.result(10) is True
+    assert len(calls) == 2
+
+
+def test_at_most_two_scrypt_runs_at_once(monkeypatch):
+    """Each run holds 16 MiB: sixteen worker threads hashing together cost 256 MiB."""
+    import providers.passwords as passwords
+
+    stored = passwords.hash_password("pw")
+    running, peak, lock = [0], [0], threading.Lock()
+    real = hashlib.scrypt
+
+    def counted(*args, **kwargs):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.05)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(passwords.hashlib, "scrypt", counted)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda pw: passwords.verify_password(pw, stored), ["pw", "x"] * 4))
+    assert results == [True, False] * 4
+    assert peak[0] == 2
 
 
 def test_password_change_takes_effect_at_once_despite_the_cache(live):
