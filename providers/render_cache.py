@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # Per entry: the key tuple, the OrderedDict link and the value's object header.
 ENTRY_OVERHEAD = 160
@@ -26,6 +28,7 @@ class RenderCache:
         self.bytes = 0
         self._entries: OrderedDict = OrderedDict()  # key -> (value, cost)
         self._lock = threading.Lock()
+        self._flights: dict = {}  # key -> [lock, threads using it]
 
     def get(self, key, default=None):
         with self._lock:
@@ -65,6 +68,28 @@ class RenderCache:
             while len(self._entries) > self.size or self.bytes > self.max_bytes:
                 _, (_, dropped) = self._entries.popitem(last=False)
                 self.bytes -= dropped
+
+    @contextmanager
+    def computing(self, key) -> Iterator[None]:
+        """Held while a thread computes what will be cached under `key`: a second thread
+        asking for the same key waits here, then finds it cached (check again inside).
+
+        Eight devices' connections asking the same cold week at N=100,000 each rendered
+        the same 1,500 objects at once: 13 MiB a thread and seconds of CPU, for one answer.
+        """
+        with self._lock:
+            flight = self._flights.get(key)
+            if flight is None:
+                flight = self._flights[key] = [threading.Lock(), 0]
+            flight[1] += 1
+        try:
+            with flight[0]:
+                yield
+        finally:
+            with self._lock:
+                flight[1] -= 1
+                if not flight[1]:
+                    del self._flights[key]
 
     def __setitem__(self, key, value) -> None:
         self.put(key, value)

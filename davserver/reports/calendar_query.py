@@ -73,31 +73,42 @@ def calendar_query(
     # viewer's rendering, so which objects match differs between a clear and a pseudonym view.
     key = ("query", calendar.owner.id, calendar.change_number(),
            calendar.settings.serve_cancelled, flt, tz.key, calendar.policy)
-    hit = cache.get(key)
-    if hit is not None and fragments.applies(names):
-        # The last answer to the same filter while nothing changed: no row is read if
-        # every object's text (or rendering) is still cached.
+    answer = _answer_from_cache(calendar, key, names, calendar_data)
+    if answer is not None:
+        return answer
+    with cache.computing(key):  # the same query arriving together is computed once
+        answer = _answer_from_cache(calendar, key, names, calendar_data)
+        if answer is not None:
+            return answer
         try:
-            body = fragments.multistatus_chunks(calendar, hit, names, calendar_data)
-        except fragments.Missing:
-            body = None
-        if body is not None:
-            return ReportResult(207, body, "application/xml; charset=utf-8")
-    try:
-        found = matching(calendar, flt, tz)
-    except FilterError as exc:
-        raise filter_error(exc) from None
-    cache.put(key, [(appt.id, appt.resource_name, appt.revision, None, None) for appt in found],
-              cost=_ANSWER_COST * len(found))
-    body = fragments.multistatus_chunks(
-        calendar, [(appt.id, appt.resource_name, appt.revision, appt, None) for appt in found],
-        names, calendar_data)
+            found = matching(calendar, flt, tz)
+        except FilterError as exc:
+            raise filter_error(exc) from None
+        cache.put(key, [(appt.id, appt.resource_name, appt.revision, None, None) for appt in found],
+                  cost=_ANSWER_COST * len(found))
+        body = fragments.multistatus_chunks(
+            calendar, [(appt.id, appt.resource_name, appt.revision, appt, None) for appt in found],
+            names, calendar_data)
     if body is not None:
         return ReportResult(207, body, "application/xml; charset=utf-8")
     ms = multistatus()
     for appt in found:
         add_object_response(ms, calendar.object_for(appt), names, calendar_data)
     return ms
+
+
+def _answer_from_cache(calendar: CalendarCollection, key: tuple, names: list[str],
+                       calendar_data: Callable[[bytes], bytes] | None) -> ReportResult | None:
+    """The last answer to the same filter while nothing changed: no row is read if every
+    object's text (or rendering) is still cached."""
+    hit = calendar.settings.render_cache.get(key)
+    if hit is None or not fragments.applies(names):
+        return None
+    try:
+        body = fragments.multistatus_chunks(calendar, hit, names, calendar_data)
+    except fragments.Missing:
+        return None
+    return None if body is None else ReportResult(207, body, "application/xml; charset=utf-8")
 
 
 # Bytes of one entry (id, name, revision, None, None) of a cached answer: the tuple, its name and integers.

@@ -1,0 +1,97 @@
+"""The render cache's single flight: the same cold answer asked for together is computed once.
+
+A device (or eight benchmark connections) asking the same week at once used to render the
+same objects in every thread: memory times the threads, CPU times the threads, one answer.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+import davserver.reports.calendar_query as calendar_query
+from providers import practice_api as api
+from providers.models import Appointment
+from providers.render_cache import RenderCache
+from tests.conftest import DEMO_PASSWORD, DEMO_USER
+from tests.test_reports_support import query_body, time_range, utc, vevent_filter
+
+CALENDAR = "/anna_maier/calendar/"
+
+
+def test_a_second_thread_waits_for_the_first_computation_of_a_key():
+    cache, order = RenderCache(), []
+    inside = threading.Event()
+
+    def first():
+        with cache.computing("k"):
+            inside.set()
+            time.sleep(0.2)
+            cache.put("k", b"answer")
+            order.append("first done")
+
+    def second():
+        inside.wait(5)
+        with cache.computing("k"):
+            order.append(("second sees", cache.get("k")))
+
+    with ThreadPoolExecutor(2) as pool:
+        for f in [pool.submit(first), pool.submit(second)]:
+            f.result(10)
+    assert order == ["first done", ("second sees", b"answer")]
+    assert not cache._flights
+
+
+def test_other_keys_do_not_wait_and_an_error_releases_the_key():
+    cache = RenderCache()
+    with cache.computing("a"):
+        done = threading.Event()
+
+        def take_b():
+            with cache.computing("b"):
+                done.set()
+
+        threading.Thread(target=take_b).start()
+        assert done.wait(5)  # "b" is not held up by "a"
+    with pytest.raises(RuntimeError), cache.computing("c"):
+        raise RuntimeError("render failed")
+    got = threading.Event()
+
+    def take_c():
+        with cache.computing("c"):
+            got.set()
+
+    threading.Thread(target=take_c).start()
+    assert got.wait(5)
+
+
+def test_the_same_cold_calendar_query_from_six_connections_is_computed_once(sqlite_live,
+                                                                            monkeypatch):
+    anna = api.find_practitioner(DEMO_USER)
+    # New revisions for every row: no answer or rendering of this calendar is cached.
+    api.republish(Appointment.practitioner == anna.id)
+    calls, real = [], calendar_query.matching
+
+    def slow_matching(*args):
+        calls.append(threading.get_ident())
+        time.sleep(0.3)  # the other five requests arrive meanwhile
+        return real(*args)
+
+    monkeypatch.setattr(calendar_query, "matching", slow_matching)
+    body = query_body(vevent_filter(time_range(utc(2000, 1, 1), utc(2100, 1, 1))),
+                      "<D:getetag/><C:calendar-data/>").encode()
+
+    def ask():
+        return requests.request("REPORT", sqlite_live.url(CALENDAR), data=body, timeout=30,
+                                auth=(DEMO_USER, DEMO_PASSWORD), headers={"Depth": "1"})
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: ask(), range(6)))
+    assert [a.status_code for a in answers] == [207] * 6
+    assert len({a.content for a in answers}) == 1
+    assert answers[0].content.count(b"<D:response>") > 1
+    assert len(calls) == 1
