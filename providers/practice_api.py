@@ -98,9 +98,38 @@ def _log_change(practitioner_id: int, resource_name: str, deleted: bool = False)
     return _insert(row)
 
 
-# (database, model, columns, locked) -> (database, INSERT statement, fields in parameter order)
-_INSERTS: dict[tuple[int, type, tuple[str, ...], bool],
-               tuple[pw.Database, str, tuple[pw.Field, ...]]] = {}
+# Built once: (model, column names, quote) -> (quoted column list, fields in parameter order)
+# and (database, form, columns...) -> (database, INSERT statement).
+_COLUMNS: dict[tuple, tuple[str, tuple[pw.Field, ...]]] = {}
+_INSERTS: dict[tuple, tuple[pw.Database, str]] = {}
+
+
+def _columns(instance: pw.Model, skip: str = "") -> tuple[str, tuple[pw.Field, ...], list]:
+    """(quoted column list, fields, values) of what a new row holds, defaults included."""
+    meta = type(instance)._meta
+    data = instance.__data__
+    names = tuple(n for n in data if n != meta.primary_key.name and n != skip)
+    key = (type(instance), names, database_proxy.obj.quote)
+    found = _COLUMNS.get(key)
+    if found is None:
+        fields = tuple(meta.fields[n] for n in names)
+        columns = ", ".join(pw.quote((f.column_name,), key[2]) for f in fields)
+        found = _COLUMNS[key] = (columns, fields)
+    columns, fields = found
+    return columns, fields, [f.db_value(data[f.name]) for f in fields]
+
+
+def _statement(key: tuple, build) -> str:
+    """The INSERT for `key`, built by `build()` once per database."""
+    db = database_proxy.obj
+    entry = _INSERTS.get(key)
+    if entry is None or entry[0] is not db:
+        entry = _INSERTS[key] = (db, build())
+    return entry[1]
+
+
+def _table(model: type[pw.Model]) -> str:
+    return pw.quote((model._meta.table_name,), database_proxy.obj.quote)
 
 
 def _insert(instance: pw.Model, advisory_lock: int | None = None) -> int:
@@ -112,34 +141,55 @@ def _insert(instance: pw.Model, advisory_lock: int | None = None) -> int:
     `advisory_lock` (PostgreSQL): the row is inserted once pg_advisory_xact_lock(key) holds.
     """
     model = type(instance)
-    meta = model._meta
-    data = instance.__data__
-    names = tuple(n for n in data if n != meta.primary_key.name)
     db = database_proxy.obj
-    key = (id(db), model, names, advisory_lock is not None)
-    entry = _INSERTS.get(key)
-    if entry is None or entry[0] is not db:
-        fields = tuple(meta.fields[n] for n in names)
-        quote = db.quote
+    columns, fields, params = _columns(instance)
+
+    def build() -> str:
         marks = ", ".join([db.param] * len(fields))
-        sql = (f"INSERT INTO {pw.quote((meta.table_name,), quote)} "
-               f"({', '.join(pw.quote((f.column_name,), quote) for f in fields)}) ")
+        sql = f"INSERT INTO {_table(model)} ({columns}) "
         if advisory_lock is None:
             sql += f"VALUES ({marks})"
         else:
             sql += f"SELECT {marks} FROM (SELECT pg_advisory_xact_lock({db.param})) AS advisory_lock"
         if db.returning_clause:
-            sql += f" RETURNING {pw.quote((meta.primary_key.column_name,), quote)}"
-        entry = _INSERTS[key] = (db, sql, fields)
-    _, sql, fields = entry
-    params = [f.db_value(data[f.name]) for f in fields]
+            sql += f" RETURNING {pw.quote((model._meta.primary_key.column_name,), db.quote)}"
+        return sql
+
+    sql = _statement((id(db), model, columns, advisory_lock is not None), build)
     if advisory_lock is not None:
         params.append(advisory_lock)
     cursor = db.execute_sql(sql, params)
     new_id = cursor.fetchone()[0] if db.returning_clause else cursor.lastrowid
-    instance.__data__[meta.primary_key.name] = new_id
+    instance.__data__[model._meta.primary_key.name] = new_id
     instance._dirty.clear()
     return new_id
+
+
+def _insert_logged_pg(appointment: Appointment, change: Change) -> None:
+    """PostgreSQL: the change-log row and the appointment whose revision it is, in one
+    statement (its own transaction, or part of the caller's). BEGIN, two INSERTs and COMMIT
+    were four round trips of a device's PUT; the advisory lock of _log_change is taken the
+    same way, before the sequence value is drawn."""
+    db = database_proxy.obj
+    change_columns, change_fields, params = _columns(change)
+    columns, fields, values = _columns(appointment, skip="revision")
+    params += [change.practitioner_id, *values]
+
+    def build() -> str:
+        def marks(n: int) -> str:
+            return ", ".join([db.param] * n)
+
+        return (f"WITH change_row AS (INSERT INTO {_table(Change)} ({change_columns}) "
+                f"SELECT {marks(len(change_fields))} "
+                f"FROM (SELECT pg_advisory_xact_lock({db.param})) AS advisory_lock RETURNING id) "
+                f"INSERT INTO {_table(Appointment)} ({columns}, revision) "
+                f"SELECT {marks(len(fields))}, change_row.id FROM change_row "
+                f"RETURNING id, revision")
+
+    sql = _statement((id(db), "logged", change_columns, columns), build)
+    new_id, revision = db.execute_sql(sql, params).fetchone()
+    appointment.__data__["id"], appointment.__data__["revision"] = new_id, revision
+    appointment._dirty.clear()
 
 
 # ---------------------------------------------------------------- practices and people
@@ -451,13 +501,16 @@ def create_appointment(
     _check_fields(fields)
     uid = uid or f"{uuid.uuid4()}@praxis-caldav"
     resource_name = resource_name or f"{uuid.uuid5(uuid.NAMESPACE_URL, uid).hex}.ics"
+    appointment = Appointment(
+        practice=practitioner.practice_id, practitioner=practitioner, patient=patient,
+        uid=uid, resource_name=resource_name, external_id=external_id, **_row_values(fields),
+    )
+    if isinstance(database_proxy.obj, pw.PostgresqlDatabase) and not fields.overrides:
+        _insert_logged_pg(appointment, Change(practitioner=practitioner.id,
+                                              resource_name=resource_name, deleted=False))
+        return appointment
     with database_proxy.atomic():
-        change_id = _log_change(practitioner.id, resource_name)
-        appointment = Appointment(
-            practice=practitioner.practice_id, practitioner=practitioner, patient=patient,
-            uid=uid, resource_name=resource_name, revision=change_id,
-            external_id=external_id, **_row_values(fields),
-        )
+        appointment.revision = _log_change(practitioner.id, resource_name)
         _insert(appointment)
         _store_overrides(appointment.id, fields.overrides, new=True)
     return appointment

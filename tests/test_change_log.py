@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 
+import peewee as pw
+import pytest
+
 from providers import practice_api as api
 from providers.db import open_database
-from providers.models import Change, database_proxy
+from providers.models import Appointment, Change, database_proxy
 
 
 def test_writers_of_one_calendar_commit_change_ids_in_order(db_url):
@@ -41,3 +45,58 @@ def test_writers_of_one_calendar_commit_change_ids_in_order(db_url):
     names = [c.resource_name for c in Change.select().where(Change.practitioner == owner.id)
              .order_by(Change.id)]
     assert names[-2:] == ["a.ics", "b.ics"]
+
+
+def test_a_created_appointment_waits_for_the_calendar_lock_and_logs_its_revision(db_url):
+    """create_appointment (one statement on PostgreSQL) takes the same lock before its
+    change id, and the appointment's revision is exactly that change row."""
+    open_database(db_url)
+    practice = api.get_or_create_practice("Praxis Log", "log-practice")
+    owner = api.find_practitioner("log creator") or api.create_practitioner(
+        practice, "log creator", "pw-log-2")
+    fields = api.AppointmentFields(dt.datetime(2027, 1, 4, 9), dt.datetime(2027, 1, 4, 10),
+                                   subject="Erstgespräch")
+    first_inserted, events, created = threading.Event(), [], []
+
+    def slow_writer():
+        with database_proxy.atomic():
+            api._log_change(owner.id, "held.ics")
+            first_inserted.set()
+            time.sleep(0.4)
+            events.append("first commits")
+        database_proxy.close()
+
+    def creator():
+        first_inserted.wait(5)
+        created.append(api.create_appointment(owner, fields, uid="log-uid-1",
+                                              resource_name="created.ics"))
+        events.append("created")
+        database_proxy.close()
+
+    threads = [threading.Thread(target=slow_writer), threading.Thread(target=creator)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert events == ["first commits", "created"]
+    changes = list(Change.select().where(Change.practitioner == owner.id).order_by(Change.id))
+    assert [c.resource_name for c in changes[-2:]] == ["held.ics", "created.ics"]
+    stored = Appointment.get_by_id(created[0].id)
+    assert stored.revision == created[0].revision == changes[-1].id
+    assert (stored.uid, stored.resource_name, stored.subject) == ("log-uid-1", "created.ics",
+                                                                   "Erstgespräch")
+
+
+def test_a_refused_create_leaves_no_change_behind(db_url):
+    """The same UID twice: the second INSERT fails, and so does its change-log row."""
+    open_database(db_url)
+    practice = api.get_or_create_practice("Praxis Log", "log-practice")
+    owner = api.find_practitioner("log refused") or api.create_practitioner(
+        practice, "log refused", "pw-log-3")
+    fields = api.AppointmentFields(dt.datetime(2027, 1, 5, 9), dt.datetime(2027, 1, 5, 10))
+    api.create_appointment(owner, fields, uid="log-uid-2", resource_name="one.ics")
+    before = Change.select().where(Change.practitioner == owner.id).count()
+    with pytest.raises(pw.IntegrityError):
+        api.create_appointment(owner, fields, uid="log-uid-2", resource_name="two.ics")
+    assert Change.select().where(Change.practitioner == owner.id).count() == before
+    assert api.create_appointment(owner, fields, uid="log-uid-3", resource_name="three.ics").id
