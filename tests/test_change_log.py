@@ -14,16 +14,14 @@ from providers.db import open_database
 from providers.models import Appointment, Change, database_proxy
 
 
-def test_writers_of_one_calendar_commit_change_ids_in_order(db_url):
-    """A second writer waits for the first one's commit before taking its change id."""
-    open_database(db_url)
-    practice = api.get_or_create_practice("Praxis Log", "log-practice")
-    owner = api.create_practitioner(practice, "log owner", "pw-log-1")
+def _while_a_writer_holds_the_lock(owner_id: int, second) -> list[str]:
+    """A first writer logs a change and sleeps before committing; `second()` starts once
+    that change is inserted. The events in the order they happened."""
     first_inserted, events = threading.Event(), []
 
     def slow_writer():
         with database_proxy.atomic():
-            api._log_change(owner.id, "a.ics")
+            api._log_change(owner_id, "a.ics")
             first_inserted.set()
             time.sleep(0.4)
             events.append("first commits")
@@ -31,9 +29,8 @@ def test_writers_of_one_calendar_commit_change_ids_in_order(db_url):
 
     def second_writer():
         first_inserted.wait(5)
-        with database_proxy.atomic():
-            api._log_change(owner.id, "b.ics")
-            events.append("second inserted")
+        second()
+        events.append("second done")
         database_proxy.close()
 
     threads = [threading.Thread(target=slow_writer), threading.Thread(target=second_writer)]
@@ -41,10 +38,26 @@ def test_writers_of_one_calendar_commit_change_ids_in_order(db_url):
         t.start()
     for t in threads:
         t.join(10)
-    assert events == ["first commits", "second inserted"]
-    names = [c.resource_name for c in Change.select().where(Change.practitioner == owner.id)
-             .order_by(Change.id)]
-    assert names[-2:] == ["a.ics", "b.ics"]
+    return events
+
+
+def _logged_names(owner_id: int) -> list[str]:
+    return [c.resource_name for c in Change.select().where(Change.practitioner == owner_id)
+            .order_by(Change.id)]
+
+
+def test_writers_of_one_calendar_commit_change_ids_in_order(db_url):
+    """A second writer waits for the first one's commit before taking its change id."""
+    open_database(db_url)
+    practice = api.get_or_create_practice("Praxis Log", "log-practice")
+    owner = api.create_practitioner(practice, "log owner", "pw-log-1")
+
+    def log_b():
+        with database_proxy.atomic():
+            api._log_change(owner.id, "b.ics")
+
+    assert _while_a_writer_holds_the_lock(owner.id, log_b) == ["first commits", "second done"]
+    assert _logged_names(owner.id)[-2:] == ["a.ics", "b.ics"]
 
 
 def test_a_created_appointment_waits_for_the_calendar_lock_and_logs_its_revision(db_url):
@@ -56,33 +69,18 @@ def test_a_created_appointment_waits_for_the_calendar_lock_and_logs_its_revision
         practice, "log creator", "pw-log-2")
     fields = api.AppointmentFields(dt.datetime(2027, 1, 4, 9), dt.datetime(2027, 1, 4, 10),
                                    subject="Erstgespräch")
-    first_inserted, events, created = threading.Event(), [], []
+    created = []
 
-    def slow_writer():
-        with database_proxy.atomic():
-            api._log_change(owner.id, "held.ics")
-            first_inserted.set()
-            time.sleep(0.4)
-            events.append("first commits")
-        database_proxy.close()
-
-    def creator():
-        first_inserted.wait(5)
+    def create():
         created.append(api.create_appointment(owner, fields, uid="log-uid-1",
                                               resource_name="created.ics"))
-        events.append("created")
-        database_proxy.close()
 
-    threads = [threading.Thread(target=slow_writer), threading.Thread(target=creator)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
-    assert events == ["first commits", "created"]
-    changes = list(Change.select().where(Change.practitioner == owner.id).order_by(Change.id))
-    assert [c.resource_name for c in changes[-2:]] == ["held.ics", "created.ics"]
+    assert _while_a_writer_holds_the_lock(owner.id, create) == ["first commits", "second done"]
+    assert _logged_names(owner.id)[-2:] == ["a.ics", "created.ics"]
     stored = Appointment.get_by_id(created[0].id)
-    assert stored.revision == created[0].revision == changes[-1].id
+    last_change = Change.select().where(Change.practitioner == owner.id).order_by(
+        Change.id.desc()).first()
+    assert stored.revision == created[0].revision == last_change.id
     assert (stored.uid, stored.resource_name, stored.subject) == ("log-uid-1", "created.ics",
                                                                    "Erstgespräch")
 
