@@ -53,12 +53,21 @@ ROWS = [
 
 
 def mixed_rows(processes: list[int]) -> list[tuple[str, str, bool]]:
-    rows = [("floor_p1", "g0 OPTIONS only, 8 threads, 1 server proc (req/s)", True)]
+    rows = [("floor_p1", "g0 OPTIONS only, 8 threads, 1 server proc (req/s)", True),
+            ("floor_p1_cpu", "g0 OPTIONS only: server CPU per request (ms)", False)]
     for k in processes:
         procs = f"{k} server proc{'s' if k > 1 else ''}"
         rows += [(f"mixed_p{k}", f"g  mixed 8 threads, {procs} (req/s)", True),
-                 (f"mixed_p{k}_p95", f"g  mixed 8 threads, {procs} p95 (ms)", False)]
+                 (f"mixed_p{k}_p95", f"g  mixed 8 threads, {procs} p95 (ms)", False),
+                 (f"mixed_p{k}_cpu", f"g  mixed, {procs}: server CPU per request (ms)", False)]
     return rows + [("rss", "peak RSS of the server (MiB)", False)]
+
+
+def with_cpu(out: dict, key: str, res: wl.Result) -> None:
+    """Put res under key and its server CPU per request under key_cpu."""
+    out[key] = res
+    out[f"{key}_cpu"] = wl.Result(f"{key}_cpu", "ms", res.server_cpu_ms, status=res.status,
+                                  error=res.error)
 
 
 def log(message: str) -> None:
@@ -106,7 +115,7 @@ class Bench:
         out["get_p95"] = wl.Result("get_p95", "ms", p50.p95, status=p50.status, error=p50.error)
         run("sync_incr", "ms", lambda: wl.sync_incremental(t, data, a.runs, rng))
         self.mixed(t, oracle, mixed_key, out, server)
-        run("floor_p1", "req/s", lambda: wl.options(t, a.seconds, 8, "floor_p1"))
+        with_cpu(out, "floor_p1", run("floor_p1", "req/s", lambda: wl.options(t, a.seconds, 8, "floor_p1")))
         return out
 
     def puts(self, t: wl.Target, out: dict, server: srv.Running) -> None:
@@ -121,10 +130,11 @@ class Bench:
         res = self.measure(out, t, server, key, "req/s", lambda: wl.mixed(
             t, oracle["query_week"] & t.names, self.args.seconds, 8, key))
         out[f"{key}_p95"] = wl.Result(f"{key}_p95", "ms", res.p95, status=res.status, error=res.error)
+        with_cpu(out, key, res)
 
     def target(self, label, server: srv.Running, budget: float) -> wl.Target:
         return wl.Target(label, srv.HOST, server.port, server.calendar, server.auth,
-                         deadline=time.monotonic() + budget)
+                         deadline=time.monotonic() + budget, cpu=server.cpu_seconds)
 
     @staticmethod
     def rss(server: srv.Running) -> wl.Result:
@@ -206,10 +216,11 @@ class Bench:
             log(f"ceiling: bare cheroot hello world for {self.args.seconds:g} s")
             t = self.target(CEILING, server, 600)
             res = wl.guarded("mixed_p1", "req/s", lambda: wl.hello(t, self.args.seconds, 8, "mixed_p1"))
-            return {"mixed_p1": res, "floor_p1": res,
-                    "mixed_p1_p95": wl.Result("mixed_p1_p95", "ms", res.p95, status=res.status,
-                                              error=res.error),
-                    "rss": self.rss(server)}
+            out = {"mixed_p1_p95": wl.Result("mixed_p1_p95", "ms", res.p95, status=res.status,
+                                             error=res.error), "rss": self.rss(server)}
+            with_cpu(out, "mixed_p1", res)
+            with_cpu(out, "floor_p1", res)
+            return out
         finally:
             server.stop()
 
@@ -224,7 +235,9 @@ class Bench:
             log(f"floor: bare wsgidav OPTIONS for {self.args.seconds:g} s")
             t = self.target(WSGIDAV, server, 600)
             res = wl.guarded("floor_p1", "req/s", lambda: wl.options(t, self.args.seconds, 8, "floor_p1"))
-            return {"floor_p1": res, "rss": self.rss(server)}
+            out = {"rss": self.rss(server)}
+            with_cpu(out, "floor_p1", res)
+            return out
         finally:
             server.stop()
 

@@ -7,6 +7,7 @@ come from PyPI into a separate virtual environment, never into the project's.
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -85,13 +86,15 @@ class Running:
             return None
         return None
 
+    def _children(self) -> list[str]:
+        try:
+            return Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        except OSError:
+            return []
+
     def workers_rss_kib(self) -> list[int]:
         out = []
-        try:
-            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
-        except OSError:
-            return out
-        for pid in children:
+        for pid in self._children():
             try:
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                     if line.startswith("VmHWM:"):
@@ -99,6 +102,19 @@ class Running:
             except OSError:
                 pass
         return out
+
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time so far of the server and its worker processes (/proc)."""
+        total = 0
+        for pid in [str(self.proc.pid), *self._children()]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                if pid == str(self.proc.pid):
+                    return None
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime (man 5 proc)
+        return total / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.proc.poll() is None:

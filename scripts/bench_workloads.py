@@ -46,6 +46,8 @@ class Target:
     deadline: float = math.inf
     names: set[str] = field(default_factory=set)  # what the collection must hold now
     uids: dict[str, str] = field(default_factory=dict)  # name -> UID
+    # CPU seconds the server has used so far (None where it cannot be read)
+    cpu: Callable[[], float | None] = lambda: None
 
     def client(self) -> Client:
         return Client(self.host, self.port, self.auth)
@@ -70,10 +72,11 @@ class Result:
     samples: list[float] = field(default_factory=list)
     status: str = "ok"  # ok | fail | timeout
     error: str | None = None
+    server_cpu_ms: float | None = None  # server CPU time per request (request-rate loads)
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("metric", "unit", "value", "p95", "samples", "status",
-                                                "error")}
+                                                "error", "server_cpu_ms")}
 
 
 def guarded(metric: str, unit: str, fn: Callable[[], Result]) -> Result:
@@ -295,12 +298,14 @@ def run_load(t: Target, ops: list[Callable], seconds: float, threads: int, metri
             client.close()
 
     pool = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+    cpu_before = t.cpu()
     started = time.perf_counter()
     for th in pool:
         th.start()
     for th in pool:
         th.join()
     elapsed = time.perf_counter() - started
+    cpu_after = t.cpu()
     all_ms = [x * 1000 for lat in latencies for x in lat]
     if errors:
         per_op: dict[str, list[str]] = {}
@@ -308,7 +313,11 @@ def run_load(t: Target, ops: list[Callable], seconds: float, threads: int, metri
             per_op.setdefault(op_name, []).append(message)
         detail = "; ".join(f"{name} {len(msgs)}x, first: {msgs[0]}" for name, msgs in per_op.items())
         raise CheckFailed(f"{len(errors)} of {len(all_ms)} requests wrong: {detail}")
-    return Result(metric, "req/s", len(all_ms) / elapsed, percentile(all_ms, 0.95))
+    # Where the request rate goes: the server's CPU per request (the client shares the cores).
+    cpu_ms = None if cpu_before is None or cpu_after is None or not all_ms \
+        else (cpu_after - cpu_before) * 1000 / len(all_ms)
+    return Result(metric, "req/s", len(all_ms) / elapsed, percentile(all_ms, 0.95),
+                  server_cpu_ms=cpu_ms)
 
 
 def mixed(t: Target, week: set[str], seconds: float, threads: int, metric: str) -> Result:
