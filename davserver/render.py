@@ -189,8 +189,16 @@ def _device_extras(data: str) -> str:
 
 
 def _parse_device_components(appointment: Appointment) -> tuple[dict, list]:
+    return _parse_extras(_device_extras(appointment.device_ical), appointment.tzid)
+
+
+@lru_cache(maxsize=256)
+def _parse_extras(extras: str, tzid: str | None) -> tuple[dict, list]:
+    """Parsed once per distinct text: a device sends the same alarm, categories and
+    X-properties with many events, and parsing was a third of rendering a stored object.
+    Shared between appointments like _DEVICE_CACHE's entries: callers only read them."""
     try:
-        cal = icalendar.Calendar.from_ical(_device_extras(appointment.device_ical))
+        cal = icalendar.Calendar.from_ical(extras)
     except ValueError:
         return {}, []
     events: dict = {}
@@ -198,7 +206,7 @@ def _parse_device_components(appointment: Appointment) -> tuple[dict, list]:
     for comp in cal.subcomponents:
         if comp.name == "VEVENT":
             rid = comp.get("RECURRENCE-ID")
-            events[_rid_key(rid.dt, appointment.tzid) if rid is not None else None] = comp
+            events[_rid_key(rid.dt, tzid) if rid is not None else None] = comp
         elif comp.name != "VTIMEZONE":
             others.append(comp)
     return events, others

@@ -9,7 +9,16 @@ import icalendar
 import pytest
 
 from providers.models import Appointment
-from tests.two_way import ICAL, PASSWORD, calendar, calendar_path, event, new_practitioner, row
+from tests.two_way import (
+    ICAL,
+    PASSWORD,
+    calendar,
+    calendar_path,
+    event,
+    new_practitioner,
+    row,
+    settings_of,
+)
 
 OUTLOOK_TZ = """BEGIN:VTIMEZONE
 TZID:{name}
@@ -185,3 +194,32 @@ def test_calendar_of_one_with_x_components_is_kept(live, user):
         "END:VCALENDAR\r\n", ""), "BEGIN:X-PRAXIS-NOTE\r\nX-NOTE:kept\r\nEND:X-PRAXIS-NOTE\r\n")
     assert put(live, user, "xcomp.ics", body).status_code == 201
     assert b"X-NOTE:kept" in get(live, user, "xcomp.ics").content
+
+
+def test_events_with_the_same_device_extras_share_one_parse_and_keep_their_own_data(live, user):
+    """Devices send the same alarm and categories with many events: the extras are parsed
+    once per distinct text, and every object still renders its own UID, times and alarm."""
+    from davserver import render
+
+    alarm = ("CATEGORIES:Praxis\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Erinnerung\r\n"
+             "TRIGGER:-PT15M\r\nEND:VALARM")
+    names = []
+    for i, start in enumerate(("20260311T090000", "20260312T140000")):
+        name = f"shared-extras-{i}.ics"
+        body = event(f"shared-extras-{i}", summary=f"Termin {i}", start=start,
+                     end=start[:9] + "235900", extra=alarm)
+        assert put(live, user, name, body).status_code == 201
+        names.append(name)
+    settings_of(live).render_cache.clear()  # rendered on write: render again on read
+    render._DEVICE_CACHE.clear()
+    render._parse_extras.cache_clear()
+    served = [icalendar.Calendar.from_ical(get(live, user, n).content) for n in names]
+    info = render._parse_extras.cache_info()
+    assert (info.misses, info.hits) == (1, 1)
+    for i, cal in enumerate(served):
+        (vevent,) = cal.walk("VEVENT")
+        assert str(vevent["UID"]) == f"shared-extras-{i}"
+        assert str(vevent["SUMMARY"]) == f"Termin {i}"
+        assert vevent.decoded("DTSTART").day == 11 + i
+        assert [str(a["TRIGGER"].to_ical(), "ascii") for a in vevent.walk("VALARM")] == ["-PT15M"]
+        assert vevent.get("CATEGORIES").cats == ["Praxis"]
