@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -121,31 +119,11 @@ def _time_value(local: dt.datetime, tzid: str | None, all_day: bool) -> dt.date 
     return local.replace(tzinfo=ZoneInfo(tzid))
 
 
-_DEVICE_CACHE: OrderedDict[tuple[int, int, str], tuple[dict, list]] = OrderedDict()
-_DEVICE_CACHE_SIZE = 2000
-_DEVICE_CACHE_LOCK = threading.Lock()
-
-
 def _device_components(appointment: Appointment) -> tuple[dict, list]:
-    """Device components by RECURRENCE-ID key (None = master) and other components to keep.
-
-    Parsed once per upload for every policy; callers only read them. The text is part of
-    the key: ids and revisions repeat across databases (tests run many in one process).
-    """
+    """Device components by RECURRENCE-ID key (None = master) and other components to keep."""
     if not appointment.device_ical:
         return {}, []
-    key = (appointment.id, appointment.revision, appointment.device_ical)
-    with _DEVICE_CACHE_LOCK:
-        found = _DEVICE_CACHE.get(key)
-        if found is not None:
-            _DEVICE_CACHE.move_to_end(key)
-            return found
-    found = _parse_device_components(appointment)
-    with _DEVICE_CACHE_LOCK:
-        _DEVICE_CACHE[key] = found
-        if len(_DEVICE_CACHE) > _DEVICE_CACHE_SIZE:
-            _DEVICE_CACHE.popitem(last=False)
-    return found
+    return _parse_extras(_device_extras(appointment.device_ical), appointment.tzid)
 
 
 def _device_extras(data: str) -> str:
@@ -188,15 +166,12 @@ def _device_extras(data: str) -> str:
     return "\r\n".join(kept) + "\r\n"
 
 
-def _parse_device_components(appointment: Appointment) -> tuple[dict, list]:
-    return _parse_extras(_device_extras(appointment.device_ical), appointment.tzid)
-
-
 @lru_cache(maxsize=256)
 def _parse_extras(extras: str, tzid: str | None) -> tuple[dict, list]:
-    """Parsed once per distinct text: a device sends the same alarm, categories and
-    X-properties with many events, and parsing was a third of rendering a stored object.
-    Shared between appointments like _DEVICE_CACHE's entries: callers only read them."""
+    """Parsed once per distinct text (and zone, for RECURRENCE-ID keys): a device sends the
+    same alarm, categories and X-properties with many events, and parsing was a third of
+    rendering a stored object. Shared between appointments and policies: callers only read
+    the components."""
     try:
         cal = icalendar.Calendar.from_ical(extras)
     except ValueError:

@@ -8,17 +8,9 @@ import datetime as dt
 import icalendar
 import pytest
 
+from davserver import render
 from providers.models import Appointment
-from tests.two_way import (
-    ICAL,
-    PASSWORD,
-    calendar,
-    calendar_path,
-    event,
-    new_practitioner,
-    row,
-    settings_of,
-)
+from tests.two_way import ICAL, PASSWORD, calendar, calendar_path, event, new_practitioner, row, settings_of
 
 OUTLOOK_TZ = """BEGIN:VTIMEZONE
 TZID:{name}
@@ -199,8 +191,6 @@ def test_calendar_of_one_with_x_components_is_kept(live, user):
 def test_events_with_the_same_device_extras_share_one_parse_and_keep_their_own_data(live, user):
     """Devices send the same alarm and categories with many events: the extras are parsed
     once per distinct text, and every object still renders its own UID, times and alarm."""
-    from davserver import render
-
     alarm = ("CATEGORIES:Praxis\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Erinnerung\r\n"
              "TRIGGER:-PT15M\r\nEND:VALARM")
     names = []
@@ -211,7 +201,6 @@ def test_events_with_the_same_device_extras_share_one_parse_and_keep_their_own_d
         assert put(live, user, name, body).status_code == 201
         names.append(name)
     settings_of(live).render_cache.clear()  # rendered on write: render again on read
-    render._DEVICE_CACHE.clear()
     render._parse_extras.cache_clear()
     served = [icalendar.Calendar.from_ical(get(live, user, n).content) for n in names]
     info = render._parse_extras.cache_info()
