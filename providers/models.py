@@ -133,6 +133,9 @@ class Appointment(BaseModel):
     external_id = pw.CharField(max_length=100, null=True)
     created_at = pw.DateTimeField(default=utcnow)
     modified_at = pw.DateTimeField(default=utcnow)
+    # True on an instance that holds every column as the database stored it (returned by
+    # the insert itself), so it can be rendered without being read again.
+    as_stored = False
 
     class Meta:
         indexes = (

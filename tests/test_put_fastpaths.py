@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import peewee as pw
 import pytest
 
 from davserver import ical_parse, render
@@ -133,3 +134,27 @@ def test_structure_lines_read_like_icalendar(line):
     name, _, value = content.parts()
     expected = (name.upper(), value.upper()) if name.upper() in ("BEGIN", "END") else None
     assert ical_parse._structure(content) == expected
+
+
+def test_a_created_row_returned_as_stored_renders_like_the_row_read_back(db_url):
+    """PostgreSQL's create returns the stored row, and PUT renders that instead of reading
+    it again: it must be the same row, its location included, down to the rendering."""
+    open_database(db_url)
+    practice = api.get_or_create_practice("Fast Returning", "fast-returning")
+    owner = api.find_practitioner("fast returning") or api.create_practitioner(
+        practice, "fast returning", "pw")
+    room = api.upsert_location(practice, "Raum R", "Gasse 1, 1010 Wien", external_id="room-r")
+    device = HEAD + "BEGIN:VEVENT\r\nUID:ret\r\nDTSTART:20300107T090000\r\nX-A:b\r\nEND:VEVENT\r\n" + END
+    made = api.create_appointment(owner, _fields(subject="s", location=room, device_ical=device,
+                                                 exdates=[dt.datetime(2030, 1, 8, 9)]))
+    assert made.as_stored == isinstance(database_proxy.obj, pw.PostgresqlDatabase)
+    read = store.load_one(owner.id, made.resource_name)
+    assert made.__data__ == read.__data__ and not made.is_dirty()
+    assert made.location.name == "Raum R" and made.patient is None
+    assert getattr(made, "override_rows", []) == []
+    policy = render.RenderPolicy()
+    assert render.render_appointment(made, policy) == render.render_appointment(read, policy)
+    with_overrides = api.create_appointment(owner, _fields(rrule="FREQ=DAILY;COUNT=3", overrides=[
+        api.OverrideFields(dt.datetime(2030, 1, 8, 9), dt.datetime(2030, 1, 8, 11),
+                           dt.datetime(2030, 1, 8, 12), "Europe/Vienna")]))
+    assert not with_overrides.as_stored  # a series with overrides is read again

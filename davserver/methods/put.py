@@ -105,18 +105,21 @@ def _store(calendar: CalendarCollection, name: str, obj: ical_parse.DeviceObject
                                       reviving=reviving)
         # Each data-API call is one transaction by itself; only parking a cancelled row must
         # share one with the create (an outer transaction costs a savepoint round trip).
+        created = None
         with api.transaction() if parked is not None else contextlib.nullcontext():
             if parked is not None:
                 api.park_appointment(parked)
             if target is None:
-                _create(calendar, name, obj.uid, fields, conditional)
+                created = _create(calendar, name, obj.uid, fields, conditional)
             else:
                 _update(target, name, obj.uid, fields, conditional)
     except (api.DataError, ical_parse.InvalidObject, ValueError) as exc:
         condition = getattr(exc, "condition", ical_parse.VALID_DATA)
         raise CalDAVError(403, condition, _one_line(exc)) from None
     status = 201 if target is None or reviving else 204
-    return status, _etag_if_identical(calendar, name, body)  # stored at `name` either way
+    # Stored at `name` either way; a create may already hold the row as stored.
+    stored = created if created is not None and created.as_stored else None
+    return status, _etag_if_identical(calendar, name, body, stored)
 
 
 def _create(calendar: CalendarCollection, name: str, uid: str, fields: api.AppointmentFields,
@@ -149,14 +152,15 @@ def _update(target: Appointment, name: str, uid: str, fields: api.AppointmentFie
         raise _Retry() from None
 
 
-def _etag_if_identical(calendar: CalendarCollection, name: str, body: bytes) -> str | None:
+def _etag_if_identical(calendar: CalendarCollection, name: str, body: bytes,
+                       stored: Appointment | None = None) -> str | None:
     """Render the stored row now (render on write) and give its ETag if it equals the upload.
 
     The rendering is wanted right after: without an ETag the device GETs the object at once,
     and the owner's other devices fetch it with their next sync. Rendered here it lands in the
     cache those reads use, so a write costs one rendering wherever it is read.
     """
-    fresh = store.load_one(calendar.owner.id, name, include_cancelled=True)
+    fresh = stored or store.load_one(calendar.owner.id, name, include_cancelled=True)
     if fresh is None:
         return None
     if calendar.render(fresh) != body:
