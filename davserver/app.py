@@ -15,8 +15,9 @@ from davserver.middleware import CalDAVMiddleware, RequestBodyMiddleware
 from davserver.render import RenderPolicy, etag_for, render_appointment
 from davserver.settings_page import middleware_entry as settings_page
 from davserver.vtimezone import vtimezone
+from providers import practitioner_cache
 from providers.db import open_database
-from providers.models import Practitioner
+from providers.models import Practitioner, database_proxy
 from providers.provider import PracticeProvider
 from providers.resources import ServiceSettings
 
@@ -57,6 +58,7 @@ def service_settings(config: ServerConfig) -> ServiceSettings:
 def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
     if open_db:
         open_database(config.database)
+    practitioner_cache.enable(database_proxy.obj)
     provider = PracticeProvider(service_settings(config))
     wsgidav_config = {
         "provider_mapping": {"/": provider},

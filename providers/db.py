@@ -7,9 +7,12 @@ from urllib.parse import unquote, urlparse
 
 import peewee as pw
 
+from providers import practitioner_cache
 from providers.models import ALL_MODELS, SchemaVersion, database_proxy
 
 SCHEMA_VERSION = 1
+# ensure_schema's advisory lock: two 32-bit keys, a key space apart from the calendars' locks.
+_SCHEMA_LOCK = (74_602, 1)
 
 
 class DatabaseURLError(ValueError):
@@ -70,7 +73,12 @@ def open_database(url: str) -> pw.Database:
 def ensure_schema(db: pw.Database) -> None:
     """Create the schema on first start; record its version so later releases can migrate."""
     with db.atomic():
+        if isinstance(db, pw.PostgresqlDatabase):
+            # Server processes started together ensure the schema together: one at a time.
+            db.execute_sql("SELECT pg_advisory_xact_lock(%s, %s)", _SCHEMA_LOCK)
         db.create_tables(ALL_MODELS, safe=True)
+        if isinstance(db, pw.PostgresqlDatabase):
+            practitioner_cache.install_triggers(db)
         row = SchemaVersion.select().first()
         if row is None:
             SchemaVersion.create(version=SCHEMA_VERSION)

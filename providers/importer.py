@@ -25,6 +25,7 @@ import peewee as pw
 from dateutil import rrule as du_rrule
 
 from providers import practice_api as api
+from providers import practitioner_cache
 from providers.models import Appointment, Patient, Practice, Practitioner, database_proxy
 from providers.series import _until_as_local
 
@@ -120,6 +121,13 @@ def import_data(data: dict) -> ImportSummary:
     if not isinstance(data, dict):
         raise ImportError_("top level: expected a JSON object")
     summary = ImportSummary()
+    try:
+        return _import(data, summary)
+    finally:
+        practitioner_cache.forget_all()  # practitioners and the practice may have changed
+
+
+def _import(data: dict, summary: ImportSummary) -> ImportSummary:
     with database_proxy.atomic():
         practice_rec = _req(data, "practice", "top level")
         if not isinstance(practice_rec, dict):

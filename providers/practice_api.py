@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import peewee as pw
 
+from providers import practitioner_cache
 from providers.models import (
     STATUS_CANCELLED,
     STATUSES,
@@ -212,6 +213,7 @@ def get_or_create_practice(name: str, external_id: str | None = None) -> Practic
                 if practice.name != name:
                     practice.name = name
                     practice.save()
+                    practitioner_cache.forget_all()
                 return practice
         else:
             practice = Practice.get_or_none(Practice.name == name)
@@ -284,6 +286,7 @@ def set_password(practitioner: Practitioner, password: str) -> None:
         raise DataError("password is empty")
     practitioner.password_hash = hash_password(password)
     practitioner.save(only=[Practitioner.password_hash])
+    practitioner_cache.forget_all()
 
 
 def update_practitioner(practitioner: Practitioner, **values: object) -> Practitioner:
@@ -311,6 +314,7 @@ def update_practitioner(practitioner: Practitioner, **values: object) -> Practit
         elif changed & {"calendar_displayname", "calendar_color", "calendar_order", "direction"}:
             # Collection properties changed: move the ctag so clients re-read them.
             _log_change(practitioner.id, "")
+    practitioner_cache.forget_all()
     return practitioner
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import peewee as pw
 
+from providers import practitioner_cache
 from providers.models import (
     STATUS_CANCELLED,
     Appointment,
@@ -76,14 +77,20 @@ _practitioner_by_login_key = _Prepared(
 
 def practitioner_by_segment(segment: str) -> Practitioner | None:
     """Resolve a URL segment: `_` and space are the same, case is ignored."""
-    found = _practitioner_by_url_key.rows(url_key(segment))
-    return found[0] if found else None
+    return practitioner_cache.lookup("url", url_key(segment), _first(_practitioner_by_url_key))
 
 
 def practitioner_by_login_key(key: str) -> Practitioner | None:
     """The practitioner with this login key (see practice_api.login_key), or None."""
-    found = _practitioner_by_login_key.rows(key)
-    return found[0] if found else None
+    return practitioner_cache.lookup("login", key, _first(_practitioner_by_login_key))
+
+
+@functools.cache
+def _first(prepared: _Prepared) -> Callable[[str], Practitioner | None]:
+    def load(key: str) -> Practitioner | None:
+        found = prepared.rows(key)
+        return found[0] if found else None
+    return load
 
 
 def grants_for(grantee: Practitioner) -> list[Grant]:

@@ -18,7 +18,7 @@ import requests
 
 from davserver.app import build_app
 from davserver.config import ServerConfig
-from providers import demo
+from providers import demo, practitioner_cache
 from providers.db import open_database
 from providers.models import database_proxy
 
@@ -66,6 +66,7 @@ def make_database_url(backend: str, tmp_path_factory, postgres_available: bool) 
     try:
         yield f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
     finally:
+        practitioner_cache.disable()  # its listener would only log that the database is gone
         if not database_proxy.is_closed():
             database_proxy.close()
         admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
