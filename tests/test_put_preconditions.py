@@ -8,6 +8,7 @@ import pytest
 from lxml import etree
 
 from providers import practice_api as api
+from providers import store
 from tests.two_way import (
     ICAL,
     PASSWORD,
@@ -134,6 +135,25 @@ def test_if_none_match_star_on_existing_resource(live, user):
     response = put(live, user, "inm.ics", event("inm", summary="Zweiter"), {"If-None-Match": "*"})
     assert response.status_code == 412
     assert snapshot(user) == before
+
+
+def test_a_new_object_is_stored_without_the_lookup(live, user, monkeypatch):
+    """If-None-Match: * (every device's create) inserts at once; the unique indexes stand in
+    for the lookup. A refused insert leaves the change log as it was for sync."""
+    looked_up = []
+    original = store.rows_at_name_or_uid
+    monkeypatch.setattr(store, "rows_at_name_or_uid",
+                        lambda *args: looked_up.append(args[1]) or original(*args))
+    assert put(live, user, "blind.ics", event("blind"), {"If-None-Match": "*"}).status_code == 201
+    assert looked_up == []
+    token = store.current_change(user.id)
+    assert put(live, user, "blind.ics", event("blind"), {"If-None-Match": "*"}).status_code == 412
+    assert put(live, user, "blind-2.ics", event("blind"),
+               {"If-None-Match": "*"}).status_code == 403  # its UID is taken
+    assert looked_up == ["blind.ics", "blind-2.ics"]  # refused by an index: the full path answered
+    assert store.changes_since(user.id, token) == ([], False)
+    assert put(live, user, "blind-3.ics", event("blind-3"), {"If-None-Match": "*"}).status_code == 201
+    assert [name for name, _ in store.changes_since(user.id, token)[0]] == ["blind-3.ics"]
 
 
 @pytest.mark.parametrize("if_match", ['"1-cn"', "*", '"nonsense"'])
