@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import peewee as pw
 
-from providers import practitioner_cache
+from providers import practitioner_cache, prepared
 from providers.models import (
     STATUS_CANCELLED,
     STATUSES,
@@ -188,7 +188,7 @@ def _insert_logged_pg(appointment: Appointment, change: Change) -> None:
                 f"RETURNING {_all_columns(Appointment)}")
 
     sql = _statement((id(db), "logged", change_columns, columns), build)
-    stored = db.execute_sql(sql, params).fetchone()
+    stored = prepared.execute(db, sql, params).fetchone()
     data = appointment.__data__
     for field_, value in zip(Appointment._meta.sorted_fields, stored, strict=True):
         data[field_.name] = field_.python_value(value)

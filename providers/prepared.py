@@ -60,26 +60,8 @@ class Prepared:
         _, query, sql, params, slots = entry
         bound = [p if slot is None else args[slot] for p, slot in zip(params, slots, strict=True)]
         if isinstance(db, pw.PostgresqlDatabase):
-            return query, sql, self._execute_prepared(db, sql, bound)
+            return query, sql, _execute_on_pg(db, self._name, sql, bound)
         return query, sql, db.execute_sql(sql, bound)
-
-    def _execute_prepared(self, db: pw.PostgresqlDatabase, sql: str, bound: list):
-        """EXECUTE of a statement PostgreSQL prepared once per connection: parsing and
-        planning a select with 100 names took PostgreSQL longer than running it."""
-        conn = db.connection()
-        prepared = _PG_PREPARED.get(conn)
-        if prepared is None:
-            prepared = _PG_PREPARED[conn] = set()
-        if self._name not in prepared:
-            numbered = iter(range(1, len(bound) + 1))
-            text = _PG_PARAM.sub(lambda m: "%%" if m.group(0) == "%%" else f"${next(numbered)}",
-                                 sql)
-            db.execute_sql(f"PREPARE {self._name} AS {text}")
-            prepared.add(self._name)
-            STATEMENTS[self._name] = sql
-        if not bound:
-            return db.execute_sql(f"EXECUTE {self._name}")
-        return db.execute_sql(f"EXECUTE {self._name} ({', '.join(['%s'] * len(bound))})", bound)
 
     def wrapper(self, *args: object):
         """Execute; peewee's cursor wrapper over the rows, its column mapping already set."""
@@ -104,6 +86,39 @@ class Prepared:
     def raw_cursor(self, *args: object):
         """The driver's cursor over the rows, to read them one at a time."""
         return self._execute(args)[2]
+
+
+def execute(db: pw.Database, sql: str, params: list):
+    """Run a statement built once (a write); on PostgreSQL prepared once per connection.
+
+    A device's create is one INSERT of some forty values: parsed anew each time it cost
+    PostgreSQL about 0.13 ms more than as EXECUTE of a prepared statement.
+    """
+    if not isinstance(db, pw.PostgresqlDatabase):
+        return db.execute_sql(sql, params)
+    name = _NAMES.get(sql)
+    if name is None:
+        name = _NAMES.setdefault(sql, f"praxis_{next(_NUMBERS)}")
+    return _execute_on_pg(db, name, sql, params)
+
+
+_NAMES: dict[str, str] = {}  # statement name of each SQL text passed to execute()
+
+
+def _execute_on_pg(db: pw.PostgresqlDatabase, name: str, sql: str, bound: list):
+    conn = db.connection()
+    prepared = _PG_PREPARED.get(conn)
+    if prepared is None:
+        prepared = _PG_PREPARED[conn] = set()
+    if name not in prepared:
+        numbered = iter(range(1, len(bound) + 1))
+        text = _PG_PARAM.sub(lambda m: "%%" if m.group(0) == "%%" else f"${next(numbered)}", sql)
+        db.execute_sql(f"PREPARE {name} AS {text}")
+        prepared.add(name)
+        STATEMENTS[name] = sql
+    if not bound:
+        return db.execute_sql(f"EXECUTE {name}")
+    return db.execute_sql(f"EXECUTE {name} ({', '.join(['%s'] * len(bound))})", bound)
 
 
 # What a peewee cursor wrapper holds about one execution, not about the query's columns.
