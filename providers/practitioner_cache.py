@@ -6,7 +6,9 @@ a change commits, whoever made it (this server, the CLI, the practice software);
 listener connection per server process hears it and empties the cache. Nothing is served
 from the cache unless the listener is connected and listening, so no change is missed for
 longer than the notification takes to arrive (well under a millisecond on one host), and
-writers in this process empty it themselves at once (`forget_all`).
+writers in this process empty it themselves at once (`forget_all`). Rows older than a few
+seconds are read again in any case. Behind a connection pooler, session pooling keeps
+LISTEN working (the prepared statements need it anyway).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import logging
 import select
 import threading
+import time
 from collections.abc import Callable
 
 import peewee as pw
@@ -29,6 +32,10 @@ CHANNEL = "praxis_practitioners"
 MAX_ROWS = 10_000
 # How long the listener waits before checking that its connection is still alive.
 PING_SECONDS = 5.0
+# A row is read again after this long whatever the listener heard: should notifications
+# ever fail to arrive unnoticed, a change still takes effect within seconds. A device's
+# sync sends its requests within far less, so they still share one read.
+MAX_AGE_SECONDS = 5.0
 
 _FUNCTION = "praxis_practitioners_changed"
 _TRIGGERS = {"practitioner": "praxis_practitioner_changed", "practice": "praxis_practice_changed"}
@@ -55,7 +62,7 @@ class PractitionerCache:
 
     def __init__(self, db: pw.PostgresqlDatabase):
         self.db = db
-        self._rows: dict[tuple[str, str], tuple[dict, dict]] = {}
+        self._rows: dict[tuple[str, str], tuple[float, dict, dict]] = {}  # (read at, rows)
         self._generation = 0  # moves on every invalidation: a load that saw an older one is not kept
         self._live = False
         self._lock = threading.Lock()
@@ -79,18 +86,20 @@ class PractitionerCache:
         """The practitioner `load(key)` would return: a fresh copy of a cached row when valid."""
         if database_proxy.obj is not self.db:
             return load(key)
+        now = time.monotonic()
         with self._lock:
             live, generation = self._live, self._generation
             cached = self._rows.get((kind, key)) if live else None
-        if cached is not None:
-            return _rebuild(cached)
+        if cached is not None and now - cached[0] < MAX_AGE_SECONDS:
+            return _rebuild(cached[1], cached[2])
         found = load(key)
         if found is not None and live:
             with self._lock:
                 if self._live and self._generation == generation:
                     if len(self._rows) >= MAX_ROWS:
                         self._rows.clear()
-                    self._rows[(kind, key)] = (dict(found.__data__), dict(found.practice.__data__))
+                    self._rows[(kind, key)] = (now, dict(found.__data__),
+                                               dict(found.practice.__data__))
         return found
 
     def forget_all(self) -> None:
@@ -134,9 +143,8 @@ class PractitionerCache:
             backoff = min(backoff * 2, 30.0)
 
 
-def _rebuild(cached: tuple[dict, dict]) -> Practitioner:
+def _rebuild(data: dict, practice_data: dict) -> Practitioner:
     """A new instance per request: request code may change its copy, never the cached row."""
-    data, practice_data = cached
     practice = Practice(__no_default__=1)
     practice.__data__ = dict(practice_data)
     practitioner = Practitioner(__no_default__=1)

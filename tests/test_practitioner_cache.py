@@ -148,3 +148,23 @@ def test_the_triggers_are_installed_once_and_notify(pg_url):
         api.update_practitioner(api.find_practitioner("cache user"), calendar_order=7)
         _until(lambda: listener.poll() or listener.notifies)
         assert listener.notifies[0].channel == practitioner_cache.CHANNEL
+
+
+def test_a_row_is_read_again_after_its_maximum_age(cache, pg_url, monkeypatch):
+    """Should a notification never arrive (switched off here), the change still shows."""
+    counter = _CountingLookups(monkeypatch)
+    store.practitioner_by_login_key("cache user")
+    store.practitioner_by_login_key("cache user")
+    assert counter.count == 1
+    with _other_connection(pg_url) as conn:
+        conn.cursor().execute("ALTER TABLE practitioner DISABLE TRIGGER praxis_practitioner_changed")
+        try:
+            conn.cursor().execute("UPDATE practitioner SET display_name = 'Unheard' "
+                                  "WHERE login_key = 'cache user'")
+            assert store.practitioner_by_login_key("cache user").display_name != "Unheard"
+            monkeypatch.setattr(practitioner_cache, "MAX_AGE_SECONDS", 0.0)  # time has passed
+            assert store.practitioner_by_login_key("cache user").display_name == "Unheard"
+            assert counter.count == 2
+        finally:
+            conn.cursor().execute(
+                "ALTER TABLE practitioner ENABLE TRIGGER praxis_practitioner_changed")
