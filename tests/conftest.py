@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -77,6 +78,14 @@ def make_database_url(backend: str, tmp_path_factory, postgres_available: bool) 
 def db_url(request, tmp_path_factory, postgres_available) -> Iterator[str]:
     """Module-scoped fresh database, once per backend."""
     yield from make_database_url(request.param, tmp_path_factory, postgres_available)
+
+
+def wait_until(condition, seconds: float = 5.0) -> None:
+    """Poll `condition()` until it is true; fail the test after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.002)
 
 
 def free_port() -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import Iterator
 
 import psycopg2
@@ -15,7 +14,7 @@ from providers import practice_api as api
 from providers import practitioner_cache, store
 from providers.db import open_database
 from providers.models import Practitioner
-from tests.conftest import make_database_url
+from tests.conftest import make_database_url, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -30,16 +29,9 @@ def cache(pg_url) -> Iterator[practitioner_cache.PractitionerCache]:
         api.create_practitioner(api.get_or_create_practice("Cache", "cache-practice"),
                                 "cache user", "pw-1")
     active = practitioner_cache.enable(db)
-    _until(lambda: active.live)
+    wait_until(lambda: active.live)
     yield active
     active.stop()
-
-
-def _until(condition, seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.005)
 
 
 class _CountingLookups:
@@ -84,13 +76,13 @@ def test_a_change_from_another_connection_is_seen(cache, pg_url, monkeypatch):
         conn.cursor().execute(
             "UPDATE practitioner SET password_hash = 'changed-elsewhere' WHERE login_key = %s",
             ("cache user",))
-    _until(lambda: store.practitioner_by_login_key("cache user").password_hash
+    wait_until(lambda: store.practitioner_by_login_key("cache user").password_hash
            == "changed-elsewhere")
     assert before.password_hash != "changed-elsewhere"
     with _other_connection(pg_url) as conn:  # the practice row is joined: it notifies too
         conn.cursor().execute("UPDATE practice SET name = 'Cache renamed' WHERE external_id = %s",
                               ("cache-practice",))
-    _until(lambda: store.practitioner_by_login_key("cache user").practice.name == "Cache renamed")
+    wait_until(lambda: store.practitioner_by_login_key("cache user").practice.name == "Cache renamed")
     api.set_password(api.find_practitioner("cache user"), "pw-1")
 
 
@@ -119,12 +111,12 @@ def test_without_its_listener_the_cache_serves_nothing(cache, pg_url, monkeypatc
     old_pid = cache.listener_pid
     with _other_connection(pg_url) as conn:
         conn.cursor().execute("SELECT pg_terminate_backend(%s)", (old_pid,))
-    _until(lambda: not cache.live)
+    wait_until(lambda: not cache.live)
     store.practitioner_by_login_key("cache user")
     store.practitioner_by_login_key("cache user")
     assert counter.count == 2
     assert "practitioner cache paused" in caplog.text
-    _until(lambda: cache.live and cache.listener_pid != old_pid)
+    wait_until(lambda: cache.live and cache.listener_pid != old_pid)
     store.practitioner_by_login_key("cache user")
     store.practitioner_by_login_key("cache user")
     assert counter.count == 3
@@ -146,7 +138,7 @@ def test_the_triggers_are_installed_once_and_notify(pg_url):
     with _other_connection(pg_url) as listener:
         listener.cursor().execute(f"LISTEN {practitioner_cache.CHANNEL}")
         api.update_practitioner(api.find_practitioner("cache user"), calendar_order=7)
-        _until(lambda: listener.poll() or listener.notifies)
+        wait_until(lambda: listener.poll() or listener.notifies)
         assert listener.notifies[0].channel == practitioner_cache.CHANNEL
 
 

@@ -9,14 +9,7 @@ import time
 
 from davserver.config import ServerConfig
 from davserver.server import MostRecentlyIdleFirst, make_server
-from tests.conftest import free_port
-
-
-def _until(condition, seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.002)
+from tests.conftest import free_port, wait_until
 
 
 def _workers(queue: MostRecentlyIdleFirst, names: list[str], got: list[tuple[str, object]]):
@@ -28,7 +21,7 @@ def _workers(queue: MostRecentlyIdleFirst, names: list[str], got: list[tuple[str
         thread = threading.Thread(target=work)
         thread.start()
         threads.append(thread)
-        _until(lambda n=index + 1: len(queue._idle) == n)
+        wait_until(lambda n=index + 1: len(queue._idle) == n)
     return threads
 
 
@@ -36,9 +29,9 @@ def test_the_worker_idle_last_gets_the_next_item():
     queue, got = MostRecentlyIdleFirst(), []
     threads = _workers(queue, ["first idle", "second idle", "last idle"], got)
     queue.put("a")
-    _until(lambda: len(got) == 1)
+    wait_until(lambda: len(got) == 1)
     queue.put("b")
-    _until(lambda: len(got) == 2)
+    wait_until(lambda: len(got) == 2)
     queue.put("c")
     for thread in threads:
         thread.join(5)
