@@ -10,7 +10,6 @@ import threading
 
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
-from cheroot.workers.threadpool import ThreadPool
 
 from davserver.config import ServerConfig
 
@@ -55,11 +54,10 @@ class MostRecentlyIdleFirst:
         return len(self._waiting)
 
 
-def _warm_worker_pool(server: wsgi.Server) -> ThreadPool:
+def _warm_worker_pool(server: wsgi.Server) -> None:
     pool = server.requests
     pool._queue = MostRecentlyIdleFirst()  # cheroot reads it only through put/get/qsize
     pool.get = pool._queue.get
-    return pool
 
 
 def make_server(app, config: ServerConfig, port: int | None = None) -> wsgi.Server:

@@ -75,7 +75,7 @@ class PractitionerCache:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._set_live(False)
+        self.forget_all(live=False)
 
     @property
     def live(self) -> bool:
@@ -102,14 +102,11 @@ class PractitionerCache:
                                                dict(found.practice.__data__))
         return found
 
-    def forget_all(self) -> None:
+    def forget_all(self, live: bool | None = None) -> None:
+        """Empty the cache; `live` also says whether the listener now listens."""
         with self._lock:
-            self._rows.clear()
-            self._generation += 1
-
-    def _set_live(self, live: bool) -> None:
-        with self._lock:
-            self._live = live
+            if live is not None:
+                self._live = live
             self._rows.clear()
             self._generation += 1
 
@@ -122,7 +119,7 @@ class PractitionerCache:
                 conn.autocommit = True
                 conn.cursor().execute(f"LISTEN {CHANNEL}")
                 self.listener_pid = conn.get_backend_pid()
-                self._set_live(True)
+                self.forget_all(live=True)
                 backoff = 0.5
                 while not self._stopping.is_set():
                     if not select.select([conn], [], [], PING_SECONDS)[0]:
@@ -136,7 +133,7 @@ class PractitionerCache:
                     reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                     log.warning("practitioner cache paused (listener: %s); retrying", reason)
             finally:
-                self._set_live(False)
+                self.forget_all(live=False)
                 if conn is not None:
                     conn.close()
             self._stopping.wait(backoff)

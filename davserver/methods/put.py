@@ -87,8 +87,7 @@ def _store(calendar: CalendarCollection, name: str, obj: ical_parse.DeviceObject
     if _only_if_absent(environ):
         created = _create_if_absent(calendar, name, obj)
         if created is not None:
-            return 201, _etag_if_identical(calendar, name, body,
-                                           created if created.as_stored else None)
+            return 201, _etag_if_identical(calendar, name, body, created)
     row, other = store.rows_at_name_or_uid(owner_id, name, obj.uid)
     visible = row is not None and served(row, settings)
     conditional = check_preconditions(environ, calendar.etag(row.revision) if visible else None)
@@ -122,9 +121,7 @@ def _store(calendar: CalendarCollection, name: str, obj: ical_parse.DeviceObject
         condition = getattr(exc, "condition", ical_parse.VALID_DATA)
         raise CalDAVError(403, condition, _one_line(exc)) from None
     status = 201 if target is None or reviving else 204
-    # Stored at `name` either way; a create may already hold the row as stored.
-    stored = created if created is not None and created.as_stored else None
-    return status, _etag_if_identical(calendar, name, body, stored)
+    return status, _etag_if_identical(calendar, name, body, created)  # stored at `name` either way
 
 
 def _only_if_absent(environ: dict) -> bool:
@@ -180,14 +177,17 @@ def _update(target: Appointment, name: str, uid: str, fields: api.AppointmentFie
 
 
 def _etag_if_identical(calendar: CalendarCollection, name: str, body: bytes,
-                       stored: Appointment | None = None) -> str | None:
+                       created: Appointment | None = None) -> str | None:
     """Render the stored row now (render on write) and give its ETag if it equals the upload.
 
     The rendering is wanted right after: without an ETag the device GETs the object at once,
     and the owner's other devices fetch it with their next sync. Rendered here it lands in the
     cache those reads use, so a write costs one rendering wherever it is read.
     """
-    fresh = stored or store.load_one(calendar.owner.id, name, include_cancelled=True)
+    if created is not None and created.as_stored:  # the insert returned the row as stored
+        fresh = created
+    else:
+        fresh = store.load_one(calendar.owner.id, name, include_cancelled=True)
     if fresh is None:
         return None
     if calendar.render(fresh) != body:
