@@ -83,8 +83,11 @@ def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
         "add_header_MS_Author_Via": False,
         "logging": {"enable": False},
         "dir_browser": {"enable": False},
-        "praxis": {"auth": config.auth, "max_body_size": config.max_body_size,
-                   "trusted_proxy": config.trusted_proxy},
+        "praxis": {
+            "auth": config.auth,
+            "max_body_size": config.max_body_size,
+            "trusted_proxy": config.trusted_proxy,
+        },
     }
     app = WsgiDAVApp(wsgidav_config)
     logging.getLogger("wsgidav").setLevel(logging.WARNING)

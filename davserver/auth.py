@@ -96,12 +96,13 @@ class PracticeDomainController(BaseDomainController):
         self._cache: dict[tuple[str, str, str], float] = {}
         self._cache_lock = threading.Lock()
         self._pending: dict[tuple[str, str, str], _PendingCheck] = {}
-        self.user_throttle = Throttle(self.settings.max_failures, self.settings.failure_window,
-                                      self.settings.lockout_seconds)
+        self.user_throttle = Throttle(
+            self.settings.max_failures, self.settings.failure_window, self.settings.lockout_seconds
+        )
         # An address may try several users (a practice behind one NAT): a wider limit.
-        self.address_throttle = Throttle(self.settings.max_failures * 5,
-                                         self.settings.failure_window,
-                                         self.settings.lockout_seconds)
+        self.address_throttle = Throttle(
+            self.settings.max_failures * 5, self.settings.failure_window, self.settings.lockout_seconds
+        )
 
     def __str__(self):
         return "PracticeDomainController"
@@ -116,16 +117,17 @@ class PracticeDomainController(BaseDomainController):
         return False
 
     def throttled(self, user_name: str, environ: dict) -> int:
-        return max(self.user_throttle.retry_after(url_key(user_name)),
-                   self.address_throttle.retry_after(environ.get("REMOTE_ADDR", "")))
+        return max(
+            self.user_throttle.retry_after(url_key(user_name)),
+            self.address_throttle.retry_after(environ.get("REMOTE_ADDR", "")),
+        )
 
     def basic_auth_user(self, realm, user_name, password, environ):
         # "anna maier" and "anna_maier" are one throttle key: spelling does not buy attempts.
         key = url_key(user_name)
         # The exact login name is what clients send on every request: one prepared query;
         # the other spellings (URL form, e-mail) only when it finds nothing.
-        practitioner = (store.practitioner_by_login_key(login_key(user_name))
-                        or find_login(user_name))
+        practitioner = store.practitioner_by_login_key(login_key(user_name)) or find_login(user_name)
         if practitioner is None:
             # Pay for a hash anyway: an unknown name must not answer faster than a wrong password.
             verify_password(password, _DUMMY_HASH)
@@ -190,18 +192,24 @@ class PracticeAuthenticator(HTTPAuthenticator):
         realm = self.domain_controller.get_domain_realm(environ["PATH_INFO"], environ)
         if retry_after:
             body = b"Too many failed logins; try again later.\n"
-            start_response("429 Too Many Requests", [
-                ("Retry-After", str(retry_after)),
-                ("Content-Type", "text/plain; charset=utf-8"),
-                ("Content-Length", str(len(body))),
-            ])
+            start_response(
+                "429 Too Many Requests",
+                [
+                    ("Retry-After", str(retry_after)),
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("Content-Length", str(len(body))),
+                ],
+            )
             return [body]
         body = b"Login with your practice user name and password.\n"
-        start_response("401 Unauthorized", [
-            ("WWW-Authenticate", f'Basic realm="{realm}", charset="UTF-8"'),
-            ("Content-Type", "text/plain; charset=utf-8"),
-            ("Content-Length", str(len(body))),
-        ])
+        start_response(
+            "401 Unauthorized",
+            [
+                ("WWW-Authenticate", f'Basic realm="{realm}", charset="UTF-8"'),
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+            ],
+        )
         return [body]
 
     def send_digest_auth_response(self, environ, start_response):

@@ -189,8 +189,7 @@ def _expand(cal: icalendar.Calendar, tr: TimeRange, default_tz: ZoneInfo) -> ica
     with their times in UTC.
     """
     vevents = [c for c in cal.subcomponents if c.name == "VEVENT"]
-    recurring = {str(c.get("UID")) for c in vevents
-                 if "RECURRENCE-ID" in c or "RRULE" in c or "RDATE" in c}
+    recurring = {str(c.get("UID")) for c in vevents if "RECURRENCE-ID" in c or "RRULE" in c or "RDATE" in c}
     instances = list(instances_overlapping(vevents, tr, default_tz))
     out = cal.copy()
     for comp in cal.subcomponents:
@@ -225,8 +224,10 @@ def _component_span(comp: icalendar.Component) -> tuple[date, date]:
 
 
 def _override_impacts(
-    override: icalendar.Component, master: icalendar.Component | None,
-    tr: TimeRange, default_tz: ZoneInfo,
+    override: icalendar.Component,
+    master: icalendar.Component | None,
+    tr: TimeRange,
+    default_tz: ZoneInfo,
 ) -> bool:
     """§9.6.6: current or original (RECURRENCE-ID + master's duration) times overlap tr."""
     rid = override["RECURRENCE-ID"]
@@ -240,17 +241,15 @@ def _override_impacts(
         duration = m_end - m_start
         orig_end = rid.dt + duration
     except TypeError:  # DATE vs DATE-TIME mix in broken data
-        orig_end = to_utc(rid.dt, default_tz) + (to_utc(m_end, default_tz) -
-                                                 to_utc(m_start, default_tz))
+        orig_end = to_utc(rid.dt, default_tz) + (to_utc(m_end, default_tz) - to_utc(m_start, default_tz))
     return overlaps(to_utc(rid.dt, default_tz), to_utc(orig_end, default_tz), tr)
 
 
-def _limit_recurrence_set(
-    cal: icalendar.Calendar, tr: TimeRange, default_tz: ZoneInfo
-) -> icalendar.Calendar:
+def _limit_recurrence_set(cal: icalendar.Calendar, tr: TimeRange, default_tz: ZoneInfo) -> icalendar.Calendar:
     """Keep masters and everything else; keep only VEVENT overrides impacting tr."""
-    masters = {str(c.get("UID")): c for c in cal.subcomponents
-               if c.name == "VEVENT" and "RECURRENCE-ID" not in c}
+    masters = {
+        str(c.get("UID")): c for c in cal.subcomponents if c.name == "VEVENT" and "RECURRENCE-ID" not in c
+    }
     out = cal.copy()
     for comp in cal.subcomponents:
         if comp.name == "VEVENT" and "RECURRENCE-ID" in comp:
@@ -307,9 +306,7 @@ def _select(comp: icalendar.Component, spec: CompSpec) -> icalendar.Component:
     return out
 
 
-def apply_calendar_data(
-    req: CalendarDataRequest | None, ical_bytes: bytes, default_tz: ZoneInfo
-) -> bytes:
+def apply_calendar_data(req: CalendarDataRequest | None, ical_bytes: bytes, default_tz: ZoneInfo) -> bytes:
     """Shape one stored calendar object for a REPORT response; None/plain -> unchanged bytes.
 
     Stored data we cannot parse or expand is returned whole or unexpanded rather

@@ -25,15 +25,16 @@ class CLIError(Exception):
 
 def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     default = argparse.SUPPRESS if suppress else None
-    parser.add_argument("--config", default=default, metavar="FILE",
-                        help="configuration file (wsgidav.yaml)")
-    parser.add_argument("--database", default=default, metavar="URL",
-                        help="sqlite:///FILE or postgresql://HOST:PORT/NAME")
+    parser.add_argument("--config", default=default, metavar="FILE", help="configuration file (wsgidav.yaml)")
+    parser.add_argument(
+        "--database", default=default, metavar="URL", help="sqlite:///FILE or postgresql://HOST:PORT/NAME"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="praxis-caldav",
-                                     description="CalDAV sync for practice appointments")
+    parser = argparse.ArgumentParser(
+        prog="praxis-caldav", description="CalDAV sync for practice appointments"
+    )
     _common(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -76,8 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     profile = command("profile", "write an Apple configuration profile (.mobileconfig) to stdout")
     profile.add_argument("name")
-    profile.add_argument("--password-stdin", action="store_true",
-                         help="embed the password read from stdin (default: the device asks)")
+    profile.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="embed the password read from stdin (default: the device asks)",
+    )
 
     cert = command("cert", "create a self-signed certificate and key for trying out TLS")
     cert.add_argument("--host", default="localhost", help="host name the certificate is for")
@@ -163,8 +167,10 @@ def run(args) -> int:
     if args.command == "grant":
         owner, grantee = _practitioner(args.owner), _practitioner(args.to)
         api.grant_access(owner, grantee, can_write=args.read_write)
-        print(f"{grantee.username!r} may now {'read and change' if args.read_write else 'read'} "
-              f"the calendar of {owner.username!r}")
+        print(
+            f"{grantee.username!r} may now {'read and change' if args.read_write else 'read'} "
+            f"the calendar of {owner.username!r}"
+        )
         return 0
     if args.command == "revoke":
         owner, grantee = _practitioner(args.owner), _practitioner(args.to)
@@ -199,11 +205,15 @@ def _user(args, config: ServerConfig) -> int:
     if args.user_command == "add":
         password = _read_password(args.password_stdin)
         practice = api.get_or_create_practice(args.practice or config.practice_name)
-        p = api.create_practitioner(practice, args.name, password, email=args.email,
-                                    display_name=args.display_name)
-        api.update_practitioner(p, pseudonymize=config.sync.pseudonymize,
-                                include_phone=config.sync.include_phone,
-                                direction=config.sync.direction)
+        p = api.create_practitioner(
+            practice, args.name, password, email=args.email, display_name=args.display_name
+        )
+        api.update_practitioner(
+            p,
+            pseudonymize=config.sync.pseudonymize,
+            include_phone=config.sync.include_phone,
+            direction=config.sync.direction,
+        )
         print(f"created user {p.username!r} (URL segment {api.url_segment(p.username)})")
         return 0
     if args.user_command == "passwd":
@@ -225,9 +235,11 @@ def _settings(args) -> int:
         changes["direction"] = args.direction
     if changes:
         api.update_practitioner(practitioner, **changes)
-    print(f"{practitioner.username}: pseudonymize={'on' if practitioner.pseudonymize else 'off'} "
-          f"phone={'on' if practitioner.include_phone else 'off'} "
-          f"direction={practitioner.direction}")
+    print(
+        f"{practitioner.username}: pseudonymize={'on' if practitioner.pseudonymize else 'off'} "
+        f"phone={'on' if practitioner.include_phone else 'off'} "
+        f"direction={practitioner.direction}"
+    )
     return 0
 
 
@@ -254,8 +266,9 @@ def _serve(config: ServerConfig) -> int:
     from davserver.app import build_app
     from davserver.server import make_server, serve_forever
 
-    logging.basicConfig(level=config.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     if not config.access_log:
         logging.getLogger("praxis_caldav.access").setLevel(logging.WARNING)
     from davserver.server import fork_workers, stop_workers
@@ -276,8 +289,11 @@ def _serve(config: ServerConfig) -> int:
         stop_workers(children)
         raise CLIError(f"cannot listen on {config.host}:{config.port}: {exc.strerror}") from None
     if is_parent:
-        print(f"praxis-caldav serving {config.base_url()} with {config.processes} process(es) "
-              f"(database {_safe_db(config.database)})", flush=True)
+        print(
+            f"praxis-caldav serving {config.base_url()} with {config.processes} process(es) "
+            f"(database {_safe_db(config.database)})",
+            flush=True,
+        )
     try:
         serve_forever(server)
     finally:
@@ -297,16 +313,34 @@ def _cert(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     crt, key = out / "praxis-caldav.crt", out / "praxis-caldav.key"
     result = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "365",
-         "-subj", f"/CN={args.host}", "-addext", f"subjectAltName=DNS:{args.host},IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(crt)],
-        capture_output=True, text=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "365",
+            "-subj",
+            f"/CN={args.host}",
+            "-addext",
+            f"subjectAltName=DNS:{args.host},IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(crt),
+        ],
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         raise CLIError(f"openssl failed: {result.stderr.strip().splitlines()[-1:]}")
     key.chmod(0o600)
-    print(f"certificate: {crt}\nprivate key: {key}\n"
-          f"add them to wsgidav.yaml under tls: certificate / private_key")
+    print(
+        f"certificate: {crt}\nprivate key: {key}\n"
+        f"add them to wsgidav.yaml under tls: certificate / private_key"
+    )
     return 0
 
 
@@ -320,8 +354,7 @@ def _safe_db(url: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if argv is None and (args.command == "serve"
-                         or (args.command == "demo" and not args.no_serve)):
+    if argv is None and (args.command == "serve" or (args.command == "demo" and not args.no_serve)):
         _limit_malloc_arenas()  # before any work: the exec starts the command over
     try:
         return run(args)

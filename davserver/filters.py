@@ -124,8 +124,11 @@ def parse_time_range(el: etree._Element, *, require_both: bool = False) -> TimeR
 
 def _children(el: etree._Element) -> list[tuple[str, etree._Element]]:
     """CalDAV child elements by local name; foreign-namespace extensions are ignored."""
-    return [(etree.QName(c).localname, c) for c in el
-            if isinstance(c.tag, str) and etree.QName(c).namespace == CALDAV_NS]
+    return [
+        (etree.QName(c).localname, c)
+        for c in el
+        if isinstance(c.tag, str) and etree.QName(c).namespace == CALDAV_NS
+    ]
 
 
 def _name(el: etree._Element) -> str:
@@ -386,8 +389,10 @@ def _inner_ok(comp: icalendar.Component, flt: CompFilter, default_tz: ZoneInfo) 
 
 
 def _vevents_in_range(
-    cands: list[icalendar.Component], passing: list[icalendar.Component],
-    tr: TimeRange, default_tz: ZoneInfo,
+    cands: list[icalendar.Component],
+    passing: list[icalendar.Component],
+    tr: TimeRange,
+    default_tz: ZoneInfo,
 ) -> bool:
     """Does an instance belonging to a passing VEVENT (master or override) overlap tr?
 
@@ -399,8 +404,9 @@ def _vevents_in_range(
     vevents = list(passing)
     if failing:
         if any("RANGE" in c["RECURRENCE-ID"].params for c in cands if "RECURRENCE-ID" in c):
-            raise FilterError("supported-filter",
-                              "RANGE=THISANDFUTURE overrides cannot be filtered separately")
+            raise FilterError(
+                "supported-filter", "RANGE=THISANDFUTURE overrides cannot be filtered separately"
+            )
         overridden = [c for c in failing if "RECURRENCE-ID" in c]
         for i, comp in enumerate(vevents):
             if "RECURRENCE-ID" in comp:
@@ -408,8 +414,7 @@ def _vevents_in_range(
             mine = [o for o in overridden if o.get("UID") == comp.get("UID")]
             if mine:  # new list: never append to the caller's EXDATE list
                 comp = vevents[i] = comp.copy()
-                comp["EXDATE"] = _props(comp, "EXDATE") + [
-                    vDDDLists([o["RECURRENCE-ID"].dt]) for o in mine]
+                comp["EXDATE"] = _props(comp, "EXDATE") + [vDDDLists([o["RECURRENCE-ID"].dt]) for o in mine]
     try:
         return next(instances_overlapping(vevents, tr, default_tz), None) is not None
     except _BROKEN_DATA:

@@ -9,8 +9,14 @@ from providers.properties import CALDAV, DAV, NSMAP
 PRAXIS_NS = "urn:praxis-caldav"
 
 # Entities, DTDs and network access off: a request body must never make us read files or URLs.
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                          dtd_validation=False, huge_tree=False, remove_blank_text=True)
+_PARSER = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    dtd_validation=False,
+    huge_tree=False,
+    remove_blank_text=True,
+)
 
 
 class CalDAVError(Exception):
@@ -19,19 +25,37 @@ class CalDAVError(Exception):
     The reason must never contain patient data: it is sent to the client and logged.
     """
 
-    def __init__(self, status: int, condition: str | None = None, message: str = "",
-                 hrefs: tuple[str, ...] = (), headers: tuple[tuple[str, str], ...] = ()):
+    def __init__(
+        self,
+        status: int,
+        condition: str | None = None,
+        message: str = "",
+        hrefs: tuple[str, ...] = (),
+        headers: tuple[tuple[str, str], ...] = (),
+    ):
         super().__init__(message or condition or str(status))
         self.status, self.condition, self.message = status, condition, message
         self.hrefs, self.headers = hrefs, headers
 
 
 REASONS = {
-    200: "OK", 201: "Created", 204: "No Content", 207: "Multi-Status", 301: "Moved Permanently",
-    400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-    409: "Conflict", 412: "Precondition Failed", 413: "Payload Too Large",
-    415: "Unsupported Media Type", 423: "Locked", 500: "Internal Server Error",
-    501: "Not Implemented", 507: "Insufficient Storage",
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    207: "Multi-Status",
+    301: "Moved Permanently",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    412: "Precondition Failed",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    423: "Locked",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    507: "Insufficient Storage",
 }
 
 
@@ -60,8 +84,13 @@ def serialize(el: etree._Element) -> bytes:
     return etree.tostring(el, xml_declaration=True, encoding="utf-8")
 
 
-def respond(start_response, status: int, body: bytes = b"",
-            content_type: str | None = None, headers: list[tuple[str, str]] | None = None):
+def respond(
+    start_response,
+    status: int,
+    body: bytes = b"",
+    content_type: str | None = None,
+    headers: list[tuple[str, str]] | None = None,
+):
     out = list(headers or [])
     if content_type:
         out.append(("Content-Type", content_type))
@@ -70,10 +99,10 @@ def respond(start_response, status: int, body: bytes = b"",
     return [body]
 
 
-def respond_xml(start_response, status: int, el: etree._Element,
-                headers: list[tuple[str, str]] | None = None):
-    return respond(start_response, status, serialize(el), "application/xml; charset=utf-8",
-                   headers)
+def respond_xml(
+    start_response, status: int, el: etree._Element, headers: list[tuple[str, str]] | None = None
+):
+    return respond(start_response, status, serialize(el), "application/xml; charset=utf-8", headers)
 
 
 def error_body(err: CalDAVError) -> bytes:
@@ -91,8 +120,13 @@ def error_body(err: CalDAVError) -> bytes:
 
 def respond_error(start_response, err: CalDAVError):
     body = error_body(err)
-    return respond(start_response, err.status, body,
-                   "application/xml; charset=utf-8" if body else None, list(err.headers))
+    return respond(
+        start_response,
+        err.status,
+        body,
+        "application/xml; charset=utf-8" if body else None,
+        list(err.headers),
+    )
 
 
 def multistatus() -> etree._Element:

@@ -31,8 +31,9 @@ SUPPORTED_COMPONENT = C + "supported-calendar-component"
 
 CALENDAR_COMPONENTS = frozenset({"VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY", "VAVAILABILITY"})
 # A broken value in one of these breaks the object; elsewhere it is kept as the device sent it.
-STRICT_PROPERTIES = frozenset({"UID", "DTSTART", "DTEND", "DURATION", "RRULE", "RDATE",
-                               "EXDATE", "RECURRENCE-ID", "STATUS"})
+STRICT_PROPERTIES = frozenset(
+    {"UID", "DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID", "STATUS"}
+)
 _STATUS = {"CONFIRMED": "confirmed", "TENTATIVE": "tentative", "CANCELLED": "cancelled"}
 LOCATION_MAX = 300  # Appointment.location_text / AppointmentOverride.location_text
 MAX_INSTANCES = 10_000  # a daily series for 27 years
@@ -96,8 +97,7 @@ def parse_object(body: bytes, charset: str | None = None) -> DeviceObject:
     if len(masters) > 1:
         raise InvalidObject(VALID_OBJECT, "more than one VEVENT without RECURRENCE-ID")
     if not masters:
-        raise InvalidObject(VALID_OBJECT, "recurrence instances without their series are not "
-                                          "supported")
+        raise InvalidObject(VALID_OBJECT, "recurrence instances without their series are not supported")
     rids = [_rid_text(e) for e in overrides]
     if len(set(rids)) != len(rids):
         raise InvalidObject(VALID_OBJECT, "two components for the same RECURRENCE-ID")
@@ -234,8 +234,13 @@ class _Times:
         local, tzid = self.zones.local(value, prop.params.get("TZID"))
         return local, tzid, False
 
-    def in_frame(self, value: dt.date | dt.datetime | tuple, tzid_param: str | None,
-                 frame_tzid: str | None, all_day: bool) -> dt.datetime:
+    def in_frame(
+        self,
+        value: dt.date | dt.datetime | tuple,
+        tzid_param: str | None,
+        frame_tzid: str | None,
+        all_day: bool,
+    ) -> dt.datetime:
         """A DTEND/EXDATE/RDATE/RECURRENCE-ID value as a wall clock in the series' zone."""
         if isinstance(value, tuple):  # RDATE;VALUE=PERIOD: its start
             value = value[0]
@@ -261,8 +266,9 @@ class _Times:
             raise InvalidObject(VALID_DATA, "DTEND is before DTSTART")
         return start, end, tzid, all_day
 
-    def values(self, event: icalendar.Event, name: str, frame_tzid: str | None,
-               all_day: bool) -> list[dt.datetime]:
+    def values(
+        self, event: icalendar.Event, name: str, frame_tzid: str | None, all_day: bool
+    ) -> list[dt.datetime]:
         props = event.get(name)
         if props is None:
             return []
@@ -351,13 +357,17 @@ class _Texts:
         text = _norm(summary)
         label = render.patient_label(appt, self.policy)
         if label and text.startswith(label + render.SUMMARY_SEPARATOR.rstrip()):
-            text = text[len(label + render.SUMMARY_SEPARATOR.rstrip()):].strip()
+            text = text[len(label + render.SUMMARY_SEPARATOR.rstrip()) :].strip()
         elif label and text == label:
             text = ""
         return self.keep_masked(text, current)
 
-    def location(self, value: str | None, rendered: str, current_text: str | None,
-                 ) -> tuple[bool, str | None]:
+    def location(
+        self,
+        value: str | None,
+        rendered: str,
+        current_text: str | None,
+    ) -> tuple[bool, str | None]:
         """(unchanged, new free text)."""
         if _norm(value) == _norm(rendered):
             return True, current_text
@@ -381,8 +391,13 @@ class _Texts:
 # ---------------------------------------------------------------- mapping
 
 
-def to_fields(obj: DeviceObject, current: Appointment | None, policy: render.RenderPolicy,
-              practice_tz: str, reviving: bool = False) -> AppointmentFields:
+def to_fields(
+    obj: DeviceObject,
+    current: Appointment | None,
+    policy: render.RenderPolicy,
+    practice_tz: str,
+    reviving: bool = False,
+) -> AppointmentFields:
     """AppointmentFields for storing `obj` over `current` (None: a device-created appointment).
 
     `current` must come with patient, location and `override_rows` loaded (store.load_one).
@@ -398,28 +413,39 @@ def to_fields(obj: DeviceObject, current: Appointment | None, policy: render.Ren
     location, location_free = None, _norm(_text(master, "LOCATION")) or None
     if current is not None:
         rendered = render.location_text(current, None, policy)
-        unchanged, location_free = texts.location(_text(master, "LOCATION"), rendered,
-                                                  current.location_text)
+        unchanged, location_free = texts.location(_text(master, "LOCATION"), rendered, current.location_text)
         location = current.location if unchanged else None
     fields = AppointmentFields(
-        start_local=start, end_local=end, tzid=tzid, all_day=all_day,
-        subject=subject or "", notes=notes or "", status=_status(master, status_now),
-        location=location, location_text=_cut(location_free), rrule=rrule,
+        start_local=start,
+        end_local=end,
+        tzid=tzid,
+        all_day=all_day,
+        subject=subject or "",
+        notes=notes or "",
+        status=_status(master, status_now),
+        location=location,
+        location_text=_cut(location_free),
+        rrule=rrule,
         exdates=times.values(master, "EXDATE", tzid, all_day),
         rdates=times.values(master, "RDATE", tzid, all_day),
         device_ical=obj.text,
     )
     existing = {o.recurrence_id: o for o in getattr(current, "override_rows", [])}
     fields.overrides = [
-        _override(event, times, texts, fields, existing, current, policy)
-        for event in obj.overrides
+        _override(event, times, texts, fields, existing, current, policy) for event in obj.overrides
     ]
     return fields
 
 
-def _override(event: icalendar.Event, times: _Times, texts: _Texts, master: AppointmentFields,
-              existing: dict[dt.datetime, AppointmentOverride], current: Appointment | None,
-              policy: render.RenderPolicy) -> OverrideFields:
+def _override(
+    event: icalendar.Event,
+    times: _Times,
+    texts: _Texts,
+    master: AppointmentFields,
+    existing: dict[dt.datetime, AppointmentOverride],
+    current: Appointment | None,
+    policy: render.RenderPolicy,
+) -> OverrideFields:
     rid_prop = event["RECURRENCE-ID"]
     rid = times.in_frame(rid_prop.dt, rid_prop.params.get("TZID"), master.tzid, master.all_day)
     start, end, tzid, all_day = times.span(event)
@@ -428,14 +454,15 @@ def _override(event: icalendar.Event, times: _Times, texts: _Texts, master: Appo
     location: str | None = _norm(_text(event, "LOCATION")) or None
     if current is not None:
         own = row.subject if row is not None else None
-        subject = texts.subject(_text(event, "SUMMARY"),
-                                own if own is not None else current.subject)
+        subject = texts.subject(_text(event, "SUMMARY"), own if own is not None else current.subject)
         if own is None and _norm(_text(event, "SUMMARY")) == _norm(
-                render.summary_text(current, current.subject, policy)):
+            render.summary_text(current, current.subject, policy)
+        ):
             subject = None  # unchanged: keeps following the series
         own_loc = row.location_text if row is not None else None
         unchanged, location = texts.location(
-            _text(event, "LOCATION"), render.location_text(current, own_loc, policy), own_loc)
+            _text(event, "LOCATION"), render.location_text(current, own_loc, policy), own_loc
+        )
         if unchanged:
             location = own_loc
     if subject is not None and subject == master.subject:
@@ -443,9 +470,14 @@ def _override(event: icalendar.Event, times: _Times, texts: _Texts, master: Appo
     if location is not None and location == master.location_text:
         location = None
     return OverrideFields(
-        recurrence_id=rid, start_local=start, end_local=end, tzid=tzid, all_day=all_day,
+        recurrence_id=rid,
+        start_local=start,
+        end_local=end,
+        tzid=tzid,
+        all_day=all_day,
         status=_status(event, row.status if row is not None else "confirmed"),
-        subject=subject, location_text=_cut(location),
+        subject=subject,
+        location_text=_cut(location),
     )
 
 

@@ -42,8 +42,7 @@ def known_name(tzid: str) -> str | None:
 
 def _samples(year: int) -> list[dt.datetime]:
     """Instants twice a month: enough to tell zones with different DST rules apart."""
-    return [dt.datetime(year, month, day, 12, tzinfo=dt.UTC)
-            for month in range(1, 13) for day in (1, 16)]
+    return [dt.datetime(year, month, day, 12, tzinfo=dt.UTC) for month in range(1, 13) for day in (1, 16)]
 
 
 @lru_cache(maxsize=1)

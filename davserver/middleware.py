@@ -46,8 +46,10 @@ class RequestBodyMiddleware(BaseMiddleware):
             if hasattr(locals().get("result"), "close"):
                 result.close()
             access_log.info(
-                "%s %s %s %s %.1fms", environ.get("REQUEST_METHOD"),
-                environ.get("PATH_INFO"), (status_holder or ["-"])[0].split(" ")[0],
+                "%s %s %s %s %.1fms",
+                environ.get("REQUEST_METHOD"),
+                environ.get("PATH_INFO"),
+                (status_holder or ["-"])[0].split(" ")[0],
                 environ.get("wsgidav.auth.user_name") or "-",
                 (time.perf_counter() - started) * 1000,
             )
@@ -62,7 +64,7 @@ class RequestBodyMiddleware(BaseMiddleware):
                 path = environ.get("PATH_INFO", "")
                 # A proxy that does not strip the prefix: strip it here.
                 if path == prefix or path.startswith(prefix + "/"):
-                    environ["PATH_INFO"] = path[len(prefix):] or "/"
+                    environ["PATH_INFO"] = path[len(prefix) :] or "/"
         return prefix
 
     def _handle(self, environ, start_response):
@@ -91,16 +93,16 @@ class RequestBodyMiddleware(BaseMiddleware):
     def _read_body(self, environ) -> bytes:
         length_text = environ.get("CONTENT_LENGTH") or ""
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
-        too_large = CalDAVError(413, message=f"request body larger than {self.limit} bytes",
-                                headers=(("Connection", "close"),))
+        too_large = CalDAVError(
+            413, message=f"request body larger than {self.limit} bytes", headers=(("Connection", "close"),)
+        )
         if length_text.strip():
             try:
                 length = int(length_text)
             except ValueError:
                 length = -1
             if length < 0:  # "-5" reaches us; read(-5) would end the connection without a reply
-                raise CalDAVError(400, message="invalid Content-Length",
-                                  headers=(("Connection", "close"),))
+                raise CalDAVError(400, message="invalid Content-Length", headers=(("Connection", "close"),))
             if length > self.limit:
                 raise too_large
             return environ["wsgi.input"].read(length) if length else b""
@@ -127,8 +129,10 @@ class CalDAVMiddleware(BaseMiddleware):
                     _refuse_doctype(environ)
                 if method == "PROPPATCH":
                     refuse_readonly_proppatch(environ["wsgidav.provider"], environ)
-                if method == "PROPFIND" and (environ.get("HTTP_DEPTH") or "infinity").strip(
-                ).lower() not in ("0", "1"):
+                if method == "PROPFIND" and (environ.get("HTTP_DEPTH") or "infinity").strip().lower() not in (
+                    "0",
+                    "1",
+                ):
                     # Depth infinity (or none): answered as Depth 1, never a walk of the tree.
                     environ["HTTP_DEPTH"] = "1"
             handler = methods.HANDLERS.get(method)

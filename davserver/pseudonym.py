@@ -31,15 +31,18 @@ _PHONE_WINDOW = 7  # digits in a row that identify a number (a local subscriber 
 _TITLE_WORDS = frozenset(
     "dr ddr prof mag mmag di dipl ing univ priv doz ao hon med dent vet phil rer nat pol techn "
     "jur oec soc theol mult habil sc bsc msc ba ma mba phd ph llm mas bakk bed hr fr herr frau "
-    "in a b c d h m".split())
+    "in a b c d h m".split()
+)
 _TITLE_HEADS = frozenset(w for w in _TITLE_WORDS if len(w) > 1)  # "A." alone is an initial
 _UNDOTTED_TITLES = frozenset(
-    "dr ddr prof mag mmag dipl-ing univ-prof bsc msc phd mba llm bakk herr frau".split())
+    "dr ddr prof mag mmag dipl-ing univ-prof bsc msc phd mba llm bakk herr frau".split()
+)
 _UPPERCASE_TITLES = frozenset({"DI", "MA", "BA", "MAS"})  # "Di", "Ma" are also names
 # Name particles skipped for the pseudonym's family part and never masked on their own.
 _PARTICLES = frozenset(
     "von vom zu zum zur van der den de del della dei di da das do dos du la le lo ten ter te "
-    "af av y e los las".split())
+    "af av y e los las".split()
+)
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
 
 
@@ -61,8 +64,12 @@ def _is_title(token: str) -> bool:
     if token in _UPPERCASE_TITLES or token.casefold() in _UNDOTTED_TITLES:
         return True
     parts = [p for p in regex.split(r"[.\-]+", token.casefold()) if p]
-    return ("." in token and bool(parts) and all(p in _TITLE_WORDS for p in parts)
-            and any(p in _TITLE_HEADS for p in parts))
+    return (
+        "." in token
+        and bool(parts)
+        and all(p in _TITLE_WORDS for p in parts)
+        and any(p in _TITLE_HEADS for p in parts)
+    )
 
 
 def _tokens(field: str | None) -> list[str]:
@@ -167,8 +174,7 @@ def mask_patient_data(
     "Anna-Lena von Berg" -> one replacement, not three.
     """
     text = unicodedata.normalize("NFC", text)
-    return _replace(text, _name_spans(text, first_name, last_name) + _phone_spans(text, phone),
-                    replacement)
+    return _replace(text, _name_spans(text, first_name, last_name) + _phone_spans(text, phone), replacement)
 
 
 def _replace(text: str, spans: list[tuple[int, int]], replacement: str) -> str:
@@ -180,7 +186,7 @@ def _replace(text: str, spans: list[tuple[int, int]], replacement: str) -> str:
     for start, end in sorted(spans):
         start = bounds[bisect_right(bounds, start) - 1]
         end = bounds[bisect_left(bounds, end)]
-        if merged and _only_glue(text[merged[-1][1]:start]):
+        if merged and _only_glue(text[merged[-1][1] : start]):
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
@@ -201,8 +207,9 @@ def _only_glue(gap: str) -> bool:
 def _fold_char(char: str) -> str:
     """Casefolded compatibility decomposition without marks and invisible format characters."""
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", char).casefold())
-    return "".join(c for c in decomposed if unicodedata.category(c)[0] != "M"
-                   and unicodedata.category(c) != "Cf")
+    return "".join(
+        c for c in decomposed if unicodedata.category(c)[0] != "M" and unicodedata.category(c) != "Cf"
+    )
 
 
 def _name_terms(first_name: str | None, last_name: str | None, need_letter: bool) -> set[str]:
@@ -218,12 +225,14 @@ def _name_terms(first_name: str | None, last_name: str | None, need_letter: bool
 
 
 def _term_pattern(term: str) -> regex.Pattern[str] | None:
-    folded = "".join(map(_fold_char, unicodedata.normalize("NFC", term).casefold()
-                         .translate(_UMLAUTS)))
+    folded = "".join(map(_fold_char, unicodedata.normalize("NFC", term).casefold().translate(_UMLAUTS)))
     if not folded:
         return None
-    body = "".join(p[0] + "e?" if p in ("ae", "oe", "ue") else regex.escape(p)
-                   for p in regex.split(r"(ae|oe|ue)", folded) if p)
+    body = "".join(
+        p[0] + "e?" if p in ("ae", "oe", "ue") else regex.escape(p)
+        for p in regex.split(r"(ae|oe|ue)", folded)
+        if p
+    )
     if len(_letters(term)) < 4:  # whole word; a digit is a boundary unless the name has one there
         left = r"\p{L}\p{N}" if folded[0].isdigit() else r"\p{L}"
         right = r"\p{L}\p{N}" if folded[-1].isdigit() else r"\p{L}"
@@ -231,11 +240,11 @@ def _term_pattern(term: str) -> regex.Pattern[str] | None:
     return regex.compile(body)
 
 
-def _name_spans(text: str, first_name: str | None, last_name: str | None,
-                need_letter: bool = False) -> list[tuple[int, int]]:
+def _name_spans(
+    text: str, first_name: str | None, last_name: str | None, need_letter: bool = False
+) -> list[tuple[int, int]]:
     """Spans of ``text`` holding a name term, found in a folded copy mapped back to ``text``."""
-    patterns = [p for p in map(_term_pattern, _name_terms(first_name, last_name, need_letter))
-                if p]
+    patterns = [p for p in map(_term_pattern, _name_terms(first_name, last_name, need_letter)) if p]
     if not patterns:
         return []
     pieces, origin = [], []
@@ -244,14 +253,16 @@ def _name_spans(text: str, first_name: str | None, last_name: str | None,
         pieces.append(folded)
         origin.extend([index] * len(folded))
     haystack = "".join(pieces)
-    return [(origin[m.start()], origin[m.end() - 1] + 1)
-            for pattern in patterns for m in pattern.finditer(haystack, overlapped=True)
-            if m.end() > m.start()]
+    return [
+        (origin[m.start()], origin[m.end() - 1] + 1)
+        for pattern in patterns
+        for m in pattern.finditer(haystack, overlapped=True)
+        if m.end() > m.start()
+    ]
 
 
 def _digits(text: str) -> str:
-    return "".join(str(unicodedata.decimal(c)) for c in text if unicodedata.decimal(c, None)
-                   is not None)
+    return "".join(str(unicodedata.decimal(c)) for c in text if unicodedata.decimal(c, None) is not None)
 
 
 def _phone_spans(text: str, phone: str | None) -> list[tuple[int, int]]:
@@ -259,7 +270,7 @@ def _phone_spans(text: str, phone: str | None) -> list[tuple[int, int]]:
     if len(number) < _MIN_PHONE_DIGITS:
         return []
     width = min(_PHONE_WINDOW, len(number))
-    windows = {number[i:i + width] for i in range(len(number) - width + 1)}
+    windows = {number[i : i + width] for i in range(len(number) - width + 1)}
     spans = []
     for run in _PHONE_RUN.finditer(text):
         digits = _digits(run.group())

@@ -23,10 +23,25 @@ from providers.models import Appointment, AppointmentOverride
 PRODID = "-//praxis-caldav//praxis-caldav 0.1//EN"
 
 # Properties the practice database owns; on render they always come from the row.
-MODEL_PROPERTIES = frozenset({
-    "UID", "DTSTAMP", "DTSTART", "DTEND", "DURATION", "SUMMARY", "LOCATION", "DESCRIPTION",
-    "STATUS", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID", "LAST-MODIFIED", "CREATED",
-})
+MODEL_PROPERTIES = frozenset(
+    {
+        "UID",
+        "DTSTAMP",
+        "DTSTART",
+        "DTEND",
+        "DURATION",
+        "SUMMARY",
+        "LOCATION",
+        "DESCRIPTION",
+        "STATUS",
+        "RRULE",
+        "RDATE",
+        "EXDATE",
+        "RECURRENCE-ID",
+        "LAST-MODIFIED",
+        "CREATED",
+    }
+)
 
 _STATUS = {"confirmed": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANCELLED"}
 SUMMARY_SEPARATOR = " – "
@@ -49,8 +64,9 @@ class RenderPolicy:
         return f"-{self.tag}"
 
     def stricter(self, other: RenderPolicy) -> RenderPolicy:
-        return RenderPolicy(self.pseudonymize or other.pseudonymize,
-                            self.include_phone and other.include_phone)
+        return RenderPolicy(
+            self.pseudonymize or other.pseudonymize, self.include_phone and other.include_phone
+        )
 
 
 def etag_for(revision: int, policy: RenderPolicy) -> str:
@@ -73,9 +89,13 @@ def _masked(appointment: Appointment, text: str | None, policy: RenderPolicy) ->
     patient = appointment.patient
     if not text or patient is None or not policy.pseudonymize:
         return text
-    return mask_patient_data(text, patient.first_name, patient.last_name, patient.phone,
-                             pseudonym(patient.first_name, patient.last_name,
-                                       patient.patient_number))
+    return mask_patient_data(
+        text,
+        patient.first_name,
+        patient.last_name,
+        patient.phone,
+        pseudonym(patient.first_name, patient.last_name, patient.patient_number),
+    )
 
 
 def masked_text(appointment: Appointment, text: str | None, policy: RenderPolicy) -> str:
@@ -149,8 +169,9 @@ def _device_extras(data: str) -> str:
             continue  # VCALENDAR's own properties: rendering takes none of them
         if in_zone:
             zones.append(line)
-        elif len(depth_names) == 2 and depth_names[1] == "VEVENT" and not upper.startswith(
-                ("BEGIN:", "END:")):
+        elif (
+            len(depth_names) == 2 and depth_names[1] == "VEVENT" and not upper.startswith(("BEGIN:", "END:"))
+        ):
             name = line.split(":", 1)[0].split(";", 1)[0].strip().upper()
             if name in MODEL_PROPERTIES and name != "RECURRENCE-ID":
                 continue
@@ -196,8 +217,9 @@ def _rid_key(value: dt.date | dt.datetime, tzid: str | None = None) -> str:
     return dt.datetime(value.year, value.month, value.day).isoformat()
 
 
-def _base_event(device: icalendar.Event | None, appointment: Appointment,
-                policy: RenderPolicy) -> icalendar.Event:
+def _base_event(
+    device: icalendar.Event | None, appointment: Appointment, policy: RenderPolicy
+) -> icalendar.Event:
     event = icalendar.Event()
     if device is not None:
         for name, value in device.property_items(recursive=False):
@@ -247,9 +269,18 @@ def render_appointment(appointment: Appointment, policy: RenderPolicy) -> bytes:
     master = _base_event(device_events.get(None), appointment, policy)
     _stamp(master, appointment)
     all_day = appointment.all_day
-    _add_instance_properties(master, appointment, policy, appointment.start_local,
-                             appointment.end_local, appointment.tzid, all_day,
-                             appointment.subject, None, appointment.status)
+    _add_instance_properties(
+        master,
+        appointment,
+        policy,
+        appointment.start_local,
+        appointment.end_local,
+        appointment.tzid,
+        all_day,
+        appointment.subject,
+        None,
+        appointment.status,
+    )
     if appointment.tzid and not all_day:
         tzids.add(appointment.tzid)
     if appointment.rrule:
@@ -261,8 +292,11 @@ def render_appointment(appointment: Appointment, policy: RenderPolicy) -> bytes:
     cal.add_component(master)
 
     for override in getattr(appointment, "override_rows", []):
-        cal.add_component(_render_override(appointment, override, policy,
-                                           device_events.get(_rid_key(override.recurrence_id))))
+        cal.add_component(
+            _render_override(
+                appointment, override, policy, device_events.get(_rid_key(override.recurrence_id))
+            )
+        )
         if override.tzid and not override.all_day:
             tzids.add(override.tzid)
 
@@ -304,19 +338,34 @@ def _render_override(
 ) -> icalendar.Event:
     event = _base_event(device, appointment, policy)
     _stamp(event, appointment)
-    event.add("recurrence-id",
-              _time_value(override.recurrence_id, appointment.tzid, appointment.all_day))
+    event.add("recurrence-id", _time_value(override.recurrence_id, appointment.tzid, appointment.all_day))
     subject = override.subject if override.subject is not None else appointment.subject
-    _add_instance_properties(event, appointment, policy, override.start_local, override.end_local,
-                             override.tzid, override.all_day, subject, override.location_text,
-                             override.status)
+    _add_instance_properties(
+        event,
+        appointment,
+        policy,
+        override.start_local,
+        override.end_local,
+        override.tzid,
+        override.all_day,
+        subject,
+        override.location_text,
+        override.status,
+    )
     return event
 
 
 def _add_instance_properties(
-    event: icalendar.Event, appointment: Appointment, policy: RenderPolicy,
-    start: dt.datetime, end: dt.datetime, tzid: str | None, all_day: bool,
-    subject: str | None, location_override: str | None, status: str,
+    event: icalendar.Event,
+    appointment: Appointment,
+    policy: RenderPolicy,
+    start: dt.datetime,
+    end: dt.datetime,
+    tzid: str | None,
+    all_day: bool,
+    subject: str | None,
+    location_override: str | None,
+    status: str,
 ) -> None:
     """Times and texts of the master or of one override, through the one policy."""
     event.add("dtstart", _time_value(start, tzid, all_day))

@@ -62,9 +62,13 @@ def _warm_worker_pool(server: wsgi.Server) -> None:
 
 def make_server(app, config: ServerConfig, port: int | None = None) -> wsgi.Server:
     # SO_REUSEPORT lets several processes (serve --processes N) share the port.
-    server = wsgi.Server((config.host, config.port if port is None else port), app,
-                         numthreads=config.threads, server_name="praxis-caldav",
-                         reuse_port=config.processes > 1)
+    server = wsgi.Server(
+        (config.host, config.port if port is None else port),
+        app,
+        numthreads=config.threads,
+        server_name="praxis-caldav",
+        reuse_port=config.processes > 1,
+    )
     _warm_worker_pool(server)
     if config.tls.certificate:
         server.ssl_adapter = BuiltinSSLAdapter(config.tls.certificate, config.tls.private_key)

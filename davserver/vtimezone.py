@@ -51,8 +51,11 @@ def vtimezone(tzid: str) -> icalendar.Timezone:
         tz.add_component(std)
         return tz
     if len(transitions) != 2:
-        return icalendar.Timezone.from_tzid(tzid, first_date=dt.date(_REFERENCE_YEAR - 10, 1, 1),
-                                            last_date=dt.date(_REFERENCE_YEAR + 15, 1, 1))
+        return icalendar.Timezone.from_tzid(
+            tzid,
+            first_date=dt.date(_REFERENCE_YEAR - 10, 1, 1),
+            last_date=dt.date(_REFERENCE_YEAR + 15, 1, 1),
+        )
     for onset, before, after, name in transitions:
         sub = icalendar.TimezoneDaylight() if after > before else icalendar.TimezoneStandard()
         last_day = (onset.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)

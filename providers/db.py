@@ -34,8 +34,13 @@ def open_database(url: str) -> pw.Database:
         # the OS caches the file anyway; 16 threads x 4 MB cost 30 MiB RSS at N=100,000.
         db: pw.Database = pw.SqliteDatabase(
             path,
-            pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000,
-                     "synchronous": "normal", "cache_size": -2000},
+            pragmas={
+                "journal_mode": "wal",
+                "foreign_keys": 1,
+                "busy_timeout": 10000,
+                "synchronous": "normal",
+                "cache_size": -2000,
+            },
             check_same_thread=False,
         )
     elif parsed.scheme in ("postgresql", "postgres"):

@@ -133,8 +133,9 @@ def _import(data: dict, summary: ImportSummary) -> ImportSummary:
         if not isinstance(practice_rec, dict):
             raise ImportError_("practice: expected a JSON object")
         _typed(practice_rec, "name", "practice", str)
-        practice = api.get_or_create_practice(_req(practice_rec, "name", "practice"),
-                                              str(_req(practice_rec, "id", "practice")))
+        practice = api.get_or_create_practice(
+            _req(practice_rec, "name", "practice"), str(_req(practice_rec, "id", "practice"))
+        )
         timezone = _typed(practice_rec, "timezone", "practice", str)
         if timezone and practice.timezone != timezone:
             practice.timezone = timezone
@@ -143,8 +144,7 @@ def _import(data: dict, summary: ImportSummary) -> ImportSummary:
         practitioners, patients, locations = {}, {}, {}
         for where, rec in _records(data, "practitioners"):
             with _record(where):
-                practitioners[str(_req(rec, "id", where))] = _practitioner(practice, rec, where,
-                                                                           summary)
+                practitioners[str(_req(rec, "id", where))] = _practitioner(practice, rec, where, summary)
         for where, rec in _records(data, "patients"):
             with _record(where):
                 patients[str(_req(rec, "id", where))] = _patient(practice, rec, where)
@@ -152,8 +152,11 @@ def _import(data: dict, summary: ImportSummary) -> ImportSummary:
             _typed(rec, "name", where, str)
             with _record(where):
                 locations[str(_req(rec, "id", where))] = api.upsert_location(
-                    practice, _req(rec, "name", where), _typed(rec, "address", where, str),
-                    str(_req(rec, "id", where)))
+                    practice,
+                    _req(rec, "name", where),
+                    _typed(rec, "address", where, str),
+                    str(_req(rec, "id", where)),
+                )
         for where, rec in _records(data, "appointments"):
             with _record(where):
                 _appointment(practice, rec, where, practitioners, patients, locations, summary)
@@ -168,25 +171,34 @@ def _practitioner(practice: Practice, rec: dict, where: str, summary: ImportSumm
         _typed(rec, key, where, bool)
     username = _req(rec, "username", where)
     # Upsert by external id first: the same id under a new user name must not become a second row.
-    by_id = Practitioner.get_or_none((Practitioner.practice == practice.id)
-                                     & (Practitioner.external_id == ext))
+    by_id = Practitioner.get_or_none(
+        (Practitioner.practice == practice.id) & (Practitioner.external_id == ext)
+    )
     if by_id is not None and by_id.login_key != api.login_key(username):
-        raise ImportError_(f"{where}.username: practitioner id {ext!r} is another login; "
-                           "import does not rename logins")
+        raise ImportError_(
+            f"{where}.username: practitioner id {ext!r} is another login; import does not rename logins"
+        )
     existing = by_id or api.find_practitioner(username)
     if existing is None:
         summary.created += 1
         existing = api.create_practitioner(
-            practice, username, _req(rec, "password", where),
-            display_name=rec.get("display_name"), email=rec.get("email"), external_id=ext,
+            practice,
+            username,
+            _req(rec, "password", where),
+            display_name=rec.get("display_name"),
+            email=rec.get("email"),
+            external_id=ext,
             is_admin=bool(rec.get("is_admin", False)),
         )
     elif existing.practice_id != practice.id:
         raise ImportError_(f"{where}.username: belongs to another practice")
     else:
         summary.unchanged += 1
-    settings = {k: rec[k] for k in ("display_name", "email", "pseudonymize", "include_phone",
-                                    "direction", "is_admin") if k in rec}
+    settings = {
+        k: rec[k]
+        for k in ("display_name", "email", "pseudonymize", "include_phone", "direction", "is_admin")
+        if k in rec
+    }
     api.update_practitioner(existing, **settings)
     return existing
 
@@ -195,8 +207,12 @@ def _patient(practice: Practice, rec: dict, where: str) -> Patient:
     for key in ("first_name", "last_name", "phone"):
         _typed(rec, key, where, str)
     return api.upsert_patient(
-        practice, str(_req(rec, "patient_number", where)), rec.get("first_name", ""),
-        rec.get("last_name", ""), rec.get("phone"), str(_req(rec, "id", where)),
+        practice,
+        str(_req(rec, "patient_number", where)),
+        rec.get("first_name", ""),
+        rec.get("last_name", ""),
+        rec.get("phone"),
+        str(_req(rec, "id", where)),
     )
 
 
@@ -228,27 +244,38 @@ def _appointment(practice, rec, where, practitioners, patients, locations, summa
         rid = _when(_req(o, "recurrence_id", ow), f"{ow}.recurrence_id", all_day)
         o_start = _when(o["start"], f"{ow}.start", all_day) if o.get("start") else rid
         o_end = _when(o["end"], f"{ow}.end", all_day) if o.get("end") else o_start + (end - start)
-        overrides.append(api.OverrideFields(rid, o_start, o_end, tzid, all_day,
-                                            o.get("status", "confirmed"), o.get("subject")))
+        overrides.append(
+            api.OverrideFields(
+                rid, o_start, o_end, tzid, all_day, o.get("status", "confirmed"), o.get("subject")
+            )
+        )
     fields = api.AppointmentFields(
-        start_local=start, end_local=end, tzid=tzid, all_day=all_day,
-        subject=rec.get("subject", ""), notes=rec.get("notes", ""),
-        status=rec.get("status", "confirmed"), location=location,
+        start_local=start,
+        end_local=end,
+        tzid=tzid,
+        all_day=all_day,
+        subject=rec.get("subject", ""),
+        notes=rec.get("notes", ""),
+        status=rec.get("status", "confirmed"),
+        location=location,
         rrule=rrule,
         exdates=[_when(x, f"{where}.exdates", all_day) for x in rec.get("exdates") or []],
         rdates=[_when(x, f"{where}.rdates", all_day) for x in rec.get("rdates") or []],
         overrides=overrides,
     )
-    existing = Appointment.get_or_none((Appointment.practice == practice.id)
-                                       & (Appointment.external_id == ext))
+    existing = Appointment.get_or_none(
+        (Appointment.practice == practice.id) & (Appointment.external_id == ext)
+    )
     try:
         if existing is None:
             api.create_appointment(practitioner, fields, patient=patient, external_id=ext)
             summary.created += 1
         elif api.appointment_differs(existing, fields, patient, practitioner):
             if existing.practitioner_id != practitioner.id:
-                raise ImportError_(f"{where}.practitioner: cannot move an appointment to "
-                                   "another practitioner; delete and re-create it")
+                raise ImportError_(
+                    f"{where}.practitioner: cannot move an appointment to "
+                    "another practitioner; delete and re-create it"
+                )
             api.update_appointment(existing, fields, patient=patient)
             summary.updated += 1
         else:

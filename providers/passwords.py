@@ -31,7 +31,11 @@ def verify_password(password: str, stored: str) -> bool:
         return False
     with _KDF_SLOTS:
         digest = hashlib.scrypt(
-            password.encode("utf-8"), salt=base64.b64decode(salt_b64),
-            n=int(n), r=int(r), p=int(p), dklen=32,
+            password.encode("utf-8"),
+            salt=base64.b64decode(salt_b64),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=32,
         )
     return hmac.compare_digest(digest, base64.b64decode(digest_b64))

@@ -180,12 +180,14 @@ def _insert_logged_pg(appointment: Appointment, change: Change) -> None:
         def marks(n: int) -> str:
             return ", ".join([db.param] * n)
 
-        return (f"WITH change_row AS (INSERT INTO {_table(Change)} ({change_columns}) "
-                f"SELECT {marks(len(change_fields))} "
-                f"FROM (SELECT pg_advisory_xact_lock({db.param})) AS advisory_lock RETURNING id) "
-                f"INSERT INTO {_table(Appointment)} ({columns}, revision) "
-                f"SELECT {marks(len(fields))}, change_row.id FROM change_row "
-                f"RETURNING {_all_columns(Appointment)}")
+        return (
+            f"WITH change_row AS (INSERT INTO {_table(Change)} ({change_columns}) "
+            f"SELECT {marks(len(change_fields))} "
+            f"FROM (SELECT pg_advisory_xact_lock({db.param})) AS advisory_lock RETURNING id) "
+            f"INSERT INTO {_table(Appointment)} ({columns}, revision) "
+            f"SELECT {marks(len(fields))}, change_row.id FROM change_row "
+            f"RETURNING {_all_columns(Appointment)}"
+        )
 
     sql = _statement((id(db), "logged", change_columns, columns), build)
     stored = prepared.execute(db, sql, params).fetchone()
@@ -198,8 +200,7 @@ def _insert_logged_pg(appointment: Appointment, change: Change) -> None:
 
 
 def _all_columns(model: type[pw.Model]) -> str:
-    return ", ".join(pw.quote((f.column_name,), database_proxy.obj.quote)
-                     for f in model._meta.sorted_fields)
+    return ", ".join(pw.quote((f.column_name,), database_proxy.obj.quote) for f in model._meta.sorted_fields)
 
 
 # ---------------------------------------------------------------- practices and people
@@ -242,8 +243,7 @@ def create_practitioner(
         clash = Practitioner.get_or_none(Practitioner.url_key == url_key(name))
         if clash is not None:
             raise DataError(
-                f"user name {name!r} would share the URL /{url_segment(name)}/ "
-                f"with user {clash.username!r}"
+                f"user name {name!r} would share the URL /{url_segment(name)}/ with user {clash.username!r}"
             )
         return Practitioner.create(
             practice=practice,
@@ -292,8 +292,15 @@ def set_password(practitioner: Practitioner, password: str) -> None:
 def update_practitioner(practitioner: Practitioner, **values: object) -> Practitioner:
     """Change profile or sync settings; settings that change the rendering re-publish every event."""
     allowed = {
-        "display_name", "email", "pseudonymize", "include_phone", "direction",
-        "calendar_displayname", "calendar_color", "calendar_order", "is_admin",
+        "display_name",
+        "email",
+        "pseudonymize",
+        "include_phone",
+        "direction",
+        "calendar_displayname",
+        "calendar_color",
+        "calendar_order",
+        "is_admin",
     }
     unknown = set(values) - allowed
     if unknown:
@@ -345,8 +352,12 @@ def upsert_patient(
             patient = query.where(Patient.external_id == external_id).first()
         else:
             patient = query.where(Patient.patient_number == str(patient_number)).first()
-        values = dict(patient_number=str(patient_number), first_name=first_name or "",
-                      last_name=last_name or "", phone=phone or None)
+        values = dict(
+            patient_number=str(patient_number),
+            first_name=first_name or "",
+            last_name=last_name or "",
+            phone=phone or None,
+        )
         if patient is None:
             return Patient.create(practice=practice, external_id=external_id, **values)
         if any(getattr(patient, k) != v for k, v in values.items()):
@@ -373,8 +384,7 @@ def upsert_location(
         else:
             location = query.where(Location.name == name).first()
         if location is None:
-            return Location.create(practice=practice, name=name, address=address,
-                                   external_id=external_id)
+            return Location.create(practice=practice, name=name, address=address, external_id=external_id)
         if (location.name, location.address) != (name, address):
             location.name, location.address = name, address
             location.save()
@@ -394,8 +404,7 @@ def grant_access(owner: Practitioner, grantee: Practitioner, can_write: bool) ->
     if owner.id == grantee.id:
         raise DataError("a practitioner cannot delegate to themselves")
     with database_proxy.atomic():
-        grant, _ = Grant.get_or_create(owner=owner, grantee=grantee,
-                                       defaults={"can_write": can_write})
+        grant, _ = Grant.get_or_create(owner=owner, grantee=grantee, defaults={"can_write": can_write})
         if grant.can_write != can_write:
             grant.can_write = can_write
             grant.save()
@@ -469,15 +478,30 @@ def _iso_list(values: Iterable[dt.datetime]) -> str:
 
 def _row_values(f: AppointmentFields) -> dict:
     first, last = series_bounds(
-        f.start_local, f.end_local, f.tzid, f.all_day, f.rrule, f.rdates,
+        f.start_local,
+        f.end_local,
+        f.tzid,
+        f.all_day,
+        f.rrule,
+        f.rdates,
         [(o.start_local, o.end_local, o.tzid) for o in f.overrides],
     )
     values = dict(
-        start_local=f.start_local, end_local=f.end_local, tzid=f.tzid, all_day=f.all_day,
-        subject=f.subject or "", notes=f.notes or "", status=f.status,
-        location=f.location, location_text=f.location_text or None,
-        rrule=f.rrule or None, exdates=_iso_list(f.exdates), rdates=_iso_list(f.rdates),
-        first_start_utc=first, last_end_utc=last, is_recurring=bool(f.rrule or f.rdates),
+        start_local=f.start_local,
+        end_local=f.end_local,
+        tzid=f.tzid,
+        all_day=f.all_day,
+        subject=f.subject or "",
+        notes=f.notes or "",
+        status=f.status,
+        location=f.location,
+        location_text=f.location_text or None,
+        rrule=f.rrule or None,
+        exdates=_iso_list(f.exdates),
+        rdates=_iso_list(f.rdates),
+        first_start_utc=first,
+        last_end_utc=last,
+        is_recurring=bool(f.rrule or f.rdates),
         modified_at=utcnow(),
     )
     if f.device_ical is not None:
@@ -485,19 +509,27 @@ def _row_values(f: AppointmentFields) -> dict:
     return values
 
 
-def _store_overrides(appointment_id: int, overrides: Sequence[OverrideFields], *,
-                     new: bool = False) -> None:
+def _store_overrides(appointment_id: int, overrides: Sequence[OverrideFields], *, new: bool = False) -> None:
     """Replace the overrides; a `new` row has none yet (foreign keys cascade, so no stale
     override can point at a fresh id) and skips the DELETE."""
     if not new:
-        AppointmentOverride.delete().where(
-            AppointmentOverride.appointment == appointment_id).execute()
+        AppointmentOverride.delete().where(AppointmentOverride.appointment == appointment_id).execute()
     if overrides:
         AppointmentOverride.insert_many(
-            [dict(appointment=appointment_id, recurrence_id=o.recurrence_id,
-                  start_local=o.start_local, end_local=o.end_local, tzid=o.tzid,
-                  all_day=o.all_day, status=o.status, subject=o.subject,
-                  location_text=o.location_text) for o in overrides]
+            [
+                dict(
+                    appointment=appointment_id,
+                    recurrence_id=o.recurrence_id,
+                    start_local=o.start_local,
+                    end_local=o.end_local,
+                    tzid=o.tzid,
+                    all_day=o.all_day,
+                    status=o.status,
+                    subject=o.subject,
+                    location_text=o.location_text,
+                )
+                for o in overrides
+            ]
         ).execute()
 
 
@@ -520,12 +552,18 @@ def create_appointment(
     uid = uid or f"{uuid.uuid4()}@praxis-caldav"
     resource_name = resource_name or f"{uuid.uuid5(uuid.NAMESPACE_URL, uid).hex}.ics"
     appointment = Appointment(
-        practice=practitioner.practice_id, practitioner=practitioner, patient=patient,
-        uid=uid, resource_name=resource_name, external_id=external_id, **_row_values(fields),
+        practice=practitioner.practice_id,
+        practitioner=practitioner,
+        patient=patient,
+        uid=uid,
+        resource_name=resource_name,
+        external_id=external_id,
+        **_row_values(fields),
     )
     if isinstance(database_proxy.obj, pw.PostgresqlDatabase) and not fields.overrides:
-        _insert_logged_pg(appointment, Change(practitioner=practitioner.id,
-                                              resource_name=resource_name, deleted=False))
+        _insert_logged_pg(
+            appointment, Change(practitioner=practitioner.id, resource_name=resource_name, deleted=False)
+        )
         return appointment
     with database_proxy.atomic():
         appointment.revision = _log_change(practitioner.id, resource_name)
@@ -563,9 +601,7 @@ def update_appointment(
             _log_change(appointment.practitioner_id, appointment.resource_name, deleted=True)
             values["resource_name"] = name
         change_id = _log_change(appointment.practitioner_id, name)
-        query = Appointment.update(revision=change_id, **values).where(
-            Appointment.id == appointment.id
-        )
+        query = Appointment.update(revision=change_id, **values).where(Appointment.id == appointment.id)
         if expected_revision is not None:
             query = query.where(Appointment.revision == expected_revision)
         if query.execute() != 1:
@@ -579,11 +615,9 @@ def delete_appointment(
 ) -> None:
     """Remove from every device: cancel (the practice keeps the record) or delete the row."""
     with database_proxy.atomic():
-        change_id = _log_change(appointment.practitioner_id, appointment.resource_name,
-                                deleted=True)
+        change_id = _log_change(appointment.practitioner_id, appointment.resource_name, deleted=True)
         if cancel:
-            query = Appointment.update(status=STATUS_CANCELLED, revision=change_id,
-                                       modified_at=utcnow())
+            query = Appointment.update(status=STATUS_CANCELLED, revision=change_id, modified_at=utcnow())
         else:
             query = Appointment.delete()
         query = query.where(Appointment.id == appointment.id)
@@ -608,24 +642,40 @@ def park_appointment(appointment: Appointment) -> None:
 
 
 def appointment_differs(
-    appointment: Appointment, fields: AppointmentFields, patient: Patient | None,
+    appointment: Appointment,
+    fields: AppointmentFields,
+    patient: Patient | None,
     practitioner: Practitioner,
 ) -> bool:
     """Whether storing `fields` would change anything (keeps re-imports from moving sync tokens)."""
     current = {
-        "start_local": appointment.start_local, "end_local": appointment.end_local,
-        "tzid": appointment.tzid, "all_day": appointment.all_day,
-        "subject": appointment.subject, "notes": appointment.notes,
-        "status": appointment.status, "location": appointment.location_id,
-        "rrule": appointment.rrule, "exdates": appointment.exdates, "rdates": appointment.rdates,
-        "patient": appointment.patient_id, "practitioner": appointment.practitioner_id,
+        "start_local": appointment.start_local,
+        "end_local": appointment.end_local,
+        "tzid": appointment.tzid,
+        "all_day": appointment.all_day,
+        "subject": appointment.subject,
+        "notes": appointment.notes,
+        "status": appointment.status,
+        "location": appointment.location_id,
+        "rrule": appointment.rrule,
+        "exdates": appointment.exdates,
+        "rdates": appointment.rdates,
+        "patient": appointment.patient_id,
+        "practitioner": appointment.practitioner_id,
     }
     wanted = {
-        "start_local": fields.start_local, "end_local": fields.end_local, "tzid": fields.tzid,
-        "all_day": fields.all_day, "subject": fields.subject or "", "notes": fields.notes or "",
-        "status": fields.status, "location": fields.location.id if fields.location else None,
-        "rrule": fields.rrule or None, "exdates": _iso_list(fields.exdates),
-        "rdates": _iso_list(fields.rdates), "patient": patient.id if patient else None,
+        "start_local": fields.start_local,
+        "end_local": fields.end_local,
+        "tzid": fields.tzid,
+        "all_day": fields.all_day,
+        "subject": fields.subject or "",
+        "notes": fields.notes or "",
+        "status": fields.status,
+        "location": fields.location.id if fields.location else None,
+        "rrule": fields.rrule or None,
+        "exdates": _iso_list(fields.exdates),
+        "rdates": _iso_list(fields.rdates),
+        "patient": patient.id if patient else None,
         "practitioner": practitioner.id,
     }
     if current != wanted:
@@ -657,8 +707,12 @@ def server_secret(name: str) -> str:
     return ServerSecret.get(ServerSecret.name == name).value
 
 
-def record_device_seen(practitioner_id: int, family: str, now: dt.datetime | None = None,
-                       min_interval: dt.timedelta = dt.timedelta(minutes=1)) -> None:
+def record_device_seen(
+    practitioner_id: int,
+    family: str,
+    now: dt.datetime | None = None,
+    min_interval: dt.timedelta = dt.timedelta(minutes=1),
+) -> None:
     """Note that a device family of this practitioner synced; one statement, and a row
     written within `min_interval` is left alone (every process may call this)."""
     now = now or utcnow()

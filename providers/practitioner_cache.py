@@ -43,18 +43,24 @@ _TRIGGERS = {"practitioner": "praxis_practitioner_changed", "practice": "praxis_
 
 def install_triggers(db: pw.PostgresqlDatabase) -> None:
     """Create the notifying triggers unless present (part of ensure_schema; idempotent)."""
-    present = {name for (name,) in db.execute_sql(
-        "SELECT tgname FROM pg_trigger WHERE tgname IN %s", (tuple(_TRIGGERS.values()),))}
+    present = {
+        name
+        for (name,) in db.execute_sql(
+            "SELECT tgname FROM pg_trigger WHERE tgname IN %s", (tuple(_TRIGGERS.values()),)
+        )
+    }
     if present == set(_TRIGGERS.values()):
         return
     db.execute_sql(
         f"CREATE OR REPLACE FUNCTION {_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$ "
-        f"BEGIN PERFORM pg_notify('{CHANNEL}', ''); RETURN NULL; END $$")
+        f"BEGIN PERFORM pg_notify('{CHANNEL}', ''); RETURN NULL; END $$"
+    )
     for table, trigger in _TRIGGERS.items():
         if trigger not in present:
             db.execute_sql(
                 f'CREATE TRIGGER {trigger} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON "{table}" '
-                f"FOR EACH STATEMENT EXECUTE FUNCTION {_FUNCTION}()")
+                f"FOR EACH STATEMENT EXECUTE FUNCTION {_FUNCTION}()"
+            )
 
 
 class PractitionerCache:
@@ -81,8 +87,7 @@ class PractitionerCache:
     def live(self) -> bool:
         return self._live
 
-    def lookup(self, kind: str, key: str, load: Callable[[str], Practitioner | None]
-               ) -> Practitioner | None:
+    def lookup(self, kind: str, key: str, load: Callable[[str], Practitioner | None]) -> Practitioner | None:
         """The practitioner `load(key)` would return: a fresh copy of a cached row when valid."""
         if database_proxy.obj is not self.db:
             return load(key)
@@ -98,8 +103,7 @@ class PractitionerCache:
                 if self._live and self._generation == generation:
                     if len(self._rows) >= MAX_ROWS:
                         self._rows.clear()
-                    self._rows[(kind, key)] = (now, dict(found.__data__),
-                                               dict(found.practice.__data__))
+                    self._rows[(kind, key)] = (now, dict(found.__data__), dict(found.practice.__data__))
         return found
 
     def forget_all(self, live: bool | None = None) -> None:

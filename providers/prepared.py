@@ -46,8 +46,10 @@ class Prepared:
     def _prepare(self, db: pw.Database) -> tuple[pw.Database, pw.ModelSelect, str, list, list]:
         query = self._build(*self._placeholders)
         sql, params = query.sql()
-        slots = [next((i for i, ph in enumerate(self._placeholders)
-                       if type(ph) is type(p) and ph == p), None) for p in params]
+        slots = [
+            next((i for i, ph in enumerate(self._placeholders) if type(ph) is type(p) and ph == p), None)
+            for p in params
+        ]
         entry = (db, query, sql, list(params), slots)
         self._by_db[id(db)] = entry
         return entry

@@ -80,8 +80,7 @@ def names_for(kind: str, allprop: bool) -> list[str]:
 def _current_user_principal(res):
     url = res.viewer_principal_url()
     if url is None:
-        return element(clark(DAV, "current-user-principal"),
-                       element(clark(DAV, "unauthenticated")))
+        return element(clark(DAV, "current-user-principal"), element(clark(DAV, "unauthenticated")))
     return hrefs(clark(DAV, "current-user-principal"), url)
 
 
@@ -137,8 +136,7 @@ def _group_membership(res):
 
 
 def _privilege_set(tag: str, names: list[str]) -> etree._Element:
-    return element(tag, *(element(clark(DAV, "privilege"), element(clark(DAV, n)))
-                          for n in names))
+    return element(tag, *(element(clark(DAV, "privilege"), element(clark(DAV, n))) for n in names))
 
 
 READ_PRIVILEGES = ["read", "read-current-user-privilege-set"]
@@ -158,9 +156,10 @@ def _current_user_privilege_set(res):
 
 @live(clark(DAV, "supported-report-set"), {PRINCIPAL, CALENDAR, OBJECT})
 def _supported_report_set(res):
-    reports = [element(clark(DAV, "supported-report"), element(clark(DAV, "report"),
-                                                                 element(name)))
-               for name in res.supported_reports()]
+    reports = [
+        element(clark(DAV, "supported-report"), element(clark(DAV, "report"), element(name)))
+        for name in res.supported_reports()
+    ]
     return element(clark(DAV, "supported-report-set"), *reports)
 
 

@@ -68,17 +68,21 @@ class PracticeProvider(DAVProvider):
         """The viewer's own calendar or a calendar delegated to the viewer, else None."""
         home = f"/{_segment(viewer)}/"
         if segment == OWN_CALENDAR:
-            return CalendarCollection(f"{home}{OWN_CALENDAR}/", environ, viewer, viewer,
-                                      can_write=viewer.direction == "two-way")
+            return CalendarCollection(
+                f"{home}{OWN_CALENDAR}/", environ, viewer, viewer, can_write=viewer.direction == "two-way"
+            )
         if segment.startswith(SHARED_PREFIX):
-            owner = store.practitioner_by_segment(segment[len(SHARED_PREFIX):])
+            owner = store.practitioner_by_segment(segment[len(SHARED_PREFIX) :])
             if owner is None or owner.practice_id != viewer.practice_id:
                 return None
             grant = store.grant_between(owner, viewer)
             if grant is None:
                 return None
             return CalendarCollection(
-                f"{home}{SHARED_PREFIX}{_segment(owner)}/", environ, owner, viewer,
+                f"{home}{SHARED_PREFIX}{_segment(owner)}/",
+                environ,
+                owner,
+                viewer,
                 can_write=grant.can_write and owner.direction == "two-way",
             )
         return None

@@ -155,8 +155,7 @@ class PrincipalHome(_LiveProps, DAVCollection):
 class CalendarCollection(_LiveProps, DAVCollection):
     kind = CALENDAR
 
-    def __init__(self, path: str, environ: dict, owner: Practitioner, viewer: Practitioner,
-                 can_write: bool):
+    def __init__(self, path: str, environ: dict, owner: Practitioner, viewer: Practitioner, can_write: bool):
         super().__init__(path, environ)
         self.owner = owner
         self.viewer = viewer
@@ -207,8 +206,7 @@ class CalendarCollection(_LiveProps, DAVCollection):
                 return int(text)
             except ValueError:
                 raise DAVError(HTTP_CONFLICT, "calendar-order must be a whole number") from None
-        if column == "calendar_color" and not re.fullmatch(r"#[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?",
-                                                           text):
+        if column == "calendar_color" and not re.fullmatch(r"#[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?", text):
             raise DAVError(HTTP_CONFLICT, "calendar-color must be #RRGGBB or #RRGGBBAA")
         if len(text) > 200:
             raise DAVError(HTTP_CONFLICT, "displayname is limited to 200 characters")
@@ -259,9 +257,10 @@ class CalendarCollection(_LiveProps, DAVCollection):
 
     def get_member_list(self):
         """One query for all members (wsgidav would look each up by name)."""
-        return [CalendarObject(f"{self.path.rstrip('/')}/{m.resource_name}", self.environ, self,
-                               member=m)
-                for m in store.list_members(self.owner.id, self.settings.serve_cancelled)]
+        return [
+            CalendarObject(f"{self.path.rstrip('/')}/{m.resource_name}", self.environ, self, member=m)
+            for m in store.list_members(self.owner.id, self.settings.serve_cancelled)
+        ]
 
     def get_member(self, name):
         appt = store.load_one(self.owner.id, name, self.settings.serve_cancelled)
@@ -270,8 +269,9 @@ class CalendarCollection(_LiveProps, DAVCollection):
         return self.object_for(appt)
 
     def object_for(self, appt: Appointment) -> CalendarObject:
-        return CalendarObject(f"{self.path.rstrip('/')}/{appt.resource_name}", self.environ, self,
-                              appointment=appt)
+        return CalendarObject(
+            f"{self.path.rstrip('/')}/{appt.resource_name}", self.environ, self, appointment=appt
+        )
 
     def render(self, appt: Appointment) -> bytes:
         """Rendered iCalendar, cached by (row, revision, policy): a revision never changes content."""
@@ -290,8 +290,14 @@ class CalendarCollection(_LiveProps, DAVCollection):
 class CalendarObject(_LiveProps, DAVNonCollection):
     kind = OBJECT
 
-    def __init__(self, path: str, environ: dict, calendar: CalendarCollection,
-                 member: store.MemberInfo | None = None, appointment: Appointment | None = None):
+    def __init__(
+        self,
+        path: str,
+        environ: dict,
+        calendar: CalendarCollection,
+        member: store.MemberInfo | None = None,
+        appointment: Appointment | None = None,
+    ):
         super().__init__(path, environ)
         self.calendar = calendar
         self._member = member
@@ -305,8 +311,9 @@ class CalendarObject(_LiveProps, DAVNonCollection):
     @property
     def appointment(self) -> Appointment:
         if self._appointment is None:
-            self._appointment = store.load_one(self.calendar.owner.id, self.name,
-                                               self.calendar.settings.serve_cancelled)
+            self._appointment = store.load_one(
+                self.calendar.owner.id, self.name, self.calendar.settings.serve_cancelled
+            )
             if self._appointment is None:
                 raise DAVError(HTTP_NOT_FOUND)
         return self._appointment

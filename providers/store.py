@@ -59,8 +59,7 @@ class MemberInfo:
 
 
 # The columns of a MemberInfo, modified_at unparsed.
-_MEMBER_COLUMNS = (Appointment.resource_name, Appointment.revision,
-                   Appointment.modified_at.cast("TEXT"))
+_MEMBER_COLUMNS = (Appointment.resource_name, Appointment.revision, Appointment.modified_at.cast("TEXT"))
 
 
 _ID, _NAME = -918_273_645, "\x00prepared-name\x00"
@@ -68,11 +67,15 @@ _ID, _NAME = -918_273_645, "\x00prepared-name\x00"
 # With the practice joined: the calendar's display name reads it, and a lazy load there was a
 # second query on every PROPFIND.
 _practitioner_by_url_key = _Prepared(
-    lambda key: Practitioner.select(Practitioner, Practice).join(Practice)
-    .where(Practitioner.url_key == key), _NAME)
+    lambda key: Practitioner.select(Practitioner, Practice).join(Practice).where(Practitioner.url_key == key),
+    _NAME,
+)
 _practitioner_by_login_key = _Prepared(
-    lambda key: Practitioner.select(Practitioner, Practice).join(Practice)
-    .where(Practitioner.login_key == key), _NAME)
+    lambda key: (
+        Practitioner.select(Practitioner, Practice).join(Practice).where(Practitioner.login_key == key)
+    ),
+    _NAME,
+)
 
 
 def practitioner_by_segment(segment: str) -> Practitioner | None:
@@ -90,6 +93,7 @@ def _first(prepared: _Prepared) -> Callable[[str], Practitioner | None]:
     def load(key: str) -> Practitioner | None:
         found = prepared.rows(key)
         return found[0] if found else None
+
     return load
 
 
@@ -120,25 +124,29 @@ def _visible(practitioner_id: int, include_cancelled: bool) -> pw.Expression:
 
 _list_members = {
     cancelled: _Prepared(
-        lambda owner, c=cancelled: Appointment.select(*_MEMBER_COLUMNS)
-        .where(_visible(owner, c)).order_by(Appointment.resource_name),
-        _ID)
+        lambda owner, c=cancelled: (
+            Appointment.select(*_MEMBER_COLUMNS).where(_visible(owner, c)).order_by(Appointment.resource_name)
+        ),
+        _ID,
+    )
     for cancelled in (False, True)
 }
 
 
 _member_etags = {
     cancelled: _Prepared(
-        lambda owner, c=cancelled: Appointment.select(Appointment.resource_name,
-                                                      Appointment.revision)
-        .where(_visible(owner, c)).order_by(Appointment.resource_name),
-        _ID)
+        lambda owner, c=cancelled: (
+            Appointment.select(Appointment.resource_name, Appointment.revision)
+            .where(_visible(owner, c))
+            .order_by(Appointment.resource_name)
+        ),
+        _ID,
+    )
     for cancelled in (False, True)
 }
 
 
-def iter_member_etags(practitioner_id: int,
-                      include_cancelled: bool = False) -> Iterator[tuple[str, int]]:
+def iter_member_etags(practitioner_id: int, include_cancelled: bool = False) -> Iterator[tuple[str, int]]:
     """(name, revision) of every served member in name order, read row by row: a listing
     of 100,000 members never exists as objects (PROPFIND Depth 1)."""
     yield from _member_etags[bool(include_cancelled)].raw_cursor(practitioner_id)
@@ -182,12 +190,17 @@ def _by_names(count: int, include_cancelled: bool) -> _Prepared:
     placeholders = tuple(f"{_NAME}{i}" for i in range(count))
     return _Prepared(
         lambda owner, *names: _full_query().where(
-            _visible(owner, include_cancelled) & Appointment.resource_name.in_(list(names))),
-        _ID, *placeholders)
+            _visible(owner, include_cancelled) & Appointment.resource_name.in_(list(names))
+        ),
+        _ID,
+        *placeholders,
+    )
 
 
 def load_by_names(
-    practitioner_id: int, names: Sequence[str], include_cancelled: bool = False,
+    practitioner_id: int,
+    names: Sequence[str],
+    include_cancelled: bool = False,
     known: Callable[[int, int], object] | None = None,
 ) -> dict[str, Any]:
     """Full rows (patient, location, overrides) for the given resource names.
@@ -224,21 +237,25 @@ def load_by_names(
 def _ids_by_names(count: int, include_cancelled: bool) -> _Prepared:
     placeholders = tuple(f"{_NAME}{i}" for i in range(count))
     return _Prepared(
-        lambda owner, *names: Appointment.select(Appointment.id, Appointment.resource_name,
-                                                 Appointment.revision).where(
-            _visible(owner, include_cancelled) & Appointment.resource_name.in_(list(names))),
-        _ID, *placeholders)
+        lambda owner, *names: Appointment.select(
+            Appointment.id, Appointment.resource_name, Appointment.revision
+        ).where(_visible(owner, include_cancelled) & Appointment.resource_name.in_(list(names))),
+        _ID,
+        *placeholders,
+    )
 
 
-def ids_by_names(practitioner_id: int, names: Sequence[str],
-                 include_cancelled: bool = False) -> dict[str, tuple[int, int]]:
+def ids_by_names(
+    practitioner_id: int, names: Sequence[str], include_cancelled: bool = False
+) -> dict[str, tuple[int, int]]:
     """{name: (id, revision)} of the served members among `names`: one light query (per
     500 names) whose columns need no conversion, for answers built from the render cache."""
     result: dict[str, tuple[int, int]] = {}
     unique = list(dict.fromkeys(names))
     for chunk in _chunks(unique):
-        for appt_id, name, revision in _ids_by_names(len(chunk), bool(include_cancelled)) \
-                .raw_tuples(practitioner_id, *chunk):
+        for appt_id, name, revision in _ids_by_names(len(chunk), bool(include_cancelled)).raw_tuples(
+            practitioner_id, *chunk
+        ):
             result[name] = (appt_id, revision)
     return result
 
@@ -246,8 +263,11 @@ def ids_by_names(practitioner_id: int, names: Sequence[str],
 _load_one = {
     cancelled: _Prepared(
         lambda owner, name, c=cancelled: _full_query().where(
-            _visible(owner, c) & (Appointment.resource_name == name)),
-        _ID, _NAME)
+            _visible(owner, c) & (Appointment.resource_name == name)
+        ),
+        _ID,
+        _NAME,
+    )
     for cancelled in (False, True)
 }
 
@@ -258,13 +278,15 @@ _load_one = {
 _UID = "\x00prepared-uid\x00"
 _at_name_or_uid = _Prepared(
     lambda owner, name, uid: _full_query().where(
-        (Appointment.practitioner == owner)
-        & ((Appointment.resource_name == name) | (Appointment.uid == uid))),
-    _ID, _NAME, _UID)
+        (Appointment.practitioner == owner) & ((Appointment.resource_name == name) | (Appointment.uid == uid))
+    ),
+    _ID,
+    _NAME,
+    _UID,
+)
 
 
-def rows_at_name_or_uid(owner_id: int, name: str, uid: str
-                        ) -> tuple[Appointment | None, Appointment | None]:
+def rows_at_name_or_uid(owner_id: int, name: str, uid: str) -> tuple[Appointment | None, Appointment | None]:
     """(row at this URL, another row with this UID), served or cancelled, overrides attached."""
     rows = _attach_overrides(_at_name_or_uid.rows(owner_id, name, uid))
     row = next((r for r in rows if r.resource_name == name), None)
@@ -286,9 +308,7 @@ def find_any_by_name(practitioner_id: int, name: str) -> Appointment | None:
 
 
 def find_by_uid(practitioner_id: int, uid: str) -> Appointment | None:
-    return Appointment.get_or_none(
-        (Appointment.practitioner == practitioner_id) & (Appointment.uid == uid)
-    )
+    return Appointment.get_or_none((Appointment.practitioner == practitioner_id) & (Appointment.uid == uid))
 
 
 def _naive_utc(value: dt.datetime) -> dt.datetime:
@@ -304,7 +324,8 @@ def _naive_utc(value: dt.datetime) -> dt.datetime:
 # poll is mostly these two queries.
 _SINCE, _LIMIT = -827_364_554, -736_455_463
 _current_change = _Prepared(
-    lambda owner: Change.select(pw.fn.MAX(Change.id)).where(Change.practitioner == owner), _ID)
+    lambda owner: Change.select(pw.fn.MAX(Change.id)).where(Change.practitioner == owner), _ID
+)
 
 
 def _changes_query(owner, since, limit=None) -> pw.ModelSelect:
@@ -422,8 +443,7 @@ def members_by_names(
     for chunk in _chunks(unique):
         rows = (
             Appointment.select(*_MEMBER_COLUMNS)
-            .where(_visible(practitioner_id, include_cancelled)
-                   & Appointment.resource_name.in_(chunk))
+            .where(_visible(practitioner_id, include_cancelled) & Appointment.resource_name.in_(chunk))
             .tuples()
         )
         result.update({row[0]: MemberInfo(*row) for row in rows})

@@ -53,21 +53,24 @@ ROWS = [
 
 
 def mixed_rows(processes: list[int]) -> list[tuple[str, str, bool]]:
-    rows = [("floor_p1", "g0 OPTIONS only, 8 threads, 1 server proc (req/s)", True),
-            ("floor_p1_cpu", "g0 OPTIONS only: server CPU per request (ms)", False)]
+    rows = [
+        ("floor_p1", "g0 OPTIONS only, 8 threads, 1 server proc (req/s)", True),
+        ("floor_p1_cpu", "g0 OPTIONS only: server CPU per request (ms)", False),
+    ]
     for k in processes:
         procs = f"{k} server proc{'s' if k > 1 else ''}"
-        rows += [(f"mixed_p{k}", f"g  mixed 8 threads, {procs} (req/s)", True),
-                 (f"mixed_p{k}_p95", f"g  mixed 8 threads, {procs} p95 (ms)", False),
-                 (f"mixed_p{k}_cpu", f"g  mixed, {procs}: server CPU per request (ms)", False)]
+        rows += [
+            (f"mixed_p{k}", f"g  mixed 8 threads, {procs} (req/s)", True),
+            (f"mixed_p{k}_p95", f"g  mixed 8 threads, {procs} p95 (ms)", False),
+            (f"mixed_p{k}_cpu", f"g  mixed, {procs}: server CPU per request (ms)", False),
+        ]
     return rows + [("rss", "peak RSS of the server (MiB)", False)]
 
 
 def with_cpu(out: dict, key: str, res: wl.Result) -> None:
     """Put res under key and its server CPU per request under key_cpu."""
     out[key] = res
-    out[f"{key}_cpu"] = wl.Result(f"{key}_cpu", "ms", res.server_cpu_ms, status=res.status,
-                                  error=res.error)
+    out[f"{key}_cpu"] = wl.Result(f"{key}_cpu", "ms", res.server_cpu_ms, status=res.status, error=res.error)
 
 
 def log(message: str) -> None:
@@ -96,8 +99,9 @@ class Bench:
         out[key] = res
         return res
 
-    def suite(self, t: wl.Target, data: bench_data.Dataset, oracle: dict, mixed_key: str,
-              server: srv.Running) -> dict[str, wl.Result]:
+    def suite(
+        self, t: wl.Target, data: bench_data.Dataset, oracle: dict, mixed_key: str, server: srv.Running
+    ) -> dict[str, wl.Result]:
         """Load, then every read workload and the mixed load, on exactly the N objects."""
         a, out = self.args, {}
         rng = random.Random(a.seed)
@@ -122,19 +126,37 @@ class Bench:
         """PUT throughput last: its new objects must not enlarge the data the reads ran on."""
         a = self.args
         for clients, first_run in ((1, 0), (8, 50)):
-            self.measure(out, t, server, f"put{clients}", "ev/s",
-                         lambda c=clients, f=first_run: wl.put_throughput(t, a.seed, a.runs,
-                                                                          a.put_batch, c, f))
+            self.measure(
+                out,
+                t,
+                server,
+                f"put{clients}",
+                "ev/s",
+                lambda c=clients, f=first_run: wl.put_throughput(t, a.seed, a.runs, a.put_batch, c, f),
+            )
 
     def mixed(self, t, oracle, key, out, server) -> None:
-        res = self.measure(out, t, server, key, "req/s", lambda: wl.mixed(
-            t, oracle["query_week"] & t.names, self.args.seconds, 8, key))
+        res = self.measure(
+            out,
+            t,
+            server,
+            key,
+            "req/s",
+            lambda: wl.mixed(t, oracle["query_week"] & t.names, self.args.seconds, 8, key),
+        )
         out[f"{key}_p95"] = wl.Result(f"{key}_p95", "ms", res.p95, status=res.status, error=res.error)
         with_cpu(out, key, res)
 
     def target(self, label, server: srv.Running, budget: float) -> wl.Target:
-        return wl.Target(label, srv.HOST, server.port, server.calendar, server.auth,
-                         deadline=time.monotonic() + budget, cpu=server.cpu_seconds)
+        return wl.Target(
+            label,
+            srv.HOST,
+            server.port,
+            server.calendar,
+            server.auth,
+            deadline=time.monotonic() + budget,
+            cpu=server.cpu_seconds,
+        )
 
     @staticmethod
     def rss(server: srv.Running) -> wl.Result:
@@ -142,8 +164,9 @@ class Bench:
         workers = server.workers_rss_kib()
         if kib is None:
             return wl.Result("rss", "MiB", status="fail", error="no /proc status for the server")
-        return wl.Result("rss", "MiB", (kib + sum(workers)) / 1024, samples=[kib / 1024] +
-                         [w / 1024 for w in workers])
+        return wl.Result(
+            "rss", "MiB", (kib + sum(workers)) / 1024, samples=[kib / 1024] + [w / 1024 for w in workers]
+        )
 
     # Ours ------------------------------------------------------------------------------------
     def ours(self, n, data, oracle, backend: str) -> dict[str, wl.Result]:
@@ -216,8 +239,10 @@ class Bench:
             log(f"ceiling: bare cheroot hello world for {self.args.seconds:g} s")
             t = self.target(CEILING, server, 600)
             res = wl.guarded("mixed_p1", "req/s", lambda: wl.hello(t, self.args.seconds, 8, "mixed_p1"))
-            out = {"mixed_p1_p95": wl.Result("mixed_p1_p95", "ms", res.p95, status=res.status,
-                                             error=res.error), "rss": self.rss(server)}
+            out = {
+                "mixed_p1_p95": wl.Result("mixed_p1_p95", "ms", res.p95, status=res.status, error=res.error),
+                "rss": self.rss(server),
+            }
             with_cpu(out, "mixed_p1", res)
             with_cpu(out, "floor_p1", res)
             return out
@@ -254,11 +279,15 @@ class Bench:
         baselines = {CEILING: self.ceiling(), WSGIDAV: self.wsgidav_floor()} if a.ceiling else {}
         for n in a.n:
             data = bench_data.generate(n, a.seed)
-            oracle = {k: bench_data.oracle_time_range(data, w)
-                      for k, w in (("query_week", bench_data.WEEK), ("query_month", bench_data.MONTH))}
+            oracle = {
+                k: bench_data.oracle_time_range(data, w)
+                for k, w in (("query_week", bench_data.WEEK), ("query_month", bench_data.MONTH))
+            }
             series = sum(e.is_series for e in data.events)
-            log(f"N={n}: {series} series; oracle: week {len(oracle['query_week'])}, "
-                f"month {len(oracle['query_month'])} objects")
+            log(
+                f"N={n}: {series} series; oracle: week {len(oracle['query_week'])}, "
+                f"month {len(oracle['query_month'])} objects"
+            )
             cols = self.results.setdefault(n, {})
             for backend in a.backend:
                 cols[f"ours/{backend}"] = self.ours(n, data, oracle, backend)
@@ -279,8 +308,9 @@ class Bench:
         footnotes: dict[tuple, list[str]] = {}  # (N, target, status, error) -> metrics
         lines = []
         for n, cols in self.results.items():
-            labels = [c for c in [f"ours/{b}" for b in a.backend] + list(a.peers) + list(BASELINES)
-                      if c in cols]
+            labels = [
+                c for c in [f"ours/{b}" for b in a.backend] + list(a.peers) + list(BASELINES) if c in cols
+            ]
             others = [c for c in labels if not c.startswith("ours/")]
             header = [f"N = {n}"] + labels + [f"vs {c}" for c in others]
             body = []
@@ -298,8 +328,10 @@ class Bench:
             widths = [max(len(r[i]) for r in [header] + body) for i in range(len(header))]
             head = fmt_row(header, widths)
             lines += [head, "-" * len(head)] + [fmt_row(r, widths) for r in body] + [""]
-        lines.append(f"vs X = advantage of {base} over X: X's time / ours, or our rate / X's "
-                     "(>1 means ours is faster or smaller).")
+        lines.append(
+            f"vs X = advantage of {base} over X: X's time / ours, or our rate / X's "
+            "(>1 means ours is faster or smaller)."
+        )
         for k, ((n, target, status, error), keys) in enumerate(footnotes.items(), 1):
             lines.append(f"[{k}] N={n} {target} {', '.join(keys)}: {status.upper()}: {error}")
         lines += [f"note: {x}" for x in self.notes]
@@ -317,28 +349,43 @@ class Bench:
             return f"{'FAIL' if res.status == 'fail' else 'TIMEOUT'}[{number}]"
         if res.value is None:
             return "-"
-        return f"{res.value:.0f}" if res.value >= 100 else f"{res.value:.1f}" if res.value >= 10 \
+        return (
+            f"{res.value:.0f}"
+            if res.value >= 100
+            else f"{res.value:.1f}"
+            if res.value >= 10
             else f"{res.value:.2f}"
+        )
 
     def as_json(self, table: str) -> dict:
-        rev = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
-                             capture_output=True, text=True).stdout.strip()
+        rev = subprocess.run(
+            ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True
+        ).stdout.strip()
         return {
-            "started": self.started, "seconds": round(time.time() - self.t0, 1),
+            "started": self.started,
+            "seconds": round(time.time() - self.t0, 1),
             "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(self.args).items()},
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                        "platform": platform.platform()},
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+            },
             "versions": {"praxis-caldav": rev, **getattr(self, "versions", {})},
-            "results": [{"n": n, "target": c, **r.as_dict()}
-                        for n, cols in self.results.items() for c, res in cols.items()
-                        for r in res.values()],
-            "notes": self.notes, "table": table,
+            "results": [
+                {"n": n, "target": c, **r.as_dict()}
+                for n, cols in self.results.items()
+                for c, res in cols.items()
+                for r in res.values()
+            ],
+            "notes": self.notes,
+            "table": table,
         }
 
 
 def fmt_row(cells: list[str], widths: list[int]) -> str:
-    return "  ".join(x.ljust(w) if i == 0 else x.rjust(w)
-                     for i, (x, w) in enumerate(zip(cells, widths, strict=True)))
+    return "  ".join(
+        x.ljust(w) if i == 0 else x.rjust(w) for i, (x, w) in enumerate(zip(cells, widths, strict=True))
+    )
 
 
 def ratio(ours: wl.Result | None, theirs: wl.Result | None, higher: bool) -> str:
@@ -354,24 +401,37 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true", help="smoke check: N=400, 3 runs, 3 s mixed load")
     p.add_argument("--n", type=int, nargs="+", help="dataset sizes (default 1000)")
     p.add_argument("--backend", nargs="*", choices=["sqlite", "postgresql"], default=["sqlite"])
-    p.add_argument("--peers", nargs="*", choices=["radicale", "xandikos"],
-                   default=["radicale", "xandikos"])
-    p.add_argument("--processes", type=int, nargs="+", default=[1],
-                   help="server processes for the mixed load (the first one runs every workload)")
+    p.add_argument("--peers", nargs="*", choices=["radicale", "xandikos"], default=["radicale", "xandikos"])
+    p.add_argument(
+        "--processes",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="server processes for the mixed load (the first one runs every workload)",
+    )
     p.add_argument("--runs", type=int, help="repetitions per measurement (default 5, quick 3)")
     p.add_argument("--seconds", type=float, help="mixed load duration (default 10, quick 3)")
     p.add_argument("--get-count", type=int, default=200, help="GET requests for p50/p95")
     p.add_argument("--put-batch", type=int, help="objects per PUT throughput run (default 200, quick 20)")
     p.add_argument("--seed", type=int, default=8)
     p.add_argument("--peer-max-n", type=int, default=10000, help="largest N the peers are run at")
-    p.add_argument("--peer-timeout", type=float,
-                   help="time budget in s per peer and N (default 1800, quick 40)")
+    p.add_argument(
+        "--peer-timeout", type=float, help="time budget in s per peer and N (default 1800, quick 40)"
+    )
     p.add_argument("--ours-timeout", type=float, default=7200, help="time budget in s per N and backend")
-    p.add_argument("--peer-venv", type=Path, default=DEFAULT_VENV,
-                   help="virtualenv for Radicale/Xandikos (created and filled when missing)")
+    p.add_argument(
+        "--peer-venv",
+        type=Path,
+        default=DEFAULT_VENV,
+        help="virtualenv for Radicale/Xandikos (created and filled when missing)",
+    )
     p.add_argument("--server-config", help="wsgidav.yaml for our server (default: built-in defaults)")
-    p.add_argument("--no-ceiling", dest="ceiling", action="store_false",
-                   help="skip the bare cheroot hello-world ceiling and the bare wsgidav floor")
+    p.add_argument(
+        "--no-ceiling",
+        dest="ceiling",
+        action="store_false",
+        help="skip the bare cheroot hello-world ceiling and the bare wsgidav floor",
+    )
     p.add_argument("--keep", action="store_true", help="keep the temporary storage and logs")
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = p.parse_args(argv)
@@ -409,8 +469,9 @@ def main(argv=None) -> int:
         args.json.write_text(json.dumps(bench.as_json(table), indent=1, ensure_ascii=False) + "\n")
         log(f"wrote {args.json}")
     log(f"done in {time.time() - bench.t0:.0f} s")
-    failed = any(r.status != "ok" for cols in bench.results.values() for res in cols.values()
-                 for r in res.values())
+    failed = any(
+        r.status != "ok" for cols in bench.results.values() for res in cols.values() for r in res.values()
+    )
     return 1 if failed else 0
 
 

@@ -33,13 +33,30 @@ ICAL = {"Content-Type": "text/calendar; charset=utf-8", "If-None-Match": "*"}
 def start(tree: Path, db_url: str, workdir: Path, label: str) -> srv.Running:
     """Our server from `tree` (its own code, this virtualenv's libraries)."""
     port = srv.free_port()
-    cmd = [sys.executable, "-m", "davserver.cli", "--database", db_url, "serve",
-           "--host", srv.HOST, "--port", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "davserver.cli",
+        "--database",
+        db_url,
+        "serve",
+        "--host",
+        srv.HOST,
+        "--port",
+        str(port),
+    ]
     env = {**os.environ, "PYTHONPATH": str(tree)}
     log = workdir / f"{label}.log"
     with open(log, "ab") as out:
-        proc = subprocess.Popen(cmd, cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=tree,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     server = srv.Running(label, proc, port, f"/{srv.USER}/calendar/", (srv.USER, srv.PASSWORD), log)
     for _ in range(300):
         try:
@@ -72,8 +89,9 @@ def timed(fn, items) -> list[float]:
     return times
 
 
-def one_round(tree: Path, label: str, db_url: str, workdir: Path, names: list[str],
-              events: list[bench_data.Event]) -> dict[str, float]:
+def one_round(
+    tree: Path, label: str, db_url: str, workdir: Path, names: list[str], events: list[bench_data.Event]
+) -> dict[str, float]:
     server = start(tree, db_url, workdir, label)
     client = Client(srv.HOST, server.port, server.auth)
     try:
@@ -89,10 +107,12 @@ def one_round(tree: Path, label: str, db_url: str, workdir: Path, names: list[st
     finally:
         client.close()
         server.stop()
-    return {"PUT p50 (ms)": statistics.median(puts) * 1e3,
-            "PUT server CPU (ms)": (cpu1 - cpu0) / len(puts) * 1e3,
-            "GET p50 (ms)": statistics.median(gets) * 1e3,
-            "GET server CPU (ms)": (cpu2 - cpu1) / len(gets) * 1e3}
+    return {
+        "PUT p50 (ms)": statistics.median(puts) * 1e3,
+        "PUT server CPU (ms)": (cpu1 - cpu0) / len(puts) * 1e3,
+        "GET p50 (ms)": statistics.median(gets) * 1e3,
+        "GET server CPU (ms)": (cpu2 - cpu1) / len(gets) * 1e3,
+    }
 
 
 def main() -> int:
@@ -114,13 +134,30 @@ def main() -> int:
                 trees[label] = ROOT
                 continue
             trees[label] = workdir / label
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q",
-                            str(trees[label]), rev], check=True)
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(trees[label]), rev],
+                check=True,
+            )
         db_url = postgres.create() if postgres else f"sqlite:///{workdir / 'ab.db'}"
-        subprocess.run([sys.executable, "-m", "davserver.cli", "--database", db_url, "user", "add",
-                        srv.USER, "--password-stdin"], input=srv.PASSWORD + "\n", text=True,
-                       cwd=trees["head"], env={**os.environ, "PYTHONPATH": str(trees["head"])},
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "davserver.cli",
+                "--database",
+                db_url,
+                "user",
+                "add",
+                srv.USER,
+                "--password-stdin",
+            ],
+            input=srv.PASSWORD + "\n",
+            text=True,
+            cwd=trees["head"],
+            env={**os.environ, "PYTHONPATH": str(trees["head"])},
+            check=True,
+            capture_output=True,
+        )
         data = bench_data.generate(args.n)
         loader = start(trees["head"], db_url, workdir, "load")
         client = Client(srv.HOST, loader.port, loader.auth)
@@ -132,14 +169,17 @@ def main() -> int:
         results: dict[str, list[dict[str, float]]] = {"base": [], "head": []}
         for round_ in range(args.rounds):
             for label in ("base", "head"):
-                events = bench_data.extra_events(data.seed, round_ * 2 + (label == "head"),
-                                                 args.puts + 20)
+                events = bench_data.extra_events(data.seed, round_ * 2 + (label == "head"), args.puts + 20)
                 row = one_round(trees[label], label, db_url, workdir, names, events)
                 results[label].append(row)
-                print(f"round {round_ + 1} {label}: "
-                      + ", ".join(f"{k} {v:.2f}" for k, v in row.items()), flush=True)
-        print(f"\n{args.backend}, N={args.n}, medians of {args.rounds} rounds "
-              f"(base {args.base}, head {args.head or 'working tree'}):")
+                print(
+                    f"round {round_ + 1} {label}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()),
+                    flush=True,
+                )
+        print(
+            f"\n{args.backend}, N={args.n}, medians of {args.rounds} rounds "
+            f"(base {args.base}, head {args.head or 'working tree'}):"
+        )
         for key in results["base"][0]:
             base = statistics.median(r[key] for r in results["base"])
             head = statistics.median(r[key] for r in results["head"])
@@ -147,8 +187,9 @@ def main() -> int:
     finally:
         for tree in trees.values():
             if tree != ROOT:
-                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
-                               check=False)
+                subprocess.run(
+                    ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False
+                )
         if postgres:
             postgres.drop()
         srv.remove(workdir)

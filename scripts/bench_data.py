@@ -35,14 +35,60 @@ VTIMEZONE = (
     "END:VTIMEZONE\r\n"
 )
 
-FIRST_NAMES = ["Maria", "Anna", "Lukas", "Jürgen", "Sophie", "Élodie", "Tobias", "Zoë", "Günther",
-               "Katharina", "Mehmet", "Ivana", "Paul", "Hannah", "Ömer", "Lea", "Florian", "Sára"]
-LAST_NAMES = ["Muster", "Huber", "Gruber", "Wagner", "Müller", "Pichler", "Steiner", "Moser",
-              "Mayer", "Hofer", "Leitner", "Berger", "Fuchs", "Eder", "Schwarz", "Nowak", "Yılmaz"]
-THERAPIES = ["Physiotherapie", "Ergotherapie", "Logopädie", "Psychotherapie", "Erstgespräch",
-             "Manuelle Therapie", "Kontrolltermin"]
-LOCATIONS = ["Raum 1, Mariahilfer Straße 12, 1060 Wien", "Raum 2, Mariahilfer Straße 12, 1060 Wien",
-             "Turnsaal; Hauptplatz 3, 2500 Baden", "Hausbesuch"]
+FIRST_NAMES = [
+    "Maria",
+    "Anna",
+    "Lukas",
+    "Jürgen",
+    "Sophie",
+    "Élodie",
+    "Tobias",
+    "Zoë",
+    "Günther",
+    "Katharina",
+    "Mehmet",
+    "Ivana",
+    "Paul",
+    "Hannah",
+    "Ömer",
+    "Lea",
+    "Florian",
+    "Sára",
+]
+LAST_NAMES = [
+    "Muster",
+    "Huber",
+    "Gruber",
+    "Wagner",
+    "Müller",
+    "Pichler",
+    "Steiner",
+    "Moser",
+    "Mayer",
+    "Hofer",
+    "Leitner",
+    "Berger",
+    "Fuchs",
+    "Eder",
+    "Schwarz",
+    "Nowak",
+    "Yılmaz",
+]
+THERAPIES = [
+    "Physiotherapie",
+    "Ergotherapie",
+    "Logopädie",
+    "Psychotherapie",
+    "Erstgespräch",
+    "Manuelle Therapie",
+    "Kontrolltermin",
+]
+LOCATIONS = [
+    "Raum 1, Mariahilfer Straße 12, 1060 Wien",
+    "Raum 2, Mariahilfer Straße 12, 1060 Wien",
+    "Turnsaal; Hauptplatz 3, 2500 Baden",
+    "Hausbesuch",
+]
 
 
 @dataclass
@@ -77,8 +123,7 @@ class Dataset:
 
 
 def _text(value: str) -> str:
-    return (value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-            .replace("\n", "\\n"))
+    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
 
 
 def _fold(line: str) -> str:
@@ -100,15 +145,25 @@ def _local(value: dt.datetime) -> str:
     return value.strftime("%Y%m%dT%H%M%S")
 
 
-def _vevent(uid: str, fields: dict, start: dt.datetime, recurrence_id: dt.datetime | None = None,
-            master: bool = True) -> list[str]:
-    lines = ["BEGIN:VEVENT", f"UID:{uid}", "DTSTAMP:20250101T000000Z",
-             f"DTSTART;TZID={TZID}:{_local(start)}", f"DTEND;TZID={TZID}:{_local(start + SESSION)}"]
+def _vevent(
+    uid: str, fields: dict, start: dt.datetime, recurrence_id: dt.datetime | None = None, master: bool = True
+) -> list[str]:
+    lines = [
+        "BEGIN:VEVENT",
+        f"UID:{uid}",
+        "DTSTAMP:20250101T000000Z",
+        f"DTSTART;TZID={TZID}:{_local(start)}",
+        f"DTEND;TZID={TZID}:{_local(start + SESSION)}",
+    ]
     if recurrence_id is not None:
         lines.append(f"RECURRENCE-ID;TZID={TZID}:{_local(recurrence_id)}")
-    lines += [f"SUMMARY:{_text(fields['summary'])}", f"LOCATION:{_text(fields['location'])}",
-              f"DESCRIPTION:{_text(fields['description'])}", "STATUS:CONFIRMED",
-              "CATEGORIES:Praxis"]
+    lines += [
+        f"SUMMARY:{_text(fields['summary'])}",
+        f"LOCATION:{_text(fields['location'])}",
+        f"DESCRIPTION:{_text(fields['description'])}",
+        "STATUS:CONFIRMED",
+        "CATEGORIES:Praxis",
+    ]
     if master and fields.get("rrule"):
         lines.append(f"RRULE:{fields['rrule']}")
         if fields["exdates"]:
@@ -119,8 +174,7 @@ def _vevent(uid: str, fields: dict, start: dt.datetime, recurrence_id: dt.dateti
 
 
 def render(uid: str, fields: dict) -> str:
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//praxis-caldav//bench//DE",
-             "CALSCALE:GREGORIAN"]
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//praxis-caldav//bench//DE", "CALSCALE:GREGORIAN"]
     out = "".join(_fold(x) for x in lines) + VTIMEZONE
     body = _vevent(uid, fields, fields["start"])
     for original, moved in fields.get("overrides", []):
@@ -143,7 +197,9 @@ def make_event(rng: random.Random, index: int, prefix: str, day: dt.date) -> Eve
         "location": rng.choice(LOCATIONS),
         "description": f"Patient {number}\nTel. {phone}",
         "start": start,
-        "rrule": None, "exdates": [], "overrides": [],
+        "rrule": None,
+        "exdates": [],
+        "overrides": [],
     }
     instances = [start]
     if rng.random() < SERIES_SHARE:
@@ -157,23 +213,31 @@ def make_event(rng: random.Random, index: int, prefix: str, day: dt.date) -> Eve
         else:
             fields["rrule"] = f"FREQ=WEEKLY;COUNT={count}"
         picks = rng.sample(range(1, count), k=3)
-        fields["exdates"] = sorted(instances[k] for k in picks[:rng.randint(1, 2)])
+        fields["exdates"] = sorted(instances[k] for k in picks[: rng.randint(1, 2)])
         original = instances[picks[2]]
         moved_day = original.date() + dt.timedelta(days=rng.choice([0, 1, 2]))
         moved = _session_start(rng, moved_day)
         fields["overrides"] = [(original, moved)]
         instances = [x for x in instances if x not in fields["exdates"] and x != original] + [moved]
     uid = f"{prefix}-{index:06d}@bench.praxis.invalid"
-    return Event(name=f"{prefix}-{index:06d}.ics", uid=uid, fields=fields, ics=render(uid, fields),
-                 first_utc=min(instances).astimezone(UTC),
-                 last_utc=(max(instances) + SESSION).astimezone(UTC),
-                 is_series=bool(fields["rrule"]))
+    return Event(
+        name=f"{prefix}-{index:06d}.ics",
+        uid=uid,
+        fields=fields,
+        ics=render(uid, fields),
+        first_utc=min(instances).astimezone(UTC),
+        last_utc=(max(instances) + SESSION).astimezone(UTC),
+        is_series=bool(fields["rrule"]),
+    )
 
 
 def generate(n: int, seed: int = 8) -> Dataset:
     rng = random.Random(seed)
-    weekdays = [FIRST_DAY + dt.timedelta(days=d) for d in range(WEEKS * 7)
-                if (FIRST_DAY + dt.timedelta(days=d)).weekday() < 5]
+    weekdays = [
+        FIRST_DAY + dt.timedelta(days=d)
+        for d in range(WEEKS * 7)
+        if (FIRST_DAY + dt.timedelta(days=d)).weekday() < 5
+    ]
     data = Dataset(seed=seed)
     data.events = [make_event(rng, i, "bench", rng.choice(weekdays)) for i in range(n)]
     return data

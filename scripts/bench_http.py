@@ -51,8 +51,9 @@ class Client:
             self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         return self.conn
 
-    def request(self, method: str, path: str, body: bytes | str | None = None,
-                headers: dict | None = None) -> Response:
+    def request(
+        self, method: str, path: str, body: bytes | str | None = None, headers: dict | None = None
+    ) -> Response:
         if isinstance(body, str):
             body = body.encode("utf-8")
         all_headers = dict(headers or {})
@@ -82,33 +83,42 @@ class Client:
 
 
 # Request bodies ---------------------------------------------------------------------------
-PROPFIND_ETAG = (f'<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="{DAV}">'
-                 "<D:prop><D:getetag/></D:prop></D:propfind>")
+PROPFIND_ETAG = (
+    f'<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="{DAV}">'
+    "<D:prop><D:getetag/></D:prop></D:propfind>"
+)
 PROPFIND_CALENDAR = (
     f'<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="{DAV}" '
     'xmlns:CS="http://calendarserver.org/ns/"><D:prop><D:displayname/><D:resourcetype/>'
-    "<CS:getctag/><D:sync-token/></D:prop></D:propfind>")
+    "<CS:getctag/><D:sync-token/></D:prop></D:propfind>"
+)
 
 
 def multiget_body(hrefs: list[str]) -> str:
     refs = "".join(f"<D:href>{h}</D:href>" for h in hrefs)
-    return (f'<?xml version="1.0" encoding="utf-8"?><C:calendar-multiget xmlns:D="{DAV}" '
-            f'xmlns:C="{CALDAV}"><D:prop><D:getetag/><C:calendar-data/></D:prop>{refs}'
-            "</C:calendar-multiget>")
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><C:calendar-multiget xmlns:D="{DAV}" '
+        f'xmlns:C="{CALDAV}"><D:prop><D:getetag/><C:calendar-data/></D:prop>{refs}'
+        "</C:calendar-multiget>"
+    )
 
 
 def query_body(start: str, end: str) -> str:
-    return (f'<?xml version="1.0" encoding="utf-8"?><C:calendar-query xmlns:D="{DAV}" '
-            f'xmlns:C="{CALDAV}"><D:prop><D:getetag/><C:calendar-data/></D:prop>'
-            '<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">'
-            f'<C:time-range start="{start}" end="{end}"/></C:comp-filter></C:comp-filter>'
-            "</C:filter></C:calendar-query>")
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><C:calendar-query xmlns:D="{DAV}" '
+        f'xmlns:C="{CALDAV}"><D:prop><D:getetag/><C:calendar-data/></D:prop>'
+        '<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">'
+        f'<C:time-range start="{start}" end="{end}"/></C:comp-filter></C:comp-filter>'
+        "</C:filter></C:calendar-query>"
+    )
 
 
 def sync_body(token: str) -> str:
-    return (f'<?xml version="1.0" encoding="utf-8"?><D:sync-collection xmlns:D="{DAV}">'
-            f"<D:sync-token>{token}</D:sync-token><D:sync-level>1</D:sync-level>"
-            "<D:prop><D:getetag/></D:prop></D:sync-collection>")
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><D:sync-collection xmlns:D="{DAV}">'
+        f"<D:sync-token>{token}</D:sync-token><D:sync-level>1</D:sync-level>"
+        "<D:prop><D:getetag/></D:prop></D:sync-collection>"
+    )
 
 
 # Multistatus ------------------------------------------------------------------------------
@@ -176,8 +186,10 @@ def unfold(text: str) -> str:
 def check_same(got: set[str], expected: set[str], what: str) -> None:
     if got != expected:
         missing, extra = sorted(expected - got), sorted(got - expected)
-        raise CheckFailed(f"{what}: {len(got)} hrefs, expected {len(expected)}; "
-                          f"missing {len(missing)} {missing[:2]}, unexpected {len(extra)} {extra[:2]}")
+        raise CheckFailed(
+            f"{what}: {len(got)} hrefs, expected {len(expected)}; "
+            f"missing {len(missing)} {missing[:2]}, unexpected {len(extra)} {extra[:2]}"
+        )
 
 
 def check_data(member: Member, uid: str) -> None:

@@ -132,12 +132,26 @@ class Running:
             return ""
 
 
-def _spawn(name: str, cmd: list[str], workdir: Path, port: int, calendar: str, auth,
-           ready_path: str = "/", stdin_text: str | None = None) -> Running:
+def _spawn(
+    name: str,
+    cmd: list[str],
+    workdir: Path,
+    port: int,
+    calendar: str,
+    auth,
+    ready_path: str = "/",
+    stdin_text: str | None = None,
+) -> Running:
     log = workdir / f"{name}.log"
     with open(log, "ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=workdir,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     server = Running(name, proc, port, calendar, auth, log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -159,9 +173,14 @@ def _ours_cmd() -> list[str]:
 
 
 def create_user(db_url: str, workdir: Path) -> None:
-    result = subprocess.run(_ours_cmd() + ["--database", db_url, "user", "add", USER, "--password-stdin"],
-                            input=PASSWORD + "\n", capture_output=True, text=True, cwd=workdir,
-                            timeout=120)
+    result = subprocess.run(
+        _ours_cmd() + ["--database", db_url, "user", "add", USER, "--password-stdin"],
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        timeout=120,
+    )
     if result.returncode != 0:
         raise ServerError(f"praxis-caldav user add failed: {result.stderr.strip()[-300:]}")
 
@@ -185,8 +204,9 @@ class Postgres:
     def _admin(self):
         import psycopg2
 
-        conn = psycopg2.connect(host=self.host, port=self.port, user=self.user, dbname="postgres",
-                                connect_timeout=3)
+        conn = psycopg2.connect(
+            host=self.host, port=self.port, user=self.user, dbname="postgres", connect_timeout=3
+        )
         conn.autocommit = True
         return conn
 
@@ -212,25 +232,32 @@ def ensure_peer_venv(venv: Path, peers: list[str]) -> dict[str, str]:
     errors: dict[str, str] = {}
     python = venv / "bin" / "python"
     if not python.exists():
-        result = subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, "-m", "venv", "--clear", str(venv)], capture_output=True, text=True
+        )
         if result.returncode != 0:
             return {p: f"cannot create {venv}: {result.stderr.strip()[-200:]}" for p in peers}
         (venv / ".gitignore").write_text("*\n")  # never committed
     for peer in peers:
         if (venv / "bin" / peer).exists():
             continue
-        result = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", PEER_PACKAGES[peer]],
-                                capture_output=True, text=True, timeout=600)
+        result = subprocess.run(
+            [str(venv / "bin" / "pip"), "install", "-q", PEER_PACKAGES[peer]],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if result.returncode != 0 or not (venv / "bin" / peer).exists():
             errors[peer] = f"pip install {PEER_PACKAGES[peer]} failed: {result.stderr.strip()[-200:]}"
     return errors
 
 
 def peer_version(venv: Path, peer: str) -> str:
-    result = subprocess.run([str(venv / "bin" / "python"), "-c",
-                             f"import importlib.metadata as m; print(m.version({peer!r}))"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", f"import importlib.metadata as m; print(m.version({peer!r}))"],
+        capture_output=True,
+        text=True,
+    )
     return result.stdout.strip() or "?"
 
 
@@ -240,9 +267,19 @@ def start_radicale(venv: Path, workdir: Path) -> Running:
     users = workdir / "radicale.htpasswd"
     users.write_text(f"{USER}:{PASSWORD}\n")
     port = free_port()
-    cmd = [str(venv / "bin" / "radicale"), "--server-hosts", f"{HOST}:{port}",
-           "--storage-filesystem-folder", str(storage), "--auth-type", "htpasswd",
-           "--auth-htpasswd-filename", str(users), "--auth-htpasswd-encryption", "plain"]
+    cmd = [
+        str(venv / "bin" / "radicale"),
+        "--server-hosts",
+        f"{HOST}:{port}",
+        "--storage-filesystem-folder",
+        str(storage),
+        "--auth-type",
+        "htpasswd",
+        "--auth-htpasswd-filename",
+        str(users),
+        "--auth-htpasswd-encryption",
+        "plain",
+    ]
     server = _spawn("radicale", cmd, workdir, port, f"/{USER}/calendar/", (USER, PASSWORD))
     resp = Client(HOST, port, server.auth).request("MKCALENDAR", server.calendar)
     if resp.status != 201:
@@ -255,10 +292,28 @@ def start_xandikos(venv: Path, workdir: Path) -> Running:
     # Xandikos offers Basic auth only over TLS (--htpasswd needs --autocert): run it without auth.
     storage = workdir / "xandikos"
     port = free_port()
-    cmd = [str(venv / "bin" / "xandikos"), "serve", "--defaults", "-d", str(storage),
-           "-l", HOST, "-p", str(port), "--state-dir", str(workdir / "xandikos-state")]
-    return _spawn("xandikos", cmd, workdir, port, "/user/calendars/calendar/", None,
-                  ready_path="/user/calendars/calendar/")
+    cmd = [
+        str(venv / "bin" / "xandikos"),
+        "serve",
+        "--defaults",
+        "-d",
+        str(storage),
+        "-l",
+        HOST,
+        "-p",
+        str(port),
+        "--state-dir",
+        str(workdir / "xandikos-state"),
+    ]
+    return _spawn(
+        "xandikos",
+        cmd,
+        workdir,
+        port,
+        "/user/calendars/calendar/",
+        None,
+        ready_path="/user/calendars/calendar/",
+    )
 
 
 def start_hello(workdir: Path, threads: int) -> Running:

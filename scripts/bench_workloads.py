@@ -75,8 +75,10 @@ class Result:
     server_cpu_ms: float | None = None  # server CPU time per request (request-rate loads)
 
     def as_dict(self) -> dict:
-        return {k: getattr(self, k) for k in ("metric", "unit", "value", "p95", "samples", "status",
-                                                "error", "server_cpu_ms")}
+        return {
+            k: getattr(self, k)
+            for k in ("metric", "unit", "value", "p95", "samples", "status", "error", "server_cpu_ms")
+        }
 
 
 def guarded(metric: str, unit: str, fn: Callable[[], Result]) -> Result:
@@ -109,8 +111,9 @@ def put_events(t: Target, events: list[bench_data.Event], clients: int) -> float
                 if time.monotonic() > t.deadline:
                     timed_out.append(True)
                     return
-                resp = client.request("PUT", t.href(event.name), event.ics,
-                                      {"Content-Type": ICS_TYPE, "If-None-Match": "*"})
+                resp = client.request(
+                    "PUT", t.href(event.name), event.ics, {"Content-Type": ICS_TYPE, "If-None-Match": "*"}
+                )
                 if resp.status in (201, 204):
                     t.names.add(event.name)
                     t.uids[event.name] = event.uid
@@ -163,8 +166,9 @@ def propfind_etags(t: Target, runs: int) -> Result:
     expected = t.hrefs(t.names)
     for _ in range(runs):
         t.check_time()
-        seconds, resp = timed(lambda: client.request("PROPFIND", t.calendar, PROPFIND_ETAG,
-                                                     {**XML_HEADERS, "Depth": "1"}))
+        seconds, resp = timed(
+            lambda: client.request("PROPFIND", t.calendar, PROPFIND_ETAG, {**XML_HEADERS, "Depth": "1"})
+        )
         ms = parse_multistatus(resp)
         members = {m.href: m for m in ms.members if m.href.rstrip("/") != t.calendar.rstrip("/")}
         check_same(set(members), expected, "PROPFIND Depth 1")
@@ -181,8 +185,9 @@ def multiget(t: Target, runs: int, size: int, rng: random.Random) -> Result:
         t.check_time()
         names = rng.sample(sorted(t.names), min(size, len(t.names)))
         body = multiget_body([t.href(n) for n in names])
-        seconds, resp = timed(lambda b=body: client.request("REPORT", t.calendar, b,
-                                                            {**XML_HEADERS, "Depth": "1"}))
+        seconds, resp = timed(
+            lambda b=body: client.request("REPORT", t.calendar, b, {**XML_HEADERS, "Depth": "1"})
+        )
         members = parse_multistatus(resp).by_href()
         check_same(set(members), t.hrefs(names), "multiget")
         for name in names:
@@ -197,8 +202,9 @@ def query(t: Target, metric: str, window, expected: set[str], runs: int) -> Resu
     body = query_body(bench_data.utc_stamp(window[0]), bench_data.utc_stamp(window[1]))
     for _ in range(runs):
         t.check_time()
-        seconds, resp = timed(lambda: client.request("REPORT", t.calendar, body,
-                                                     {**XML_HEADERS, "Depth": "1"}))
+        seconds, resp = timed(
+            lambda: client.request("REPORT", t.calendar, body, {**XML_HEADERS, "Depth": "1"})
+        )
         members = parse_multistatus(resp).by_href()
         check_same(set(members), t.hrefs(expected), f"calendar-query {metric}")
         for name in expected:
@@ -238,8 +244,7 @@ def sync_incremental(t: Target, data: bench_data.Dataset, runs: int, rng: random
         token = sync(client, t, "").sync_token
         changed = rng.sample(sorted(by_name), min(10, len(by_name)))
         for name in changed:
-            resp = client.request("PUT", t.href(name), by_name[name].modified(),
-                                  {"Content-Type": ICS_TYPE})
+            resp = client.request("PUT", t.href(name), by_name[name].modified(), {"Content-Type": ICS_TYPE})
             if resp.status not in (200, 201, 204):
                 raise CheckFailed(f"changing PUT {name}: HTTP {resp.status} {resp.body[:160]!r}")
         seconds, ms = timed(lambda tok=token: sync(client, t, tok))
@@ -314,10 +319,12 @@ def run_load(t: Target, ops: list[Callable], seconds: float, threads: int, metri
         detail = "; ".join(f"{name} {len(msgs)}x, first: {msgs[0]}" for name, msgs in per_op.items())
         raise CheckFailed(f"{len(errors)} of {len(all_ms)} requests wrong: {detail}")
     # Where the request rate goes: the server's CPU per request (the client shares the cores).
-    cpu_ms = None if cpu_before is None or cpu_after is None or not all_ms \
+    cpu_ms = (
+        None
+        if cpu_before is None or cpu_after is None or not all_ms
         else (cpu_after - cpu_before) * 1000 / len(all_ms)
-    return Result(metric, "req/s", len(all_ms) / elapsed, percentile(all_ms, 0.95),
-                  server_cpu_ms=cpu_ms)
+    )
+    return Result(metric, "req/s", len(all_ms) / elapsed, percentile(all_ms, 0.95), server_cpu_ms=cpu_ms)
 
 
 def mixed(t: Target, week: set[str], seconds: float, threads: int, metric: str) -> Result:
@@ -325,8 +332,7 @@ def mixed(t: Target, week: set[str], seconds: float, threads: int, metric: str) 
     client = t.client()
     token = sync(client, t, "").sync_token
     client.close()
-    week_body = query_body(bench_data.utc_stamp(bench_data.WEEK[0]),
-                           bench_data.utc_stamp(bench_data.WEEK[1]))
+    week_body = query_body(bench_data.utc_stamp(bench_data.WEEK[0]), bench_data.utc_stamp(bench_data.WEEK[1]))
     week_hrefs = t.hrefs(week)
     report = {**XML_HEADERS, "Depth": "1"}
 
@@ -344,8 +350,7 @@ def mixed(t: Target, week: set[str], seconds: float, threads: int, metric: str) 
         chosen = rng.sample(names, min(10, len(names)))
         resp = client.request("REPORT", t.calendar, multiget_body([t.href(n) for n in chosen]), report)
         ms = parse_multistatus(resp)
-        check_same({m.href for m in ms.members if m.status == 200 and m.data}, t.hrefs(chosen),
-                   "multiget")
+        check_same({m.href for m in ms.members if m.status == 200 and m.data}, t.hrefs(chosen), "multiget")
 
     def propfind0(client, rng):
         resp = client.request("PROPFIND", t.calendar, PROPFIND_CALENDAR, {**XML_HEADERS, "Depth": "0"})
@@ -357,12 +362,12 @@ def mixed(t: Target, week: set[str], seconds: float, threads: int, metric: str) 
         if ms.members:
             raise CheckFailed(f"no-change sync-collection listed {len(ms.members)} members")
 
-    return run_load(t, [get, week_query, multiget10, propfind0, no_change_sync], seconds, threads,
-                    metric)
+    return run_load(t, [get, week_query, multiget10, propfind0, no_change_sync], seconds, threads, metric)
 
 
 def options(t: Target, seconds: float, threads: int, metric: str) -> Result:
     """The cheapest request a DAV server answers: what the framework costs before any work."""
+
     def options_calendar(client, rng):
         resp = client.request("OPTIONS", t.calendar)
         if resp.status not in (200, 204) or "1" not in resp.headers.get("dav", ""):

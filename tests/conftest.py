@@ -36,8 +36,7 @@ COLLEAGUE = demo.DEMO_COLLEAGUE
 def _pg_admin():
     import psycopg2
 
-    conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres",
-                            connect_timeout=3)
+    conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", connect_timeout=3)
     conn.autocommit = True
     return conn
 
@@ -113,18 +112,24 @@ class LiveServer:
             self.sessions[key] = s
         return self.sessions[key]
 
-    def request(self, method: str, path: str, body: bytes | str | None = None,
-                user: str | None = DEMO_USER, password: str = DEMO_PASSWORD,
-                headers: dict | None = None) -> requests.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | str | None = None,
+        user: str | None = DEMO_USER,
+        password: str = DEMO_PASSWORD,
+        headers: dict | None = None,
+    ) -> requests.Response:
         s = self.session(user, password) if user else requests.Session()
         if isinstance(body, str):
             body = body.encode("utf-8")
-        return s.request(method, self.url(path), data=body, headers=headers or {},
-                         allow_redirects=False, timeout=30)
+        return s.request(
+            method, self.url(path), data=body, headers=headers or {}, allow_redirects=False, timeout=30
+        )
 
 
-def start_server(db_url: str, config: ServerConfig | None = None, load_demo: bool = True,
-                 wrap=None):
+def start_server(db_url: str, config: ServerConfig | None = None, load_demo: bool = True, wrap=None):
     """Open the database, load the demo practice and serve it with cheroot on a free port.
 
     `wrap(app) -> app` puts a WSGI middleware around the whole server (e.g. a leak scanner).
@@ -146,8 +151,9 @@ def start_server(db_url: str, config: ServerConfig | None = None, load_demo: boo
     server.prepare()
     thread = threading.Thread(target=server.serve, daemon=True)
     thread.start()
-    return LiveServer(base_url=f"http://127.0.0.1:{config.port}/", db_url=db_url, config=config,
-                      server=server)
+    return LiveServer(
+        base_url=f"http://127.0.0.1:{config.port}/", db_url=db_url, config=config, server=server
+    )
 
 
 @pytest.fixture(scope="module")

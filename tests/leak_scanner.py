@@ -57,8 +57,9 @@ def _fold(text: str) -> str:
     if text.isascii():
         return _WHITESPACE.sub(" ", text.lower())
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
-    kept = "".join(c for c in decomposed if unicodedata.category(c)[0] != "M"
-                   and unicodedata.category(c) != "Cf")
+    kept = "".join(
+        c for c in decomposed if unicodedata.category(c)[0] != "M" and unicodedata.category(c) != "Cf"
+    )
     return _WHITESPACE.sub(" ", kept)
 
 
@@ -72,8 +73,11 @@ def _decode_once(text: str) -> list[str]:
     text = _FOLD_TEXT.sub("", text)
     text = _JSON_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
     text = _ICAL_ESCAPE.sub(lambda m: "\n" if m.group(1) in "nN" else m.group(1), text)
-    return [unquote(text, errors="replace"), unquote_plus(text, errors="replace"),
-            unquote(text, encoding="latin-1")]
+    return [
+        unquote(text, errors="replace"),
+        unquote_plus(text, errors="replace"),
+        unquote(text, encoding="latin-1"),
+    ]
 
 
 def _views(data: bytes) -> set[str]:
@@ -106,14 +110,17 @@ class _Secret:
             if len(digits) < 6:
                 raise ValueError(f"secret #{index}: a phone number needs at least 6 digits")
             width = min(_PHONE_WINDOW, len(digits))
-            self.phone = {digits[i:i + width] for i in range(len(digits) - width + 1)}
+            self.phone = {digits[i : i + width] for i in range(len(digits) - width + 1)}
             self.label = f"secret #{index} (phone ***{digits[-2:]})"
             return
         folded = _fold(secret.casefold().translate(_UMLAUTS))
         if not folded.strip():
             raise ValueError(f"secret #{index} is empty after normalisation")
-        body = "".join(p[0] + "e?" if p in ("ae", "oe", "ue") else re.escape(p)
-                       for p in re.split(r"(ae|oe|ue)", folded) if p)
+        body = "".join(
+            p[0] + "e?" if p in ("ae", "oe", "ue") else re.escape(p)
+            for p in re.split(r"(ae|oe|ue)", folded)
+            if p
+        )
         self.short = sum(1 for c in secret if not unicodedata.combining(c)) < 3
         if self.short:
             body = rf"(?<!{_LETTER}){body}(?!{_LETTER})"
@@ -153,8 +160,9 @@ class LeakScanner:
             where = f"response #{next(self._responses)}"
             body: list[bytes] = []
 
-            def recording_start_response(status: str, headers: list[tuple[str, str]],
-                                         exc_info: Any = None) -> Callable[[bytes], Any]:
+            def recording_start_response(
+                status: str, headers: list[tuple[str, str]], exc_info: Any = None
+            ) -> Callable[[bytes], Any]:
                 self.record(status, f"{where} status line")
                 for name, value in headers:
                     self.record(f"{name}: {value}", f"{where} header {name!r}")

@@ -175,18 +175,39 @@ for _row in EXPECT.values():
 
 
 # Successful writes: they must change the calendar owner's rows and nobody else's.
-WRITES = {("PROPPATCH", "own"), ("PUT-create", "own"), ("PUT-create", "rw"),
-          ("PUT-update", "ev-own"), ("PUT-update", "ev-rw"), ("DELETE", "ev-own"),
-          ("DELETE", "ev-rw")}
+WRITES = {
+    ("PROPPATCH", "own"),
+    ("PUT-create", "own"),
+    ("PUT-create", "rw"),
+    ("PUT-update", "ev-own"),
+    ("PUT-update", "ev-rw"),
+    ("DELETE", "ev-own"),
+    ("DELETE", "ev-rw"),
+}
 
 PRIVILEGES = {
     "read": ["read", "read-current-user-privilege-set"],
-    "own": ["read", "read-current-user-privilege-set", "write", "write-content",
-            "write-properties", "bind", "unbind"],
+    "own": [
+        "read",
+        "read-current-user-privilege-set",
+        "write",
+        "write-content",
+        "write-properties",
+        "bind",
+        "unbind",
+    ],
     "rw": ["read", "read-current-user-privilege-set", "write", "write-content", "bind", "unbind"],
 }
-PRIVILEGES_BY_LEVEL = {"root": "read", "home": "read", "own": "own", "rw": "rw", "ro": "read",
-                       "ev-own": "own", "ev-rw": "rw", "ev-ro": "read"}
+PRIVILEGES_BY_LEVEL = {
+    "root": "read",
+    "home": "read",
+    "own": "own",
+    "rw": "rw",
+    "ro": "read",
+    "ev-own": "own",
+    "ev-rw": "rw",
+    "ev-ro": "read",
+}
 
 
 @dataclass(frozen=True)
@@ -197,7 +218,8 @@ class Resource:
 
 
 RESOURCES = [Resource(p, p, False) for p in PLACES] + [
-    Resource(f"event@{p}", p, True) for p, place in PLACES.items() if place.has_events]
+    Resource(f"event@{p}", p, True) for p, place in PLACES.items() if place.has_events
+]
 
 
 def level(actor: str, resource: Resource) -> str:
@@ -249,8 +271,9 @@ class World:
             return f"fresh-{n}.ics", f"fresh-{n}@matrix"
         self.unchanged = None
         practitioner = Practitioner.get_by_id(self.ids[owner])
-        appt = api.create_appointment(practitioner, _fields(n), uid=f"fresh-{n}@matrix",
-                                      resource_name=f"fresh-{n}.ics")
+        appt = api.create_appointment(
+            practitioner, _fields(n), uid=f"fresh-{n}@matrix", resource_name=f"fresh-{n}.ics"
+        )
         return appt.resource_name, appt.uid
 
 
@@ -263,8 +286,12 @@ def _fields(n: int) -> AppointmentFields:
 def world(live) -> World:
     park = Practitioner.get(Practitioner.username == DEMO_USER).practice
     nord = api.get_or_create_practice("Praxis Nord", external_id="matrix-nord")
-    for login, practice in (("clara lesen", park), ("david schreiben", park),
-                            ("eva fremd", nord), ("frieda einweg", park)):
+    for login, practice in (
+        ("clara lesen", park),
+        ("david schreiben", park),
+        ("eva fremd", nord),
+        ("frieda einweg", park),
+    ):
         api.create_practitioner(practice, login, DEMO_PASSWORD)
     anna = api.find_practitioner(DEMO_USER)
     api.grant_access(anna, api.find_practitioner("clara lesen"), can_write=False)
@@ -272,17 +299,27 @@ def world(live) -> World:
     api.update_practitioner(api.find_practitioner("frieda einweg"), direction="server-to-device")
     ids = {p.username: p.id for p in Practitioner.select()}
     for owner in ("eva fremd", "frieda einweg"):
-        api.create_appointment(Practitioner.get_by_id(ids[owner]), _fields(0),
-                               uid=f"{owner.split()[0]}-standard@matrix")
+        api.create_appointment(
+            Practitioner.get_by_id(ids[owner]), _fields(0), uid=f"{owner.split()[0]}-standard@matrix"
+        )
     events = {}
     for owner in (DEMO_USER, COLLEAGUE, "eva fremd", "frieda einweg"):
-        appt = (Appointment.select().where(Appointment.practitioner == ids[owner])
-                .order_by(Appointment.id).first())
+        appt = (
+            Appointment.select()
+            .where(Appointment.practitioner == ids[owner])
+            .order_by(Appointment.id)
+            .first()
+        )
         events[owner] = (appt.resource_name, appt.uid)
     w = World(live, ids, events)
     for owner in events:
-        resp = live.request("PROPFIND", f"/{api.url_segment(owner)}/calendar/", PROPFIND_BODY,
-                            user=owner, headers={"Depth": "0"})
+        resp = live.request(
+            "PROPFIND",
+            f"/{api.url_segment(owner)}/calendar/",
+            PROPFIND_BODY,
+            user=owner,
+            headers={"Depth": "0"},
+        )
         w.tokens[owner] = etree.fromstring(resp.content).findtext(".//D:sync-token", None, NS)
         assert w.tokens[owner], resp.text
     return w
@@ -290,35 +327,47 @@ def world(live) -> World:
 
 # ---------------------------------------------------------------- requests
 
-PROPFIND_BODY = ('<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:">'
-                 "<D:prop><D:current-user-privilege-set/><D:displayname/><D:resourcetype/>"
-                 "<D:getetag/><D:sync-token/></D:prop></D:propfind>")
-PROPPATCH_BODY = ('<?xml version="1.0" encoding="utf-8"?><D:propertyupdate xmlns:D="DAV:">'
-                  "<D:set><D:prop><D:displayname>Matrix</D:displayname></D:prop></D:set>"
-                  "</D:propertyupdate>")
+PROPFIND_BODY = (
+    '<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:">'
+    "<D:prop><D:current-user-privilege-set/><D:displayname/><D:resourcetype/>"
+    "<D:getetag/><D:sync-token/></D:prop></D:propfind>"
+)
+PROPPATCH_BODY = (
+    '<?xml version="1.0" encoding="utf-8"?><D:propertyupdate xmlns:D="DAV:">'
+    "<D:set><D:prop><D:displayname>Matrix</D:displayname></D:prop></D:set>"
+    "</D:propertyupdate>"
+)
 RANGE = '<C:time-range start="20000101T000000Z" end="20400101T000000Z"/>'
-QUERY_BODY = (f'<C:calendar-query xmlns:D="DAV:" xmlns:C="{CALDAV}"><D:prop><D:getetag/>'
-              '<C:calendar-data/></D:prop><C:filter><C:comp-filter name="VCALENDAR">'
-              f'<C:comp-filter name="VEVENT">{RANGE}</C:comp-filter></C:comp-filter>'
-              "</C:filter></C:calendar-query>")
+QUERY_BODY = (
+    f'<C:calendar-query xmlns:D="DAV:" xmlns:C="{CALDAV}"><D:prop><D:getetag/>'
+    '<C:calendar-data/></D:prop><C:filter><C:comp-filter name="VCALENDAR">'
+    f'<C:comp-filter name="VEVENT">{RANGE}</C:comp-filter></C:comp-filter>'
+    "</C:filter></C:calendar-query>"
+)
 FREEBUSY_BODY = f'<C:free-busy-query xmlns:C="{CALDAV}">{RANGE}</C:free-busy-query>'
 
 
 def multiget_body(hrefs: list[str]) -> str:
     refs = "".join(f"<D:href>{h}</D:href>" for h in hrefs)
-    return (f'<C:calendar-multiget xmlns:D="DAV:" xmlns:C="{CALDAV}"><D:prop><D:getetag/>'
-            f"<C:calendar-data/></D:prop>{refs}</C:calendar-multiget>")
+    return (
+        f'<C:calendar-multiget xmlns:D="DAV:" xmlns:C="{CALDAV}"><D:prop><D:getetag/>'
+        f"<C:calendar-data/></D:prop>{refs}</C:calendar-multiget>"
+    )
 
 
 def sync_body(token: str) -> str:
-    return ('<D:sync-collection xmlns:D="DAV:"><D:sync-token>' + token + "</D:sync-token>"
-            "<D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>")
+    return (
+        '<D:sync-collection xmlns:D="DAV:"><D:sync-token>' + token + "</D:sync-token>"
+        "<D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>"
+    )
 
 
 def vevent(uid: str, summary: str) -> str:
-    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//matrix//EN\r\nBEGIN:VEVENT\r\n"
-            f"UID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260701T080000Z\r\n"
-            f"DTEND:20260701T083000Z\r\nSUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//matrix//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260701T080000Z\r\n"
+        f"DTEND:20260701T083000Z\r\nSUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
 
 
 @dataclass
@@ -352,8 +401,13 @@ def build(world: World, method: str, resource: Resource, actor: str) -> Request:
             uid = world.events[place.owner][1] if place.owner else "nichts@matrix"
             return Request("PUT", path, vevent(uid, "Neu"), {**ics, "If-None-Match": "*"})
         n = world.fresh()
-        return Request("PUT", f"{path}matrix-{n}.ics", vevent(f"matrix-{n}@matrix", "Neu"),
-                       {**ics, "If-None-Match": "*"}, extra_uids={f"matrix-{n}@matrix"})
+        return Request(
+            "PUT",
+            f"{path}matrix-{n}.ics",
+            vevent(f"matrix-{n}@matrix", "Neu"),
+            {**ics, "If-None-Match": "*"},
+            extra_uids={f"matrix-{n}@matrix"},
+        )
     if method in ("PUT-update", "DELETE"):
         if not resource.event:
             body = vevent("collection@matrix", "Neu") if method == "PUT-update" else None
@@ -376,8 +430,9 @@ def build(world: World, method: str, resource: Resource, actor: str) -> Request:
                     foreign.append(other_path)
             foreign.append(world.live.url(foreign[0]))  # the same, as an absolute URL
             hrefs += foreign
-        return Request("REPORT", path, multiget_body(hrefs), report, control_href=control,
-                       foreign_hrefs=foreign)
+        return Request(
+            "REPORT", path, multiget_body(hrefs), report, control_href=control, foreign_hrefs=foreign
+        )
     if method == "sync-collection":
         return Request("REPORT", path, sync_body(""), report)
     if method == "sync-foreign-token":
@@ -396,8 +451,9 @@ def build(world: World, method: str, resource: Resource, actor: str) -> Request:
 
 def send(world: World, actor: str, req: Request):
     login = ACTORS[actor]
-    return world.live.request(req.method, req.path, req.body, user=login,
-                              password=DEMO_PASSWORD, headers=req.headers)
+    return world.live.request(
+        req.method, req.path, req.body, user=login, password=DEMO_PASSWORD, headers=req.headers
+    )
 
 
 # ---------------------------------------------------------------- checks
@@ -418,8 +474,10 @@ def responses(resp) -> dict[str, list[str]]:
     """href -> every status inside its <D:response> (bare status and propstat statuses)."""
     root = etree.fromstring(resp.content)
     assert root.tag == f"{{{DAV}}}multistatus", resp.text[:300]
-    return {r.findtext("D:href", "", NS): [s.text for s in r.iter(f"{{{DAV}}}status")]
-            for r in root.findall("D:response", NS)}
+    return {
+        r.findtext("D:href", "", NS): [s.text for s in r.iter(f"{{{DAV}}}status")]
+        for r in root.findall("D:response", NS)
+    }
 
 
 def check_privs(world, actor, req, resp, lvl):
@@ -441,6 +499,7 @@ def check_proppatch(expected: str):
     def check(world, actor, req, resp, lvl):
         statuses = [s for ss in responses(resp).values() for s in ss]
         assert statuses and all(expected in s for s in statuses), statuses
+
     return check
 
 
@@ -474,19 +533,34 @@ def check_freebusy(world, actor, req, resp, lvl):
 def condition(name: str):
     def check(world, actor, req, resp, lvl):
         assert error_condition(resp) == name, resp.text[:300]
+
     return check
 
 
 CHECKS = {
-    "privs": check_privs, "tree": check_tree, "ok": check_proppatch("200 OK"),
-    "x": check_proppatch("403 Forbidden"), "ical": check_ical, "query": check_query,
-    "mget": check_multiget, "mgetf": check_multiget, "sync": check_sync, "fb": check_freebusy,
-    "np": condition("need-privileges"), "sr": condition("supported-report"),
+    "privs": check_privs,
+    "tree": check_tree,
+    "ok": check_proppatch("200 OK"),
+    "x": check_proppatch("403 Forbidden"),
+    "ical": check_ical,
+    "query": check_query,
+    "mget": check_multiget,
+    "mgetf": check_multiget,
+    "sync": check_sync,
+    "fb": check_freebusy,
+    "np": condition("need-privileges"),
+    "sr": condition("supported-report"),
     "vst": condition("valid-sync-token"),
 }
 
-TABLES = {"appointment": Appointment, "appointmentoverride": AppointmentOverride,
-          "change": Change, "patient": Patient, "practitioner": Practitioner, "grant": Grant}
+TABLES = {
+    "appointment": Appointment,
+    "appointmentoverride": AppointmentOverride,
+    "change": Change,
+    "patient": Patient,
+    "practitioner": Practitioner,
+    "grant": Grant,
+}
 
 
 def digest() -> str:
@@ -501,8 +575,9 @@ def digest() -> str:
 def newest_changes() -> dict[int, int]:
     import peewee as pw
 
-    return dict(Change.select(Change.practitioner, pw.fn.MAX(Change.id))
-                .group_by(Change.practitioner).tuples())
+    return dict(
+        Change.select(Change.practitioner, pw.fn.MAX(Change.id)).group_by(Change.practitioner).tuples()
+    )
 
 
 def hidden_uids(world: World, actor: str) -> set[str]:
@@ -519,15 +594,16 @@ def control(req: Request, place: Place) -> Request:
         if f"/shared-{seg}/" in path:
             path = path.replace(f"/shared-{seg}/", "/shared-niemand/")
         elif path.startswith(f"/{seg}/"):
-            path = "/niemand/" + path[len(seg) + 2:]
+            path = "/niemand/" + path[len(seg) + 2 :]
     return Request(req.method, path, req.body, req.headers)
 
 
 # ---------------------------------------------------------------- the matrix
 
 
-@pytest.mark.parametrize(("method", "resource", "actor"), CELLS,
-                         ids=[f"{m}|{r.name}|{a}" for m, r, a in CELLS])
+@pytest.mark.parametrize(
+    ("method", "resource", "actor"), CELLS, ids=[f"{m}|{r.name}|{a}" for m, r, a in CELLS]
+)
 def test_cell(world, method, resource, actor):
     lvl = level(actor, resource)
     spec = EXPECT[method][lvl]
@@ -539,8 +615,7 @@ def test_cell(world, method, resource, actor):
     if spec == "COLL":
         spec = COLLECTION_GET
     status, _, check = spec.partition(":")
-    assert resp.status_code == int(status), (req.method, req.path, resp.status_code,
-                                             resp.text[:300])
+    assert resp.status_code == int(status), (req.method, req.path, resp.status_code, resp.text[:300])
     if check:
         CHECKS[check](world, actor, req, resp, lvl)
     for uid in hidden_uids(world, actor) | (req.extra_uids if lvl in ("none", "401") else set()):
@@ -555,8 +630,7 @@ def test_cell(world, method, resource, actor):
         world.unchanged = before
     if lvl in ("none", "absent"):
         twin = send(world, actor, control(req, PLACES[resource.place]))
-        assert (twin.status_code, error_condition(twin)) == (resp.status_code,
-                                                             error_condition(resp))
+        assert (twin.status_code, error_condition(twin)) == (resp.status_code, error_condition(resp))
 
 
 # GET/HEAD of a collection: wsgidav without a directory browser forbids reading a collection
@@ -573,17 +647,22 @@ def test_put_with_a_uid_used_in_another_calendar_creates_a_new_appointment(world
     calendar (no no-uid-conflict, no foreign href): the PUT creates, the other row stays."""
     world.unchanged = None
     name, uid = world.events[foreign]
-    other = Appointment.get((Appointment.practitioner == world.ids[foreign])
-                            & (Appointment.uid == uid))
+    other = Appointment.get((Appointment.practitioner == world.ids[foreign]) & (Appointment.uid == uid))
     for target in (f"same-uid-{world.fresh()}.ics", name):  # a new name, and the foreign name
-        resp = world.live.request("PUT", f"/anna_maier/calendar/{target}", vevent(uid, "Eigen"),
-                                  headers={"Content-Type": "text/calendar"})
+        resp = world.live.request(
+            "PUT",
+            f"/anna_maier/calendar/{target}",
+            vevent(uid, "Eigen"),
+            headers={"Content-Type": "text/calendar"},
+        )
         assert resp.status_code == 201, resp.text
         assert b"no-uid-conflict" not in resp.content and b"/bernd" not in resp.content
         assert b"/eva" not in resp.content
-        mine = Appointment.get((Appointment.practitioner == world.ids[DEMO_USER])
-                               & (Appointment.resource_name == target))
-        assert mine.uid == uid and mine.practice_id == Practitioner.get_by_id(
-            world.ids[DEMO_USER]).practice_id
+        mine = Appointment.get(
+            (Appointment.practitioner == world.ids[DEMO_USER]) & (Appointment.resource_name == target)
+        )
+        assert (
+            mine.uid == uid and mine.practice_id == Practitioner.get_by_id(world.ids[DEMO_USER]).practice_id
+        )
         api.delete_appointment(mine, cancel=False)  # the next target may reuse the UID
     assert Appointment.get_by_id(other.id).revision == other.revision

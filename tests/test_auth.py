@@ -41,8 +41,7 @@ def raw_propfind(live, authorization: str | None, path: str = ANNA) -> requests.
     headers = {"Depth": "0"}
     if authorization is not None:
         headers["Authorization"] = authorization
-    return requests.request("PROPFIND", live.url(path), headers=headers, timeout=30,
-                            allow_redirects=False)
+    return requests.request("PROPFIND", live.url(path), headers=headers, timeout=30, allow_redirects=False)
 
 
 def practice() -> Practice:
@@ -60,9 +59,16 @@ def ensure_user(name: str, password: str) -> Practitioner:
 # ---------------------------------------------------------------- the challenge
 
 
-@pytest.mark.parametrize("method,path", [("PROPFIND", "/"), ("PROPFIND", ANNA),
-                                         ("GET", "/anna_maier/calendar/"), ("OPTIONS", ANNA),
-                                         ("REPORT", "/anna_maier/calendar/")])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("PROPFIND", "/"),
+        ("PROPFIND", ANNA),
+        ("GET", "/anna_maier/calendar/"),
+        ("OPTIONS", ANNA),
+        ("REPORT", "/anna_maier/calendar/"),
+    ],
+)
 def test_unauthenticated_requests_get_a_utf8_basic_challenge(live, method, path):
     resp = live.request(method, path, user=None)
     assert resp.status_code == 401
@@ -70,16 +76,19 @@ def test_unauthenticated_requests_get_a_utf8_basic_challenge(live, method, path)
     assert "anna" not in resp.text.lower()
 
 
-@pytest.mark.parametrize("authorization", [
-    basic(b"anna maier", b"wrong"),
-    basic(b"nobody", b"demo-praxis"),
-    "Basic !!!not-base64!!!",
-    "Basic " + base64.b64encode(b"no-colon-here").decode(),
-    "Basic",
-    "Bearer abc.def",
-    'Digest username="anna maier", realm="praxis-caldav", nonce="x", uri="/", response="y"',
-], ids=["wrong-password", "unknown-user", "not-base64", "no-colon",
-        "empty", "bearer", "digest"])
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        basic(b"anna maier", b"wrong"),
+        basic(b"nobody", b"demo-praxis"),
+        "Basic !!!not-base64!!!",
+        "Basic " + base64.b64encode(b"no-colon-here").decode(),
+        "Basic",
+        "Bearer abc.def",
+        'Digest username="anna maier", realm="praxis-caldav", nonce="x", uri="/", response="y"',
+    ],
+    ids=["wrong-password", "unknown-user", "not-base64", "no-colon", "empty", "bearer", "digest"],
+)
 def test_bad_credentials_are_a_401_never_a_500(live, authorization):
     resp = raw_propfind(live, authorization)
     assert resp.status_code == 401
@@ -96,8 +105,9 @@ def test_login_is_case_insensitive_and_keeps_the_space(live):
         assert resp.status_code == 207, user
 
 
-@pytest.mark.parametrize("typed", ["anna_maier", "Anna_Maier", "anna.maier@example.org",
-                                   "Anna.Maier@Example.org"])
+@pytest.mark.parametrize(
+    "typed", ["anna_maier", "Anna_Maier", "anna.maier@example.org", "Anna.Maier@Example.org"]
+)
 def test_login_as_typed_from_the_url_or_the_email_works(live, typed):
     """Today's help pages warn: space here, underscore there, no e-mail. We accept all of them."""
     resp = raw_propfind(live, basic(typed.encode(), DEMO_PASSWORD.encode()))
@@ -120,8 +130,11 @@ def umlaut_user(live):
 
 
 def test_utf8_user_name_and_password(live, umlaut_user):
-    resp = raw_propfind(live, basic(UMLAUT_USER.encode("utf-8"), UMLAUT_PASSWORD.encode("utf-8")),
-                        path="/j%C3%BCrgen_%C3%B6zt%C3%BCrk/")
+    resp = raw_propfind(
+        live,
+        basic(UMLAUT_USER.encode("utf-8"), UMLAUT_PASSWORD.encode("utf-8")),
+        path="/j%C3%BCrgen_%C3%B6zt%C3%BCrk/",
+    )
     assert resp.status_code == 207
     # A decomposed (NFD) user name is the same login.
     nfd = unicodedata.normalize("NFD", UMLAUT_USER).encode("utf-8")
@@ -187,8 +200,9 @@ def test_cache_entries_expire_after_cache_seconds(live, monkeypatch):
     monkeypatch.setattr(davserver.auth, "time", SimpleNamespace(monotonic=lambda: clock[0]))
     calls = []
     real = davserver.auth.verify_password
-    monkeypatch.setattr(davserver.auth, "verify_password",
-                        lambda pw, stored: calls.append(pw) or real(pw, stored))
+    monkeypatch.setattr(
+        davserver.auth, "verify_password", lambda pw, stored: calls.append(pw) or real(pw, stored)
+    )
     assert dc._verify(user, "pw-ablauf") and len(calls) == 1
     clock[0] += 29
     assert dc._verify(user, "pw-ablauf") and len(calls) == 1

@@ -35,8 +35,7 @@ def ics(body: str) -> bytes:
 
 
 def req(inner: str = "", attrs: str = "") -> CalendarDataRequest | None:
-    return parse_calendar_data(etree.fromstring(
-        f"<C:calendar-data {NS} {attrs}>{inner}</C:calendar-data>"))
+    return parse_calendar_data(etree.fromstring(f"<C:calendar-data {NS} {attrs}>{inner}</C:calendar-data>"))
 
 
 def shaped(inner: str, data: bytes, tz: ZoneInfo = VIENNA) -> icalendar.Calendar:
@@ -77,7 +76,9 @@ VTIMEZONE = textwrap.dedent("""
     END:VTIMEZONE
 """)
 
-SERIES = ics(VTIMEZONE + textwrap.dedent("""
+SERIES = ics(
+    VTIMEZONE
+    + textwrap.dedent("""
     BEGIN:VEVENT
     UID:s
     DTSTAMP:20260101T000000Z
@@ -110,7 +111,8 @@ SERIES = ics(VTIMEZONE + textwrap.dedent("""
     DTEND;TZID=Europe/Vienna:20260504T110000
     SUMMARY:moved after the series
     END:VEVENT
-"""))
+""")
+)
 # Mondays 03-02 .. 04-06 10:00 local; 03-16 excluded; RDATE 03-19 12:00;
 # 03-23 moved to 03-25 15:00; 03-09 moved to 05-04.
 
@@ -131,10 +133,11 @@ def test_plain_calendar_data_returns_the_stored_bytes_unchanged():
 
 
 def test_parse_builds_the_request_tree():
-    got = req('<C:comp name="VCALENDAR"><C:allprop/><C:comp name="vevent">'
-              '<C:prop name="summary"/><C:prop name="ATTENDEE" novalue="yes"/></C:comp>'
-              '<C:comp name="VTIMEZONE"/></C:comp>'
-              + expand("20260301T000000Z", "20260401T000000Z"))
+    got = req(
+        '<C:comp name="VCALENDAR"><C:allprop/><C:comp name="vevent">'
+        '<C:prop name="summary"/><C:prop name="ATTENDEE" novalue="yes"/></C:comp>'
+        '<C:comp name="VTIMEZONE"/></C:comp>' + expand("20260301T000000Z", "20260401T000000Z")
+    )
     vevent = CompSpec("VEVENT", (PropSpec("SUMMARY", False), PropSpec("ATTENDEE", True)), ())
     assert got == CalendarDataRequest(
         CompSpec("VCALENDAR", None, (vevent, CompSpec("VTIMEZONE", None, None))),
@@ -142,8 +145,9 @@ def test_parse_builds_the_request_tree():
     )
 
 
-@pytest.mark.parametrize("attrs", ['content-type="application/calendar+json"',
-                                   'content-type="text/calendar" version="1.0"'])
+@pytest.mark.parametrize(
+    "attrs", ['content-type="application/calendar+json"', 'content-type="text/calendar" version="1.0"']
+)
 def test_unsupported_media_type_is_supported_calendar_data(attrs):
     with pytest.raises(CalendarDataError) as info:
         req(attrs=attrs)
@@ -154,22 +158,24 @@ def test_text_calendar_with_parameters_is_accepted():
     assert req(attrs='content-type="text/calendar; charset=utf-8" version="2.0"').whole
 
 
-@pytest.mark.parametrize("inner", [
-    '<C:expand start="20260101T000000Z"/>',  # expand needs both start and end
-    '<C:expand end="20260101T000000Z"/>',
-    expand("20260102T000000Z", "20260101T000000Z"),  # end must be after start
-    expand("20260101T000000", "20260102T000000"),  # UTC required
-    '<C:limit-recurrence-set start="20260101T000000Z"/>',
-    expand("20260101T000000Z", "20260102T000000Z") + limit("20260101T000000Z",
-                                                           "20260102T000000Z"),
-    '<C:comp name="VEVENT"/>',  # the top comp is the calendar object
-    '<C:comp name="VCALENDAR"/><C:comp name="VCALENDAR"/>',
-    '<C:comp name="VCALENDAR"><C:allprop/><C:prop name="UID"/></C:comp>',
-    '<C:comp name="VCALENDAR"><C:allcomp/><C:comp name="VEVENT"/></C:comp>',
-    '<C:comp name="VCALENDAR"><C:prop/></C:comp>',
-    '<C:comp name="VCALENDAR"><C:prop name="UID" novalue="maybe"/></C:comp>',
-    "<C:bogus/>",
-])
+@pytest.mark.parametrize(
+    "inner",
+    [
+        '<C:expand start="20260101T000000Z"/>',  # expand needs both start and end
+        '<C:expand end="20260101T000000Z"/>',
+        expand("20260102T000000Z", "20260101T000000Z"),  # end must be after start
+        expand("20260101T000000", "20260102T000000"),  # UTC required
+        '<C:limit-recurrence-set start="20260101T000000Z"/>',
+        expand("20260101T000000Z", "20260102T000000Z") + limit("20260101T000000Z", "20260102T000000Z"),
+        '<C:comp name="VEVENT"/>',  # the top comp is the calendar object
+        '<C:comp name="VCALENDAR"/><C:comp name="VCALENDAR"/>',
+        '<C:comp name="VCALENDAR"><C:allprop/><C:prop name="UID"/></C:comp>',
+        '<C:comp name="VCALENDAR"><C:allcomp/><C:comp name="VEVENT"/></C:comp>',
+        '<C:comp name="VCALENDAR"><C:prop/></C:comp>',
+        '<C:comp name="VCALENDAR"><C:prop name="UID" novalue="maybe"/></C:comp>',
+        "<C:bogus/>",
+    ],
+)
 def test_malformed_calendar_data_is_a_bad_request(inner):
     with pytest.raises(CalendarDataError) as info:
         req(inner)
@@ -185,11 +191,14 @@ def test_foreign_namespace_extensions_are_ignored():
 
 
 def test_partial_retrieval_as_in_rfc_4791_example_7_8_1():
-    cal = shaped('<C:comp name="VCALENDAR"><C:prop name="VERSION"/>'
-                 '<C:comp name="VEVENT"><C:prop name="SUMMARY"/><C:prop name="UID"/>'
-                 '<C:prop name="DTSTART"/><C:prop name="DTEND"/><C:prop name="RRULE"/>'
-                 '<C:prop name="RECURRENCE-ID"/></C:comp>'
-                 '<C:comp name="VTIMEZONE"/></C:comp>', SERIES)
+    cal = shaped(
+        '<C:comp name="VCALENDAR"><C:prop name="VERSION"/>'
+        '<C:comp name="VEVENT"><C:prop name="SUMMARY"/><C:prop name="UID"/>'
+        '<C:prop name="DTSTART"/><C:prop name="DTEND"/><C:prop name="RRULE"/>'
+        '<C:prop name="RECURRENCE-ID"/></C:comp>'
+        '<C:comp name="VTIMEZONE"/></C:comp>',
+        SERIES,
+    )
     assert list(cal.keys()) == ["VERSION"]  # no PRODID
     events = cal.walk("VEVENT")
     assert len(events) == 3
@@ -201,8 +210,11 @@ def test_partial_retrieval_as_in_rfc_4791_example_7_8_1():
 
 
 def test_allprop_and_allcomp_keep_everything_below():
-    cal = shaped('<C:comp name="VCALENDAR"><C:prop name="VERSION"/>'
-                 '<C:comp name="VEVENT"><C:allprop/><C:allcomp/></C:comp></C:comp>', SERIES)
+    cal = shaped(
+        '<C:comp name="VCALENDAR"><C:prop name="VERSION"/>'
+        '<C:comp name="VEVENT"><C:allprop/><C:allcomp/></C:comp></C:comp>',
+        SERIES,
+    )
     assert not cal.walk("VTIMEZONE")  # not requested
     master = cal.walk("VEVENT")[0]
     assert "DTSTAMP" in master and "EXDATE" in master
@@ -210,17 +222,24 @@ def test_allprop_and_allcomp_keep_everything_below():
 
 
 def test_nested_comp_selects_properties_of_subcomponents():
-    cal = shaped('<C:comp name="VCALENDAR"><C:comp name="VEVENT"><C:prop name="UID"/>'
-                 '<C:comp name="VALARM"><C:prop name="ACTION"/></C:comp></C:comp></C:comp>',
-                 SERIES)
+    cal = shaped(
+        '<C:comp name="VCALENDAR"><C:comp name="VEVENT"><C:prop name="UID"/>'
+        '<C:comp name="VALARM"><C:prop name="ACTION"/></C:comp></C:comp></C:comp>',
+        SERIES,
+    )
     (alarm,) = cal.walk("VALARM")
     assert list(alarm.keys()) == ["ACTION"]
 
 
 def test_novalue_returns_the_property_name_and_parameters_only():
-    data = apply_calendar_data(req(
-        '<C:comp name="VCALENDAR"><C:comp name="VEVENT"><C:prop name="UID"/>'
-        '<C:prop name="attendee" novalue="yes"/></C:comp></C:comp>'), SERIES, VIENNA)
+    data = apply_calendar_data(
+        req(
+            '<C:comp name="VCALENDAR"><C:comp name="VEVENT"><C:prop name="UID"/>'
+            '<C:prop name="attendee" novalue="yes"/></C:comp></C:comp>'
+        ),
+        SERIES,
+        VIENNA,
+    )
     assert b"ATTENDEE;PARTSTAT=ACCEPTED;CN=Anna:\r\n" in data
     assert b"anna@example.org" not in data
     assert b"UID:s\r\n" in data
@@ -250,8 +269,7 @@ def test_expand_includes_an_override_moved_into_the_range():
 
 
 def test_expanded_data_has_no_recurrence_properties_timezones_or_tzids():
-    data = apply_calendar_data(req(expand("20260301T000000Z", "20260601T000000Z")),
-                               SERIES, VIENNA)
+    data = apply_calendar_data(req(expand("20260301T000000Z", "20260601T000000Z")), SERIES, VIENNA)
     for forbidden in (b"RRULE", b"RDATE", b"EXDATE", b"VTIMEZONE", b"TZID"):
         assert forbidden not in data
     cal = icalendar.Calendar.from_ical(data)
@@ -261,8 +279,7 @@ def test_expanded_data_has_no_recurrence_properties_timezones_or_tzids():
 def test_expand_uses_the_time_range_overlap_rules():
     # the 03-02 instance is 09:00Z-10:00Z: a range starting at its end excludes it
     assert not shaped(expand("20260302T100000Z", "20260303T000000Z"), SERIES).walk("VEVENT")
-    assert starts(shaped(expand("20260302T095959Z", "20260303T000000Z"), SERIES)) == [
-        utc(2026, 3, 2, 9)]
+    assert starts(shaped(expand("20260302T095959Z", "20260303T000000Z"), SERIES)) == [utc(2026, 3, 2, 9)]
 
 
 def test_expand_keeps_all_day_instances_as_dates():
@@ -290,10 +307,10 @@ def test_expand_converts_floating_times_with_the_calendar_timezone():
         DTEND:20260115T110000
         END:VEVENT
     """)
-    assert starts(shaped(expand("20260115T000000Z", "20260116T000000Z"), data)) == [
-        utc(2026, 1, 15, 9)]
+    assert starts(shaped(expand("20260115T000000Z", "20260116T000000Z"), data)) == [utc(2026, 1, 15, 9)]
     assert starts(shaped(expand("20260115T000000Z", "20260116T000000Z"), data, NEW_YORK)) == [
-        utc(2026, 1, 15, 15)]
+        utc(2026, 1, 15, 15)
+    ]
 
 
 def test_expand_leaves_single_events_without_recurrence_id():
@@ -327,9 +344,12 @@ def test_expand_of_an_infinite_rule_is_bounded_by_the_range():
 
 
 def test_expand_then_partial_retrieval():
-    cal = shaped(expand("20260301T000000Z", "20260303T000000Z")
-                 + '<C:comp name="VCALENDAR"><C:comp name="VEVENT"><C:prop name="DTSTART"/>'
-                 '<C:prop name="RECURRENCE-ID"/></C:comp></C:comp>', SERIES)
+    cal = shaped(
+        expand("20260301T000000Z", "20260303T000000Z")
+        + '<C:comp name="VCALENDAR"><C:comp name="VEVENT"><C:prop name="DTSTART"/>'
+        '<C:prop name="RECURRENCE-ID"/></C:comp></C:comp>',
+        SERIES,
+    )
     (event,) = cal.walk("VEVENT")
     assert set(event.keys()) == {"DTSTART", "RECURRENCE-ID"}
 
@@ -351,8 +371,7 @@ def test_expand_of_unreadable_recurrence_data_returns_the_object_unexpanded():
 
 
 def recurrence_ids(cal: icalendar.Calendar) -> list:
-    return sorted(e["RECURRENCE-ID"].dt.astimezone(UTC) for e in cal.walk("VEVENT")
-                  if "RECURRENCE-ID" in e)
+    return sorted(e["RECURRENCE-ID"].dt.astimezone(UTC) for e in cal.walk("VEVENT") if "RECURRENCE-ID" in e)
 
 
 def test_limit_recurrence_set_keeps_master_and_overrides_whose_new_time_overlaps():

@@ -42,8 +42,9 @@ def _while_a_writer_holds_the_lock(owner_id: int, second) -> list[str]:
 
 
 def _logged_names(owner_id: int) -> list[str]:
-    return [c.resource_name for c in Change.select().where(Change.practitioner == owner_id)
-            .order_by(Change.id)]
+    return [
+        c.resource_name for c in Change.select().where(Change.practitioner == owner_id).order_by(Change.id)
+    ]
 
 
 def test_writers_of_one_calendar_commit_change_ids_in_order(db_url):
@@ -66,23 +67,22 @@ def test_a_created_appointment_waits_for_the_calendar_lock_and_logs_its_revision
     open_database(db_url)
     practice = api.get_or_create_practice("Praxis Log", "log-practice")
     owner = api.find_practitioner("log creator") or api.create_practitioner(
-        practice, "log creator", "pw-log-2")
-    fields = api.AppointmentFields(dt.datetime(2027, 1, 4, 9), dt.datetime(2027, 1, 4, 10),
-                                   subject="Erstgespräch")
+        practice, "log creator", "pw-log-2"
+    )
+    fields = api.AppointmentFields(
+        dt.datetime(2027, 1, 4, 9), dt.datetime(2027, 1, 4, 10), subject="Erstgespräch"
+    )
     created = []
 
     def create():
-        created.append(api.create_appointment(owner, fields, uid="log-uid-1",
-                                              resource_name="created.ics"))
+        created.append(api.create_appointment(owner, fields, uid="log-uid-1", resource_name="created.ics"))
 
     assert _while_a_writer_holds_the_lock(owner.id, create) == ["first commits", "second done"]
     assert _logged_names(owner.id)[-2:] == ["a.ics", "created.ics"]
     stored = Appointment.get_by_id(created[0].id)
-    last_change = Change.select().where(Change.practitioner == owner.id).order_by(
-        Change.id.desc()).first()
+    last_change = Change.select().where(Change.practitioner == owner.id).order_by(Change.id.desc()).first()
     assert stored.revision == created[0].revision == last_change.id
-    assert (stored.uid, stored.resource_name, stored.subject) == ("log-uid-1", "created.ics",
-                                                                   "Erstgespräch")
+    assert (stored.uid, stored.resource_name, stored.subject) == ("log-uid-1", "created.ics", "Erstgespräch")
 
 
 def test_a_refused_create_leaves_no_change_behind(db_url):
@@ -90,7 +90,8 @@ def test_a_refused_create_leaves_no_change_behind(db_url):
     open_database(db_url)
     practice = api.get_or_create_practice("Praxis Log", "log-practice")
     owner = api.find_practitioner("log refused") or api.create_practitioner(
-        practice, "log refused", "pw-log-3")
+        practice, "log refused", "pw-log-3"
+    )
     fields = api.AppointmentFields(dt.datetime(2027, 1, 5, 9), dt.datetime(2027, 1, 5, 10))
     api.create_appointment(owner, fields, uid="log-uid-2", resource_name="one.ics")
     before = Change.select().where(Change.practitioner == owner.id).count()

@@ -28,12 +28,20 @@ COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "davser
 REPO = Path(__file__).resolve().parents[1]
 
 
-def cli(*args: str, stdin: str | None = None, cwd: Path | None = None,
-        timeout: float = 30) -> subprocess.CompletedProcess:
+def cli(
+    *args: str, stdin: str | None = None, cwd: Path | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run([*COMMAND, *args], input=stdin, capture_output=True, text=True,
-                          cwd=cwd or REPO, env=env, timeout=timeout,
-                          stdin=None if stdin is not None else subprocess.DEVNULL)
+    return subprocess.run(
+        [*COMMAND, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd or REPO,
+        env=env,
+        timeout=timeout,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+    )
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) -> str:
@@ -51,8 +59,17 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) ->
 @pytest.fixture(scope="module")
 def cli_db(db_url) -> str:
     """A database with one login made through the CLI (options before the subcommand)."""
-    result = cli("--database", db_url, "user", "add", DEMO_USER, "--email", "anna@example.org",
-                 "--password-stdin", stdin="geheim-1\n")
+    result = cli(
+        "--database",
+        db_url,
+        "user",
+        "add",
+        DEMO_USER,
+        "--email",
+        "anna@example.org",
+        "--password-stdin",
+        stdin="geheim-1\n",
+    )
     assert result.returncode == 0, result.stderr
     assert "anna_maier" in result.stdout
     return db_url
@@ -73,8 +90,7 @@ def check_login(db_url: str, user: str, password: str) -> bool:
 
 def test_user_add_and_list(cli_db):
     # Options after the subcommand work as well as before it.
-    result = cli("user", "add", "--database", cli_db, "jürgen öztürk", "--password-stdin",
-                 stdin="pässwört\n")
+    result = cli("user", "add", "--database", cli_db, "jürgen öztürk", "--password-stdin", stdin="pässwört\n")
     assert result.returncode == 0, result.stderr
     assert "jürgen_öztürk" in result.stdout
     listed = cli("user", "list", "--database", cli_db)
@@ -87,19 +103,16 @@ def test_user_add_and_list(cli_db):
 
 
 def test_user_passwd(cli_db):
-    result = cli("--database", cli_db, "user", "passwd", "Anna Maier", "--password-stdin",
-                 stdin="geheim-2\n")
+    result = cli("--database", cli_db, "user", "passwd", "Anna Maier", "--password-stdin", stdin="geheim-2\n")
     assert result.returncode == 0, result.stderr
     assert check_login(cli_db, DEMO_USER, "geheim-2")
     assert not check_login(cli_db, DEMO_USER, "geheim-1")
-    back = cli("user", "passwd", DEMO_USER, "--database", cli_db, "--password-stdin",
-               stdin="geheim-1\n")
+    back = cli("user", "passwd", DEMO_USER, "--database", cli_db, "--password-stdin", stdin="geheim-1\n")
     assert back.returncode == 0
 
 
 def test_user_passwd_of_unknown_user(cli_db):
-    result = cli("--database", cli_db, "user", "passwd", "niemand", "--password-stdin",
-                 stdin="x\n")
+    result = cli("--database", cli_db, "user", "passwd", "niemand", "--password-stdin", stdin="x\n")
     assert_one_line_error(result, "niemand")
 
 
@@ -122,9 +135,15 @@ def run_with_terminal(args: list[str], answers: list[str], timeout: float = 20) 
         os.setsid()
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
-    proc = subprocess.Popen([*COMMAND, *args], stdin=slave, stdout=slave, stderr=slave,
-                            cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
-                            preexec_fn=make_controlling_tty)
+    proc = subprocess.Popen(
+        [*COMMAND, *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        preexec_fn=make_controlling_tty,
+    )
     os.close(slave)
     output = b""
     pending = list(answers)
@@ -153,23 +172,38 @@ def run_with_terminal(args: list[str], answers: list[str], timeout: float = 20) 
 
 
 def test_passwords_from_the_prompt(cli_db):
-    code, out = run_with_terminal(["--database", cli_db, "user", "add", "prompt test"],
-                                  ["tippen-1", "tippen-1"])
+    code, out = run_with_terminal(
+        ["--database", cli_db, "user", "add", "prompt test"], ["tippen-1", "tippen-1"]
+    )
     assert code == 0, out
     assert "Password:" in out and "Repeat password:" in out
     assert "tippen-1" not in out  # not echoed
     assert check_login(cli_db, "prompt test", "tippen-1")
-    code, out = run_with_terminal(["--database", cli_db, "user", "passwd", "prompt test"],
-                                  ["neu-1", "anders-2"])
+    code, out = run_with_terminal(
+        ["--database", cli_db, "user", "passwd", "prompt test"], ["neu-1", "anders-2"]
+    )
     assert code == 1 and "passwords do not match" in out and "Traceback" not in out
     assert check_login(cli_db, "prompt test", "tippen-1")
 
 
 def test_user_add_with_empty_password_or_bad_email(cli_db):
-    assert_one_line_error(cli("--database", cli_db, "user", "add", "leer", "--password-stdin",
-                              stdin="\n"), "password")
-    assert_one_line_error(cli("--database", cli_db, "user", "add", "leer", "--email", "kein at",
-                              "--password-stdin", stdin="pw\n"), "e-mail")
+    assert_one_line_error(
+        cli("--database", cli_db, "user", "add", "leer", "--password-stdin", stdin="\n"), "password"
+    )
+    assert_one_line_error(
+        cli(
+            "--database",
+            cli_db,
+            "user",
+            "add",
+            "leer",
+            "--email",
+            "kein at",
+            "--password-stdin",
+            stdin="pw\n",
+        ),
+        "e-mail",
+    )
 
 
 # ---------------------------------------------------------------- import and demo
@@ -179,16 +213,32 @@ def _practice_json() -> dict:
     return {
         "practice": {"id": "cli-practice", "name": "CLI-Praxis"},
         "practitioners": [{"id": "cli-p1", "username": "clara cli", "password": "pw-clara"}],
-        "patients": [{"id": "cli-pat", "patient_number": "9", "first_name": "Eva",
-                      "last_name": "Import"}],
+        "patients": [{"id": "cli-pat", "patient_number": "9", "first_name": "Eva", "last_name": "Import"}],
         "appointments": [
-            {"id": "cli-a1", "practitioner": "cli-p1", "patient": "cli-pat",
-             "subject": "Termin", "start": "2030-01-07T09:00:00", "end": "2030-01-07T09:30:00"},
-            {"id": "cli-a2", "practitioner": "cli-p1", "subject": "Serie",
-             "start": "2030-01-08T10:00:00", "end": "2030-01-08T10:30:00",
-             "rrule": "FREQ=WEEKLY;COUNT=5", "exdates": ["2030-01-15T10:00:00"],
-             "overrides": [{"recurrence_id": "2030-01-22T10:00:00",
-                            "start": "2030-01-23T11:00:00", "end": "2030-01-23T11:30:00"}]},
+            {
+                "id": "cli-a1",
+                "practitioner": "cli-p1",
+                "patient": "cli-pat",
+                "subject": "Termin",
+                "start": "2030-01-07T09:00:00",
+                "end": "2030-01-07T09:30:00",
+            },
+            {
+                "id": "cli-a2",
+                "practitioner": "cli-p1",
+                "subject": "Serie",
+                "start": "2030-01-08T10:00:00",
+                "end": "2030-01-08T10:30:00",
+                "rrule": "FREQ=WEEKLY;COUNT=5",
+                "exdates": ["2030-01-15T10:00:00"],
+                "overrides": [
+                    {
+                        "recurrence_id": "2030-01-22T10:00:00",
+                        "start": "2030-01-23T11:00:00",
+                        "end": "2030-01-23T11:30:00",
+                    }
+                ],
+            },
         ],
     }
 
@@ -211,18 +261,17 @@ def test_import_errors_are_one_line(db_url, tmp_path):
     data = _practice_json()
     data["practice"]["id"] = "cli-broken"
     data["practitioners"][0].update(id="cli-b1", username="broken import")
-    data["appointments"] = [dict(data["appointments"][0], id="cli-b-a1", practitioner="cli-b1"),
-                            dict(data["appointments"][0], id="cli-b-a2", practitioner="cli-b1",
-                                 start="next tuesday")]
+    data["appointments"] = [
+        dict(data["appointments"][0], id="cli-b-a1", practitioner="cli-b1"),
+        dict(data["appointments"][0], id="cli-b-a2", practitioner="cli-b1", start="next tuesday"),
+    ]
     bad_record = tmp_path / "bad-record.json"
     bad_record.write_text(json.dumps(data), encoding="utf-8")
-    assert_one_line_error(cli("--database", db_url, "import", str(bad_record)),
-                          "appointments[1].start")
+    assert_one_line_error(cli("--database", db_url, "import", str(bad_record)), "appointments[1].start")
     # All or nothing: the valid records of the failed file were not imported either.
     listed = cli("--database", db_url, "user", "list")
     assert "broken import" not in listed.stdout
-    assert_one_line_error(cli("--database", db_url, "import", str(tmp_path / "missing.json")),
-                          "missing.json")
+    assert_one_line_error(cli("--database", db_url, "import", str(tmp_path / "missing.json")), "missing.json")
 
 
 @pytest.fixture(scope="module")
@@ -257,9 +306,24 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(demo_db, tmp_path):
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen(
-        [*COMMAND, "--config", str(config), "serve", "--database", demo_db,
-         "--host", "127.0.0.1", "--port", str(port)],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            *COMMAND,
+            "--config",
+            str(config),
+            "serve",
+            "--database",
+            demo_db,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}/anna_maier/"
         deadline = time.monotonic() + 20
@@ -268,8 +332,9 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(demo_db, tmp_path):
             if proc.poll() is not None:
                 pytest.fail(f"server exited early: {proc.communicate()[1]}")
             try:
-                resp = requests.request("PROPFIND", url, headers={"Depth": "0"}, timeout=2,
-                                        auth=(DEMO_USER, DEMO_PASSWORD))
+                resp = requests.request(
+                    "PROPFIND", url, headers={"Depth": "0"}, timeout=2, auth=(DEMO_USER, DEMO_PASSWORD)
+                )
                 break
             except requests.ConnectionError:
                 time.sleep(0.1)
@@ -293,23 +358,26 @@ def test_serve_on_a_port_in_use_is_one_line(db_url):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = cli("serve", "--database", db_url, "--host", "127.0.0.1", "--port", str(port),
-                     timeout=20)
+        result = cli("serve", "--database", db_url, "--host", "127.0.0.1", "--port", str(port), timeout=20)
     assert_one_line_error(result, str(port))
 
 
 # ---------------------------------------------------------------- bad input without a database
 
 
-@pytest.mark.parametrize("url", [
-    "mysql://localhost/praxis",
-    "sqlite://",
-    "sqlite:///{tmp}/no/such/dir/praxis.db",
-    "sqlite:///{tmp}/not-a-database.db",
-    "postgresql://postgres@127.0.0.1:1/praxis",
-    "postgresql://postgres@127.0.0.1:notaport/praxis",
-    "postgresql://127.0.0.1:5432/",
-], ids=["mysql", "no-file", "no-dir", "not-a-db", "refused", "bad-port", "no-name"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://localhost/praxis",
+        "sqlite://",
+        "sqlite:///{tmp}/no/such/dir/praxis.db",
+        "sqlite:///{tmp}/not-a-database.db",
+        "postgresql://postgres@127.0.0.1:1/praxis",
+        "postgresql://postgres@127.0.0.1:notaport/praxis",
+        "postgresql://127.0.0.1:5432/",
+    ],
+    ids=["mysql", "no-file", "no-dir", "not-a-db", "refused", "bad-port", "no-name"],
+)
 def test_bad_database_urls_are_one_line(tmp_path, url):
     (tmp_path / "not-a-database.db").write_text("this is not SQLite\n" * 100)
     result = cli("--database", url.format(tmp=tmp_path), "user", "list", cwd=tmp_path)
@@ -317,34 +385,39 @@ def test_bad_database_urls_are_one_line(tmp_path, url):
 
 
 def test_database_password_is_never_printed(tmp_path):
-    result = cli("--database", "postgresql://postgres:s3cret-pw@127.0.0.1:1/praxis", "user", "list",
-                 cwd=tmp_path)
+    result = cli(
+        "--database", "postgresql://postgres:s3cret-pw@127.0.0.1:1/praxis", "user", "list", cwd=tmp_path
+    )
     assert_one_line_error(result, "***")
     assert "s3cret-pw" not in result.stderr + result.stdout
 
 
-@pytest.mark.parametrize("text,key", [
-    ("listen_port: 8080\n", "listen_port"),
-    ("port: eighty\n", "port"),
-    ("port: 70000\n", "port"),
-    ("timezone: Mars/Olympus\n", "timezone"),
-    ("auth:\n  max_failures: -1\n", "auth.max_failures"),
-    ("sync:\n  direction: sideways\n", "sync.direction"),
-    ("port: [1\n", "line"),
-], ids=["unknown-key", "port-text", "port-range", "timezone", "negative", "choice", "yaml"])
+@pytest.mark.parametrize(
+    "text,key",
+    [
+        ("listen_port: 8080\n", "listen_port"),
+        ("port: eighty\n", "port"),
+        ("port: 70000\n", "port"),
+        ("timezone: Mars/Olympus\n", "timezone"),
+        ("auth:\n  max_failures: -1\n", "auth.max_failures"),
+        ("sync:\n  direction: sideways\n", "sync.direction"),
+        ("port: [1\n", "line"),
+    ],
+    ids=["unknown-key", "port-text", "port-range", "timezone", "negative", "choice", "yaml"],
+)
 def test_bad_configuration_is_one_line_naming_the_key(tmp_path, text, key):
     config = tmp_path / "wsgidav.yaml"
     config.write_text(text, encoding="utf-8")
     db = f"sqlite:///{tmp_path}/p.db"
-    assert_one_line_error(cli("--config", str(config), "user", "list", "--database", db,
-                              cwd=tmp_path), key)
+    assert_one_line_error(cli("--config", str(config), "user", "list", "--database", db, cwd=tmp_path), key)
 
 
 def test_config_option_after_the_subcommand(tmp_path):
     config = tmp_path / "wsgidav.yaml"
     config.write_text("listen_port: 8080\n", encoding="utf-8")
-    result = cli("user", "list", "--config", str(config), "--database", f"sqlite:///{tmp_path}/p.db",
-                 cwd=tmp_path)
+    result = cli(
+        "user", "list", "--config", str(config), "--database", f"sqlite:///{tmp_path}/p.db", cwd=tmp_path
+    )
     assert_one_line_error(result, "listen_port")
 
 
@@ -356,7 +429,8 @@ def test_missing_configuration_file_is_one_line(tmp_path):
 def test_configuration_supplies_the_database(tmp_path):
     config = tmp_path / "wsgidav.yaml"
     config.write_text(f"database: sqlite:///{tmp_path}/from-config.db\n", encoding="utf-8")
-    result = cli("--config", str(config), "user", "add", "konfig", "--password-stdin",
-                 stdin="pw\n", cwd=tmp_path)
+    result = cli(
+        "--config", str(config), "user", "add", "konfig", "--password-stdin", stdin="pw\n", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "from-config.db").exists()

@@ -42,15 +42,23 @@ REPO = Path(__file__).resolve().parents[1]
 
 def cli(db_url: str, *args: str) -> subprocess.CompletedProcess:
     command = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "davserver.cli"]
-    return subprocess.run([*command, "--database", db_url, *args], capture_output=True,
-                          text=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
-                          stdin=subprocess.DEVNULL, timeout=60)
+    return subprocess.run(
+        [*command, "--database", db_url, *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
 
 
-PROPS = ('<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:" '
-         'xmlns:CS="http://calendarserver.org/ns/"><D:prop><D:displayname/><D:resourcetype/>'
-         "<D:current-user-privilege-set/><D:sync-token/><CS:getctag/><D:getetag/></D:prop>"
-         "</D:propfind>")
+PROPS = (
+    '<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:" '
+    'xmlns:CS="http://calendarserver.org/ns/"><D:prop><D:displayname/><D:resourcetype/>'
+    "<D:current-user-privilege-set/><D:sync-token/><CS:getctag/><D:getetag/></D:prop>"
+    "</D:propfind>"
+)
 
 
 def propfind(live, path: str, user: str, depth: str = "0") -> dict[str, etree._Element]:
@@ -69,8 +77,7 @@ def propfind(live, path: str, user: str, depth: str = "0") -> dict[str, etree._E
 
 
 def privileges(prop: etree._Element) -> set[str]:
-    return {etree.QName(p[0]).localname
-            for p in prop.findall("D:current-user-privilege-set/D:privilege", NS)}
+    return {etree.QName(p[0]).localname for p in prop.findall("D:current-user-privilege-set/D:privilege", NS)}
 
 
 def ctag(live, path: str, user: str) -> str:
@@ -78,29 +85,36 @@ def ctag(live, path: str, user: str) -> str:
 
 
 def etags(live, path: str, user: str) -> dict[str, str]:
-    return {h.rsplit("/", 1)[1]: p.findtext("D:getetag", None, NS)
-            for h, p in propfind(live, path, user, "1").items() if h.endswith(".ics")}
+    return {
+        h.rsplit("/", 1)[1]: p.findtext("D:getetag", None, NS)
+        for h, p in propfind(live, path, user, "1").items()
+        if h.endswith(".ics")
+    }
 
 
 def sync(live, path: str, user: str, token: str = ""):
-    body = ('<D:sync-collection xmlns:D="DAV:"><D:sync-token>' + token + "</D:sync-token>"
-            "<D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>")
+    body = (
+        '<D:sync-collection xmlns:D="DAV:"><D:sync-token>' + token + "</D:sync-token>"
+        "<D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>"
+    )
     return live.request("REPORT", path, body, user=user, headers={"Depth": "1"})
 
 
 def error_condition(resp) -> str | None:
     root = etree.fromstring(resp.content)
     assert root.tag == f"{{{DAV}}}error", resp.text
-    return next((etree.QName(c).localname for c in root
-                 if etree.QName(c).namespace in (DAV, CALDAV)), None)
+    return next((etree.QName(c).localname for c in root if etree.QName(c).namespace in (DAV, CALDAV)), None)
 
 
 def first_event(owner: str) -> Appointment:
     """The owner's single appointment of the demo (no series: simple to move)."""
     practitioner = api.find_practitioner(owner)
-    return (Appointment.select().where((Appointment.practitioner == practitioner.id)
-                                       & (Appointment.rrule.is_null()))
-            .order_by(Appointment.id).first())
+    return (
+        Appointment.select()
+        .where((Appointment.practitioner == practitioner.id) & (Appointment.rrule.is_null()))
+        .order_by(Appointment.id)
+        .first()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -137,24 +151,39 @@ def test_privileges_read_and_read_write(team):
     read = {"read", "read-current-user-privilege-set"}
     assert privileges(propfind(live, AS_READER, READER)[AS_READER]) == read
     assert privileges(propfind(live, AS_WRITER, WRITER)[AS_WRITER]) == read | {
-        "write", "write-content", "bind", "unbind"}
+        "write",
+        "write-content",
+        "bind",
+        "unbind",
+    }
     assert privileges(propfind(live, OWN, DEMO_USER)[OWN]) == read | {
-        "write", "write-content", "write-properties", "bind", "unbind"}
+        "write",
+        "write-content",
+        "write-properties",
+        "bind",
+        "unbind",
+    }
     # Events inherit the calendar's privileges.
     name = first_event(DEMO_USER).resource_name
     assert privileges(propfind(live, AS_READER + name, READER)[AS_READER + name]) == read
 
 
 def test_grant_across_practices_and_unknown_users_are_one_line_errors(team):
-    for args in (("grant", DEMO_USER, "--to", "eva fremd", "--read"),
-                 ("grant", DEMO_USER, "--to", "niemand", "--read"),
-                 ("revoke", DEMO_USER, "--to", COLLEAGUE)):
+    for args in (
+        ("grant", DEMO_USER, "--to", "eva fremd", "--read"),
+        ("grant", DEMO_USER, "--to", "niemand", "--read"),
+        ("revoke", DEMO_USER, "--to", COLLEAGUE),
+    ):
         result = cli(team.db_url, *args)
         assert result.returncode != 0, args
         assert "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert team.request("PROPFIND", "/eva_fremd/shared-anna_maier/", user="eva fremd",
-                        headers={"Depth": "0"}).status_code == 404
+    assert (
+        team.request(
+            "PROPFIND", "/eva_fremd/shared-anna_maier/", user="eva fremd", headers={"Depth": "0"}
+        ).status_code
+        == 404
+    )
 
 
 def test_a_grant_row_across_practices_opens_nothing(team):
@@ -167,8 +196,10 @@ def test_a_grant_row_across_practices_opens_nothing(team):
         home = "/eva_fremd/"
         assert set(propfind(live, home, "eva fremd", "1")) == {home, home + "calendar/"}
         name = first_event(DEMO_USER).resource_name
-        for method, path in (("PROPFIND", "/eva_fremd/shared-anna_maier/"),
-                             ("GET", "/eva_fremd/shared-anna_maier/" + name)):
+        for method, path in (
+            ("PROPFIND", "/eva_fremd/shared-anna_maier/"),
+            ("GET", "/eva_fremd/shared-anna_maier/" + name),
+        ):
             resp = live.request(method, path, user="eva fremd", headers={"Depth": "0"})
             assert resp.status_code == 404, (method, resp.status_code)
     finally:
@@ -188,13 +219,21 @@ def test_read_delegate_reads_everything_and_may_write_nothing(team):
     changed = body.text.replace("SUMMARY:", "SUMMARY:Geändert ")
     before, token = digest(), ctag(live, OWN, DEMO_USER)
     attempts = [
-        ("PUT", AS_READER + "new-by-reader.ics", changed.replace(
-            "UID:", "UID:reader-"), {**ICAL, "If-None-Match": "*"}),
+        (
+            "PUT",
+            AS_READER + "new-by-reader.ics",
+            changed.replace("UID:", "UID:reader-"),
+            {**ICAL, "If-None-Match": "*"},
+        ),
         ("PUT", AS_READER + name, changed, ICAL),
         ("DELETE", AS_READER + name, None, {}),
-        ("PROPPATCH", AS_READER,
-         '<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>x</D:displayname>'
-         "</D:prop></D:set></D:propertyupdate>", {}),
+        (
+            "PROPPATCH",
+            AS_READER,
+            '<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>x</D:displayname>'
+            "</D:prop></D:set></D:propertyupdate>",
+            {},
+        ),
     ]
     for method, path, data, headers in attempts:
         resp = live.request(method, path, data, user=READER, headers=headers)
@@ -214,7 +253,8 @@ def test_read_delegate_with_the_caldav_library_is_refused(team):
             "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\n"
             "UID:reader-lib@example.org\r\nDTSTAMP:20260101T000000Z\r\n"
             "DTSTART:20260310T090000Z\r\nDTEND:20260310T100000Z\r\nSUMMARY:Nein\r\n"
-            "END:VEVENT\r\nEND:VCALENDAR\r\n")
+            "END:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
     assert "Forbidden" in str(err.value)
     assert digest() == before
     client.close()
@@ -225,8 +265,7 @@ def test_read_delegate_with_the_caldav_library_is_refused(team):
 
 def test_rw_delegate_moves_an_appointment_and_the_owner_device_syncs_it(team):
     live = team
-    owner_client = caldav.DAVClient(url=live.base_url, username=DEMO_USER,
-                                    password=DEMO_PASSWORD)
+    owner_client = caldav.DAVClient(url=live.base_url, username=DEMO_USER, password=DEMO_PASSWORD)
     [owner_cal] = owner_client.principal().calendars()
     initial = owner_cal.objects_by_sync_token(load_objects=True, disable_fallback=True)
 
@@ -236,8 +275,7 @@ def test_rw_delegate_moves_an_appointment_and_the_owner_device_syncs_it(team):
     assert str(shared.url).endswith(AS_WRITER)
     event = shared.event_by_url(live.url(AS_WRITER + appt.resource_name))
     component = event.icalendar_component
-    new_start = dt.datetime.combine(appt.start_local.date() + dt.timedelta(days=1),
-                                    dt.time(15, 0), VIENNA)
+    new_start = dt.datetime.combine(appt.start_local.date() + dt.timedelta(days=1), dt.time(15, 0), VIENNA)
     component.pop("DTSTART")
     component.pop("DTEND")
     component.add("dtstart", new_start)
@@ -253,14 +291,16 @@ def test_rw_delegate_moves_an_appointment_and_the_owner_device_syncs_it(team):
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\n"
         "UID:by-delegate@example.org\r\nDTSTAMP:20260101T000000Z\r\n"
         "DTSTART:20260310T090000Z\r\nDTEND:20260310T100000Z\r\nSUMMARY:Vertretung\r\n"
-        "END:VEVENT\r\nEND:VCALENDAR\r\n")
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
     anna = api.find_practitioner(DEMO_USER)
     created = store.find_by_uid(anna.id, "by-delegate@example.org")
     assert created is not None and created.practice_id == anna.practice_id
     assert store.find_by_uid(api.find_practitioner(WRITER).id, "by-delegate@example.org") is None
 
-    changed = owner_cal.objects_by_sync_token(sync_token=initial.sync_token,
-                                              load_objects=True, disable_fallback=True)
+    changed = owner_cal.objects_by_sync_token(
+        sync_token=initial.sync_token, load_objects=True, disable_fallback=True
+    )
     got = {unquote(str(o.url).rsplit("/", 1)[1]): o for o in changed}
     assert set(got) == {appt.resource_name, created.resource_name}
     start = got[appt.resource_name].icalendar_component["DTSTART"].dt
@@ -277,25 +317,26 @@ def test_rw_delegate_uid_scope_is_the_owner_calendar(team):
     live = team
     anna = api.find_practitioner(DEMO_USER)
     existing = first_event(DEMO_USER)
-    clash = live.request("PUT", AS_WRITER + "uid-clash.ics",
-                         _event(existing.uid), user=WRITER, headers=ICAL)
+    clash = live.request("PUT", AS_WRITER + "uid-clash.ics", _event(existing.uid), user=WRITER, headers=ICAL)
     assert clash.status_code == 403
     assert error_condition(clash) == "no-uid-conflict"
     hrefs = [h.text for h in etree.fromstring(clash.content).iter(f"{{{DAV}}}href")]
     assert hrefs == [AS_WRITER + existing.resource_name]
-    own = live.request("PUT", "/david_schreiben/calendar/mine.ics", _event("shared-uid@x"),
-                       user=WRITER, headers=ICAL)
+    own = live.request(
+        "PUT", "/david_schreiben/calendar/mine.ics", _event("shared-uid@x"), user=WRITER, headers=ICAL
+    )
     assert own.status_code == 201
-    there = live.request("PUT", AS_WRITER + "theirs.ics", _event("shared-uid@x"), user=WRITER,
-                         headers=ICAL)
+    there = live.request("PUT", AS_WRITER + "theirs.ics", _event("shared-uid@x"), user=WRITER, headers=ICAL)
     assert there.status_code == 201
     assert store.find_by_uid(anna.id, "shared-uid@x").resource_name == "theirs.ics"
 
 
 def _event(uid: str) -> str:
-    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\n"
-            f"UID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260311T090000Z\r\n"
-            "DTEND:20260311T100000Z\r\nSUMMARY:Termin\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260311T090000Z\r\n"
+        "DTEND:20260311T100000Z\r\nSUMMARY:Termin\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
 
 
 # ---------------------------------------------------------------- pseudonymization
@@ -307,9 +348,13 @@ def test_delegated_calendar_renders_the_stricter_policy(team):
     api.update_practitioner(api.find_practitioner(DEMO_USER), pseudonymize=False)
     api.update_practitioner(reader, pseudonymize=True)
     try:
-        appt = next(a for a in Appointment.select().where(
-            Appointment.practitioner == api.find_practitioner(DEMO_USER).id)
-            if a.patient is not None and a.patient.last_name == "Muster")
+        appt = next(
+            a
+            for a in Appointment.select().where(
+                Appointment.practitioner == api.find_practitioner(DEMO_USER).id
+            )
+            if a.patient is not None and a.patient.last_name == "Muster"
+        )
         own = live.request("GET", OWN + appt.resource_name, user=DEMO_USER).text
         shared = live.request("GET", AS_READER + appt.resource_name, user=READER).text
         assert "Muster" in own and "Muster" not in shared
@@ -341,8 +386,10 @@ def test_viewer_switch_moves_etags_and_sync_token_of_the_delegated_calendar(team
         assert error_condition(stale) == "valid-sync-token"
         fresh = sync(live, AS_READER, READER)
         assert fresh.status_code == 207
-        hrefs = {r.findtext("D:href", "", NS).rsplit("/", 1)[1]
-                 for r in etree.fromstring(fresh.content).findall("D:response", NS)}
+        hrefs = {
+            r.findtext("D:href", "", NS).rsplit("/", 1)[1]
+            for r in etree.fromstring(fresh.content).findall("D:response", NS)
+        }
         assert hrefs == set(after)
         # The owner's own calendar did not change at all.
         assert ctag(live, OWN, DEMO_USER) == owner_token
@@ -377,10 +424,19 @@ def test_revoke_removes_the_calendar_and_every_way_into_it(team):
     home = "/clara_lesen/"
     assert set(propfind(live, home, READER, "1")) == {home, home + "calendar/"}
     before = digest()
-    for method, path in (("PROPFIND", AS_READER), ("GET", AS_READER + name),
-                         ("PUT", AS_READER + name), ("DELETE", AS_READER + name),
-                         ("REPORT", AS_READER)):
-        resp = live.request(method, path, _event("revoked@x") if method == "PUT" else None,
-                            user=READER, headers={"Depth": "0", **ICAL})
+    for method, path in (
+        ("PROPFIND", AS_READER),
+        ("GET", AS_READER + name),
+        ("PUT", AS_READER + name),
+        ("DELETE", AS_READER + name),
+        ("REPORT", AS_READER),
+    ):
+        resp = live.request(
+            method,
+            path,
+            _event("revoked@x") if method == "PUT" else None,
+            user=READER,
+            headers={"Depth": "0", **ICAL},
+        )
         assert resp.status_code == 404, (method, resp.status_code)
     assert digest() == before

@@ -29,8 +29,14 @@ def user(live):
 
 
 def req(live, user, method, name, body=None, headers=None):
-    return live.request(method, calendar_path(user) + name, body, user=user.username,
-                        password=PASSWORD, headers={**ICAL, **(headers or {})})
+    return live.request(
+        method,
+        calendar_path(user) + name,
+        body,
+        user=user.username,
+        password=PASSWORD,
+        headers={**ICAL, **(headers or {})},
+    )
 
 
 def create(live, user, uid, body=None) -> str:
@@ -39,8 +45,9 @@ def create(live, user, uid, body=None) -> str:
 
 
 def listed(live, user) -> bytes:
-    r = live.request("PROPFIND", calendar_path(user), b"", user=user.username, password=PASSWORD,
-                     headers={"Depth": "1"})
+    r = live.request(
+        "PROPFIND", calendar_path(user), b"", user=user.username, password=PASSWORD, headers={"Depth": "1"}
+    )
     assert r.status_code == 207
     return r.content
 
@@ -59,9 +66,15 @@ def test_delete_cancels_and_hides(live, user):
 
 
 def test_delete_mode_removes_the_row_with_its_overrides(live, user):
-    body = calendar(vevent("series", extra="RRULE:FREQ=DAILY;COUNT=3"),
-                    vevent("series", start="20260311T120000", end="20260311T130000",
-                           extra="RECURRENCE-ID;TZID=Europe/Vienna:20260311T100000"))
+    body = calendar(
+        vevent("series", extra="RRULE:FREQ=DAILY;COUNT=3"),
+        vevent(
+            "series",
+            start="20260311T120000",
+            end="20260311T130000",
+            extra="RECURRENCE-ID;TZID=Europe/Vienna:20260311T100000",
+        ),
+    )
     create(live, user, "series", body)
     appt_id = row(user, "series").id
     settings = settings_of(live)
@@ -79,23 +92,36 @@ def test_if_match_failures_change_nothing(live, user, case):
     name = "kept.ics"
     if row(user, "kept") is None:
         create(live, user, "kept")
-    headers = {"stale": {"If-Match": '"1-cn"'}, "missing": {"If-Match": '"1-cn"'},
-               "missing-star": {"If-Match": "*"}}[case]
+    headers = {
+        "stale": {"If-Match": '"1-cn"'},
+        "missing": {"If-Match": '"1-cn"'},
+        "missing-star": {"If-Match": "*"},
+    }[case]
     target = name if case == "stale" else "nothing-here.ics"
     before = snapshot(user)
     assert req(live, user, "DELETE", target, headers=headers).status_code == 412
     assert snapshot(user) == before
 
 
-@pytest.mark.parametrize("where,status", [
-    ("calendar", 403), ("home", 403), ("foreign", 404), ("unknown", 404), ("deeper", 409),
-])
+@pytest.mark.parametrize(
+    "where,status",
+    [
+        ("calendar", 403),
+        ("home", 403),
+        ("foreign", 404),
+        ("unknown", 404),
+        ("deeper", 409),
+    ],
+)
 def test_delete_outside_an_object(live, user, where, status):
     other = new_practitioner("delete-other") if where == "foreign" else None
-    path = {"calendar": calendar_path(user), "home": f"/{api.url_segment(user.username)}/",
-            "foreign": calendar_path(other) + "x.ics" if other else "",
-            "unknown": calendar_path(user) + "unknown.ics",
-            "deeper": calendar_path(user) + "a/b.ics"}[where]
+    path = {
+        "calendar": calendar_path(user),
+        "home": f"/{api.url_segment(user.username)}/",
+        "foreign": calendar_path(other) + "x.ics" if other else "",
+        "unknown": calendar_path(user) + "unknown.ics",
+        "deeper": calendar_path(user) + "a/b.ics",
+    }[where]
     before = snapshot(user)
     r = live.request("DELETE", path, user=user.username, password=PASSWORD)
     assert r.status_code == status
@@ -104,9 +130,12 @@ def test_delete_outside_an_object(live, user, where, status):
 
 def test_read_only_calendar(live):
     reader = new_practitioner("delete-ro")
-    api.create_appointment(reader, api.AppointmentFields(
-        start_local=dt.datetime(2026, 3, 1, 9), end_local=dt.datetime(2026, 3, 1, 10)),
-        uid="ro", resource_name="ro.ics")
+    api.create_appointment(
+        reader,
+        api.AppointmentFields(start_local=dt.datetime(2026, 3, 1, 9), end_local=dt.datetime(2026, 3, 1, 10)),
+        uid="ro",
+        resource_name="ro.ics",
+    )
     api.update_practitioner(reader, direction="server-to-device")
     before = snapshot(reader)
     r = req(live, reader, "DELETE", "ro.ics")
@@ -116,16 +145,21 @@ def test_read_only_calendar(live):
 
 def test_put_revives_a_cancelled_practice_appointment(live, user):
     patient = api.upsert_patient(user.practice, f"D{user.id}", "Eva", "Beispiel")
-    appt = api.create_appointment(user, api.AppointmentFields(
-        start_local=dt.datetime(2026, 3, 2, 9), end_local=dt.datetime(2026, 3, 2, 10),
-        subject="Kontrolle"), patient=patient, uid="revive", resource_name="revive.ics")
+    appt = api.create_appointment(
+        user,
+        api.AppointmentFields(
+            start_local=dt.datetime(2026, 3, 2, 9), end_local=dt.datetime(2026, 3, 2, 10), subject="Kontrolle"
+        ),
+        patient=patient,
+        uid="revive",
+        resource_name="revive.ics",
+    )
     old = req(live, user, "GET", "revive.ics").content
     assert req(live, user, "DELETE", "revive.ics").status_code == 204
     response = req(live, user, "PUT", "revive.ics", old, {"If-None-Match": "*"})
     assert response.status_code == 201
     revived = Appointment.get_by_id(appt.id)
-    assert (revived.status, revived.patient_id, revived.subject) == (
-        "confirmed", patient.id, "Kontrolle")
+    assert (revived.status, revived.patient_id, revived.subject) == ("confirmed", patient.id, "Kontrolle")
     assert req(live, user, "GET", "revive.ics").status_code == 200
 
 
@@ -147,8 +181,7 @@ def test_cancelled_uid_comes_back_at_a_new_url(live, user):
     response = req(live, user, "PUT", "moving-new.ics", event("moving"), {"If-None-Match": "*"})
     assert response.status_code == 201
     moved = row(user, "moving")
-    assert (moved.id, moved.resource_name, moved.status) == (old_id, "moving-new.ics",
-                                                             "confirmed")
+    assert (moved.id, moved.resource_name, moved.status) == (old_id, "moving-new.ics", "confirmed")
 
 
 def test_served_cancelled_appointments_stay_visible(live, user):
@@ -156,8 +189,7 @@ def test_served_cancelled_appointments_stay_visible(live, user):
     settings = settings_of(live)
     settings.serve_cancelled = True
     try:
-        assert req(live, user, "DELETE", "visible-cancel.ics",
-                   headers={"If-Match": etag}).status_code == 204
+        assert req(live, user, "DELETE", "visible-cancel.ics", headers={"If-Match": etag}).status_code == 204
         fetched = req(live, user, "GET", "visible-cancel.ics")
         assert fetched.status_code == 200 and b"STATUS:CANCELLED" in fetched.content
     finally:

@@ -28,8 +28,10 @@ UMLAUT_HREF = quote("/jürgen_öztürk/")
 
 def propfind_body(*props: tuple[str, str]) -> str:
     inner = "".join(f'<x:{name} xmlns:x="{ns}"/>' for ns, name in props)
-    return (f'<?xml version="1.0" encoding="utf-8"?>'
-            f'<D:propfind xmlns:D="DAV:"><D:prop>{inner}</D:prop></D:propfind>')
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?>'
+        f'<D:propfind xmlns:D="DAV:"><D:prop>{inner}</D:prop></D:propfind>'
+    )
 
 
 def responses(resp) -> dict[str, dict[str, tuple[str, etree._Element]]]:
@@ -48,8 +50,9 @@ def responses(resp) -> dict[str, dict[str, tuple[str, etree._Element]]]:
 
 
 def cup_hrefs(live, path: str, **kw) -> list[str]:
-    resp = live.request("PROPFIND", path, propfind_body((DAV, "current-user-principal")),
-                        headers={"Depth": "0"}, **kw)
+    resp = live.request(
+        "PROPFIND", path, propfind_body((DAV, "current-user-principal")), headers={"Depth": "0"}, **kw
+    )
     (props,) = responses(resp).values()
     status, el = props[f"{{{DAV}}}current-user-principal"]
     assert "200" in status
@@ -57,8 +60,7 @@ def cup_hrefs(live, path: str, **kw) -> list[str]:
 
 
 def event_paths(live) -> list[str]:
-    resp = live.request("PROPFIND", ANNA_CAL, propfind_body((DAV, "getetag")),
-                        headers={"Depth": "1"})
+    resp = live.request("PROPFIND", ANNA_CAL, propfind_body((DAV, "getetag")), headers={"Depth": "1"})
     return sorted(h for h in responses(resp) if h.endswith(".ics"))
 
 
@@ -66,8 +68,7 @@ def event_paths(live) -> list[str]:
 def umlaut_user(live):
     practice = Practice.get(Practice.external_id == "demo-practice")
     if api.find_practitioner(UMLAUT_USER) is None:
-        api.create_practitioner(practice, UMLAUT_USER, UMLAUT_PASSWORD,
-                                email="juergen@example.org")
+        api.create_practitioner(practice, UMLAUT_USER, UMLAUT_PASSWORD, email="juergen@example.org")
     return UMLAUT_USER
 
 
@@ -87,8 +88,13 @@ def test_well_known_is_a_301_to_the_dav_root(live, path, method):
 
 def test_following_the_well_known_redirect_finds_the_principal(live):
     s = live.session()
-    resp = s.request("PROPFIND", live.url("/.well-known/caldav"), headers={"Depth": "0"},
-                     data=propfind_body((DAV, "current-user-principal")), timeout=30)
+    resp = s.request(
+        "PROPFIND",
+        live.url("/.well-known/caldav"),
+        headers={"Depth": "0"},
+        data=propfind_body((DAV, "current-user-principal")),
+        timeout=30,
+    )
     assert resp.history and resp.history[0].status_code == 301
     assert resp.status_code == 207
     assert f"<D:href>{ANNA}</D:href>" in resp.text
@@ -129,8 +135,9 @@ def _hrefs(live, path, headers):
     return set(responses(resp))
 
 
-@pytest.mark.parametrize("headers", [{"Depth": "infinity"}, {"Depth": "Infinity"}, {}],
-                         ids=["infinity", "Infinity", "no-depth"])
+@pytest.mark.parametrize(
+    "headers", [{"Depth": "infinity"}, {"Depth": "Infinity"}, {}], ids=["infinity", "Infinity", "no-depth"]
+)
 def test_depth_infinity_or_missing_is_answered_as_depth_1(live, headers):
     assert _hrefs(live, "/", headers) == {"/", ANNA}
     assert _hrefs(live, ANNA, headers) == {ANNA, ANNA_CAL}
@@ -148,26 +155,34 @@ def test_depth_0_and_1(live):
 
 
 def test_calendar_url_without_trailing_slash_is_served_not_redirected(live):
-    resp = live.request("PROPFIND", ANNA_CAL.rstrip("/"), propfind_body((DAV, "resourcetype")),
-                        headers={"Depth": "0"})
+    resp = live.request(
+        "PROPFIND", ANNA_CAL.rstrip("/"), propfind_body((DAV, "resourcetype")), headers={"Depth": "0"}
+    )
     assert resp.status_code == 207
     assert set(responses(resp)) == {ANNA_CAL}
 
 
 def test_hrefs_are_path_absolute_and_collections_end_in_slash(live):
-    resp = live.request("PROPFIND", ANNA_CAL, propfind_body((DAV, "resourcetype")),
-                        headers={"Depth": "1"})
+    resp = live.request("PROPFIND", ANNA_CAL, propfind_body((DAV, "resourcetype")), headers={"Depth": "1"})
     for href, props in responses(resp).items():
         assert href.startswith("/") and "://" not in href
         is_collection = props[f"{{{DAV}}}resourcetype"][1].find(f"{{{DAV}}}collection") is not None
         assert href.endswith("/") == is_collection, href
 
 
-@pytest.mark.parametrize("path", ["/anna_maier/", "/anna%20maier/", "/Anna_Maier/", "/ANNA%20MAIER",
-                                  "/anna_MAIER/calendar", "/Anna%20Maier/calendar/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/anna_maier/",
+        "/anna%20maier/",
+        "/Anna_Maier/",
+        "/ANNA%20MAIER",
+        "/anna_MAIER/calendar",
+        "/Anna%20Maier/calendar/",
+    ],
+)
 def test_space_and_underscore_and_case_variants_resolve(live, path):
-    resp = live.request("PROPFIND", path, propfind_body((DAV, "displayname")),
-                        headers={"Depth": "0"})
+    resp = live.request("PROPFIND", path, propfind_body((DAV, "displayname")), headers={"Depth": "0"})
     hrefs = set(responses(resp))
     assert hrefs == ({ANNA_CAL} if "calendar" in path else {ANNA})
 
@@ -183,8 +198,14 @@ def test_umlaut_user_urls_resolve_in_every_form(live, umlaut_user):
         quote("/Jürgen Öztürk/calendar/"),
     ]
     for path in forms:
-        resp = live.request("PROPFIND", path, propfind_body((DAV, "displayname")),
-                            headers={"Depth": "0"}, user=umlaut_user, password=UMLAUT_PASSWORD)
+        resp = live.request(
+            "PROPFIND",
+            path,
+            propfind_body((DAV, "displayname")),
+            headers={"Depth": "0"},
+            user=umlaut_user,
+            password=UMLAUT_PASSWORD,
+        )
         expected = UMLAUT_HREF + ("calendar/" if "calendar" in path else "")
         assert set(responses(resp)) == {expected}, path
 
@@ -195,14 +216,22 @@ def test_at_sign_and_plus_in_user_names(live):
     for name in ("dr.x@praxis", "c+d"):
         if api.find_practitioner(name) is None:
             api.create_practitioner(practice, name, "pw-" + name)
-    for user, path, expected in [("dr.x@praxis", "/dr.x@praxis/", "/dr.x@praxis/"),
-                                 ("dr.x@praxis", "/dr.x%40praxis/", "/dr.x@praxis/"),
-                                 ("c+d", "/c+d/", "/c+d/"), ("c+d", "/c%2Bd/", "/c+d/")]:
-        resp = live.request("PROPFIND", path, propfind_body((DAV, "displayname")),
-                            headers={"Depth": "0"}, user=user, password="pw-" + user)
+    for user, path, expected in [
+        ("dr.x@praxis", "/dr.x@praxis/", "/dr.x@praxis/"),
+        ("dr.x@praxis", "/dr.x%40praxis/", "/dr.x@praxis/"),
+        ("c+d", "/c+d/", "/c+d/"),
+        ("c+d", "/c%2Bd/", "/c+d/"),
+    ]:
+        resp = live.request(
+            "PROPFIND",
+            path,
+            propfind_body((DAV, "displayname")),
+            headers={"Depth": "0"},
+            user=user,
+            password="pw-" + user,
+        )
         assert set(responses(resp)) == {expected}, path
-    resp = live.request("PROPFIND", "/c%20d/", headers={"Depth": "0"}, user="c+d",
-                        password="pw-c+d")
+    resp = live.request("PROPFIND", "/c%20d/", headers={"Depth": "0"}, user="c+d", password="pw-c+d")
     assert resp.status_code == 404
 
 

@@ -87,15 +87,22 @@ def test_parse_builds_the_filter_tree_with_rfc_defaults():
         "</C:prop-filter></C:comp-filter>"
     )
     tr = TimeRange(datetime(2026, 1, 1, tzinfo=UTC), None)
-    prop = PropFilter("ATTENDEE", False, None, TextMatch("doe", "i;ascii-casemap", False),
-                      (ParamFilter("PARTSTAT", True, None),))
-    assert got == CompFilter("VCALENDAR", False, None, (), (
-        CompFilter("VEVENT", False, tr, (prop,), ()),))
+    prop = PropFilter(
+        "ATTENDEE",
+        False,
+        None,
+        TextMatch("doe", "i;ascii-casemap", False),
+        (ParamFilter("PARTSTAT", True, None),),
+    )
+    assert got == CompFilter("VCALENDAR", False, None, (), (CompFilter("VEVENT", False, tr, (prop,), ()),))
 
 
 def test_filter_needs_exactly_one_vcalendar_comp_filter():
-    for bad in ("", '<C:comp-filter name="VEVENT"/>',
-                '<C:comp-filter name="VCALENDAR"/><C:comp-filter name="VCALENDAR"/>'):
+    for bad in (
+        "",
+        '<C:comp-filter name="VEVENT"/>',
+        '<C:comp-filter name="VCALENDAR"/><C:comp-filter name="VCALENDAR"/>',
+    ):
         with pytest.raises(FilterError) as info:
             parse_filter(xml_filter(bad))
         assert info.value.condition == "valid-filter"
@@ -108,43 +115,55 @@ def test_filter_element_itself_must_be_caldav_filter():
 
 
 def test_time_range_needs_a_start_or_an_end():
-    assert condition(f'<C:comp-filter name="VEVENT">{time_range(None, None)}</C:comp-filter>') \
-        == "valid-filter"
+    assert (
+        condition(f'<C:comp-filter name="VEVENT">{time_range(None, None)}</C:comp-filter>') == "valid-filter"
+    )
 
 
 def test_time_range_end_must_be_after_start():
-    for start, end in (("20260102T000000Z", "20260101T000000Z"),
-                       ("20260101T000000Z", "20260101T000000Z")):
+    for start, end in (("20260102T000000Z", "20260101T000000Z"), ("20260101T000000Z", "20260101T000000Z")):
         inner = f'<C:comp-filter name="VEVENT">{time_range(start, end)}</C:comp-filter>'
         assert condition(inner) == "valid-filter"
 
 
-@pytest.mark.parametrize("value", ["20260101T000000", "20260101", "2026-01-01T00:00:00Z",
-                                   "20261301T000000Z", "tomorrow"])
+@pytest.mark.parametrize(
+    "value", ["20260101T000000", "20260101", "2026-01-01T00:00:00Z", "20261301T000000Z", "tomorrow"]
+)
 def test_time_range_values_must_be_utc_date_times(value):
     inner = f'<C:comp-filter name="VEVENT">{time_range(value, None)}</C:comp-filter>'
     assert condition(inner) == "valid-filter"
 
 
 def test_is_not_defined_cannot_be_combined_with_other_tests():
-    assert condition('<C:comp-filter name="VEVENT"><C:is-not-defined/>'
-                     f'{time_range("20260101T000000Z", None)}</C:comp-filter>') == "valid-filter"
-    assert condition('<C:comp-filter name="VEVENT"><C:prop-filter name="SUMMARY">'
-                     "<C:is-not-defined/><C:text-match>x</C:text-match>"
-                     "</C:prop-filter></C:comp-filter>") == "valid-filter"
+    assert (
+        condition(
+            '<C:comp-filter name="VEVENT"><C:is-not-defined/>'
+            f"{time_range('20260101T000000Z', None)}</C:comp-filter>"
+        )
+        == "valid-filter"
+    )
+    assert (
+        condition(
+            '<C:comp-filter name="VEVENT"><C:prop-filter name="SUMMARY">'
+            "<C:is-not-defined/><C:text-match>x</C:text-match>"
+            "</C:prop-filter></C:comp-filter>"
+        )
+        == "valid-filter"
+    )
 
 
 def test_draft_is_defined_element_is_accepted_as_a_plain_existence_test():
     got = flt('<C:comp-filter name="VEVENT"><C:is-defined/></C:comp-filter>')
     assert got.comp_filters[0] == CompFilter("VEVENT", False, None, (), ())
-    assert condition('<C:comp-filter name="VEVENT"><C:is-defined/><C:is-not-defined/>'
-                     "</C:comp-filter>") == "valid-filter"
+    assert (
+        condition('<C:comp-filter name="VEVENT"><C:is-defined/><C:is-not-defined/></C:comp-filter>')
+        == "valid-filter"
+    )
 
 
 def test_names_are_required():
     assert condition("<C:comp-filter/>") == "valid-filter"
-    assert condition('<C:comp-filter name="VEVENT"><C:prop-filter/></C:comp-filter>') \
-        == "valid-filter"
+    assert condition('<C:comp-filter name="VEVENT"><C:prop-filter/></C:comp-filter>') == "valid-filter"
 
 
 def test_unknown_caldav_elements_are_invalid_but_foreign_namespaces_are_ignored():
@@ -154,16 +173,20 @@ def test_unknown_caldav_elements_are_invalid_but_foreign_namespaces_are_ignored(
 
 
 def test_unknown_collation_is_supported_collation():
-    inner = ('<C:comp-filter name="VEVENT"><C:prop-filter name="SUMMARY">'
-             '<C:text-match collation="i;unicode-casemap">x</C:text-match>'
-             "</C:prop-filter></C:comp-filter>")
+    inner = (
+        '<C:comp-filter name="VEVENT"><C:prop-filter name="SUMMARY">'
+        '<C:text-match collation="i;unicode-casemap">x</C:text-match>'
+        "</C:prop-filter></C:comp-filter>"
+    )
     assert condition(inner) == "supported-collation"
 
 
 def test_negate_condition_must_be_yes_or_no():
-    inner = ('<C:comp-filter name="VEVENT"><C:prop-filter name="SUMMARY">'
-             '<C:text-match negate-condition="true">x</C:text-match>'
-             "</C:prop-filter></C:comp-filter>")
+    inner = (
+        '<C:comp-filter name="VEVENT"><C:prop-filter name="SUMMARY">'
+        '<C:text-match negate-condition="true">x</C:text-match>'
+        "</C:prop-filter></C:comp-filter>"
+    )
     assert condition(inner) == "valid-filter"
 
 
@@ -174,15 +197,20 @@ def test_time_range_on_other_calendar_components_is_unsupported(comp):
 
 
 def test_time_range_on_valarm_is_unsupported():
-    inner = ('<C:comp-filter name="VEVENT"><C:comp-filter name="VALARM">'
-             f'{time_range("20260101T000000Z", None)}</C:comp-filter></C:comp-filter>')
+    inner = (
+        '<C:comp-filter name="VEVENT"><C:comp-filter name="VALARM">'
+        f"{time_range('20260101T000000Z', None)}</C:comp-filter></C:comp-filter>"
+    )
     assert condition(inner) == "supported-filter"
 
 
 def test_time_range_on_components_without_defined_semantics_is_invalid():
     with pytest.raises(FilterError) as info:
-        parse_filter(xml_filter(f'<C:comp-filter name="VCALENDAR">'
-                                f'{time_range("20260101T000000Z", None)}</C:comp-filter>'))
+        parse_filter(
+            xml_filter(
+                f'<C:comp-filter name="VCALENDAR">{time_range("20260101T000000Z", None)}</C:comp-filter>'
+            )
+        )
     assert info.value.condition == "valid-filter"
     inner = f'<C:comp-filter name="VTIMEZONE">{time_range("20260101T000000Z", None)}</C:comp-filter>'
     assert condition(inner) == "valid-filter"
@@ -190,8 +218,10 @@ def test_time_range_on_components_without_defined_semantics_is_invalid():
 
 def test_property_time_range_rules():
     def prop(name: str, body: str) -> str:
-        return (f'<C:comp-filter name="VEVENT"><C:prop-filter name="{name}">{body}'
-                "</C:prop-filter></C:comp-filter>")
+        return (
+            f'<C:comp-filter name="VEVENT"><C:prop-filter name="{name}">{body}'
+            "</C:prop-filter></C:comp-filter>"
+        )
 
     tr = time_range("20260101T000000Z", None)
     assert condition(prop("DTSTART", tr)) == "supported-filter"  # recurrence-dependent value
@@ -202,7 +232,8 @@ def test_property_time_range_rules():
 
 # ------------------------------------------------------- component / property, §9.7.1-4
 
-EVENT = ics(vevent("""
+EVENT = ics(
+    vevent("""
     DTSTART;TZID=Europe/Vienna:20260115T100000
     DTEND;TZID=Europe/Vienna:20260115T110000
     SUMMARY:Kontrolle Müller
@@ -214,7 +245,8 @@ EVENT = ics(vevent("""
     ACTION:DISPLAY
     TRIGGER:-PT15M
     END:VALARM
-"""))
+""")
+)
 
 
 def m(inner_vevent: str, cal: icalendar.Calendar = EVENT) -> bool:
@@ -237,8 +269,7 @@ def test_empty_comp_filter_matches_if_the_component_exists():
 
 
 def test_comp_filter_is_not_defined_matches_if_the_component_is_absent():
-    assert matches(EVENT, flt('<C:comp-filter name="VTODO"><C:is-not-defined/></C:comp-filter>'),
-                   VIENNA)
+    assert matches(EVENT, flt('<C:comp-filter name="VTODO"><C:is-not-defined/></C:comp-filter>'), VIENNA)
     assert not m("<C:is-not-defined/>")
 
 
@@ -271,13 +302,16 @@ def test_prop_filter_is_not_defined_matches_if_the_property_is_absent():
 
 
 def test_vcalendar_level_prop_filter_tests_calendar_properties():
-    assert matches(EVENT, flt('<C:prop-filter name="PRODID"><C:text-match>praxis'
-                              "</C:text-match></C:prop-filter>"), VIENNA)
+    assert matches(
+        EVENT, flt('<C:prop-filter name="PRODID"><C:text-match>praxis</C:text-match></C:prop-filter>'), VIENNA
+    )
 
 
 def test_any_component_of_the_name_may_satisfy_the_comp_filter():
-    cal = ics(vevent("DTSTART:20260101T100000Z\nSUMMARY:one", "a")
-              + vevent("DTSTART:20260101T100000Z\nSUMMARY:two", "a2"))
+    cal = ics(
+        vevent("DTSTART:20260101T100000Z\nSUMMARY:one", "a")
+        + vevent("DTSTART:20260101T100000Z\nSUMMARY:two", "a2")
+    )
     assert m(summary("two"), cal)
     assert not m(summary("one") + summary("two"), cal)  # both tests on the same component
 
@@ -303,8 +337,10 @@ def test_octet_collation_is_case_sensitive():
 
 
 def test_negate_condition_inverts_the_match():
-    status = '<C:prop-filter name="STATUS"><C:text-match negate-condition="yes">' \
-             "CANCELLED</C:text-match></C:prop-filter>"
+    status = (
+        '<C:prop-filter name="STATUS"><C:text-match negate-condition="yes">'
+        "CANCELLED</C:text-match></C:prop-filter>"
+    )
     assert not m(status)
     confirmed = ics(vevent("DTSTART:20260101T100000Z\nSTATUS:CONFIRMED"))
     assert m(status, confirmed)
@@ -320,8 +356,7 @@ def test_text_match_on_repeated_property_matches_any_instance():
 
 
 def test_text_match_sees_unescaped_text_values():
-    cats = '<C:prop-filter name="CATEGORIES"><C:text-match>Haus, Garten</C:text-match>' \
-           "</C:prop-filter>"
+    cats = '<C:prop-filter name="CATEGORIES"><C:text-match>Haus, Garten</C:text-match></C:prop-filter>'
     assert m(cats)
 
 
@@ -340,15 +375,12 @@ def test_empty_param_filter_matches_if_the_parameter_exists():
 
 def test_param_filter_is_not_defined():
     assert m(attendee('<C:param-filter name="CN"><C:is-not-defined/></C:param-filter>'))
-    assert m(attendee('<C:param-filter name="ROLE"><C:is-not-defined/></C:param-filter>',
-                      "bert"))
-    assert not m(attendee('<C:param-filter name="ROLE"><C:is-not-defined/></C:param-filter>',
-                          "anna"))
+    assert m(attendee('<C:param-filter name="ROLE"><C:is-not-defined/></C:param-filter>', "bert"))
+    assert not m(attendee('<C:param-filter name="ROLE"><C:is-not-defined/></C:param-filter>', "anna"))
 
 
 def test_param_filter_text_match():
-    needs = '<C:param-filter name="PARTSTAT"><C:text-match>needs-action</C:text-match>' \
-            "</C:param-filter>"
+    needs = '<C:param-filter name="PARTSTAT"><C:text-match>needs-action</C:text-match></C:param-filter>'
     assert m(attendee(needs))
     assert m(attendee(needs, "bert"))
     # property and parameter tests apply to the same ATTENDEE line
@@ -367,10 +399,12 @@ def test_prop_filter_time_range_on_a_date_time_property():
 
 # --------------------------------------------------------- VEVENT time-range, §9.9
 
-TIMED = ics(vevent("""
+TIMED = ics(
+    vevent("""
     DTSTART;TZID=Europe/Vienna:20260115T100000
     DTEND;TZID=Europe/Vienna:20260115T110000
-"""))  # 09:00Z-10:00Z
+""")
+)  # 09:00Z-10:00Z
 
 
 def test_dtend_row_start_before_dtend_and_end_after_dtstart():
@@ -452,22 +486,26 @@ def test_utc_time_ignores_the_calendar_timezone():
 
 
 def test_weekly_series_across_the_spring_dst_switch():
-    cal = ics(vevent("""
+    cal = ics(
+        vevent("""
         DTSTART;TZID=Europe/Vienna:20260322T100000
         DTEND;TZID=Europe/Vienna:20260322T110000
         RRULE:FREQ=WEEKLY;COUNT=3
-    """))  # 03-22 09:00Z, 03-29 08:00Z, 04-05 08:00Z
+    """)
+    )  # 03-22 09:00Z, 03-29 08:00Z, 04-05 08:00Z
     assert in_range(cal, "20260322T090000Z", "20260322T090100Z")
     assert in_range(cal, "20260329T080000Z", "20260329T080100Z")
     assert not in_range(cal, "20260329T090000Z", "20260329T100000Z")
 
 
 def test_weekly_series_across_the_autumn_dst_switch():
-    cal = ics(vevent("""
+    cal = ics(
+        vevent("""
         DTSTART;TZID=Europe/Vienna:20261018T100000
         DTEND;TZID=Europe/Vienna:20261018T110000
         RRULE:FREQ=WEEKLY;COUNT=2
-    """))  # 10-18 08:00Z, 10-25 09:00Z
+    """)
+    )  # 10-18 08:00Z, 10-25 09:00Z
     assert not in_range(cal, "20261025T080000Z", "20261025T090000Z")
     assert in_range(cal, "20261025T090000Z", "20261025T090100Z")
 
@@ -502,34 +540,50 @@ def test_custom_vtimezone_by_its_own_rules():
         END:DAYLIGHT
         END:VTIMEZONE
     """)
-    cal = ics(vtimezone + vevent("""
+    cal = ics(
+        vtimezone
+        + vevent("""
         DTSTART;TZID=Praxis Local Time:20260328T100000
         DURATION:PT1H
         RRULE:FREQ=DAILY;COUNT=2
-    """))  # 03-28 09:00Z, 03-29 08:00Z
+    """)
+    )  # 03-28 09:00Z, 03-29 08:00Z
     assert in_range(cal, "20260328T090000Z", "20260328T090100Z")
     assert in_range(cal, "20260329T080000Z", "20260329T080100Z")
     assert not in_range(cal, "20260329T090000Z", "20260329T100000Z")
 
 
-SERIES = ics(vevent("""
+SERIES = ics(
+    vevent(
+        """
     DTSTART;TZID=Europe/Vienna:20260302T100000
     DTEND;TZID=Europe/Vienna:20260302T110000
     RRULE:FREQ=WEEKLY;COUNT=6
     EXDATE;TZID=Europe/Vienna:20260316T100000
     RDATE;TZID=Europe/Vienna:20260319T120000
     SUMMARY:weekly
-""", "s") + vevent("""
+""",
+        "s",
+    )
+    + vevent(
+        """
     RECURRENCE-ID;TZID=Europe/Vienna:20260323T100000
     DTSTART;TZID=Europe/Vienna:20260325T150000
     DTEND;TZID=Europe/Vienna:20260325T160000
     SUMMARY:moved within the series
-""", "s") + vevent("""
+""",
+        "s",
+    )
+    + vevent(
+        """
     RECURRENCE-ID;TZID=Europe/Vienna:20260309T100000
     DTSTART;TZID=Europe/Vienna:20260504T100000
     DTEND;TZID=Europe/Vienna:20260504T110000
     SUMMARY:moved after the series
-""", "s"))
+""",
+        "s",
+    )
+)
 # Mondays 03-02 .. 04-06 at 10:00 local; 03-16 excluded; 03-09 and 03-23 overridden.
 
 
@@ -573,44 +627,52 @@ def test_time_range_and_prop_filters_target_the_same_component():
 
 
 def test_matching_never_modifies_the_calendar():
-    cal = ics(vevent("""
+    cal = ics(
+        vevent("""
         DTSTART:20260302T100000Z
         RRULE:FREQ=DAILY;COUNT=5
         EXDATE:20260303T100000Z
         EXDATE:20260304T100000Z
         SUMMARY:a
-    """) + vevent("""
+    """)
+        + vevent("""
         RECURRENCE-ID:20260305T100000Z
         DTSTART:20260305T120000Z
         SUMMARY:b
-    """))
+    """)
+    )
     before = cal.to_ical()
     assert not m(time_range("20260305T000000Z", "20260306T000000Z") + summary("a"), cal)
     assert cal.to_ical() == before
 
 
 def test_this_and_future_override_with_component_specific_tests_is_refused():
-    cal = ics(vevent("""
+    cal = ics(
+        vevent("""
         DTSTART:20260302T100000Z
         RRULE:FREQ=DAILY;COUNT=5
         SUMMARY:a
-    """) + vevent("""
+    """)
+        + vevent("""
         RECURRENCE-ID;RANGE=THISANDFUTURE:20260304T100000Z
         DTSTART:20260304T120000Z
         SUMMARY:b
-    """))
+    """)
+    )
     with pytest.raises(FilterError) as info:
         m(time_range("20260301T000000Z", None) + summary("a"), cal)
     assert info.value.condition == "supported-filter"
     assert in_range(cal, "20260305T120000Z", "20260305T120100Z")  # moved by the override
 
 
-INFINITE = ics(vevent("""
+INFINITE = ics(
+    vevent("""
     DTSTART;TZID=Europe/Vienna:20260105T090000
     DTEND;TZID=Europe/Vienna:20260105T100000
     RRULE:FREQ=WEEKLY;BYDAY=MO
     EXDATE;TZID=Europe/Vienna:20300107T090000
-"""))  # Mondays 08:00Z (winter) forever
+""")
+)  # Mondays 08:00Z (winter) forever
 
 
 def test_infinite_rrule_with_start_only_range():
@@ -647,16 +709,21 @@ def test_prefilter_reports_required_types_and_the_vevent_range():
 def test_prefilter_is_conservative():
     assert prefilter(flt("")) == (None, None)
     assert prefilter(flt('<C:comp-filter name="VEVENT"/>')) == ({"VEVENT"}, None)
-    assert prefilter(flt('<C:comp-filter name="VTODO"><C:is-not-defined/></C:comp-filter>')) \
-        == (None, None)
+    assert prefilter(flt('<C:comp-filter name="VTODO"><C:is-not-defined/></C:comp-filter>')) == (None, None)
     assert prefilter(flt('<C:comp-filter name="VTIMEZONE"/>')) == (None, None)
 
 
 # ------------------------------------------------------- property test against an oracle
 
 
-def oracle_instances(dtstart: datetime, freq: int, interval: int, count: int | None,
-                     exclude: set[int], moved: tuple[int, int] | None):
+def oracle_instances(
+    dtstart: datetime,
+    freq: int,
+    interval: int,
+    count: int | None,
+    exclude: set[int],
+    moved: tuple[int, int] | None,
+):
     """(index, local wall-clock start) of every instance, computed with dateutil directly."""
     until = None if count else dtstart + timedelta(days=800)
     starts = list(rrule.rrule(freq, dtstart=dtstart, interval=interval, count=count, until=until))
@@ -714,8 +781,9 @@ def series_and_range(draw):
     if moved and moved[0] < len(starts) and draw(st.booleans()):
         anchor = starts[moved[0]] + timedelta(hours=moved[1])
     anchor += draw(st.sampled_from([timedelta(0), length]))
-    at = oracle_utc(kind, anchor) + timedelta(minutes=draw(st.sampled_from(
-        [0, 0, 1, -1, 60, -60, 60 * 24 * 9, -60 * 24 * 9])))
+    at = oracle_utc(kind, anchor) + timedelta(
+        minutes=draw(st.sampled_from([0, 0, 1, -1, 60, -60, 60 * 24 * 9, -60 * 24 * 9]))
+    )
     size = timedelta(minutes=draw(st.sampled_from([1, 30, 60, 60 * 24, 60 * 24 * 10])))
     lo, hi = draw(st.sampled_from([(at, at + size), (at - size, at), (at, None), (None, at)]))
     return kind, wall, freq, interval, count, length, exclude, moved, lo, hi
@@ -727,8 +795,7 @@ def test_time_range_agrees_with_a_brute_force_oracle(case):
     kind, wall, freq, interval, count, length, exclude, moved, lo, hi = case
     freq_name = {rrule.DAILY: "DAILY", rrule.WEEKLY: "WEEKLY"}[freq]
     rule = f"FREQ={freq_name};INTERVAL={interval}" + (f";COUNT={count}" if count else "")
-    instances = dict(enumerate(rrule.rrule(freq, dtstart=wall, interval=interval,
-                                           count=count or 8)))
+    instances = dict(enumerate(rrule.rrule(freq, dtstart=wall, interval=interval, count=count or 8)))
     lines = [f"DTSTART{ical_value(kind, wall)}", f"RRULE:{rule}"]
     if length:
         lines.append(f"DTEND{ical_value(kind, wall + length)}")
@@ -736,16 +803,18 @@ def test_time_range_agrees_with_a_brute_force_oracle(case):
     body = vevent("\n".join(lines), "h")
     if moved and moved[0] in instances:
         new = instances[moved[0]] + timedelta(hours=moved[1])
-        body += vevent(f"RECURRENCE-ID{ical_value(kind, instances[moved[0]])}\n"
-                       f"DTSTART{ical_value(kind, new)}\n"
-                       + (f"DTEND{ical_value(kind, new + length)}" if length else ""), "h")
+        body += vevent(
+            f"RECURRENCE-ID{ical_value(kind, instances[moved[0]])}\n"
+            f"DTSTART{ical_value(kind, new)}\n"
+            + (f"DTEND{ical_value(kind, new + length)}" if length else ""),
+            "h",
+        )
     cal = ics(body)
 
     expected = False
     for _, start in oracle_instances(wall, freq, interval, count, exclude, moved):
         s_utc = oracle_utc(kind, start)
-        e_utc = oracle_utc(kind, start + (length or (timedelta(days=1) if kind == "date"
-                                                     else timedelta(0))))
+        e_utc = oracle_utc(kind, start + (length or (timedelta(days=1) if kind == "date" else timedelta(0))))
         if oracle_overlaps(s_utc, e_utc, lo, hi):
             expected = True
             break

@@ -28,44 +28,81 @@ CAL = "/ida_import/calendar/"
 def practice_data() -> dict:
     return {
         "practice": {"id": "imp-practice", "name": "Import-Praxis", "timezone": "Europe/Vienna"},
-        "practitioners": [{"id": "imp-p1", "username": USER, "display_name": "Ida Import",
-                           "email": "ida@example.org", "password": PASSWORD}],
-        "patients": [{"id": "imp-pat1", "patient_number": "501", "first_name": "Karl",
-                      "last_name": "Kurz", "phone": "+43 1 234"}],
+        "practitioners": [
+            {
+                "id": "imp-p1",
+                "username": USER,
+                "display_name": "Ida Import",
+                "email": "ida@example.org",
+                "password": PASSWORD,
+            }
+        ],
+        "patients": [
+            {
+                "id": "imp-pat1",
+                "patient_number": "501",
+                "first_name": "Karl",
+                "last_name": "Kurz",
+                "phone": "+43 1 234",
+            }
+        ],
         "locations": [{"id": "imp-loc1", "name": "Raum 2", "address": "Hauptstraße 5"}],
         "appointments": [
-            {"id": "imp-a1", "practitioner": "imp-p1", "patient": "imp-pat1",
-             "location": "imp-loc1", "subject": "Beratung", "notes": "erste Sitzung",
-             "start": "2031-03-03T09:00:00", "end": "2031-03-03T09:45:00"},
-            {"id": "imp-a2", "practitioner": "imp-p1", "patient": "imp-pat1",
-             "subject": "Serie", "start": "2031-03-04T10:00:00", "end": "2031-03-04T10:30:00",
-             "rrule": "FREQ=WEEKLY;COUNT=6", "exdates": ["2031-03-11T10:00:00"],
-             "overrides": [
-                 {"recurrence_id": "2031-03-18T10:00:00", "start": "2031-03-19T15:00:00",
-                  "end": "2031-03-19T15:30:00", "subject": "Serie (verschoben)"},
-                 {"recurrence_id": "2031-03-25T10:00:00", "status": "cancelled"},
-             ]},
-            {"id": "imp-a3", "practitioner": "imp-p1", "subject": "Urlaub", "all_day": True,
-             "start": "2031-04-01", "end": "2031-04-03"},
+            {
+                "id": "imp-a1",
+                "practitioner": "imp-p1",
+                "patient": "imp-pat1",
+                "location": "imp-loc1",
+                "subject": "Beratung",
+                "notes": "erste Sitzung",
+                "start": "2031-03-03T09:00:00",
+                "end": "2031-03-03T09:45:00",
+            },
+            {
+                "id": "imp-a2",
+                "practitioner": "imp-p1",
+                "patient": "imp-pat1",
+                "subject": "Serie",
+                "start": "2031-03-04T10:00:00",
+                "end": "2031-03-04T10:30:00",
+                "rrule": "FREQ=WEEKLY;COUNT=6",
+                "exdates": ["2031-03-11T10:00:00"],
+                "overrides": [
+                    {
+                        "recurrence_id": "2031-03-18T10:00:00",
+                        "start": "2031-03-19T15:00:00",
+                        "end": "2031-03-19T15:30:00",
+                        "subject": "Serie (verschoben)",
+                    },
+                    {"recurrence_id": "2031-03-25T10:00:00", "status": "cancelled"},
+                ],
+            },
+            {
+                "id": "imp-a3",
+                "practitioner": "imp-p1",
+                "subject": "Urlaub",
+                "all_day": True,
+                "start": "2031-04-01",
+                "end": "2031-04-03",
+            },
         ],
     }
 
 
 def propfind(live, path: str, body: str, depth: str = "1") -> dict[str, dict[str, str]]:
-    resp = live.request("PROPFIND", path, body, headers={"Depth": depth}, user=USER,
-                        password=PASSWORD)
+    resp = live.request("PROPFIND", path, body, headers={"Depth": depth}, user=USER, password=PASSWORD)
     assert resp.status_code == 207, resp.status_code
     out = {}
     for r in etree.fromstring(resp.content).findall(f"{{{DAV}}}response"):
-        out[r.findtext(f"{{{DAV}}}href")] = {el.tag: el.text for el in r.iter()
-                                            if isinstance(el.tag, str)}
+        out[r.findtext(f"{{{DAV}}}href")] = {el.tag: el.text for el in r.iter() if isinstance(el.tag, str)}
     return out
 
 
-ETAGS = ('<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop>'
-         '</D:propfind>')
-CTAG = ('<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/">'
-        '<D:prop><CS:getctag/><D:sync-token/></D:prop></D:propfind>')
+ETAGS = '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>'
+CTAG = (
+    '<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/">'
+    "<D:prop><CS:getctag/><D:sync-token/></D:prop></D:propfind>"
+)
 
 
 def etags(live) -> dict[str, str]:
@@ -140,8 +177,7 @@ def test_series_with_exceptions_is_one_resource(live, imported):
     _, cal = find(calendars(live), "Serie")
     vevents = list(cal.walk("VEVENT"))
     (master,) = [e for e in vevents if "RECURRENCE-ID" not in e]
-    overrides = {e.decoded("RECURRENCE-ID").strftime("%m-%d"): e for e in vevents
-                 if "RECURRENCE-ID" in e}
+    overrides = {e.decoded("RECURRENCE-ID").strftime("%m-%d"): e for e in vevents if "RECURRENCE-ID" in e}
     assert master["RRULE"].to_ical() == b"FREQ=WEEKLY;COUNT=6"
     exdates = master["EXDATE"] if isinstance(master["EXDATE"], list) else [master["EXDATE"]]
     assert [d.dt.strftime("%m-%d %H:%M") for x in exdates for d in x.dts] == ["03-11 10:00"]
@@ -193,8 +229,9 @@ def test_practitioner_is_matched_by_external_id(live, imported):
     import_data(data)
     ida = Practitioner.get(Practitioner.external_id == "imp-p1")
     assert ida.display_name == "Dr. Ida Import"
-    assert live.request("PROPFIND", "/", headers={"Depth": "0"}, user=USER,
-                        password=PASSWORD).status_code == 207  # password not reset
+    assert (
+        live.request("PROPFIND", "/", headers={"Depth": "0"}, user=USER, password=PASSWORD).status_code == 207
+    )  # password not reset
     data["practitioners"][0]["username"] = "ida neu"
     with pytest.raises(ImportError_, match=r"practitioners\[0\]\.username"):
         import_data(data)
@@ -223,29 +260,30 @@ def _bad(mutate):
 
 
 BAD_RECORDS = {
-    "start": (lambda d: d["appointments"][1].update(start="next tuesday"),
-              "appointments[1].start"),
-    "offset": (lambda d: d["appointments"][1].update(start="2031-03-04T10:00:00+01:00"),
-               "appointments[1].start"),
-    "practitioner": (lambda d: d["appointments"][2].update(practitioner="nobody"),
-                     "appointments[2].practitioner"),
-    "patient": (lambda d: d["appointments"][0].update(patient="nobody"),
-                "appointments[0].patient"),
-    "rrule": (lambda d: d["appointments"][1].update(rrule="FREQ=FORTNIGHTLY"),
-              "appointments[1].rrule"),
+    "start": (lambda d: d["appointments"][1].update(start="next tuesday"), "appointments[1].start"),
+    "offset": (
+        lambda d: d["appointments"][1].update(start="2031-03-04T10:00:00+01:00"),
+        "appointments[1].start",
+    ),
+    "practitioner": (
+        lambda d: d["appointments"][2].update(practitioner="nobody"),
+        "appointments[2].practitioner",
+    ),
+    "patient": (lambda d: d["appointments"][0].update(patient="nobody"), "appointments[0].patient"),
+    "rrule": (lambda d: d["appointments"][1].update(rrule="FREQ=FORTNIGHTLY"), "appointments[1].rrule"),
     "tzid": (lambda d: d["appointments"][1].update(tzid="Europe/Atlantis"), "appointments[1]"),
     "ends-before": (lambda d: d["appointments"][2].update(end="2031-03-01"), "appointments[2]"),
-    "override": (lambda d: d["appointments"][1]["overrides"][0].pop("recurrence_id"),
-                 "appointments[1].overrides[0].recurrence_id"),
+    "override": (
+        lambda d: d["appointments"][1]["overrides"][0].pop("recurrence_id"),
+        "appointments[1].overrides[0].recurrence_id",
+    ),
     "not-an-object": (lambda d: d["appointments"].append(42), "appointments[3]"),
     "not-a-list": (lambda d: d.update(patients={"id": 1}), "patients"),
     "number": (lambda d: d["patients"][0].pop("patient_number"), "patients[0].patient_number"),
-    "duplicate": (lambda d: d["patients"].append(dict(d["patients"][0], id="bad-2")),
-                  "patients[1]"),
+    "duplicate": (lambda d: d["patients"].append(dict(d["patients"][0], id="bad-2")), "patients[1]"),
     "password": (lambda d: d["practitioners"][0].pop("password"), "practitioners[0].password"),
     "email": (lambda d: d["practitioners"][0].update(email="kein-at"), "practitioners[0]"),
-    "flag": (lambda d: d["practitioners"][0].update(pseudonymize="ja"),
-             "practitioners[0].pseudonymize"),
+    "flag": (lambda d: d["practitioners"][0].update(pseudonymize="ja"), "practitioners[0].pseudonymize"),
     "subject": (lambda d: d["appointments"][0].update(subject=["a"]), "appointments[0].subject"),
 }
 
@@ -260,8 +298,7 @@ def test_bad_record_is_named_and_nothing_is_imported(live, case):
     assert message.startswith(where), message
     assert "\n" not in message
     assert "Karl" not in message and "Kurz" not in message  # no patient data in errors
-    assert [m.select().count() for m in (Practice, Practitioner, Appointment, Change,
-                                         Patient)] == counts
+    assert [m.select().count() for m in (Practice, Practitioner, Appointment, Change, Patient)] == counts
     assert Practice.get_or_none(Practice.external_id == "bad-practice") is None
 
 

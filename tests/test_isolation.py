@@ -46,17 +46,29 @@ def foreign_paths(bernd_event) -> list[str]:
     path, _ = bernd_event
     name = path.rsplit("/", 1)[1]
     return [
-        "/bernd_huber/", "/bernd_huber", "/Bernd_Huber/", "/bernd%20huber/", "/BERND%20HUBER/calendar/",
-        BERND_CAL, BERND_CAL.rstrip("/"), path, "/bernd%20huber/calendar/" + name,
+        "/bernd_huber/",
+        "/bernd_huber",
+        "/Bernd_Huber/",
+        "/bernd%20huber/",
+        "/BERND%20HUBER/calendar/",
+        BERND_CAL,
+        BERND_CAL.rstrip("/"),
+        path,
+        "/bernd%20huber/calendar/" + name,
         ANNA_CAL + name,  # bernd's resource name inside anna's calendar
-        "/anna_maier/shared-bernd_huber/", "/anna_maier/shared-bernd_huber/" + name,
+        "/anna_maier/shared-bernd_huber/",
+        "/anna_maier/shared-bernd_huber/" + name,
     ]
 
 
 def test_demo_password_sanity(live):
     """The colleague really can read his own calendar (so the 404s above are not an outage)."""
-    assert live.request("PROPFIND", BERND_CAL, headers={"Depth": "0"}, user=COLLEAGUE,
-                        password=DEMO_PASSWORD).status_code == 207
+    assert (
+        live.request(
+            "PROPFIND", BERND_CAL, headers={"Depth": "0"}, user=COLLEAGUE, password=DEMO_PASSWORD
+        ).status_code
+        == 207
+    )
 
 
 @pytest.mark.parametrize("method", ["PROPFIND", "GET", "HEAD", "PROPPATCH", "REPORT"])
@@ -71,8 +83,11 @@ def test_foreign_paths_are_404(live, bernd_event, method):
 def test_foreign_write_attempts_change_nothing(live, bernd_event):
     path, body = bernd_event
     new_event = body.replace(uid_of(body), b"intruder-uid@example.org")
-    for method, target, data in [("DELETE", path, None), ("PUT", path, body),
-                                 ("PUT", BERND_CAL + "intruder.ics", new_event)]:
+    for method, target, data in [
+        ("DELETE", path, None),
+        ("PUT", path, body),
+        ("PUT", BERND_CAL + "intruder.ics", new_event),
+    ]:
         resp = live.request(method, target, data, headers={"Content-Type": "text/calendar"})
         assert resp.status_code in (403, 404), (method, target, resp.status_code)
     after = live.request("GET", path, user=COLLEAGUE)
@@ -93,9 +108,11 @@ def test_dot_segments_do_not_escape_the_own_calendar(live, bernd_event):
     auth = live.session().auth
     header = "Basic " + base64.b64encode(auth[0] + b":" + auth[1]).decode()
     try:
-        for raw in (f"/anna_maier/../bernd_huber/calendar/{name}",
-                    f"/anna_maier/calendar/../../bernd_huber/calendar/{name}",
-                    f"/anna_maier/calendar/..%2F..%2Fbernd_huber%2Fcalendar%2F{name}"):
+        for raw in (
+            f"/anna_maier/../bernd_huber/calendar/{name}",
+            f"/anna_maier/calendar/../../bernd_huber/calendar/{name}",
+            f"/anna_maier/calendar/..%2F..%2Fbernd_huber%2Fcalendar%2F{name}",
+        ):
             conn.request("GET", raw, headers={"Authorization": header})
             resp = conn.getresponse()
             content = resp.read()
@@ -120,15 +137,16 @@ def test_delegation_grant_is_what_opens_a_shared_calendar(live, bernd_event):
 # ---------------------------------------------------------------- names that collide in URLs
 
 
-@pytest.mark.parametrize("name", ["anna_maier", "Anna_Maier", "ANNA MAIER", " anna maier ",
-                                  "bernd_Huber"])
+@pytest.mark.parametrize("name", ["anna_maier", "Anna_Maier", "ANNA MAIER", " anna maier ", "bernd_Huber"])
 def test_names_that_collide_are_refused_at_creation(live, name):
     practice = Practice.get(Practice.external_id == "demo-practice")
     with pytest.raises(api.DataError) as err:
         api.create_practitioner(practice, name, "pw")
     assert "exists" in str(err.value) or "URL" in str(err.value)
     assert api.find_practitioner(name) is None or api.find_practitioner(name).username in (
-        "anna maier", COLLEAGUE)
+        "anna maier",
+        COLLEAGUE,
+    )
 
 
 @pytest.mark.parametrize("name", ["a/b", "a?b", "a#b", "a%b", "a\\b", "a:b", "tab\there", ""])
@@ -145,12 +163,19 @@ def test_multiget_does_not_serve_foreign_hrefs(live, bernd_event):
     bernd_path, bernd_body = bernd_event
     own = sorted(h for h in listing(live, ANNA_CAL, "anna maier") if h.endswith(".ics"))
     name = bernd_path.rsplit("/", 1)[1]
-    foreign = [bernd_path, ANNA_CAL + name, "/bernd%20huber/calendar/" + name,
-               live.url(bernd_path), ANNA_CAL + "../../bernd_huber/calendar/" + name]
+    foreign = [
+        bernd_path,
+        ANNA_CAL + name,
+        "/bernd%20huber/calendar/" + name,
+        live.url(bernd_path),
+        ANNA_CAL + "../../bernd_huber/calendar/" + name,
+    ]
     hrefs = "".join(f"<D:href>{h}</D:href>" for h in [own[0], *foreign])
-    body = ('<?xml version="1.0" encoding="utf-8"?>'
-            '<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
-            f'<D:prop><D:getetag/><C:calendar-data/></D:prop>{hrefs}</C:calendar-multiget>')
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        '<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
+        f"<D:prop><D:getetag/><C:calendar-data/></D:prop>{hrefs}</C:calendar-multiget>"
+    )
     resp = live.request("REPORT", ANNA_CAL, body, headers={"Depth": "1"})
     assert resp.status_code == 207
     assert uid_of(bernd_body) not in resp.content

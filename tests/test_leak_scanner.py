@@ -23,8 +23,9 @@ CLEAN_XML = (
     '<?xml version="1.0" encoding="utf-8"?>\n<D:multistatus xmlns:D="DAV:" '
     'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:response><D:href>/cal/ma/4f1c2a9e-1042.ics'
     '</D:href><D:propstat><D:prop><D:getetag>"17-pn"</D:getetag><C:calendar-data>'
-    + CLEAN_ICS.replace("\r", "&#13;") + "</C:calendar-data></D:prop><D:status>HTTP/1.1 200 OK"
-    "</D:status></D:propstat></D:response><D:li lang=\"de\"/></D:multistatus>"
+    + CLEAN_ICS.replace("\r", "&#13;")
+    + "</C:calendar-data></D:prop><D:status>HTTP/1.1 200 OK"
+    '</D:status></D:propstat></D:response><D:li lang="de"/></D:multistatus>'
 )
 
 
@@ -42,36 +43,37 @@ def test_clean_protocol_traffic_passes() -> None:
     scanner = _scanner()
     scanner.record(CLEAN_ICS, "ics")
     scanner.record(CLEAN_XML, "xml")
-    scanner.record("ETag: \"17-pn\"", "header")
+    scanner.record('ETag: "17-pn"', "header")
     scanner.record("INFO davserver.http REPORT /cal/ma/ 207 in 12 ms", "log")
     scanner.assert_clean()
 
 
-@pytest.mark.parametrize(("data", "secret"), [
-    ("SUMMARY:Termin Mar\r\n ia", 1),                       # folded with a space
-    ("SUMMARY:Termin Mus\r\n\tter", 2),                     # folded with a tab
-    ("DESCRIPTION:Berg\\, Anna anrufen", 6),                # iCalendar text escape
-    ("DESCRIPTION:Berg\\,\\nAnna", 6),                      # escaped comma and newline
-    ("<summary>J&#252;rgen</summary>", 3),                  # decimal character reference
-    ("<summary>J&#xFC;rgen &amp; Co</summary>", 3),         # hex character reference
-    ("<summary>J&uuml;rgen</summary>", 3),                  # named entity
-    ("<C:calendar-data>SUMMARY:J&#252;r\r\n gen</C:calendar-data>", 3),  # entity + folding
-    ("Location: /cal/ma/J%C3%BCrgen.ics", 3),               # percent-encoded UTF-8
-    ("/search?q=Berg%2C+Anna", 6),                          # percent-encoding with + for space
-    ("/cal/%D6zt%FCrk.ics", 4),                             # percent-encoded Latin-1
-    ("/cal/juergen-7.ics", 3),                              # ASCII slug
-    ("MUSTER", 2),                                          # case
-    ("Mu\u00adster", 2),                                    # soft hyphen inside
-    ("{\"summary\": \"J\\u00fcrgen\"}", 3),                 # JSON escape
-    ("Ma\u0301ria", 1),                                     # stray combining mark
-    ("Ｍａｒｉａ", 1),                                       # fullwidth
-    ("Li Wang kommt", 5),                                   # short name as a word
-    ("<D:displayname>Li</D:displayname>", 5),               # short name as element text
-])
+@pytest.mark.parametrize(
+    ("data", "secret"),
+    [
+        ("SUMMARY:Termin Mar\r\n ia", 1),  # folded with a space
+        ("SUMMARY:Termin Mus\r\n\tter", 2),  # folded with a tab
+        ("DESCRIPTION:Berg\\, Anna anrufen", 6),  # iCalendar text escape
+        ("DESCRIPTION:Berg\\,\\nAnna", 6),  # escaped comma and newline
+        ("<summary>J&#252;rgen</summary>", 3),  # decimal character reference
+        ("<summary>J&#xFC;rgen &amp; Co</summary>", 3),  # hex character reference
+        ("<summary>J&uuml;rgen</summary>", 3),  # named entity
+        ("<C:calendar-data>SUMMARY:J&#252;r\r\n gen</C:calendar-data>", 3),  # entity + folding
+        ("Location: /cal/ma/J%C3%BCrgen.ics", 3),  # percent-encoded UTF-8
+        ("/search?q=Berg%2C+Anna", 6),  # percent-encoding with + for space
+        ("/cal/%D6zt%FCrk.ics", 4),  # percent-encoded Latin-1
+        ("/cal/juergen-7.ics", 3),  # ASCII slug
+        ("MUSTER", 2),  # case
+        ("Mu\u00adster", 2),  # soft hyphen inside
+        ('{"summary": "J\\u00fcrgen"}', 3),  # JSON escape
+        ("Ma\u0301ria", 1),  # stray combining mark
+        ("Ｍａｒｉａ", 1),  # fullwidth
+        ("Li Wang kommt", 5),  # short name as a word
+        ("<D:displayname>Li</D:displayname>", 5),  # short name as element text
+    ],
+)
 def test_finds_hidden_names(data: str, secret: int) -> None:
     assert [f.split(" (")[0] for f in _leaks(data)] == [f"secret #{secret}"], data
-
-
 
 
 def test_folding_inside_a_utf8_sequence() -> None:
@@ -82,18 +84,33 @@ def test_latin1_body() -> None:
     assert _leaks("Jürgen".encode("latin-1"))
 
 
-@pytest.mark.parametrize("data", [
-    "0664/123 45 67", "tel:+43-664-1234567", "0043 (0) 664 1234567", "Rückruf 1234567",
-    "TEL;VALUE=uri:tel:%2B436641234567",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        "0664/123 45 67",
+        "tel:+43-664-1234567",
+        "0043 (0) 664 1234567",
+        "Rückruf 1234567",
+        "TEL;VALUE=uri:tel:%2B436641234567",
+    ],
+)
 def test_finds_phone_numbers_in_any_format(data: str) -> None:
     assert _leaks(data), data
 
 
-@pytest.mark.parametrize("data", [
-    "Linie 3", "<D:li/>", "<x li=\"1\"/>", "Lie", "DTSTAMP:20260314T101500Z",
-    "664 123", "0699 1234", "0664 99345",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        "Linie 3",
+        "<D:li/>",
+        '<x li="1"/>',
+        "Lie",
+        "DTSTAMP:20260314T101500Z",
+        "664 123",
+        "0699 1234",
+        "0664 99345",
+    ],
+)
 def test_no_false_positives(data: str) -> None:
     assert not _leaks(data), data
 
@@ -146,8 +163,10 @@ def _call(scanner: LeakScanner, response: tuple, **extra: bytes) -> bytes:
 
 def test_wsgi_records_headers() -> None:
     scanner = _scanner()
-    body = _call(scanner, ("200 OK", [("Content-Disposition",
-                                       "attachment; filename*=UTF-8''J%C3%BCrgen.ics")], [b"ok"]))
+    body = _call(
+        scanner,
+        ("200 OK", [("Content-Disposition", "attachment; filename*=UTF-8''J%C3%BCrgen.ics")], [b"ok"]),
+    )
     assert body == b"ok"
     assert scanner.leaks() == ["secret #3 (name J***) in response #1 header 'Content-Disposition'"]
 
@@ -156,8 +175,10 @@ def test_wsgi_records_status_line_and_body_across_chunks() -> None:
     scanner = _scanner()
     _call(scanner, ("200 OK", [], [b"SUMMARY:Ma", b"ria"]))
     _call(scanner, ("404 Muster not found", [], [b""]))
-    assert scanner.leaks() == ["secret #1 (name M***) in response #1 body",
-                               "secret #2 (name M***) in response #2 status line"]
+    assert scanner.leaks() == [
+        "secret #1 (name M***) in response #1 body",
+        "secret #2 (name M***) in response #2 status line",
+    ]
 
 
 def test_wsgi_records_write_callable_and_closes_inner_iterable() -> None:
@@ -170,8 +191,14 @@ def test_wsgi_records_write_callable_and_closes_inner_iterable() -> None:
 
 def test_wsgi_clean_response() -> None:
     scanner = _scanner()
-    _call(scanner, ("207 Multi-Status", [("Content-Type", "application/xml; charset=utf-8"),
-                                        ("ETag", '"17-pn"')], [CLEAN_XML.encode()]))
+    _call(
+        scanner,
+        (
+            "207 Multi-Status",
+            [("Content-Type", "application/xml; charset=utf-8"), ("ETag", '"17-pn"')],
+            [CLEAN_XML.encode()],
+        ),
+    )
     scanner.assert_clean()
 
 

@@ -31,30 +31,69 @@ REQUIRE = os.environ.get("PRAXIS_REQUIRE_LITMUS") == "1"
 # suite -> test -> "pass" | "FAIL" | "SKIPPED"; each FAIL is explained in docs/conformance/litmus.md.
 EXPECTED: dict[str, dict[str, str]] = {
     "basic": {
-        "0. init": "pass", "1. begin": "pass", "2. options": "pass",
-        "3. put_get": "FAIL", "4. put_get_utf8_segment": "FAIL", "5. put_no_parent": "pass",
-        "6. mkcol_over_plain": "SKIPPED", "7. delete": "SKIPPED", "8. delete_null": "pass",
-        "9. delete_fragment": "FAIL", "10. mkcol": "FAIL", "11. mkcol_again": "SKIPPED",
-        "12. delete_coll": "SKIPPED", "13. mkcol_no_parent": "pass", "14. mkcol_with_body": "FAIL",
+        "0. init": "pass",
+        "1. begin": "pass",
+        "2. options": "pass",
+        "3. put_get": "FAIL",
+        "4. put_get_utf8_segment": "FAIL",
+        "5. put_no_parent": "pass",
+        "6. mkcol_over_plain": "SKIPPED",
+        "7. delete": "SKIPPED",
+        "8. delete_null": "pass",
+        "9. delete_fragment": "FAIL",
+        "10. mkcol": "FAIL",
+        "11. mkcol_again": "SKIPPED",
+        "12. delete_coll": "SKIPPED",
+        "13. mkcol_no_parent": "pass",
+        "14. mkcol_with_body": "FAIL",
         "15. finish": "pass",
     },
     "copymove": {
-        "0. init": "pass", "1. begin": "pass", "2. copy_init": "FAIL", "3. copy_simple": "SKIPPED",
-        "4. copy_overwrite": "SKIPPED", "5. copy_nodestcoll": "SKIPPED", "6. copy_cleanup": "pass",
-        "7. copy_coll": "FAIL", "8. copy_shallow": "FAIL", "9. move": "FAIL", "10. move_coll": "FAIL",
-        "11. move_cleanup": "pass", "12. finish": "pass",
+        "0. init": "pass",
+        "1. begin": "pass",
+        "2. copy_init": "FAIL",
+        "3. copy_simple": "SKIPPED",
+        "4. copy_overwrite": "SKIPPED",
+        "5. copy_nodestcoll": "SKIPPED",
+        "6. copy_cleanup": "pass",
+        "7. copy_coll": "FAIL",
+        "8. copy_shallow": "FAIL",
+        "9. move": "FAIL",
+        "10. move_coll": "FAIL",
+        "11. move_cleanup": "pass",
+        "12. finish": "pass",
     },
     "props": {
-        "0. init": "pass", "1. begin": "pass", "2. propfind_invalid": "pass",
-        "3. propfind_invalid2": "pass", "4. propfind_d0": "pass", "5. propinit": "FAIL",
-        "6. propset": "SKIPPED", "7. propget": "SKIPPED", "8. propextended": "pass",
-        "9. propmove": "SKIPPED", "10. propget": "SKIPPED", "11. propdeletes": "SKIPPED",
-        "12. propget": "SKIPPED", "13. propreplace": "SKIPPED", "14. propget": "SKIPPED",
-        "15. propnullns": "SKIPPED", "16. propget": "SKIPPED", "17. prophighunicode": "SKIPPED",
-        "18. propget": "SKIPPED", "19. propremoveset": "SKIPPED", "20. propget": "SKIPPED",
-        "21. propsetremove": "SKIPPED", "22. propget": "SKIPPED", "23. propvalnspace": "SKIPPED",
-        "24. propwformed": "pass", "25. propinit": "FAIL", "26. propmanyns": "FAIL",
-        "27. propget": "SKIPPED", "28. propcleanup": "pass", "29. finish": "pass",
+        "0. init": "pass",
+        "1. begin": "pass",
+        "2. propfind_invalid": "pass",
+        "3. propfind_invalid2": "pass",
+        "4. propfind_d0": "pass",
+        "5. propinit": "FAIL",
+        "6. propset": "SKIPPED",
+        "7. propget": "SKIPPED",
+        "8. propextended": "pass",
+        "9. propmove": "SKIPPED",
+        "10. propget": "SKIPPED",
+        "11. propdeletes": "SKIPPED",
+        "12. propget": "SKIPPED",
+        "13. propreplace": "SKIPPED",
+        "14. propget": "SKIPPED",
+        "15. propnullns": "SKIPPED",
+        "16. propget": "SKIPPED",
+        "17. prophighunicode": "SKIPPED",
+        "18. propget": "SKIPPED",
+        "19. propremoveset": "SKIPPED",
+        "20. propget": "SKIPPED",
+        "21. propsetremove": "SKIPPED",
+        "22. propget": "SKIPPED",
+        "23. propvalnspace": "SKIPPED",
+        "24. propwformed": "pass",
+        "25. propinit": "FAIL",
+        "26. propmanyns": "FAIL",
+        "27. propget": "SKIPPED",
+        "28. propcleanup": "pass",
+        "29. finish": "pass",
     },
     "locks": {"0. init": "pass", "1. begin": "pass", "2. options": "pass", "3. precond": "SKIPPED"},
     "http": {"0. init": "pass", "1. begin": "pass", "2. expect100": "pass", "3. finish": "pass"},
@@ -82,7 +121,7 @@ class ScratchCollection:
             start_response(status, [("Content-Length", "0")])
             return [b""]
         if path.startswith(SCRATCH):
-            environ["PATH_INFO"] = CALENDAR + path[len(SCRATCH):]
+            environ["PATH_INFO"] = CALENDAR + path[len(SCRATCH) :]
         elif path == SCRATCH.rstrip("/"):
             environ["PATH_INFO"] = CALENDAR
         for key in ("HTTP_DESTINATION",):
@@ -96,8 +135,11 @@ class ScratchCollection:
 
         body = b"".join(self.app(environ, capture))
         body = body.replace(f">{CALENDAR}".encode(), f">{SCRATCH}".encode())
-        headers = [(k, v.replace(CALENDAR, SCRATCH) if k.lower() == "location" else v)
-                   for k, v in captured["headers"] if k.lower() != "content-length"]
+        headers = [
+            (k, v.replace(CALENDAR, SCRATCH) if k.lower() == "location" else v)
+            for k, v in captured["headers"]
+            if k.lower() != "content-length"
+        ]
         headers.append(("Content-Length", str(len(body))))
         start_response(captured["status"], headers)
         return [body]
@@ -152,7 +194,11 @@ def litmus_server(tmp_path_factory):
 def run_litmus(server, workdir) -> tuple[str, dict[str, dict[str, str]]]:
     result = subprocess.run(
         ["litmus", "-k", server.url(SCRATCH.removesuffix("litmus/")), DEMO_USER, DEMO_PASSWORD],
-        cwd=workdir, capture_output=True, text=True, errors="replace", timeout=120,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=120,
         env={**os.environ, "TESTS": "basic copymove props locks http"},
     )
     return result.stdout, parse(result.stdout)
@@ -173,10 +219,18 @@ def test_litmus_results_are_exactly_the_documented_ones(litmus_server, tmp_path)
 
 
 def test_litmus_output_parser():
-    sample = (" -> running `basic':\n-> running `basic':\n 0. init.................. \n"
-              " 0. init.................. pass\n 2. options............... WARNING: no class 2\n"
-              "    ...................... pass (with 1 warning)\n 3. put_get............... FAIL (403)\n"
-              " 6. mkcol_over_plain...... SKIPPED\n")
-    assert parse(sample) == {"basic": {"0. init": "pass", "2. options": "pass", "3. put_get": "FAIL",
-                                       "6. mkcol_over_plain": "SKIPPED"}}
+    sample = (
+        " -> running `basic':\n-> running `basic':\n 0. init.................. \n"
+        " 0. init.................. pass\n 2. options............... WARNING: no class 2\n"
+        "    ...................... pass (with 1 warning)\n 3. put_get............... FAIL (403)\n"
+        " 6. mkcol_over_plain...... SKIPPED\n"
+    )
+    assert parse(sample) == {
+        "basic": {
+            "0. init": "pass",
+            "2. options": "pass",
+            "3. put_get": "FAIL",
+            "6. mkcol_over_plain": "SKIPPED",
+        }
+    }
     assert warnings(sample) == {"no class 2"}

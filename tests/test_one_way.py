@@ -47,15 +47,20 @@ CLIENT_RULES = [thunderbird_writable, outlook_writable, davx5_writable]
 
 
 def event(uid: str, summary: str = "Vom Gerät") -> str:
-    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\n"
-            f"UID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260312T090000Z\r\n"
-            f"DTEND:20260312T100000Z\r\nSUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260312T090000Z\r\n"
+        f"DTEND:20260312T100000Z\r\nSUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
 
 
 def frieda_event() -> Appointment:
-    return (Appointment.select().where(
-        Appointment.practitioner == api.find_practitioner(OWNER).id)
-        .order_by(Appointment.id).first())
+    return (
+        Appointment.select()
+        .where(Appointment.practitioner == api.find_practitioner(OWNER).id)
+        .order_by(Appointment.id)
+        .first()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +69,12 @@ def one_way(live):
     frieda = api.create_practitioner(practice, OWNER, DEMO_PASSWORD)
     api.create_practitioner(practice, DELEGATE, DEMO_PASSWORD)
     for day in (2, 3):
-        api.create_appointment(frieda, AppointmentFields(
-            dt.datetime(2026, 3, day, 9), dt.datetime(2026, 3, day, 10), subject=f"Termin {day}"))
+        api.create_appointment(
+            frieda,
+            AppointmentFields(
+                dt.datetime(2026, 3, day, 9), dt.datetime(2026, 3, day, 10), subject=f"Termin {day}"
+            ),
+        )
     assert cli(live.db_url, "grant", OWNER, "--to", DELEGATE, "--read-write").returncode == 0
     before = ctag(live, CAL, OWNER)
     result = cli(live.db_url, "settings", OWNER, "--direction", "server-to-device")
@@ -88,8 +97,7 @@ def test_calendar_and_events_advertise_read_only(one_way):
 
 
 def test_the_client_rules_do_see_a_two_way_calendar_as_writable(one_way):
-    privs = privileges(propfind(one_way, "/anna_maier/calendar/", DEMO_USER)[
-        "/anna_maier/calendar/"])
+    privs = privileges(propfind(one_way, "/anna_maier/calendar/", DEMO_USER)["/anna_maier/calendar/"])
     assert all(rule(privs) for rule in CLIENT_RULES)
 
 
@@ -100,13 +108,14 @@ def test_every_write_is_403_need_privileges_and_changes_nothing(one_way):
     current = live.request("GET", CAL + name, user=OWNER)
     assert current.status_code == 200
     etag = current.headers["ETag"]
-    proppatch = ('<D:propertyupdate xmlns:D="DAV:" xmlns:A="http://apple.com/ns/ical/"><D:set>'
-                 "<D:prop><D:displayname>Meins</D:displayname><A:calendar-color>#FF0000"
-                 "</A:calendar-color></D:prop></D:set></D:propertyupdate>")
+    proppatch = (
+        '<D:propertyupdate xmlns:D="DAV:" xmlns:A="http://apple.com/ns/ical/"><D:set>'
+        "<D:prop><D:displayname>Meins</D:displayname><A:calendar-color>#FF0000"
+        "</A:calendar-color></D:prop></D:set></D:propertyupdate>"
+    )
     attempts = [
         ("PUT", CAL + "device-new.ics", event("device-new@x"), {**ICAL, "If-None-Match": "*"}),
-        ("PUT", CAL + name, current.text.replace("SUMMARY:", "SUMMARY:Verlegt "),
-         {**ICAL, "If-Match": etag}),
+        ("PUT", CAL + name, current.text.replace("SUMMARY:", "SUMMARY:Verlegt "), {**ICAL, "If-Match": etag}),
         ("PUT", CAL + name, event(appt.uid), ICAL),
         ("DELETE", CAL + name, None, {"If-Match": etag}),
         ("DELETE", CAL + name, None, {}),
@@ -140,13 +149,17 @@ def test_practice_changes_still_reach_the_device(one_way):
     first = sync(live, CAL, OWNER)
     token = etree.fromstring(first.content).findtext("D:sync-token", None, NS)
     appt = frieda_event()
-    api.update_appointment(appt, AppointmentFields(dt.datetime(2026, 3, 2, 11),
-                                                   dt.datetime(2026, 3, 2, 12),
-                                                   subject="Verlegt durch die Praxis"))
+    api.update_appointment(
+        appt,
+        AppointmentFields(
+            dt.datetime(2026, 3, 2, 11), dt.datetime(2026, 3, 2, 12), subject="Verlegt durch die Praxis"
+        ),
+    )
     changed = sync(live, CAL, OWNER, token)
     assert changed.status_code == 207
-    hrefs = [r.findtext("D:href", "", NS)
-             for r in etree.fromstring(changed.content).findall("D:response", NS)]
+    hrefs = [
+        r.findtext("D:href", "", NS) for r in etree.fromstring(changed.content).findall("D:response", NS)
+    ]
     assert hrefs == [CAL + appt.resource_name]
     assert "Verlegt durch die Praxis" in live.request("GET", hrefs[0], user=OWNER).text
 
@@ -157,8 +170,10 @@ def test_a_read_write_delegate_of_a_one_way_calendar_is_read_only_too(one_way):
     assert not any(rule(privs) for rule in CLIENT_RULES), privs
     before = digest()
     name = frieda_event().resource_name
-    for method, path, body in (("PUT", AS_DELEGATE + "x.ics", event("delegate@x")),
-                               ("DELETE", AS_DELEGATE + name, None)):
+    for method, path, body in (
+        ("PUT", AS_DELEGATE + "x.ics", event("delegate@x")),
+        ("DELETE", AS_DELEGATE + name, None),
+    ):
         resp = live.request(method, path, body, user=DELEGATE, headers=ICAL if body else {})
         assert resp.status_code == 403 and error_condition(resp) == "need-privileges"
     assert digest() == before
@@ -173,8 +188,9 @@ def test_switching_back_to_two_way_makes_it_writable_again(one_way):
         assert all(rule(privs) for rule in CLIENT_RULES), privs
         resp = live.request("PUT", CAL + "back.ics", event("back@x"), user=OWNER, headers=ICAL)
         assert resp.status_code == 201
-        assert all(rule(privileges(propfind(live, AS_DELEGATE, DELEGATE)[AS_DELEGATE]))
-                   for rule in (outlook_writable, davx5_writable, thunderbird_writable))
+        assert all(
+            rule(privileges(propfind(live, AS_DELEGATE, DELEGATE)[AS_DELEGATE]))
+            for rule in (outlook_writable, davx5_writable, thunderbird_writable)
+        )
     finally:
-        assert cli(live.db_url, "settings", OWNER, "--direction",
-                   "server-to-device").returncode == 0
+        assert cli(live.db_url, "settings", OWNER, "--direction", "server-to-device").returncode == 0

@@ -26,8 +26,7 @@ def pg_url(tmp_path_factory, postgres_available) -> Iterator[str]:
 def cache(pg_url) -> Iterator[practitioner_cache.PractitionerCache]:
     db = open_database(pg_url)
     if api.find_practitioner("cache user") is None:
-        api.create_practitioner(api.get_or_create_practice("Cache", "cache-practice"),
-                                "cache user", "pw-1")
+        api.create_practitioner(api.get_or_create_practice("Cache", "cache-practice"), "cache user", "pw-1")
     active = practitioner_cache.enable(db)
     wait_until(lambda: active.live)
     yield active
@@ -75,13 +74,14 @@ def test_a_change_from_another_connection_is_seen(cache, pg_url, monkeypatch):
     with _other_connection(pg_url) as conn:
         conn.cursor().execute(
             "UPDATE practitioner SET password_hash = 'changed-elsewhere' WHERE login_key = %s",
-            ("cache user",))
-    wait_until(lambda: store.practitioner_by_login_key("cache user").password_hash
-           == "changed-elsewhere")
+            ("cache user",),
+        )
+    wait_until(lambda: store.practitioner_by_login_key("cache user").password_hash == "changed-elsewhere")
     assert before.password_hash != "changed-elsewhere"
     with _other_connection(pg_url) as conn:  # the practice row is joined: it notifies too
-        conn.cursor().execute("UPDATE practice SET name = 'Cache renamed' WHERE external_id = %s",
-                              ("cache-practice",))
+        conn.cursor().execute(
+            "UPDATE practice SET name = 'Cache renamed' WHERE external_id = %s", ("cache-practice",)
+        )
     wait_until(lambda: store.practitioner_by_login_key("cache user").practice.name == "Cache renamed")
     api.set_password(api.find_practitioner("cache user"), "pw-1")
 
@@ -98,8 +98,7 @@ def test_a_writer_in_this_process_is_seen_at_once(cache, pg_url):
             assert store.practitioner_by_login_key("cache user").password_hash != user.password_hash
             api.set_password(api.find_practitioner("cache user"), "pw-1")
         finally:
-            conn.cursor().execute(
-                "ALTER TABLE practitioner ENABLE TRIGGER praxis_practitioner_changed")
+            conn.cursor().execute("ALTER TABLE practitioner ENABLE TRIGGER praxis_practitioner_changed")
 
 
 def test_without_its_listener_the_cache_serves_nothing(cache, pg_url, monkeypatch, caplog):
@@ -132,8 +131,10 @@ def test_the_cache_of_another_database_is_not_used(cache, tmp_path):
 def test_the_triggers_are_installed_once_and_notify(pg_url):
     db = open_database(pg_url)
     open_database(pg_url)  # a second start changes nothing
-    names = sorted(r[0] for r in db.execute_sql(
-        "SELECT tgname FROM pg_trigger WHERE starts_with(tgname, %s)", ("praxis_",)))
+    names = sorted(
+        r[0]
+        for r in db.execute_sql("SELECT tgname FROM pg_trigger WHERE starts_with(tgname, %s)", ("praxis_",))
+    )
     assert names == ["praxis_practice_changed", "praxis_practitioner_changed"]
     with _other_connection(pg_url) as listener:
         listener.cursor().execute(f"LISTEN {practitioner_cache.CHANNEL}")
@@ -151,12 +152,12 @@ def test_a_row_is_read_again_after_its_maximum_age(cache, pg_url, monkeypatch):
     with _other_connection(pg_url) as conn:
         conn.cursor().execute("ALTER TABLE practitioner DISABLE TRIGGER praxis_practitioner_changed")
         try:
-            conn.cursor().execute("UPDATE practitioner SET display_name = 'Unheard' "
-                                  "WHERE login_key = 'cache user'")
+            conn.cursor().execute(
+                "UPDATE practitioner SET display_name = 'Unheard' WHERE login_key = 'cache user'"
+            )
             assert store.practitioner_by_login_key("cache user").display_name != "Unheard"
             monkeypatch.setattr(practitioner_cache, "MAX_AGE_SECONDS", 0.0)  # time has passed
             assert store.practitioner_by_login_key("cache user").display_name == "Unheard"
             assert counter.count == 2
         finally:
-            conn.cursor().execute(
-                "ALTER TABLE practitioner ENABLE TRIGGER praxis_practitioner_changed")
+            conn.cursor().execute("ALTER TABLE practitioner ENABLE TRIGGER praxis_practitioner_changed")

@@ -29,8 +29,10 @@ def c(ns: str, name: str) -> str:
 
 def propfind(live, path: str, *props: tuple[str, str], depth: str = "0", **kw):
     inner = "".join(f'<x:{name} xmlns:x="{ns}"/>' for ns, name in props)
-    body = (f'<?xml version="1.0" encoding="utf-8"?>'
-            f'<D:propfind xmlns:D="DAV:"><D:prop>{inner}</D:prop></D:propfind>')
+    body = (
+        f'<?xml version="1.0" encoding="utf-8"?>'
+        f'<D:propfind xmlns:D="DAV:"><D:prop>{inner}</D:prop></D:propfind>'
+    )
     resp = live.request("PROPFIND", path, body, headers={"Depth": depth}, **kw)
     assert resp.status_code == 207, (resp.status_code, resp.text[:500])
     out: dict[str, dict[str, tuple[int, etree._Element]]] = {}
@@ -83,10 +85,17 @@ def by_summary(events: dict[str, bytes], needle: str) -> tuple[str, icalendar.Ca
 
 
 def test_principal_properties(live):
-    found = propfind(live, ANNA, (DAV, "current-user-principal"), (DAV, "principal-URL"),
-                     (CALDAV, "calendar-home-set"), (CALDAV, "calendar-user-address-set"),
-                     (DAV, "displayname"), (DAV, "resourcetype"),
-                     (DAV, "principal-collection-set"))[ANNA]
+    found = propfind(
+        live,
+        ANNA,
+        (DAV, "current-user-principal"),
+        (DAV, "principal-URL"),
+        (CALDAV, "calendar-home-set"),
+        (CALDAV, "calendar-user-address-set"),
+        (DAV, "displayname"),
+        (DAV, "resourcetype"),
+        (DAV, "principal-collection-set"),
+    )[ANNA]
     assert all(status == 200 for status, _ in found.values()), found
     assert hrefs(found[c(DAV, "principal-URL")][1]) == [ANNA]
     assert hrefs(found[c(CALDAV, "calendar-home-set")][1]) == [ANNA]  # exactly one
@@ -109,10 +118,17 @@ def test_address_set_without_email_is_only_the_principal(live):
 
 
 CALENDAR_PROPS = [
-    (DAV, "resourcetype"), (DAV, "displayname"), (DAV, "owner"), (DAV, "current-user-principal"),
-    (CALDAV, "supported-calendar-component-set"), (CALDAV, "supported-calendar-data"),
-    (DAV, "current-user-privilege-set"), (DAV, "principal-collection-set"), (CS, "getctag"),
-    (DAV, "sync-token"), (DAV, "supported-report-set"),
+    (DAV, "resourcetype"),
+    (DAV, "displayname"),
+    (DAV, "owner"),
+    (DAV, "current-user-principal"),
+    (CALDAV, "supported-calendar-component-set"),
+    (CALDAV, "supported-calendar-data"),
+    (DAV, "current-user-privilege-set"),
+    (DAV, "principal-collection-set"),
+    (CS, "getctag"),
+    (DAV, "sync-token"),
+    (DAV, "supported-report-set"),
 ]
 
 
@@ -145,10 +161,17 @@ def test_own_two_way_calendar_is_writable_for_outlook(live):
 def test_server_to_device_calendar_is_read_only(live):
     practice = Practice.get(Practice.external_id == "demo-practice")
     readonly = api.find_practitioner("lesend nur") or api.create_practitioner(
-        practice, "lesend nur", "pw-lesend")
+        practice, "lesend nur", "pw-lesend"
+    )
     api.update_practitioner(readonly, direction="server-to-device")
-    el = prop(live, "/lesend_nur/calendar/", DAV, "current-user-privilege-set",
-              user="lesend nur", password="pw-lesend")
+    el = prop(
+        live,
+        "/lesend_nur/calendar/",
+        DAV,
+        "current-user-privilege-set",
+        user="lesend nur",
+        password="pw-lesend",
+    )
     names = privileges(el)
     assert c(DAV, "read") in names
     assert not names & {c(DAV, "write"), c(DAV, "write-content"), c(DAV, "all")}
@@ -156,8 +179,12 @@ def test_server_to_device_calendar_is_read_only(live):
 
 def test_supported_report_set_lists_what_clients_need(live):
     el = prop(live, ANNA_CAL, DAV, "supported-report-set")
-    reports = {r.tag for sr in el.findall(c(DAV, "supported-report"))
-               for rep in sr.findall(c(DAV, "report")) for r in rep}
+    reports = {
+        r.tag
+        for sr in el.findall(c(DAV, "supported-report"))
+        for rep in sr.findall(c(DAV, "report"))
+        for r in rep
+    }
     # Outlook refuses a calendar whose supported-report-set lacks calendar-query.
     assert {c(CALDAV, "calendar-query"), c(CALDAV, "calendar-multiget")} <= reports
 
@@ -165,16 +192,23 @@ def test_supported_report_set_lists_what_clients_need(live):
 def test_ctag_and_sync_token_move_on_a_practice_side_change(live):
     before = propfind(live, ANNA_CAL, (CS, "getctag"), (DAV, "sync-token"))[ANNA_CAL]
     anna = api.find_practitioner("anna maier")
-    api.update_practitioner(anna, calendar_color="#FF0000FF" if anna.calendar_color != "#FF0000FF"
-                            else "#00FF00FF")
+    api.update_practitioner(
+        anna, calendar_color="#FF0000FF" if anna.calendar_color != "#FF0000FF" else "#00FF00FF"
+    )
     after = propfind(live, ANNA_CAL, (CS, "getctag"), (DAV, "sync-token"))[ANNA_CAL]
     for name in (c(CS, "getctag"), c(DAV, "sync-token")):
         assert before[name][1].text != after[name][1].text
 
 
 def test_unknown_properties_come_back_as_404_propstat(live):
-    found = propfind(live, ANNA_CAL, (DAV, "displayname"), ("urn:example:nope", "colour"),
-                     (DAV, "no-such-dav-property"), (CALDAV, "calendar-home-set"))[ANNA_CAL]
+    found = propfind(
+        live,
+        ANNA_CAL,
+        (DAV, "displayname"),
+        ("urn:example:nope", "colour"),
+        (DAV, "no-such-dav-property"),
+        (CALDAV, "calendar-home-set"),
+    )[ANNA_CAL]
     assert found[c(DAV, "displayname")][0] == 200
     assert found[c("urn:example:nope", "colour")][0] == 404
     assert found[c(DAV, "no-such-dav-property")][0] == 404
@@ -186,9 +220,11 @@ def test_allprop_and_propname_do_not_fail(live):
     assert allprop.status_code == 207
     assert "<D:getetag>" in allprop.text
     propname = live.request(
-        "PROPFIND", ANNA_CAL,
+        "PROPFIND",
+        ANNA_CAL,
         '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:propname/></D:propfind>',
-        headers={"Depth": "0"})
+        headers={"Depth": "0"},
+    )
     assert propname.status_code == 207
 
 

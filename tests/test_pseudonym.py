@@ -19,6 +19,7 @@ def _graphemes(text: str) -> list[str]:
 
 # --- pseudonym: one test per rule -------------------------------------------------------
 
+
 def test_examples() -> None:
     assert pseudonym("Maria", "Muster", 1042) == "MaMu 1042"
     assert pseudonym("Jürgen", "Öztürk", 7) == "JüÖz 7"
@@ -46,30 +47,51 @@ def test_first_given_name_of_hyphenated_and_multiple_given_names() -> None:
     assert pseudonym("Anna Maria", "Berg", 1) == "AnBe 1"
 
 
-@pytest.mark.parametrize(("last", "expected"), [
-    ("von Berg", "Be"), ("Von Berg", "Be"), ("van der Berg", "Be"), ("De Luca", "Lu"),
-    ("di Stefano", "St"), ("Van", "Va"), ("von", "Vo"), ("Müller-Lüdenscheidt", "Mü"),
-    ("García Márquez", "Ga"),
-])
+@pytest.mark.parametrize(
+    ("last", "expected"),
+    [
+        ("von Berg", "Be"),
+        ("Von Berg", "Be"),
+        ("van der Berg", "Be"),
+        ("De Luca", "Lu"),
+        ("di Stefano", "St"),
+        ("Van", "Va"),
+        ("von", "Vo"),
+        ("Müller-Lüdenscheidt", "Mü"),
+        ("García Márquez", "Ga"),
+    ],
+)
 def test_family_name_skips_particles(last: str, expected: str) -> None:
     assert pseudonym("Anna-Lena", last, 1) == f"An{expected} 1"
 
 
-@pytest.mark.parametrize(("first", "last"), [
-    ("Dr. Maria", "Muster"), ("Mag. Maria", "Muster"), ("Prof. Dr. Maria", "Muster"),
-    ("DI Maria", "Muster"), ("MMag. Maria", "Muster"), ("Dipl.-Ing. Maria", "Muster"),
-    ("Dr.in Maria", "Muster"), ("Mag.a Maria", "Muster"), ("Univ.-Prof. Dr. med. Maria", "Muster"),
-    ("Frau Maria", "Muster"), ("Maria", "Dr. Muster"), ("Maria", "Muster, MSc"),
-    ("Maria", "Muster BSc PhD"), ("dr. maria", "MUSTER"),
-])
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [
+        ("Dr. Maria", "Muster"),
+        ("Mag. Maria", "Muster"),
+        ("Prof. Dr. Maria", "Muster"),
+        ("DI Maria", "Muster"),
+        ("MMag. Maria", "Muster"),
+        ("Dipl.-Ing. Maria", "Muster"),
+        ("Dr.in Maria", "Muster"),
+        ("Mag.a Maria", "Muster"),
+        ("Univ.-Prof. Dr. med. Maria", "Muster"),
+        ("Frau Maria", "Muster"),
+        ("Maria", "Dr. Muster"),
+        ("Maria", "Muster, MSc"),
+        ("Maria", "Muster BSc PhD"),
+        ("dr. maria", "MUSTER"),
+    ],
+)
 def test_academic_titles_are_skipped(first: str, last: str) -> None:
     assert pseudonym(first, last, 1042) == "MaMu 1042"
 
 
 def test_title_only_field_counts_as_missing_but_ambiguous_words_stay_names() -> None:
     assert pseudonym("Prof. Dr.", "Muster", 1) == "Mu 1"
-    assert pseudonym("Li", "MA", 1) == "LiMa 1"     # the surname Ma, written in capitals
-    assert pseudonym("Di", "Wu", 1) == "DiWu 1"     # "DI" is a title only in capitals
+    assert pseudonym("Li", "MA", 1) == "LiMa 1"  # the surname Ma, written in capitals
+    assert pseudonym("Di", "Wu", 1) == "DiWu 1"  # "DI" is a title only in capitals
     assert pseudonym("A.", "Muster", 1) == "AMu 1"  # an initial, not a title
 
 
@@ -78,8 +100,8 @@ def test_leading_trailing_and_multiple_spaces() -> None:
 
 
 def test_emoji_sequences_are_one_character() -> None:
-    family = "\U0001F468\u200d\U0001F469\u200d\U0001F467"
-    assert pseudonym(family + "x", "\U0001F1E6\U0001F1F9y", 1) == f"{family}x\U0001F1E6\U0001F1F9y 1"
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    assert pseudonym(family + "x", "\U0001f1e6\U0001f1f9y", 1) == f"{family}x\U0001f1e6\U0001f1f9y 1"
 
 
 def test_capitalisation_is_normalised() -> None:
@@ -120,8 +142,20 @@ _name_chars = st.characters(codec="utf-8", exclude_categories=("Cs",))
 _names = st.one_of(
     st.none(),
     st.text(_name_chars, max_size=12),
-    st.sampled_from(["Anna-Lena", "von Berg", "Prof. Dr. Jürgen", "Öztürk", "O'Brien", "Li",
-                     "Ju\u0308rgen", "\U0001F468\u200d\U0001F469\u200d\U0001F467", "MA", "ß"]),
+    st.sampled_from(
+        [
+            "Anna-Lena",
+            "von Berg",
+            "Prof. Dr. Jürgen",
+            "Öztürk",
+            "O'Brien",
+            "Li",
+            "Ju\u0308rgen",
+            "\U0001f468\u200d\U0001f469\u200d\U0001f467",
+            "MA",
+            "ß",
+        ]
+    ),
 )
 _ids = st.integers(min_value=0, max_value=10**12)
 
@@ -140,8 +174,7 @@ def _subsequence(part: str, field: str | None) -> bool:
 
 @settings(max_examples=400, deadline=None)
 @given(_names, _names, _ids)
-def test_property_at_most_two_characters_of_each_field(first: str | None, last: str | None,
-                                                      pid: int) -> None:
+def test_property_at_most_two_characters_of_each_field(first: str | None, last: str | None, pid: int) -> None:
     out = pseudonym(first, last, pid)
     first_part, last_part = _half(first, None, pid), _half(None, last, pid)
     letters = unicodedata.normalize("NFC", first_part + last_part)
@@ -153,21 +186,22 @@ def test_property_at_most_two_characters_of_each_field(first: str | None, last: 
 
 @settings(max_examples=400, deadline=None)
 @given(_names, _names, _ids)
-def test_property_no_three_character_window_of_a_name_part(first: str | None,
-                                                           last: str | None, pid: int) -> None:
+def test_property_no_three_character_window_of_a_name_part(
+    first: str | None, last: str | None, pid: int
+) -> None:
     for field, part in ((first, _half(first, None, pid)), (last, _half(None, last, pid))):
         shown = [g.casefold() for g in _graphemes(part)]
         for name_part in (field or "").split():
             chars = [g.casefold() for g in _graphemes(unicodedata.normalize("NFC", name_part))]
-            windows = {tuple(chars[i:i + 3]) for i in range(len(chars) - 2)}
-            assert not windows & {tuple(shown[i:i + 3]) for i in range(len(shown) - 2)}
+            windows = {tuple(chars[i : i + 3]) for i in range(len(chars) - 2)}
+            assert not windows & {tuple(shown[i : i + 3]) for i in range(len(shown) - 2)}
 
 
 @settings(max_examples=300, deadline=None)
 @given(_names, _names, _ids)
-def test_property_nfc_deterministic_and_normalisation_invariant(first: str | None,
-                                                               last: str | None,
-                                                               pid: int) -> None:
+def test_property_nfc_deterministic_and_normalisation_invariant(
+    first: str | None, last: str | None, pid: int
+) -> None:
     out = pseudonym(first, last, pid)
     assert unicodedata.is_normalized("NFC", out)
     assert pseudonym(first, last, pid) == out
@@ -180,20 +214,25 @@ def test_property_nfc_deterministic_and_normalisation_invariant(first: str | Non
 
 # --- mask_patient_data ------------------------------------------------------------------
 
-def _mask(text: str, first: str = "Anna-Lena", last: str = "von Berg",
-          phone: str | None = "+43 664 1234567") -> str:
+
+def _mask(
+    text: str, first: str = "Anna-Lena", last: str = "von Berg", phone: str | None = "+43 664 1234567"
+) -> str:
     return mask_patient_data(text, first, last, phone, "█")
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Anna-Lena von Berg kommt", "█ kommt"),
-    ("Anna und Lena", "█ und █"),
-    ("ANNA-LENA, berg", "█"),
-    ("annalena.berg@gmx.at", "█@gmx.at"),
-    ("Annas Befund, Bergs Rückruf", "█s Befund, █s Rückruf"),
-    ("Termin von 9 bis 10", "Termin von 9 bis 10"),            # particle alone: not masked
-    ("Bergsteigen", "█steigen"),                              # over-masking, accepted
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Anna-Lena von Berg kommt", "█ kommt"),
+        ("Anna und Lena", "█ und █"),
+        ("ANNA-LENA, berg", "█"),
+        ("annalena.berg@gmx.at", "█@gmx.at"),
+        ("Annas Befund, Bergs Rückruf", "█s Befund, █s Rückruf"),
+        ("Termin von 9 bis 10", "Termin von 9 bis 10"),  # particle alone: not masked
+        ("Bergsteigen", "█steigen"),  # over-masking, accepted
+    ],
+)
 def test_mask_names(text: str, expected: str) -> None:
     assert _mask(text) == expected
 
@@ -220,10 +259,18 @@ def test_titles_are_not_masked() -> None:
     assert masked == "Dr. █, MSc"
 
 
-@pytest.mark.parametrize("number", [
-    "+43 664 1234567", "0664/1234567", "0043 (0) 664 123 45 67", "0664-123-4567", "1234567",
-    "0664\u00a01234567", "0664\u200b1234567",
-])
+@pytest.mark.parametrize(
+    "number",
+    [
+        "+43 664 1234567",
+        "0664/1234567",
+        "0043 (0) 664 123 45 67",
+        "0664-123-4567",
+        "1234567",
+        "0664\u00a01234567",
+        "0664\u200b1234567",
+    ],
+)
 def test_mask_phone_in_any_format(number: str) -> None:
     assert _mask(f"Rückruf unter {number} bitte") == "Rückruf unter █ bitte"
 
@@ -244,14 +291,16 @@ def test_mask_returns_nfc_and_handles_missing_data() -> None:
     assert mask_patient_data("", "Maria", "Muster", "0664 1234567", "█") == ""
 
 
-_long_names = st.sampled_from(["Maria", "Muster", "Jürgen", "Öztürk", "Anna-Lena", "Berg-Huber",
-                               "Ğülşen", "Nguyễn", "Ωμέγα"])
+_long_names = st.sampled_from(
+    ["Maria", "Muster", "Jürgen", "Öztürk", "Anna-Lena", "Berg-Huber", "Ğülşen", "Nguyễn", "Ωμέγα"]
+)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=20), _long_names, st.text(max_size=20), st.booleans())
-def test_property_masked_text_never_contains_the_name(prefix: str, name: str, suffix: str,
-                                                      as_last: bool) -> None:
+def test_property_masked_text_never_contains_the_name(
+    prefix: str, name: str, suffix: str, as_last: bool
+) -> None:
     first, last = (None, name) if as_last else (name, None)
     written = name.upper() if len(prefix) % 2 else unicodedata.normalize("NFD", name)
     out = mask_patient_data(prefix + written + suffix, first, last, None, "█")
@@ -261,8 +310,10 @@ def test_property_masked_text_never_contains_the_name(prefix: str, name: str, su
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from([" ", "-", "/", ".", ""]), min_size=9, max_size=9),
-       st.sampled_from(["+43", "0043", "0", "+43 (0)"]))
+@given(
+    st.lists(st.sampled_from([" ", "-", "/", ".", ""]), min_size=9, max_size=9),
+    st.sampled_from(["+43", "0043", "0", "+43 (0)"]),
+)
 def test_property_phone_with_any_separators_is_masked(seps: list[str], prefix: str) -> None:
     digits = "6641234567"
     written = prefix + " " + "".join(d + s for d, s in zip(digits, seps + [""], strict=True))

@@ -19,14 +19,19 @@ NAMES = ["Magdalena", "Wunderlich", "+43 699 8765432"]
 
 def test_vdirsyncer_copy_follows_the_switch_both_ways(live, tmp_path):
     user = new_practitioner("vdir-pseudo")
-    patient = api.upsert_patient(user.practice, f"77{user.id}", "Magdalena", "Wunderlich",
-                                 "+43 699 8765432")
+    patient = api.upsert_patient(user.practice, f"77{user.id}", "Magdalena", "Wunderlich", "+43 699 8765432")
     api.update_practitioner(user, include_phone=True)
     for day in (3, 4):
-        api.create_appointment(user, api.AppointmentFields(
-            start_local=dt.datetime(2026, 12, day, 9), end_local=dt.datetime(2026, 12, day, 10),
-            subject="Kontrolle Magdalena Wunderlich", rrule="FREQ=WEEKLY;COUNT=3" if day == 4 else None),
-            patient=patient)
+        api.create_appointment(
+            user,
+            api.AppointmentFields(
+                start_local=dt.datetime(2026, 12, day, 9),
+                end_local=dt.datetime(2026, 12, day, 10),
+                subject="Kontrolle Magdalena Wunderlich",
+                rrule="FREQ=WEEKLY;COUNT=3" if day == 4 else None,
+            ),
+            patient=patient,
+        )
     sync = Sync(live, user, tmp_path)
     sync.run()
     clear = "".join(sync.files().values())

@@ -16,16 +16,20 @@ from providers import store
 from providers.db import open_database
 from providers.models import Appointment, database_proxy
 
-ZONE = ("BEGIN:VTIMEZONE\r\nTZID:{name}\r\nBEGIN:STANDARD\r\nDTSTART:19701025T030000\r\n"
-        "TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\n"
-        "END:STANDARD\r\nBEGIN:DAYLIGHT\r\nDTSTART:19700329T020000\r\nTZOFFSETFROM:+0100\r\n"
-        "TZOFFSETTO:+0200\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nEND:DAYLIGHT\r\n"
-        "END:VTIMEZONE\r\n")
-EVENT = ("BEGIN:VEVENT\r\nUID:fast-1\r\nDTSTART;TZID={name}:20300105T100000\r\n"
-         "DTEND;TZID={name}:20300105T110000\r\nSUMMARY:s\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\n"
-         "END:VEVENT\r\nBEGIN:VEVENT\r\nUID:fast-1\r\nRECURRENCE-ID;TZID={name}:20300112T100000\r\n"
-         "DTSTART;TZID={name}:20300112T120000\r\nDTEND;TZID={name}:20300112T130000\r\n"
-         "END:VEVENT\r\n")
+ZONE = (
+    "BEGIN:VTIMEZONE\r\nTZID:{name}\r\nBEGIN:STANDARD\r\nDTSTART:19701025T030000\r\n"
+    "TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\n"
+    "END:STANDARD\r\nBEGIN:DAYLIGHT\r\nDTSTART:19700329T020000\r\nTZOFFSETFROM:+0100\r\n"
+    "TZOFFSETTO:+0200\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nEND:DAYLIGHT\r\n"
+    "END:VTIMEZONE\r\n"
+)
+EVENT = (
+    "BEGIN:VEVENT\r\nUID:fast-1\r\nDTSTART;TZID={name}:20300105T100000\r\n"
+    "DTEND;TZID={name}:20300105T110000\r\nSUMMARY:s\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\n"
+    "END:VEVENT\r\nBEGIN:VEVENT\r\nUID:fast-1\r\nRECURRENCE-ID;TZID={name}:20300112T100000\r\n"
+    "DTSTART;TZID={name}:20300112T120000\r\nDTEND;TZID={name}:20300112T130000\r\n"
+    "END:VEVENT\r\n"
+)
 HEAD = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n"
 END = "END:VCALENDAR\r\n"
 
@@ -53,9 +57,14 @@ def _outcome(body: str):
         obj = ical_parse.parse_object(body.encode())
     except ical_parse.InvalidObject as exc:
         return ("refused", exc.condition, exc.message)
-    return (obj.uid, obj.master.to_ical(), repr(obj.master["DTSTART"].dt),
-            [(o.to_ical(), repr(o["DTSTART"].dt)) for o in obj.overrides],
-            {k: v.to_ical() for k, v in obj.timezones.items()}, obj.text)
+    return (
+        obj.uid,
+        obj.master.to_ical(),
+        repr(obj.master["DTSTART"].dt),
+        [(o.to_ical(), repr(o["DTSTART"].dt)) for o in obj.overrides],
+        {k: v.to_ical() for k, v in obj.timezones.items()},
+        obj.text,
+    )
 
 
 @pytest.mark.parametrize("body", _bodies())
@@ -95,14 +104,28 @@ def test_every_rendering_carries_the_mark(sqlite_db):
         api.create_appointment(owner, _fields(subject="x"), patient=patient),
         api.create_appointment(owner, _fields(tzid=None, device_ical=device)),
         api.create_appointment(owner, _fields(all_day=True, tzid=None)),
-        api.create_appointment(owner, _fields(rrule="FREQ=DAILY;COUNT=3", overrides=[
-            api.OverrideFields(dt.datetime(2030, 1, 8, 9), dt.datetime(2030, 1, 8, 11),
-                               dt.datetime(2030, 1, 8, 12), "Europe/Vienna")])),
+        api.create_appointment(
+            owner,
+            _fields(
+                rrule="FREQ=DAILY;COUNT=3",
+                overrides=[
+                    api.OverrideFields(
+                        dt.datetime(2030, 1, 8, 9),
+                        dt.datetime(2030, 1, 8, 11),
+                        dt.datetime(2030, 1, 8, 12),
+                        "Europe/Vienna",
+                    )
+                ],
+            ),
+        ),
     ]
     for row in rows:
         full = store.load_one(owner.id, row.resource_name)
-        for policy in (render.RenderPolicy(), render.RenderPolicy(True, False),
-                       render.RenderPolicy(False, True)):
+        for policy in (
+            render.RenderPolicy(),
+            render.RenderPolicy(True, False),
+            render.RenderPolicy(False, True),
+        ):
             assert put._RENDERED_MARK in render.render_appointment(full, policy)
 
 
@@ -111,9 +134,16 @@ def test_prepared_insert_stores_what_model_create_stores(sqlite_db):
     owner = api.create_practitioner(practice, "fast", "pw")
     fields = _fields(subject="s", notes="n", device_ical="D", exdates=[dt.datetime(2030, 1, 8, 9)])
     made = api.create_appointment(owner, fields, uid="u1", resource_name="r1.ics")
-    values = dict(practice=owner.practice_id, practitioner=owner, patient=None, uid="u2",
-                  resource_name="r2.ics", revision=made.revision, external_id=None,
-                  **api._row_values(fields))
+    values = dict(
+        practice=owner.practice_id,
+        practitioner=owner,
+        patient=None,
+        uid="u2",
+        resource_name="r2.ics",
+        revision=made.revision,
+        external_id=None,
+        **api._row_values(fields),
+    )
     values["created_at"], values["modified_at"] = made.created_at, made.modified_at
     Appointment.create(**values)
     columns = [c.name for c in sqlite_db.get_columns("appointment")]
@@ -124,9 +154,20 @@ def test_prepared_insert_stores_what_model_create_stores(sqlite_db):
     assert made.id == 1 and not made.is_dirty()
 
 
-@pytest.mark.parametrize("line", ["BEGIN:VEVENT", "end:vtimezone", "BEGIN:X-FOO-1", "Begin:Standard",
-                                  "BEGIN;X=1:VALARM", "END:VEVENT ", "BEGINX:y", "ENDING:z",
-                                  "SUMMARY:x"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "BEGIN:VEVENT",
+        "end:vtimezone",
+        "BEGIN:X-FOO-1",
+        "Begin:Standard",
+        "BEGIN;X=1:VALARM",
+        "END:VEVENT ",
+        "BEGINX:y",
+        "ENDING:z",
+        "SUMMARY:x",
+    ],
+)
 def test_structure_lines_read_like_icalendar(line):
     from icalendar.parser.content_line import Contentline
 
@@ -142,11 +183,13 @@ def test_a_created_row_returned_as_stored_renders_like_the_row_read_back(db_url)
     open_database(db_url)
     practice = api.get_or_create_practice("Fast Returning", "fast-returning")
     owner = api.find_practitioner("fast returning") or api.create_practitioner(
-        practice, "fast returning", "pw")
+        practice, "fast returning", "pw"
+    )
     room = api.upsert_location(practice, "Raum R", "Gasse 1, 1010 Wien", external_id="room-r")
     device = HEAD + "BEGIN:VEVENT\r\nUID:ret\r\nDTSTART:20300107T090000\r\nX-A:b\r\nEND:VEVENT\r\n" + END
-    made = api.create_appointment(owner, _fields(subject="s", location=room, device_ical=device,
-                                                 exdates=[dt.datetime(2030, 1, 8, 9)]))
+    made = api.create_appointment(
+        owner, _fields(subject="s", location=room, device_ical=device, exdates=[dt.datetime(2030, 1, 8, 9)])
+    )
     assert made.as_stored == isinstance(database_proxy.obj, pw.PostgresqlDatabase)
     read = store.load_one(owner.id, made.resource_name)
     assert made.__data__ == read.__data__ and not made.is_dirty()
@@ -154,7 +197,18 @@ def test_a_created_row_returned_as_stored_renders_like_the_row_read_back(db_url)
     assert getattr(made, "override_rows", []) == []
     policy = render.RenderPolicy()
     assert render.render_appointment(made, policy) == render.render_appointment(read, policy)
-    with_overrides = api.create_appointment(owner, _fields(rrule="FREQ=DAILY;COUNT=3", overrides=[
-        api.OverrideFields(dt.datetime(2030, 1, 8, 9), dt.datetime(2030, 1, 8, 11),
-                           dt.datetime(2030, 1, 8, 12), "Europe/Vienna")]))
+    with_overrides = api.create_appointment(
+        owner,
+        _fields(
+            rrule="FREQ=DAILY;COUNT=3",
+            overrides=[
+                api.OverrideFields(
+                    dt.datetime(2030, 1, 8, 9),
+                    dt.datetime(2030, 1, 8, 11),
+                    dt.datetime(2030, 1, 8, 12),
+                    "Europe/Vienna",
+                )
+            ],
+        ),
+    )
     assert not with_overrides.as_stored  # a series with overrides is read again

@@ -45,13 +45,18 @@ def user(live):
 
 
 def put(live, user, name, body, headers=None):
-    return live.request("PUT", calendar_path(user) + name, body, user=user.username,
-                        password=PASSWORD, headers={**ICAL, **(headers or {})})
+    return live.request(
+        "PUT",
+        calendar_path(user) + name,
+        body,
+        user=user.username,
+        password=PASSWORD,
+        headers={**ICAL, **(headers or {})},
+    )
 
 
 def get(live, user, name):
-    return live.request("GET", calendar_path(user) + name, user=user.username,
-                        password=PASSWORD)
+    return live.request("GET", calendar_path(user) + name, user=user.username, password=PASSWORD)
 
 
 def with_tz(tz_block: str, uid: str, tzid: str, **kwargs) -> str:
@@ -60,9 +65,13 @@ def with_tz(tz_block: str, uid: str, tzid: str, **kwargs) -> str:
 
 
 def test_device_created_event_becomes_an_appointment_without_patient(live, user):
-    body = event("created-1", summary="Supervision", extra="""LOCATION:Seminarraum 2
+    body = event(
+        "created-1",
+        summary="Supervision",
+        extra="""LOCATION:Seminarraum 2
 DESCRIPTION:Unterlagen\\, Laptop\\nmitnehmen
-STATUS:TENTATIVE""")
+STATUS:TENTATIVE""",
+    )
     response = put(live, user, "created-1.ics", body, {"If-None-Match": "*"})
     assert response.status_code == 201
     assert "ETag" not in response.headers  # stored form differs from the upload (§5.3.4)
@@ -70,23 +79,30 @@ STATUS:TENTATIVE""")
     assert appt.resource_name == "created-1.ics" and appt.uid == "created-1"
     assert appt.patient_id is None and appt.location_id is None
     assert (appt.subject, appt.location_text, appt.notes) == (
-        "Supervision", "Seminarraum 2", "Unterlagen, Laptop\nmitnehmen")
+        "Supervision",
+        "Seminarraum 2",
+        "Unterlagen, Laptop\nmitnehmen",
+    )
     assert appt.status == "tentative"
     assert (appt.start_local, appt.end_local, appt.tzid, appt.all_day) == (
-        dt.datetime(2026, 3, 10, 10), dt.datetime(2026, 3, 10, 11), "Europe/Vienna", False)
+        dt.datetime(2026, 3, 10, 10),
+        dt.datetime(2026, 3, 10, 11),
+        "Europe/Vienna",
+        False,
+    )
     fetched = get(live, user, "created-1.ics")
     assert fetched.status_code == 200
     ev = icalendar.Calendar.from_ical(fetched.content).walk("VEVENT")[0]
     assert str(ev["SUMMARY"]) == "Supervision" and str(ev["UID"]) == "created-1"
 
 
-@pytest.mark.parametrize("case", ["all-day", "floating", "utc", "duration", "no-end",
-                                  "no-dtstamp"])
+@pytest.mark.parametrize("case", ["all-day", "floating", "utc", "duration", "no-end", "no-dtstamp"])
 def test_what_clients_bend_is_accepted(live, user, case):
     uid = f"bend-{case}"
     bodies = {
         "all-day": event(uid, start="20260320", end=None, tzid=None).replace(
-            "DTSTART:", "DTSTART;VALUE=DATE:"),
+            "DTSTART:", "DTSTART;VALUE=DATE:"
+        ),
         "floating": event(uid, tzid=None),
         "utc": event(uid, start="20260310T090000Z", end="20260310T100000Z", tzid=None),
         "duration": event(uid, end=None, extra="DURATION:PT45M"),
@@ -99,12 +115,9 @@ def test_what_clients_bend_is_accepted(live, user, case):
         "all-day": (dt.datetime(2026, 3, 20), dt.datetime(2026, 3, 21), None, True),
         "floating": (dt.datetime(2026, 3, 10, 10), dt.datetime(2026, 3, 10, 11), None, False),
         "utc": (dt.datetime(2026, 3, 10, 9), dt.datetime(2026, 3, 10, 10), "UTC", False),
-        "duration": (dt.datetime(2026, 3, 10, 10), dt.datetime(2026, 3, 10, 10, 45),
-                     "Europe/Vienna", False),
-        "no-end": (dt.datetime(2026, 3, 10, 10), dt.datetime(2026, 3, 10, 10), "Europe/Vienna",
-                   False),
-        "no-dtstamp": (dt.datetime(2026, 3, 10, 10), dt.datetime(2026, 3, 10, 11),
-                       "Europe/Vienna", False),
+        "duration": (dt.datetime(2026, 3, 10, 10), dt.datetime(2026, 3, 10, 10, 45), "Europe/Vienna", False),
+        "no-end": (dt.datetime(2026, 3, 10, 10), dt.datetime(2026, 3, 10, 10), "Europe/Vienna", False),
+        "no-dtstamp": (dt.datetime(2026, 3, 10, 10), dt.datetime(2026, 3, 10, 11), "Europe/Vienna", False),
     }[case]
     assert (appt.start_local, appt.end_local, appt.tzid, appt.all_day) == expected
     assert get(live, user, uid + ".ics").status_code == 200
@@ -112,20 +125,32 @@ def test_what_clients_bend_is_accepted(live, user, case):
 
 def _instant(appt: Appointment) -> dt.datetime:
     from zoneinfo import ZoneInfo
+
     zone = dt.UTC if appt.tzid == "UTC" else ZoneInfo(appt.tzid)
     return appt.start_local.replace(tzinfo=zone).astimezone(dt.UTC)
 
 
-@pytest.mark.parametrize("name,block,expected_tzid,utc_start", [
-    ("W. Europe Standard Time", OUTLOOK_TZ.format(name="W. Europe Standard Time", std="+0100",
-                                                   dst="+0200"), "Europe/Berlin", 9),
-    ("Mitteleuropa (eigene)", OUTLOOK_TZ.format(name="Mitteleuropa (eigene)", std="+0100",
-                                                 dst="+0200"), "Europe/Vienna", 9),
-    ("India custom", FIXED_TZ.format(name="India custom", offset="+0530"), None, 4),
-    ("Odd offset", FIXED_TZ.format(name="Odd offset", offset="+0123"), "UTC", 8),
-    ("/vendor.example/Europe/London", "", "Europe/London", 10),
-    ("Nowhere/Unknown", "", None, None),
-])
+@pytest.mark.parametrize(
+    "name,block,expected_tzid,utc_start",
+    [
+        (
+            "W. Europe Standard Time",
+            OUTLOOK_TZ.format(name="W. Europe Standard Time", std="+0100", dst="+0200"),
+            "Europe/Berlin",
+            9,
+        ),
+        (
+            "Mitteleuropa (eigene)",
+            OUTLOOK_TZ.format(name="Mitteleuropa (eigene)", std="+0100", dst="+0200"),
+            "Europe/Vienna",
+            9,
+        ),
+        ("India custom", FIXED_TZ.format(name="India custom", offset="+0530"), None, 4),
+        ("Odd offset", FIXED_TZ.format(name="Odd offset", offset="+0123"), "UTC", 8),
+        ("/vendor.example/Europe/London", "", "Europe/London", 10),
+        ("Nowhere/Unknown", "", None, None),
+    ],
+)
 def test_device_time_zones_map_to_iana_or_utc(live, user, name, block, expected_tzid, utc_start):
     uid = "tz-" + "".join(c for c in name if c.isalnum())
     assert put(live, user, uid + ".ics", with_tz(block, uid, name)).status_code == 201
@@ -182,8 +207,10 @@ def test_long_text_and_unicode_round_trip(live, user):
 
 
 def test_calendar_of_one_with_x_components_is_kept(live, user):
-    body = calendar(event("xcomp").split("PRODID:-//tests//two-way//EN\r\n")[1].replace(
-        "END:VCALENDAR\r\n", ""), "BEGIN:X-PRAXIS-NOTE\r\nX-NOTE:kept\r\nEND:X-PRAXIS-NOTE\r\n")
+    body = calendar(
+        event("xcomp").split("PRODID:-//tests//two-way//EN\r\n")[1].replace("END:VCALENDAR\r\n", ""),
+        "BEGIN:X-PRAXIS-NOTE\r\nX-NOTE:kept\r\nEND:X-PRAXIS-NOTE\r\n",
+    )
     assert put(live, user, "xcomp.ics", body).status_code == 201
     assert b"X-NOTE:kept" in get(live, user, "xcomp.ics").content
 
@@ -191,13 +218,16 @@ def test_calendar_of_one_with_x_components_is_kept(live, user):
 def test_events_with_the_same_device_extras_share_one_parse_and_keep_their_own_data(live, user):
     """Devices send the same alarm and categories with many events: the extras are parsed
     once per distinct text, and every object still renders its own UID, times and alarm."""
-    alarm = ("CATEGORIES:Praxis\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Erinnerung\r\n"
-             "TRIGGER:-PT15M\r\nEND:VALARM")
+    alarm = (
+        "CATEGORIES:Praxis\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Erinnerung\r\n"
+        "TRIGGER:-PT15M\r\nEND:VALARM"
+    )
     names = []
     for i, start in enumerate(("20260311T090000", "20260312T140000")):
         name = f"shared-extras-{i}.ics"
-        body = event(f"shared-extras-{i}", summary=f"Termin {i}", start=start,
-                     end=start[:9] + "235900", extra=alarm)
+        body = event(
+            f"shared-extras-{i}", summary=f"Termin {i}", start=start, end=start[:9] + "235900", extra=alarm
+        )
         assert put(live, user, name, body).status_code == 201
         names.append(name)
     settings_of(live).render_cache.clear()  # rendered on write: render again on read

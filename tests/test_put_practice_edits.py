@@ -25,11 +25,14 @@ def setup(live, request):
     patient = api.upsert_patient(user.practice, number, "Maria", "Muster", "+43 664 1234567")
     location = api.upsert_location(user.practice, "Praxis am Park", "Parkring 1")
     fields = api.AppointmentFields(
-        start_local=dt.datetime(2026, 3, 10, 9), end_local=dt.datetime(2026, 3, 10, 9, 50),
-        tzid="Europe/Vienna", subject="Anruf Maria wegen Befund", notes="Befund mitbringen",
-        location=location)
-    appt = api.create_appointment(user, fields, patient=patient, uid="practice-1",
-                                  resource_name=NAME)
+        start_local=dt.datetime(2026, 3, 10, 9),
+        end_local=dt.datetime(2026, 3, 10, 9, 50),
+        tzid="Europe/Vienna",
+        subject="Anruf Maria wegen Befund",
+        notes="Befund mitbringen",
+        location=location,
+    )
+    appt = api.create_appointment(user, fields, patient=patient, uid="practice-1", resource_name=NAME)
     return user, appt, patient
 
 
@@ -40,8 +43,14 @@ def get_event(live, user) -> tuple[icalendar.Calendar, str]:
 
 
 def put_back(live, user, cal: icalendar.Calendar, etag: str):
-    return live.request("PUT", calendar_path(user) + NAME, cal.to_ical(), user=user.username,
-                        password=PASSWORD, headers={**ICAL, "If-Match": etag})
+    return live.request(
+        "PUT",
+        calendar_path(user) + NAME,
+        cal.to_ical(),
+        user=user.username,
+        password=PASSWORD,
+        headers={**ICAL, "If-Match": etag},
+    )
 
 
 def edit(live, user, **props) -> Appointment:
@@ -57,8 +66,7 @@ def edit(live, user, **props) -> Appointment:
 
 
 def ev_row_id(user) -> int:
-    return Appointment.get((Appointment.practitioner == user.id)
-                           & (Appointment.resource_name == NAME)).id
+    return Appointment.get((Appointment.practitioner == user.id) & (Appointment.resource_name == NAME)).id
 
 
 def test_time_change_keeps_texts_patient_and_location(live, setup):
@@ -68,22 +76,27 @@ def test_time_change_keeps_texts_patient_and_location(live, setup):
     assert str(ev["SUMMARY"]) == "Maria Muster – Anruf Maria wegen Befund"
     assert "Tel.: +43 664 1234567" in str(ev["DESCRIPTION"])
     start = dt.datetime(2026, 3, 11, 14)
-    changed = edit(live, user, dtstart=start, dtend=start + dt.timedelta(minutes=30),
-                   status="TENTATIVE")
+    changed = edit(live, user, dtstart=start, dtend=start + dt.timedelta(minutes=30), status="TENTATIVE")
     assert (changed.start_local, changed.end_local) == (start, start + dt.timedelta(minutes=30))
     assert changed.status == "tentative"
     assert (changed.subject, changed.notes) == (appt.subject, appt.notes)
     assert (changed.patient_id, changed.location_id, changed.location_text) == (
-        patient.id, appt.location_id, None)
+        patient.id,
+        appt.location_id,
+        None,
+    )
     assert Patient.get_by_id(patient.id).__data__ == patient.__data__
 
 
-@pytest.mark.parametrize("summary,subject", [
-    ("Maria Muster – Kontrolle", "Kontrolle"),
-    ("Maria Muster –  Kontrolle ", "Kontrolle"),
-    ("Ganz neuer Titel", "Ganz neuer Titel"),
-    ("Maria Muster", ""),
-])
+@pytest.mark.parametrize(
+    "summary,subject",
+    [
+        ("Maria Muster – Kontrolle", "Kontrolle"),
+        ("Maria Muster –  Kontrolle ", "Kontrolle"),
+        ("Ganz neuer Titel", "Ganz neuer Titel"),
+        ("Maria Muster", ""),
+    ],
+)
 def test_summary_edit_changes_subject_only(live, setup, summary, subject):
     user, appt, patient = setup
     changed = edit(live, user, summary=summary)
@@ -94,8 +107,12 @@ def test_summary_edit_changes_subject_only(live, setup, summary, subject):
 
 def test_location_and_description_edits(live, setup):
     user, appt, patient = setup
-    changed = edit(live, user, location="Hausbesuch Gasse 3",
-                   description="Befund und Röntgen mitbringen\nTel.: +43 664 1234567")
+    changed = edit(
+        live,
+        user,
+        location="Hausbesuch Gasse 3",
+        description="Befund und Röntgen mitbringen\nTel.: +43 664 1234567",
+    )
     assert (changed.location_id, changed.location_text) == (None, "Hausbesuch Gasse 3")
     assert changed.notes == "Befund und Röntgen mitbringen"
     cleared = edit(live, user, location=None)
@@ -109,12 +126,15 @@ def test_pseudonymized_text_is_never_written_back(live, setup):
     cal, _ = get_event(live, user)
     summary = str(cal.walk("VEVENT")[0]["SUMMARY"])
     assert "Maria" not in summary and "Muster" not in summary
-    moved = edit(live, user, dtstart=dt.datetime(2026, 3, 12, 8),
-                 dtend=dt.datetime(2026, 3, 12, 9))
+    moved = edit(live, user, dtstart=dt.datetime(2026, 3, 12, 8), dtend=dt.datetime(2026, 3, 12, 9))
     assert (moved.subject, moved.notes) == (appt.subject, appt.notes)
     # An edit of the masked text itself: the pseudonym must not replace the real name.
-    changed = edit(live, user, summary=summary + " (verschoben)",
-                   description=str(cal.walk("VEVENT")[0]["DESCRIPTION"]) + " – dringend")
+    changed = edit(
+        live,
+        user,
+        summary=summary + " (verschoben)",
+        description=str(cal.walk("VEVENT")[0]["DESCRIPTION"]) + " – dringend",
+    )
     assert changed.subject == appt.subject and "Maria" in changed.subject
     # A wholly new text does not come from the masked one: it is taken.
     label = summary.split(" – ")[0]
@@ -140,9 +160,13 @@ def test_device_extras_survive_practice_side_edits(live, setup):
     assert put_back(live, user, cal, etag).status_code == 204
     current = Appointment.get_by_id(appt.id)
     fields = api.AppointmentFields(
-        start_local=dt.datetime(2026, 3, 10, 11), end_local=dt.datetime(2026, 3, 10, 12),
-        tzid="Europe/Vienna", subject="Praxisseitig geändert", notes=current.notes,
-        location=current.location)
+        start_local=dt.datetime(2026, 3, 10, 11),
+        end_local=dt.datetime(2026, 3, 10, 12),
+        tzid="Europe/Vienna",
+        subject="Praxisseitig geändert",
+        notes=current.notes,
+        location=current.location,
+    )
     api.update_appointment(current, fields)  # the practice software, not a device
     cal, _ = get_event(live, user)
     ev = cal.walk("VEVENT")[0]
@@ -162,9 +186,10 @@ def test_device_extras_naming_the_patient_stay_off_pseudonymized_devices(live, s
     ev.add("x-alt-desc", "<p>Anruf Maria Muster</p>", parameters={"FMTTYPE": "text/html"})
     ev.add("x-harmless", "bleibt")
     assert put_back(live, user, cal, etag).status_code == 204
-    assert b"X-ALT-DESC" in live.request("GET", calendar_path(user) + NAME, user=user.username,
-                                         password=PASSWORD).content
+    assert (
+        b"X-ALT-DESC"
+        in live.request("GET", calendar_path(user) + NAME, user=user.username, password=PASSWORD).content
+    )
     api.update_practitioner(user, pseudonymize=True)
-    data = live.request("GET", calendar_path(user) + NAME, user=user.username,
-                        password=PASSWORD).content
+    data = live.request("GET", calendar_path(user) + NAME, user=user.username, password=PASSWORD).content
     assert b"Maria" not in data and b"Muster" not in data and b"X-HARMLESS:bleibt" in data

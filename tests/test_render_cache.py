@@ -69,8 +69,7 @@ def test_other_keys_do_not_wait_and_an_error_releases_the_key():
     assert got.wait(5)
 
 
-def test_the_same_cold_calendar_query_from_six_connections_is_computed_once(sqlite_live,
-                                                                            monkeypatch):
+def test_the_same_cold_calendar_query_from_six_connections_is_computed_once(sqlite_live, monkeypatch):
     anna = api.find_practitioner(DEMO_USER)
     # New revisions for every row: no answer or rendering of this calendar is cached.
     api.republish(Appointment.practitioner == anna.id)
@@ -82,12 +81,19 @@ def test_the_same_cold_calendar_query_from_six_connections_is_computed_once(sqli
         return real(*args)
 
     monkeypatch.setattr(calendar_query, "matching", slow_matching)
-    body = query_body(vevent_filter(time_range(utc(2000, 1, 1), utc(2100, 1, 1))),
-                      "<D:getetag/><C:calendar-data/>").encode()
+    body = query_body(
+        vevent_filter(time_range(utc(2000, 1, 1), utc(2100, 1, 1))), "<D:getetag/><C:calendar-data/>"
+    ).encode()
 
     def ask():
-        return requests.request("REPORT", sqlite_live.url(CALENDAR), data=body, timeout=30,
-                                auth=(DEMO_USER, DEMO_PASSWORD), headers={"Depth": "1"})
+        return requests.request(
+            "REPORT",
+            sqlite_live.url(CALENDAR),
+            data=body,
+            timeout=30,
+            auth=(DEMO_USER, DEMO_PASSWORD),
+            headers={"Depth": "1"},
+        )
 
     with ThreadPoolExecutor(6) as pool:
         answers = list(pool.map(lambda _: ask(), range(6)))

@@ -44,8 +44,7 @@ def test_cancelled_appointment_stays_listed_with_status_cancelled(cal):
     _, token = parse_multistatus(cal.report(sync_body("")))
     gone = cal.add(D(2026, 3, 2, 12), D(2026, 3, 2, 13), "gone")
     api.delete_appointment(gone, cancel=True)
-    assert cal.query(vevent_filter(time_range(utc(2026, 3, 2), utc(2026, 3, 3)))) == {
-        "kept", "gone"}
+    assert cal.query(vevent_filter(time_range(utc(2026, 3, 2), utc(2026, 3, 3)))) == {"kept", "gone"}
     responses, _ = parse_multistatus(cal.report(sync_body(token, props="<C:calendar-data/>")))
     assert [(r.href.rsplit("/", 1)[1], r.status) for r in responses] == [("gone.ics", None)]
     data = responses[0].props[f"{{{CALDAV}}}calendar-data"].text
@@ -55,8 +54,10 @@ def test_cancelled_appointment_stays_listed_with_status_cancelled(cal):
 
 
 def test_free_busy_never_counts_cancelled(cal):
-    body = (f'<C:free-busy-query xmlns:C="{CALDAV}">'
-            f"{time_range(utc(2026, 3, 2), utc(2026, 3, 3))}</C:free-busy-query>")
+    body = (
+        f'<C:free-busy-query xmlns:C="{CALDAV}">'
+        f"{time_range(utc(2026, 3, 2), utc(2026, 3, 3))}</C:free-busy-query>"
+    )
     resp = cal.report(body)
     fb = icalendar.Calendar.from_ical(resp.content).walk("VFREEBUSY")[0]
     periods = fb["FREEBUSY"] if isinstance(fb["FREEBUSY"], list) else [fb["FREEBUSY"]]

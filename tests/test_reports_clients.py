@@ -25,8 +25,13 @@ def cal(live):
     c = new_calendar(live, "client tests")
     c.add(D(2026, 6, 1, 9), D(2026, 6, 1, 10), "single")
     c.add(D(2026, 6, 3), D(2026, 6, 4), "allday", tzid=None, all_day=True)
-    c.add(D(2026, 5, 4, 14), D(2026, 5, 4, 15), "weekly", rrule="FREQ=WEEKLY;BYDAY=MO",
-          exdates=[D(2026, 6, 8, 14)])
+    c.add(
+        D(2026, 5, 4, 14),
+        D(2026, 5, 4, 15),
+        "weekly",
+        rrule="FREQ=WEEKLY;BYDAY=MO",
+        exdates=[D(2026, 6, 8, 14)],
+    )
     c.add(D(2026, 7, 1, 9), D(2026, 7, 1, 10), "july")
     c.add(D(2025, 1, 1, 9), D(2025, 1, 1, 10), "past", rrule="FREQ=DAILY;COUNT=2")
     return c
@@ -56,8 +61,9 @@ def test_search_with_client_side_expansion_gives_each_instance(calendar):
 
 
 def test_search_with_server_side_expansion(calendar):
-    found = calendar.search(start=D(2026, 6, 1), end=D(2026, 6, 16), event=True, expand=True,
-                            server_expand=True)
+    found = calendar.search(
+        start=D(2026, 6, 1), end=D(2026, 6, 16), event=True, expand=True, server_expand=True
+    )
     weekly = [o for o in found if leaf(o) == "weekly"]
     assert len(weekly) == 2
     assert all("RRULE" not in o.icalendar_component for o in weekly)

@@ -21,8 +21,11 @@ DATA = "<D:getetag/><C:calendar-data/>"
 
 
 def _muster(owner_id: int) -> Appointment:
-    return next(a for a in Appointment.select().where(Appointment.practitioner == owner_id)
-                if a.patient is not None and a.patient.last_name == "Muster")
+    return next(
+        a
+        for a in Appointment.select().where(Appointment.practitioner == owner_id)
+        if a.patient is not None and a.patient.last_name == "Muster"
+    )
 
 
 @contextlib.contextmanager
@@ -54,8 +57,7 @@ def test_owner_and_pseudonymizing_delegate_get_their_own_cached_answers(team):  
             for user, path in ((DEMO_USER, OWN), (READER, AS_READER)):
                 multiget = multiget_body([path + appt.resource_name], DATA)
                 answers.setdefault((user, "query"), []).append(_report(live, path, user, query))
-                answers.setdefault((user, "multiget"), []).append(
-                    _report(live, path, user, multiget))
+                answers.setdefault((user, "multiget"), []).append(_report(live, path, user, multiget))
         for (user, kind), (cold, warm) in answers.items():
             assert cold == warm, (user, kind)
             if user == READER:
@@ -70,8 +72,10 @@ def test_text_filter_answer_is_not_shared_between_policies(team):  # noqa: F811
     answer of the owner (clear names) must not answer the pseudonymizing delegate."""
     live = team
     with _owner_clear_reader_pseudonymized() as appt:
-        text = ('<C:prop-filter name="SUMMARY"><C:text-match collation="i;ascii-casemap">'
-                "Muster</C:text-match></C:prop-filter>")
+        text = (
+            '<C:prop-filter name="SUMMARY"><C:text-match collation="i;ascii-casemap">'
+            "Muster</C:text-match></C:prop-filter>"
+        )
         query = query_body(vevent_filter(text), "<D:getetag/>")
         for _ in range(2):
             assert appt.resource_name.encode() in _report(live, OWN, DEMO_USER, query)

@@ -12,8 +12,10 @@ from providers.practice_api import OverrideFields
 from tests.test_reports_support import CALDAV, new_calendar, time_range, utc
 
 D = dt.datetime
-TRANSPARENT = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:tr\r\n"
-               "DTSTART:20260302T150000Z\r\nTRANSP:TRANSPARENT\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+TRANSPARENT = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:tr\r\n"
+    "DTSTART:20260302T150000Z\r\nTRANSP:TRANSPARENT\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +29,22 @@ def cal(live):
     api.delete_appointment(c.add(D(2026, 3, 2, 14), D(2026, 3, 2, 15), "cancelled"))
     c.add(D(2026, 3, 2, 16), D(2026, 3, 2, 17), "transparent", device_ical=TRANSPARENT)
     c.add(D(2026, 3, 2, 18), D(2026, 3, 2, 18), "zero")  # blocks nothing
-    c.add(D(2026, 2, 23, 19), D(2026, 2, 23, 20), "weekly", rrule="FREQ=WEEKLY",  # Mo 18-19Z
-          overrides=[OverrideFields(D(2026, 3, 9, 19), D(2026, 3, 9, 19), D(2026, 3, 9, 20),
-                                    "Europe/Vienna", status="cancelled")])
+    c.add(
+        D(2026, 2, 23, 19),
+        D(2026, 2, 23, 20),
+        "weekly",
+        rrule="FREQ=WEEKLY",  # Mo 18-19Z
+        overrides=[
+            OverrideFields(
+                D(2026, 3, 9, 19), D(2026, 3, 9, 19), D(2026, 3, 9, 20), "Europe/Vienna", status="cancelled"
+            )
+        ],
+    )
     return c
 
 
 def free_busy(cal, start, end):
-    body = (f'<C:free-busy-query xmlns:C="{CALDAV}">{time_range(start, end)}'
-            "</C:free-busy-query>")
+    body = f'<C:free-busy-query xmlns:C="{CALDAV}">{time_range(start, end)}</C:free-busy-query>'
     return cal.report(body)
 
 

@@ -31,8 +31,12 @@ def cal(live):
     c.add(D(2026, 3, 3, 9), D(2026, 3, 3, 10), "serie", rrule="FREQ=DAILY;COUNT=3")
     api.delete_appointment(c.add(D(2026, 3, 4, 9), D(2026, 3, 4, 10), "storniert"))
     for i in range(40):
-        c.add(D(2026, 4, 1, 8) + dt.timedelta(hours=i), D(2026, 4, 1, 9) + dt.timedelta(hours=i),
-              f"bulk{i}", rrule="FREQ=WEEKLY;COUNT=2" if i % 2 else None)
+        c.add(
+            D(2026, 4, 1, 8) + dt.timedelta(hours=i),
+            D(2026, 4, 1, 9) + dt.timedelta(hours=i),
+            f"bulk{i}",
+            rrule="FREQ=WEEKLY;COUNT=2" if i % 2 else None,
+        )
     return c
 
 
@@ -59,11 +63,17 @@ def appointment_selects():
 
 def test_every_spelling_of_an_href_finds_the_member_and_is_echoed(cal):
     port_url = cal.live.url("/multiget_tests/calendar/x.ics")
-    spellings = ["/multiget_tests/calendar/x.ics", "x.ics", "./x.ics", port_url,
-                 "/Multiget%20Tests/calendar/x.ics", "/MULTIGET_TESTS/calendar/x.ics",
-                 "/multiget_tests/calendar/%78.ics", "../calendar/x.ics"]
-    responses, _ = parse_multistatus(cal.report(multiget_body(spellings, "<D:getetag/>"
-                                                              "<C:calendar-data/>")))
+    spellings = [
+        "/multiget_tests/calendar/x.ics",
+        "x.ics",
+        "./x.ics",
+        port_url,
+        "/Multiget%20Tests/calendar/x.ics",
+        "/MULTIGET_TESTS/calendar/x.ics",
+        "/multiget_tests/calendar/%78.ics",
+        "../calendar/x.ics",
+    ]
+    responses, _ = parse_multistatus(cal.report(multiget_body(spellings, "<D:getetag/><C:calendar-data/>")))
     assert [r.href for r in responses] == spellings
     etag = cal.request("GET", path=cal.path + "x.ics")
     for r in responses:
@@ -75,12 +85,16 @@ def test_every_spelling_of_an_href_finds_the_member_and_is_echoed(cal):
 def test_missing_cancelled_and_foreign_hrefs_are_404_inside_the_207(cal):
     anna = api.find_practitioner(DEMO_USER)
     foreign = Appointment.select().where(Appointment.practitioner == anna.id).first()
-    hrefs = ["/multiget_tests/calendar/nope.ics", "/multiget_tests/calendar/storniert.ics",
-             f"/anna_maier/calendar/{foreign.resource_name}",
-             f"/multiget_tests/shared-anna_maier/{foreign.resource_name}",
-             f"/multiget_tests/calendar/{foreign.resource_name}",
-             "/multiget_tests/calendar/", "/multiget_tests/calendar/x.ics/extra",
-             "/multiget_tests/calendar/x.ics"]
+    hrefs = [
+        "/multiget_tests/calendar/nope.ics",
+        "/multiget_tests/calendar/storniert.ics",
+        f"/anna_maier/calendar/{foreign.resource_name}",
+        f"/multiget_tests/shared-anna_maier/{foreign.resource_name}",
+        f"/multiget_tests/calendar/{foreign.resource_name}",
+        "/multiget_tests/calendar/",
+        "/multiget_tests/calendar/x.ics/extra",
+        "/multiget_tests/calendar/x.ics",
+    ]
     responses, _ = parse_multistatus(cal.report(multiget_body(hrefs, "<C:calendar-data/>")))
     assert [r.href for r in responses] == hrefs
     assert [r.status for r in responses] == ["HTTP/1.1 404 Not Found"] * 7 + [None]
@@ -125,11 +139,17 @@ def test_calendar_query_reads_rows_in_one_query_however_many(cal):
 def test_shared_calendar_multiget_sees_only_the_shared_calendar(cal):
     anna = api.find_practitioner(DEMO_USER)
     api.grant_access(anna, cal.practitioner, can_write=False)
-    foreign = Appointment.select().where(
-        (Appointment.practitioner == anna.id) & (Appointment.status != "cancelled")).first()
+    foreign = (
+        Appointment.select()
+        .where((Appointment.practitioner == anna.id) & (Appointment.status != "cancelled"))
+        .first()
+    )
     shared = "/multiget_tests/shared-anna_maier/"
-    hrefs = [shared + foreign.resource_name, "/Multiget%20Tests/shared-Anna%20Maier/"
-             + foreign.resource_name, "/multiget_tests/calendar/x.ics"]
+    hrefs = [
+        shared + foreign.resource_name,
+        "/Multiget%20Tests/shared-Anna%20Maier/" + foreign.resource_name,
+        "/multiget_tests/calendar/x.ics",
+    ]
     responses, _ = parse_multistatus(cal.report(multiget_body(hrefs), path=shared))
     assert [r.status for r in responses] == [None, None, "HTTP/1.1 404 Not Found"]
     api.revoke_access(anna, cal.practitioner)

@@ -26,12 +26,23 @@ from tests.test_reports_support import new_calendar, time_range, vevent_filter
 VIENNA = ZoneInfo("Europe/Vienna")
 SECOND = dt.timedelta(seconds=1)
 # Days around the 2026 DST switches (29 March, 25 October) and a quiet stretch.
-DAYS = [dt.date(2026, 3, 27) + dt.timedelta(days=i) for i in range(5)] + \
-       [dt.date(2026, 10, 23) + dt.timedelta(days=i) for i in range(5)] + [dt.date(2026, 6, 10)]
-TIMES = [dt.time(0), dt.time(1, 30), dt.time(2), dt.time(2, 30), dt.time(3), dt.time(12),
-         dt.time(23, 30)]
-RULES = ["", "", "", "FREQ=DAILY;COUNT={n}", "FREQ=WEEKLY;COUNT={n}", "FREQ=DAILY;UNTIL={until}",
-         "FREQ=WEEKLY;UNTIL={until}", "FREQ=WEEKLY", "FREQ=DAILY;INTERVAL=3"]
+DAYS = (
+    [dt.date(2026, 3, 27) + dt.timedelta(days=i) for i in range(5)]
+    + [dt.date(2026, 10, 23) + dt.timedelta(days=i) for i in range(5)]
+    + [dt.date(2026, 6, 10)]
+)
+TIMES = [dt.time(0), dt.time(1, 30), dt.time(2), dt.time(2, 30), dt.time(3), dt.time(12), dt.time(23, 30)]
+RULES = [
+    "",
+    "",
+    "",
+    "FREQ=DAILY;COUNT={n}",
+    "FREQ=WEEKLY;COUNT={n}",
+    "FREQ=DAILY;UNTIL={until}",
+    "FREQ=WEEKLY;UNTIL={until}",
+    "FREQ=WEEKLY",
+    "FREQ=DAILY;INTERVAL=3",
+]
 
 
 @pytest.fixture(scope="module")
@@ -61,18 +72,23 @@ def appointment(draw) -> dict:
     else:
         until = last.strftime("%Y%m%dT%H%M%S")
     rrule = rule.format(n=n, until=until) or None
-    fields = dict(start=start, end=end, tzid=tzid, all_day=kind == "allday", rrule=rrule,
-                  exdates=[], overrides=[])
+    fields = dict(
+        start=start, end=end, tzid=tzid, all_day=kind == "allday", rrule=rrule, exdates=[], overrides=[]
+    )
     if rrule:
         ks = draw(st.lists(st.integers(0, 5), max_size=3, unique=True))
         moved = ks[:1] if draw(st.booleans()) else []
         fields["exdates"] = [start + k * step for k in ks if k not in moved]
         for k in moved:
-            shift = dt.timedelta(days=draw(st.integers(-2, 2))) if kind == "allday" else \
-                dt.timedelta(minutes=30 * draw(st.integers(-60, 60)))
+            shift = (
+                dt.timedelta(days=draw(st.integers(-2, 2)))
+                if kind == "allday"
+                else dt.timedelta(minutes=30 * draw(st.integers(-60, 60)))
+            )
             rid = start + k * step
-            fields["overrides"] = [OverrideFields(rid, rid + shift, rid + shift + (end - start),
-                                                  tzid, all_day=kind == "allday")]
+            fields["overrides"] = [
+                OverrideFields(rid, rid + shift, rid + shift + (end - start), tzid, all_day=kind == "allday")
+            ]
     return fields
 
 
@@ -81,8 +97,16 @@ def replace_practice(cal, appointments: list[dict]) -> list[str]:
         api.delete_appointment(old, cancel=False)
     names = []
     for i, a in enumerate(appointments):
-        appt = cal.add(a["start"], a["end"], f"o{i}", tzid=a["tzid"], all_day=a["all_day"],
-                       rrule=a["rrule"], exdates=a["exdates"], overrides=a["overrides"])
+        appt = cal.add(
+            a["start"],
+            a["end"],
+            f"o{i}",
+            tzid=a["tzid"],
+            all_day=a["all_day"],
+            rrule=a["rrule"],
+            exdates=a["exdates"],
+            overrides=a["overrides"],
+        )
         names.append(appt.resource_name.removesuffix(".ics"))
     return names
 
@@ -116,24 +140,36 @@ def oracle_matches(ics, start: dt.datetime | None, end: dt.datetime | None) -> b
 
 
 # No example database: nothing written into the shared working tree.
-@settings(max_examples=25, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_calendar_query_equals_the_oracle(cal, data):
     practice = data.draw(st.lists(appointment(), min_size=1, max_size=6), label="practice")
     names = replace_practice(cal, practice)
-    objects = {n: icalendar.Calendar.from_ical(cal.request("GET", path=f"{cal.path}{n}.ics")
-                                               .content) for n in names}
+    objects = {
+        n: icalendar.Calendar.from_ical(cal.request("GET", path=f"{cal.path}{n}.ics").content) for n in names
+    }
     window = (dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.datetime(2027, 1, 1, tzinfo=dt.UTC))
     # Boundaries of each object's first instances, exact and one second off: where
     # off-by-one and time-zone mistakes show. Picked per object so endless series do
     # not drown the single appointments.
-    edges = [sorted({t + d for s, e in sorted(spans(ics, *window))[:8] for t in (s, e)
-                     for d in (-SECOND, dt.timedelta(0), SECOND)}) or [window[0]]
-             for ics in objects.values()]
-    instant = st.one_of(st.sampled_from(edges).flatmap(st.sampled_from), st.datetimes(
-        dt.datetime(2026, 3, 1), dt.datetime(2026, 12, 1), timezones=st.just(dt.UTC)
-    ).map(lambda t: t.replace(microsecond=0)))
+    edges = [
+        sorted(
+            {
+                t + d
+                for s, e in sorted(spans(ics, *window))[:8]
+                for t in (s, e)
+                for d in (-SECOND, dt.timedelta(0), SECOND)
+            }
+        )
+        or [window[0]]
+        for ics in objects.values()
+    ]
+    instant = st.one_of(
+        st.sampled_from(edges).flatmap(st.sampled_from),
+        st.datetimes(dt.datetime(2026, 3, 1), dt.datetime(2026, 12, 1), timezones=st.just(dt.UTC)).map(
+            lambda t: t.replace(microsecond=0)
+        ),
+    )
     for _ in range(8):
         start = data.draw(st.one_of(st.none(), instant), label="start")
         end = data.draw(st.one_of(st.none(), instant) if start else instant, label="end")

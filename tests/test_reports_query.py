@@ -23,9 +23,11 @@ from tests.test_reports_support import new_calendar as _new_calendar
 
 D = dt.datetime
 ALL = {"single", "zero", "allday", "floating", "weekly", "utc", "count", "todo", "zeroseries"}
-TODO = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:t\r\n" \
-       "DTSTART:20260117T100000Z\r\nEND:VEVENT\r\nBEGIN:VTODO\r\nUID:t-todo\r\n" \
-       "SUMMARY:Befund\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"
+TODO = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:t\r\n"
+    "DTSTART:20260117T100000Z\r\nEND:VEVENT\r\nBEGIN:VTODO\r\nUID:t-todo\r\n"
+    "SUMMARY:Befund\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +38,22 @@ def cal(live):
     c.add(D(2026, 1, 12, 12), D(2026, 1, 12, 12), "zero", subject="Anruf")  # 11Z, no length
     c.add(D(2026, 1, 14), D(2026, 1, 15), "allday", tzid=None, all_day=True)  # 13th 23Z-14th 23Z
     c.add(D(2026, 1, 15, 8), D(2026, 1, 15, 9), "floating", tzid=None)  # 07-08Z
-    c.add(D(2026, 1, 5, 8), D(2026, 1, 5, 8, 30), "weekly", rrule="FREQ=WEEKLY",  # Mo 07Z
-          exdates=[D(2026, 1, 19, 8)], subject="Serie",
-          overrides=[dict(recurrence_id=D(2026, 1, 26, 8), start_local=D(2026, 1, 27, 15),
-                          end_local=D(2026, 1, 27, 15, 30), tzid="Europe/Vienna")])
+    c.add(
+        D(2026, 1, 5, 8),
+        D(2026, 1, 5, 8, 30),
+        "weekly",
+        rrule="FREQ=WEEKLY",  # Mo 07Z
+        exdates=[D(2026, 1, 19, 8)],
+        subject="Serie",
+        overrides=[
+            dict(
+                recurrence_id=D(2026, 1, 26, 8),
+                start_local=D(2026, 1, 27, 15),
+                end_local=D(2026, 1, 27, 15, 30),
+                tzid="Europe/Vienna",
+            )
+        ],
+    )
     c.add(D(2026, 1, 16, 10), D(2026, 1, 16, 11), "utc", tzid="UTC")
     c.add(D(2026, 2, 2, 9), D(2026, 2, 2, 10), "count", rrule="FREQ=DAILY;COUNT=3")  # last 4th 08-09Z
     c.add(D(2027, 2, 1, 12), D(2027, 2, 1, 12), "zeroseries", rrule="FREQ=DAILY;COUNT=2")  # 2 Feb 11Z
@@ -122,11 +136,14 @@ def test_cancelled_appointments_are_never_served(cal):
 
 
 def test_component_type_other_than_vevent(cal):
-    todo = '<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VTODO"/>' \
-           "</C:comp-filter></C:filter>"
+    todo = (
+        '<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VTODO"/></C:comp-filter></C:filter>'
+    )
     assert cal.query(todo) == {"todo"}
-    absent = '<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">' \
-             "<C:is-not-defined/></C:comp-filter></C:comp-filter></C:filter>"
+    absent = (
+        '<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">'
+        "<C:is-not-defined/></C:comp-filter></C:comp-filter></C:filter>"
+    )
     assert cal.query(absent) == set()
 
 
@@ -145,16 +162,27 @@ def test_time_range_and_prop_filter_together(cal):
     assert cal.query(vevent_filter(inner)) == {"weekly"}
 
 
-@pytest.mark.parametrize("filter_xml, condition", [
-    ("", "valid-filter"),
-    (vevent_filter('<C:time-range start="20260101"/>'), "valid-filter"),
-    ('<C:filter><C:comp-filter name="VEVENT"/></C:filter>', "valid-filter"),
-    (vevent_filter('<C:prop-filter name="SUMMARY"><C:text-match collation="i;unicode-casemap">'
-                   "x</C:text-match></C:prop-filter>"), "supported-collation"),
-    ('<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VTODO">'
-     + time_range(utc(2026, 1, 1)) + "</C:comp-filter></C:comp-filter></C:filter>",
-     "supported-filter"),
-])
+@pytest.mark.parametrize(
+    "filter_xml, condition",
+    [
+        ("", "valid-filter"),
+        (vevent_filter('<C:time-range start="20260101"/>'), "valid-filter"),
+        ('<C:filter><C:comp-filter name="VEVENT"/></C:filter>', "valid-filter"),
+        (
+            vevent_filter(
+                '<C:prop-filter name="SUMMARY"><C:text-match collation="i;unicode-casemap">'
+                "x</C:text-match></C:prop-filter>"
+            ),
+            "supported-collation",
+        ),
+        (
+            '<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VTODO">'
+            + time_range(utc(2026, 1, 1))
+            + "</C:comp-filter></C:comp-filter></C:filter>",
+            "supported-filter",
+        ),
+    ],
+)
 def test_bad_filters_are_403_with_the_caldav_precondition(cal, filter_xml, condition):
     resp = cal.report(query_body(filter_xml))
     assert resp.status_code == 403
@@ -164,8 +192,7 @@ def test_bad_filters_are_403_with_the_caldav_precondition(cal, filter_xml, condi
 
 def test_depth_is_not_consulted(cal):
     f = vevent_filter(time_range(utc(2026, 1, 12), utc(2026, 1, 13)))
-    assert cal.query(f, depth="0") == cal.query(f, depth=None) == cal.query(f) == {
-        "single", "zero", "weekly"}
+    assert cal.query(f, depth="0") == cal.query(f, depth=None) == cal.query(f) == {"single", "zero", "weekly"}
 
 
 def test_etags_in_the_report_equal_those_of_get(cal):
@@ -181,19 +208,27 @@ def test_etags_in_the_report_equal_those_of_get(cal):
 def test_calendar_data_whole_partial_and_expanded(cal):
     f = vevent_filter(time_range(utc(2026, 1, 26), utc(2026, 2, 3)))
     whole = cal.report(query_body(f, "<C:calendar-data/>"))
-    datas = {r.href.rsplit("/", 1)[1].removesuffix(".ics"): r.props[f"{{{CALDAV}}}calendar-data"].text
-             for r in parse_multistatus(whole)[0]}
+    datas = {
+        r.href.rsplit("/", 1)[1].removesuffix(".ics"): r.props[f"{{{CALDAV}}}calendar-data"].text
+        for r in parse_multistatus(whole)[0]
+    }
     assert set(datas) == {"weekly", "count"}
     assert datas["count"] == cal.request("GET", path=cal.path + "count.ics").text
-    partial = ('<C:calendar-data><C:comp name="VCALENDAR"><C:comp name="VEVENT">'
-               '<C:prop name="UID"/></C:comp></C:comp></C:calendar-data>')
+    partial = (
+        '<C:calendar-data><C:comp name="VCALENDAR"><C:comp name="VEVENT">'
+        '<C:prop name="UID"/></C:comp></C:comp></C:calendar-data>'
+    )
     for r in parse_multistatus(cal.report(query_body(f, partial)))[0]:
         text = r.props[f"{{{CALDAV}}}calendar-data"].text
         assert "UID:" in text and "SUMMARY" not in text and "DTSTART" not in text
-    expand = ('<C:calendar-data><C:expand start="20260126T000000Z" end="20260203T000000Z"/>'
-              "</C:calendar-data>")
-    weekly = [r for r in parse_multistatus(cal.report(query_body(f, expand)))[0]
-              if r.href.endswith("weekly.ics")][0].props[f"{{{CALDAV}}}calendar-data"].text
+    expand = '<C:calendar-data><C:expand start="20260126T000000Z" end="20260203T000000Z"/></C:calendar-data>'
+    weekly = (
+        [r for r in parse_multistatus(cal.report(query_body(f, expand)))[0] if r.href.endswith("weekly.ics")][
+            0
+        ]
+        .props[f"{{{CALDAV}}}calendar-data"]
+        .text
+    )
     assert "RRULE" not in weekly
     assert "DTSTART:20260127T140000Z" in weekly and "DTSTART:20260202T070000Z" in weekly
 
@@ -203,17 +238,17 @@ def test_bad_calendar_data_is_rejected_before_any_row_is_read(cal):
     resp = cal.report(query_body(vevent_filter(), bad))
     assert resp.status_code == 403
     assert etree.fromstring(resp.content).find(f"{{{CALDAV}}}supported-calendar-data") is not None
-    resp = cal.report(query_body(vevent_filter(), '<C:calendar-data><C:expand/></C:calendar-data>'))
+    resp = cal.report(query_body(vevent_filter(), "<C:calendar-data><C:expand/></C:calendar-data>"))
     assert resp.status_code == 400
 
 
 def test_allprop_query_answers_the_cheap_properties(cal):
     body = query_body(vevent_filter(time_range(utc(2026, 1, 12), utc(2026, 1, 13))))
-    responses, _ = parse_multistatus(cal.report(body.replace("<D:prop><D:getetag/></D:prop>",
-                                                             "<D:allprop/>")))
+    responses, _ = parse_multistatus(
+        cal.report(body.replace("<D:prop><D:getetag/></D:prop>", "<D:allprop/>"))
+    )
     assert len(responses) == 3
-    assert all("{DAV:}getetag" in r.props and "{DAV:}getcontenttype" in r.props
-               for r in responses)
+    assert all("{DAV:}getetag" in r.props and "{DAV:}getcontenttype" in r.props for r in responses)
 
 
 def test_unknown_report_and_report_on_an_event_are_403_supported_report(cal):

@@ -40,8 +40,9 @@ def sync(cal, token="", depth="1", **kw):
 
 
 def row(cal, name: str) -> Appointment:
-    return Appointment.get((Appointment.practitioner == cal.practitioner.id)
-                           & (Appointment.resource_name == name))
+    return Appointment.get(
+        (Appointment.practitioner == cal.practitioner.id) & (Appointment.resource_name == name)
+    )
 
 
 def test_initial_sync_lists_every_member_and_ends_with_the_ctag_token(cal):
@@ -74,7 +75,8 @@ def test_practice_side_changes_and_deletes_appear_once_and_move_the_ctag(cal):
             assert not r.props
     get = cal.request("GET", path=cal.href(new))
     assert {r.props["{DAV:}getetag"].text for r in responses if r.href.endswith("new.ics")} == {
-        get.headers["ETag"]}
+        get.headers["ETag"]
+    }
     assert sync(cal, token2)[0] == []
 
 
@@ -99,10 +101,16 @@ def test_limit_pages_with_507_and_a_token_that_continues(cal):
     assert token == full_token
 
 
-@pytest.mark.parametrize("token", [
-    "garbage", "urn:praxis-caldav:sync:1:1", "urn:praxis-caldav:sync:x:1",
-    "http://example.com/sync/1", "urn:praxis-caldav:sync:{owner}:99999999",
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "garbage",
+        "urn:praxis-caldav:sync:1:1",
+        "urn:praxis-caldav:sync:x:1",
+        "http://example.com/sync/1",
+        "urn:praxis-caldav:sync:{owner}:99999999",
+    ],
+)
 def test_invalid_foreign_or_future_tokens_are_403_valid_sync_token(cal, token):
     token = token.format(owner=cal.practitioner.id)
     resp = cal.report(sync_body(token))
@@ -111,9 +119,11 @@ def test_invalid_foreign_or_future_tokens_are_403_valid_sync_token(cal, token):
 
 
 def test_depth_zero_absent_and_thunderbirds_depth_one_work_infinity_does_not(cal):
-    thunderbird = ('<?xml version="1.0" encoding="UTF-8"?>\n<sync-collection xmlns="DAV:">'
-                   "<sync-token/><sync-level>1</sync-level><prop><getcontenttype/><getetag/>"
-                   "</prop></sync-collection>")
+    thunderbird = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<sync-collection xmlns="DAV:">'
+        "<sync-token/><sync-level>1</sync-level><prop><getcontenttype/><getetag/>"
+        "</prop></sync-collection>"
+    )
     results = [cal.report(thunderbird, depth=d) for d in ("1", "0", None)]
     assert all(r.status_code == 207 for r in results), [r.text for r in results]
     assert len({len(parse_multistatus(r)[0]) for r in results}) == 1
@@ -121,8 +131,14 @@ def test_depth_zero_absent_and_thunderbirds_depth_one_work_infinity_does_not(cal
 
 
 def test_bad_limit_is_400(cal):
-    assert cal.report(sync_body("", props="<D:getetag/>").replace(
-        "<D:prop>", "<D:limit><D:nresults>0</D:nresults></D:limit><D:prop>")).status_code == 400
+    assert (
+        cal.report(
+            sync_body("", props="<D:getetag/>").replace(
+                "<D:prop>", "<D:limit><D:nresults>0</D:nresults></D:limit><D:prop>"
+            )
+        ).status_code
+        == 400
+    )
 
 
 def test_calendar_data_in_a_sync_report(cal):
@@ -141,8 +157,9 @@ def test_caldav_library_objects_by_sync_token(cal):
     assert before == set(names(sync(cal)[0]))
     api.delete_appointment(row(cal, "a4.ics"), cancel=True)
     cal.add(D(2026, 5, 1, 9), D(2026, 5, 1, 10), "lib-new")
-    changed = calendar.objects_by_sync_token(sync_token=initial.sync_token, load_objects=True,
-                                             disable_fallback=True)
+    changed = calendar.objects_by_sync_token(
+        sync_token=initial.sync_token, load_objects=True, disable_fallback=True
+    )
     got = {str(o.url).rsplit("/", 1)[1] for o in changed}
     assert got == {"a4.ics", "lib-new.ics"}
     assert {str(u).rsplit("/", 1)[1] for u in changed.deleted_urls} == {"a4.ics"}

@@ -16,8 +16,10 @@ def _workers(queue: MostRecentlyIdleFirst, names: list[str], got: list[tuple[str
     """Start one waiting worker per name, in this order, each taking one item."""
     threads = []
     for index, name in enumerate(names):
+
         def work(name=name):
             got.append((name, queue.get()))
+
         thread = threading.Thread(target=work)
         thread.start()
         threads.append(thread)

@@ -58,9 +58,14 @@ def demo_patient_secrets() -> list[str]:
 def test_anonymous_and_wrong_password_get_the_dav_trees_401(live):
     dav = live.request("GET", "/anna_maier/calendar/", user=None)
     assert dav.status_code == 401
-    for method, path in [("GET", PAGE), ("GET", "/settings"), ("POST", PAGE),
-                         ("GET", "/settings/admin"), ("GET", "/settings/profile.mobileconfig"),
-                         ("GET", "/settings/static/settings.css")]:
+    for method, path in [
+        ("GET", PAGE),
+        ("GET", "/settings"),
+        ("POST", PAGE),
+        ("GET", "/settings/admin"),
+        ("GET", "/settings/profile.mobileconfig"),
+        ("GET", "/settings/static/settings.css"),
+    ]:
         response = live.request(method, path, user=None)
         assert response.status_code == 401, path
         assert response.headers["WWW-Authenticate"] == dav.headers["WWW-Authenticate"]
@@ -88,9 +93,14 @@ def test_every_client_value_is_the_one_setup_info_gives(live):
     anna = api.find_practitioner(DEMO_USER)
     info = setup_info(anna, live.base_url)
     expected = {
-        "login": info.login, "ios-server": info.base_url, "android-base-url": info.base_url,
-        "macos-host": info.host, "macos-path": info.path, "macos-port": str(info.port),
-        "macos-ssl": "Nein", "thunderbird-location": info.calendar_url,
+        "login": info.login,
+        "ios-server": info.base_url,
+        "android-base-url": info.base_url,
+        "macos-host": info.host,
+        "macos-path": info.path,
+        "macos-port": str(info.port),
+        "macos-ssl": "Nein",
+        "thunderbird-location": info.calendar_url,
         "outlook-url": info.calendar_url,
     }
     for field_id, value in expected.items():
@@ -105,10 +115,14 @@ def test_every_client_value_is_the_one_setup_info_gives(live):
 def test_security_headers_on_every_response_and_nothing_external(live):
     bernd_page = live.request("GET", "/settings/admin", user=COLLEAGUE)
     assert bernd_page.status_code == 403
-    for response in [live.request("GET", PAGE), live.request("GET", "/settings/static/copy.js"),
-                     live.request("GET", "/settings/profile.mobileconfig"),
-                     live.request("GET", "/settings/nothing-here"), bernd_page,
-                     save(live, {"direction": "two-way"}, token="forged")]:
+    for response in [
+        live.request("GET", PAGE),
+        live.request("GET", "/settings/static/copy.js"),
+        live.request("GET", "/settings/profile.mobileconfig"),
+        live.request("GET", "/settings/nothing-here"),
+        bernd_page,
+        save(live, {"direction": "two-way"}, token="forged"),
+    ]:
         for name, value in HEADERS.items():
             assert value in response.headers.get(name, ""), (response.url, name)
     page = live.request("GET", PAGE).text
@@ -149,14 +163,12 @@ def test_form_saves_through_the_data_api_and_says_what_devices_do(live):
     assert response.status_code == 303
     assert response.headers["Location"] == "/settings/?saved=1&pseudonymize=on"
     after = api.find_practitioner(DEMO_USER)
-    assert (after.pseudonymize, after.include_phone, after.direction) == (
-        True, False, "server-to-device")
+    assert (after.pseudonymize, after.include_phone, after.direction) == (True, False, "server-to-device")
     assert before.include_phone is True  # the unchecked box switched the phone off
     notice = live.request("GET", response.headers["Location"]).text
     assert "jeden Termin neu" in notice and "kein Klarname" in notice
     # A second save without a change of pseudonymization says nothing about it.
-    again = save(live, {"pseudonymize": "on", "include_phone": "on", "direction": "two-way",
-                        "lang": "en"})
+    again = save(live, {"pseudonymize": "on", "include_phone": "on", "direction": "two-way", "lang": "en"})
     assert again.headers["Location"] == "/settings/?lang=en&saved=1"
     off = save(live, {"direction": "two-way", "include_phone": "on"})
     assert off.headers["Location"].endswith("pseudonymize=off")
@@ -177,8 +189,11 @@ def test_form_without_a_valid_csrf_token_is_refused(live):
         assert "abgelaufen oder ungültig" in response.text
     no_field = live.session().post(live.url(PAGE), data={"pseudonymize": "on"}, timeout=30)
     assert no_field.status_code == 403
-    json_body = live.session().post(live.url(PAGE), json={"csrf": csrf_token(
-        live.request("GET", PAGE).text), "direction": "two-way"}, timeout=30)
+    json_body = live.session().post(
+        live.url(PAGE),
+        json={"csrf": csrf_token(live.request("GET", PAGE).text), "direction": "two-way"},
+        timeout=30,
+    )
     assert json_body.status_code == 403
     assert api.find_practitioner(DEMO_USER).pseudonymize == anna.pseudonymize
 
@@ -190,9 +205,17 @@ def test_a_colleague_only_ever_sees_and_changes_their_own_settings(live):
     assert shown_value(page, "macos-path") == "/bernd_huber/"
     assert "anna_maier" not in page and "Anna Maier" not in page
     # Naming another user in the form changes nothing of theirs: the form has no such field.
-    response = save(live, {"pseudonymize": "on", "direction": "server-to-device",
-                           "username": DEMO_USER, "practitioner": str(anna.id), "id": str(anna.id)},
-                    user=COLLEAGUE)
+    response = save(
+        live,
+        {
+            "pseudonymize": "on",
+            "direction": "server-to-device",
+            "username": DEMO_USER,
+            "practitioner": str(anna.id),
+            "id": str(anna.id),
+        },
+        user=COLLEAGUE,
+    )
     assert response.status_code == 303
     assert api.find_practitioner(COLLEAGUE).direction == "server-to-device"
     after = api.find_practitioner(DEMO_USER)
@@ -223,8 +246,12 @@ def test_methods_paths_and_static_files(live):
     js = live.request("GET", "/settings/static/copy.js")
     assert js.headers["Content-Type"].startswith("text/javascript") and b"clipboard" in js.content
     assert live.request("GET", "/settings/static/settings.css").status_code == 200
-    for path in ("/settings/static/nope.css", "/settings/static/../../wsgidav.yaml",
-                 "/settings/static/i18n.py", "/settings/templates/base.html"):
+    for path in (
+        "/settings/static/nope.css",
+        "/settings/static/../../wsgidav.yaml",
+        "/settings/static/i18n.py",
+        "/settings/templates/base.html",
+    ):
         assert live.request("GET", path).status_code == 404, path
 
 

@@ -32,17 +32,22 @@ def admin_live(live):
 def post_admin(live, fields: dict, user: str = DEMO_USER, password: str = DEMO_PASSWORD):
     token = csrf_token(live.request("GET", ADMIN, user=user, password=password).text)
     session = live.session(user, password)
-    return session.post(live.url(ADMIN), data={"csrf": token, **fields},
-                        allow_redirects=False, timeout=30)
+    return session.post(live.url(ADMIN), data={"csrf": token, **fields}, allow_redirects=False, timeout=30)
 
 
 def test_only_admins_get_the_admin_view(admin_live):
     live = admin_live
     assert live.request("GET", ADMIN, user=COLLEAGUE).status_code == 403
     bernd_token = csrf_token(live.request("GET", "/settings/", user=COLLEAGUE).text)
-    refused = live.session(COLLEAGUE).post(live.url(ADMIN), data={
-        "csrf": bernd_token, "action": "reset",
-        "practitioner": str(api.find_practitioner(DEMO_USER).id)}, timeout=30)
+    refused = live.session(COLLEAGUE).post(
+        live.url(ADMIN),
+        data={
+            "csrf": bernd_token,
+            "action": "reset",
+            "practitioner": str(api.find_practitioner(DEMO_USER).id),
+        },
+        timeout=30,
+    )
     assert refused.status_code == 403
     page = live.request("GET", "/settings/", user=COLLEAGUE).text
     assert 'href="/settings/admin"' not in page
@@ -79,11 +84,11 @@ def test_device_status_is_recorded_per_family_at_most_once_a_minute(admin_live):
     anna = api.find_practitioner(DEMO_USER)
     DeviceSeen.delete().execute()
     for agent in (IOS, IOS, DAVX5):
-        response = live.request("PROPFIND", "/anna_maier/calendar/", headers={
-            "User-Agent": agent, "Depth": "0"})
+        response = live.request(
+            "PROPFIND", "/anna_maier/calendar/", headers={"User-Agent": agent, "Depth": "0"}
+        )
         assert response.status_code == 207
-    rows = {r.family: r.last_seen for r in DeviceSeen.select().where(
-        DeviceSeen.practitioner == anna.id)}
+    rows = {r.family: r.last_seen for r in DeviceSeen.select().where(DeviceSeen.practitioner == anna.id)}
     assert set(rows) == {"ios", "davx5"}
     # Within the minute another process's write leaves the row alone; later it moves.
     api.record_device_seen(anna.id, "ios", now=rows["ios"] + dt.timedelta(seconds=30))
@@ -93,8 +98,12 @@ def test_device_status_is_recorded_per_family_at_most_once_a_minute(admin_live):
     assert DeviceSeen.get(family="ios", practitioner=anna.id).last_seen == later
     # Visiting the settings page is not a device sync; failed logins are not recorded.
     live.request("GET", "/settings/", headers={"User-Agent": "Mozilla/5.0 Firefox/128.0"})
-    live.request("PROPFIND", "/anna_maier/calendar/", password="wrong",
-                 headers={"User-Agent": "Thunderbird/128.0", "Depth": "0"})
+    live.request(
+        "PROPFIND",
+        "/anna_maier/calendar/",
+        password="wrong",
+        headers={"User-Agent": "Thunderbird/128.0", "Depth": "0"},
+    )
     assert DeviceSeen.select().where(DeviceSeen.practitioner == anna.id).count() == 2
     admin_page = live.request("GET", ADMIN).text
     assert "iPhone/iPad" in admin_page and "Android (DAVx⁵)" in admin_page
@@ -124,18 +133,23 @@ def test_admin_grants_and_revokes_delegation(admin_live):
 def test_lock_out_sets_a_new_password_shown_once(admin_live):
     live = admin_live
     bernd = api.find_practitioner(COLLEAGUE)
-    assert live.request("PROPFIND", "/bernd_huber/calendar/", user=COLLEAGUE,
-                        headers={"Depth": "0"}).status_code == 207
+    assert (
+        live.request("PROPFIND", "/bernd_huber/calendar/", user=COLLEAGUE, headers={"Depth": "0"}).status_code
+        == 207
+    )
     response = post_admin(live, {"action": "reset", "practitioner": str(bernd.id)})
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     new = re.search(r'<code id="new-password"[^>]*>([a-z2-9-]+)</code>', response.text).group(1)
     assert len(new) == 19
     # Every device with the old password is out at once (the credential cache included).
-    old = live.request("PROPFIND", "/bernd_huber/calendar/", user=COLLEAGUE,
-                       headers={"Depth": "0"})
+    old = live.request("PROPFIND", "/bernd_huber/calendar/", user=COLLEAGUE, headers={"Depth": "0"})
     assert old.status_code == 401
-    assert live.request("PROPFIND", "/bernd_huber/calendar/", user=COLLEAGUE, password=new,
-                        headers={"Depth": "0"}).status_code == 207
+    assert (
+        live.request(
+            "PROPFIND", "/bernd_huber/calendar/", user=COLLEAGUE, password=new, headers={"Depth": "0"}
+        ).status_code
+        == 207
+    )
     assert new not in live.request("GET", ADMIN).text
     api.set_password(api.find_practitioner(COLLEAGUE), DEMO_PASSWORD)

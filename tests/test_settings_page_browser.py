@@ -20,8 +20,15 @@ from providers import practice_api as api
 from tests.conftest import DEMO_PASSWORD, DEMO_USER
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 REQUIRE = os.environ.get("PRAXIS_REQUIRE_BROWSER") == "1"
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "settings-page.png"
 
@@ -56,17 +63,22 @@ def browser():
 def open_page(browser, live, javascript: bool = True):
     context = browser.new_context(
         http_credentials={"username": DEMO_USER, "password": DEMO_PASSWORD},
-        java_script_enabled=javascript, viewport={"width": 1100, "height": 900},
-        accept_downloads=True)
-    context.grant_permissions(["clipboard-read", "clipboard-write"],
-                              origin=live.base_url.rstrip("/"))
+        java_script_enabled=javascript,
+        viewport={"width": 1100, "height": 900},
+        accept_downloads=True,
+    )
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.base_url.rstrip("/"))
     page = context.new_page()
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     # Aborted is not failed: a download by navigation (the profile link), or a request
     # still in flight when the form's post navigates away.
-    page.on("requestfailed", lambda r: None if "ERR_ABORTED" in (r.failure or "")
-            else problems.append(f"failed: {r.url} {r.failure}"))
+    page.on(
+        "requestfailed",
+        lambda r: (
+            None if "ERR_ABORTED" in (r.failure or "") else problems.append(f"failed: {r.url} {r.failure}")
+        ),
+    )
     page.goto(live.url("/settings/"))
     return context, page, problems
 
@@ -86,12 +98,16 @@ def test_practitioner_copies_values_downloads_profile_and_pseudonymizes(browser,
     try:
         assert "Kalender-Synchronisation" in page.title()
         info = setup_info(api.find_practitioner(DEMO_USER), live.base_url)
-        for field, value in [("macos-host", info.host), ("macos-path", info.path),
-                             ("macos-port", str(info.port))]:
+        for field, value in [
+            ("macos-host", info.host),
+            ("macos-path", info.path),
+            ("macos-port", str(info.port)),
+        ]:
             button = page.locator(f'button[data-copy="{field}"]')
             button.click()
             page.wait_for_function(
-                "v => document.documentElement.getAttribute('data-copied') === v", arg=value)
+                "v => document.documentElement.getAttribute('data-copied') === v", arg=value
+            )
             assert page.evaluate("navigator.clipboard.readText()") == value
             assert button.inner_text() == "Kopiert"
 
@@ -99,8 +115,11 @@ def test_practitioner_copies_values_downloads_profile_and_pseudonymizes(browser,
             page.click("#profile-link")
         profile = plistlib.loads(Path(download.value.path()).read_bytes())
         (account,) = profile["PayloadContent"]
-        assert (account["CalDAVHostName"], account["CalDAVPort"], account["CalDAVPrincipalURL"]) \
-            == (info.host, info.port, info.path)
+        assert (account["CalDAVHostName"], account["CalDAVPort"], account["CalDAVPrincipalURL"]) == (
+            info.host,
+            info.port,
+            info.path,
+        )
         assert download.value.suggested_filename.endswith(".mobileconfig")
 
         page.check("#pseudonymize")

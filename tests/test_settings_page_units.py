@@ -18,27 +18,36 @@ def test_both_languages_have_every_text():
     assert i18n.language_from_query("fr") == "de" and i18n.language_from_query(None) == "de"
 
 
-@pytest.mark.parametrize(("agent", "family"), [
-    ("iOS/17.4 (21E219) dataaccessd/1.0", "ios"),
-    ("macOS/14.4 (23E214) CalendarAgent/1000", "macos"),
-    ("Mac OS X/10.15.7 (19H2) CalendarAgent/954", "macos"),
-    ("DAVx5/4.3.13-ose (2024/02/05; dav4jvm; okhttp/4.12.0) Android/14", "davx5"),
-    ("Mozilla/5.0 (X11; Linux x86_64; rv:115.0) Gecko/20100101 Thunderbird/115.3.1", "thunderbird"),
-    ("CalDavSynchronizer/4.4", "outlook"),
-    ("Evolution/3.50.0", "evolution"),
-    ("vdirsyncer/0.19.2", "vdirsyncer"),
-    ("python-caldav/1.3.9", "python"),
-    ("Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36", "browser"),
-    ("", "other"),
-    (None, "other"),
-])
+@pytest.mark.parametrize(
+    ("agent", "family"),
+    [
+        ("iOS/17.4 (21E219) dataaccessd/1.0", "ios"),
+        ("macOS/14.4 (23E214) CalendarAgent/1000", "macos"),
+        ("Mac OS X/10.15.7 (19H2) CalendarAgent/954", "macos"),
+        ("DAVx5/4.3.13-ose (2024/02/05; dav4jvm; okhttp/4.12.0) Android/14", "davx5"),
+        ("Mozilla/5.0 (X11; Linux x86_64; rv:115.0) Gecko/20100101 Thunderbird/115.3.1", "thunderbird"),
+        ("CalDavSynchronizer/4.4", "outlook"),
+        ("Evolution/3.50.0", "evolution"),
+        ("vdirsyncer/0.19.2", "vdirsyncer"),
+        ("python-caldav/1.3.9", "python"),
+        ("Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36", "browser"),
+        ("", "other"),
+        (None, "other"),
+    ],
+)
 def test_user_agent_families(agent, family):
     assert user_agent_family(agent) == family
 
 
 def environ(**extra) -> dict:
-    return {"wsgi.url_scheme": "http", "HTTP_HOST": "praxis.lan:8080", "praxis.prefix": "",
-            "SERVER_NAME": "0.0.0.0", "SERVER_PORT": "8080", **extra}
+    return {
+        "wsgi.url_scheme": "http",
+        "HTTP_HOST": "praxis.lan:8080",
+        "praxis.prefix": "",
+        "SERVER_NAME": "0.0.0.0",
+        "SERVER_PORT": "8080",
+        **extra,
+    }
 
 
 def test_public_url_comes_from_the_configuration_or_the_browsers_request():

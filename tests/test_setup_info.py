@@ -59,8 +59,12 @@ def test_apple_profile_is_a_valid_plist_without_password(practitioner):
 
 
 def test_cert_command_creates_a_usable_pair(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "davserver.cli", "cert", "--out", str(tmp_path)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "davserver.cli", "cert", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     crt, key = tmp_path / "praxis-caldav.crt", tmp_path / "praxis-caldav.key"
     assert b"BEGIN CERTIFICATE" in crt.read_bytes()

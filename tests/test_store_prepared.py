@@ -21,13 +21,19 @@ def test_prepared_rows_equal_the_query_rows_on_every_execution(db_url):
     open_database(db_url)
     north = api.get_or_create_practice("Praxis Nord", "prep-north")
     south = api.get_or_create_practice("Praxis Süd", "prep-south")
-    people = [api.create_practitioner(north, "eva prep", "pw-prep-1"),
-              api.create_practitioner(south, "Dr. Jörg Prep", "pw-prep-2"),
-              api.create_practitioner(north, "ida prep", "pw-prep-3")]
+    people = [
+        api.create_practitioner(north, "eva prep", "pw-prep-1"),
+        api.create_practitioner(south, "Dr. Jörg Prep", "pw-prep-2"),
+        api.create_practitioner(north, "ida prep", "pw-prep-3"),
+    ]
     for round_ in range(3):  # the first execution learns the mapping, the later ones reuse it
         for person in people:
-            expected = (Practitioner.select(Practitioner, Practice).join(Practice)
-                        .where(Practitioner.login_key == person.login_key).get())
+            expected = (
+                Practitioner.select(Practitioner, Practice)
+                .join(Practice)
+                .where(Practitioner.login_key == person.login_key)
+                .get()
+            )
             got = store.practitioner_by_login_key(person.login_key)
             assert _as_dict(got) == _as_dict(expected), (round_, person.username)
             by_url = store.practitioner_by_segment(person.url_key)

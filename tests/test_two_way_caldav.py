@@ -33,12 +33,18 @@ def cal(live, user):
 
 
 def test_create_edit_delete(live, user, cal):
-    body = calendar(vevent("lib-1", summary="Teambesprechung", extra="""CATEGORIES:Praxis,Team
+    body = calendar(
+        vevent(
+            "lib-1",
+            summary="Teambesprechung",
+            extra="""CATEGORIES:Praxis,Team
 BEGIN:VALARM
 ACTION:DISPLAY
 TRIGGER:-PT10M
 DESCRIPTION:Gleich
-END:VALARM"""))
+END:VALARM""",
+        )
+    )
     event = cal.add_event(body)
     appt = row(user, "lib-1")
     assert appt is not None and appt.subject == "Teambesprechung"
@@ -56,9 +62,11 @@ END:VALARM"""))
     assert appt.start_local == dt.datetime(2026, 3, 10, 14)
 
     # The practice edits the same appointment afterwards: the device's extras stay.
-    fields = api.AppointmentFields(start_local=dt.datetime(2026, 3, 10, 16),
-                                   end_local=dt.datetime(2026, 3, 10, 17),
-                                   subject="Teambesprechung (Praxis)")
+    fields = api.AppointmentFields(
+        start_local=dt.datetime(2026, 3, 10, 16),
+        end_local=dt.datetime(2026, 3, 10, 17),
+        subject="Teambesprechung (Praxis)",
+    )
     api.update_appointment(appt, fields)
     fetched = cal.event_by_uid("lib-1").icalendar_component
     assert str(fetched["SUMMARY"]) == "Teambesprechung (Praxis)"
@@ -72,11 +80,20 @@ END:VALARM"""))
 
 
 def test_series_with_overrides(live, user, cal):
-    master = vevent("lib-series", summary="Rückenschule", start="20260302T180000",
-                    end="20260302T190000", extra="RRULE:FREQ=WEEKLY;COUNT=8\nCATEGORIES:Kurs")
-    moved = vevent("lib-series", summary="Rückenschule", start="20260310T180000",
-                   end="20260310T190000",
-                   extra="RECURRENCE-ID;TZID=Europe/Vienna:20260309T180000")
+    master = vevent(
+        "lib-series",
+        summary="Rückenschule",
+        start="20260302T180000",
+        end="20260302T190000",
+        extra="RRULE:FREQ=WEEKLY;COUNT=8\nCATEGORIES:Kurs",
+    )
+    moved = vevent(
+        "lib-series",
+        summary="Rückenschule",
+        start="20260310T180000",
+        end="20260310T190000",
+        extra="RECURRENCE-ID;TZID=Europe/Vienna:20260309T180000",
+    )
     cal.add_event(calendar(master, moved))
     appt = row(user, "lib-series")
     assert appt.is_recurring and len(load_one(user.id, appt.resource_name).override_rows) == 1
@@ -95,8 +112,11 @@ def test_series_with_overrides(live, user, cal):
     second.add("dtstamp", dt.datetime(2026, 3, 1, tzinfo=dt.UTC))
     vcal.add_component(second)
     event.save()
-    rows = list(AppointmentOverride.select().where(AppointmentOverride.appointment == appt.id)
-                .order_by(AppointmentOverride.recurrence_id))
+    rows = list(
+        AppointmentOverride.select()
+        .where(AppointmentOverride.appointment == appt.id)
+        .order_by(AppointmentOverride.recurrence_id)
+    )
     assert [(o.recurrence_id, o.start_local, o.subject) for o in rows] == [
         (dt.datetime(2026, 3, 9, 18), dt.datetime(2026, 3, 10, 18), None),
         (dt.datetime(2026, 3, 16, 18), dt.datetime(2026, 3, 17, 8), "Rückenschule (Ersatz)"),
@@ -106,8 +126,7 @@ def test_series_with_overrides(live, user, cal):
     fetched = cal.event_by_uid("lib-series").icalendar_instance
     events = fetched.walk("VEVENT")
     assert len(events) == 3
-    assert all("Kurs" in str(e.get("CATEGORIES").to_ical()) for e in events
-               if "RECURRENCE-ID" not in e)
+    assert all("Kurs" in str(e.get("CATEGORIES").to_ical()) for e in events if "RECURRENCE-ID" not in e)
 
     cal.event_by_uid("lib-series").delete()
     assert row(user, "lib-series").status == STATUS_CANCELLED

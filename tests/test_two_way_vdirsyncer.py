@@ -36,8 +36,7 @@ def test_device_form_is_replaced_by_the_stored_form_once(live, tmp_path):
     """An item the server stores differently (DURATION -> DTEND) comes back once, then rests."""
     user = new_practitioner("vdir-canonical")
     sync = Sync(live, user, tmp_path)
-    item = local_item("dur", "Kurz").replace("DTEND;TZID=Europe/Vienna:20260310T110000",
-                                             "DURATION:PT30M")
+    item = local_item("dur", "Kurz").replace("DTEND;TZID=Europe/Vienna:20260310T110000", "DURATION:PT30M")
     (sync.local / "dur.ics").write_text(item)
     sync.run()
     sync.run()  # the PUT response had no ETag (stored form differs): the client re-reads it

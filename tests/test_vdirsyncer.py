@@ -26,14 +26,18 @@ def test_two_way_sync_converges(live, tmp_path):
     # Edits on both sides, and a second device creates through the server.
     (sync.local / "device-1.ics").write_text(local_item("device-1", "Fortbildung Tag 2", 11))
     practice_edit(user, "praxis-1", "Kontrolle")
-    put = live.request("PUT", calendar_path(user) + "other.ics", local_item("other", "Telefonat"),
-                       user=user.username, password=PASSWORD,
-                       headers={**ICAL, "If-None-Match": "*"})
+    put = live.request(
+        "PUT",
+        calendar_path(user) + "other.ics",
+        local_item("other", "Telefonat"),
+        user=user.username,
+        password=PASSWORD,
+        headers={**ICAL, "If-None-Match": "*"},
+    )
     assert put.status_code == 201
     sync.run()
     device = row(user, "device-1")
-    assert (device.subject, device.start_local) == ("Fortbildung Tag 2",
-                                                    dt.datetime(2026, 3, 11, 10))
+    assert (device.subject, device.start_local) == ("Fortbildung Tag 2", dt.datetime(2026, 3, 11, 10))
     assert "Lena Beispiel – Kontrolle" in sync.files()["praxis-1.ics"]
     assert "SUMMARY:Telefonat" in sync.files()["other.ics"]
     assert row(user, "praxis-1").patient is not None  # the device never touched the link
@@ -43,10 +47,19 @@ def test_two_way_sync_converges(live, tmp_path):
     # Deletes on all sides: locally, by the practice, by the second device.
     (sync.local / "device-1.ics").unlink()
     api.delete_appointment(row(user, "praxis-1"))
-    etag = live.request("GET", calendar_path(user) + "other.ics", user=user.username,
-                        password=PASSWORD).headers["ETag"]
-    assert live.request("DELETE", calendar_path(user) + "other.ics", user=user.username,
-                        password=PASSWORD, headers={"If-Match": etag}).status_code == 204
+    etag = live.request(
+        "GET", calendar_path(user) + "other.ics", user=user.username, password=PASSWORD
+    ).headers["ETag"]
+    assert (
+        live.request(
+            "DELETE",
+            calendar_path(user) + "other.ics",
+            user=user.username,
+            password=PASSWORD,
+            headers={"If-Match": etag},
+        ).status_code
+        == 204
+    )
     sync.run()
     assert row(user, "device-1").status == STATUS_CANCELLED
     assert sync.files() == {}

@@ -16,8 +16,9 @@ ICAL = {"Content-Type": "text/calendar; charset=utf-8"}
 def new_practitioner(prefix: str, **settings) -> Practitioner:
     """A fresh practitioner in its own practice (module-independent of the demo data)."""
     practice = api.get_or_create_practice(f"Praxis {prefix}", f"practice-{prefix}")
-    user = api.create_practitioner(practice, f"{prefix} {uuid.uuid4().hex[:6]}", PASSWORD,
-                                   email=f"{prefix}@example.org")
+    user = api.create_practitioner(
+        practice, f"{prefix} {uuid.uuid4().hex[:6]}", PASSWORD, email=f"{prefix}@example.org"
+    )
     if settings:
         api.update_practitioner(user, **settings)
     return user
@@ -27,13 +28,17 @@ def calendar_path(user: Practitioner) -> str:
     return f"/{api.url_segment(user.username)}/calendar/"
 
 
-def vevent(uid: str, summary: str = "Termin", start: str = "20260310T100000",
-           end: str | None = "20260310T110000", tzid: str | None = "Europe/Vienna",
-           extra: str = "") -> str:
+def vevent(
+    uid: str,
+    summary: str = "Termin",
+    start: str = "20260310T100000",
+    end: str | None = "20260310T110000",
+    tzid: str | None = "Europe/Vienna",
+    extra: str = "",
+) -> str:
     """One VEVENT; `extra` lines go inside it (RRULE, VALARM, X- properties ...)."""
     param = f";TZID={tzid}" if tzid else ""
-    lines = ["BEGIN:VEVENT", f"UID:{uid}", "DTSTAMP:20260301T000000Z",
-             f"DTSTART{param}:{start}"]
+    lines = ["BEGIN:VEVENT", f"UID:{uid}", "DTSTAMP:20260301T000000Z", f"DTSTART{param}:{start}"]
     if end:
         lines.append(f"DTEND{param}:{end}")
     lines.append(f"SUMMARY:{summary}")
@@ -54,10 +59,21 @@ def event(uid: str, **kwargs) -> str:
 
 def snapshot(user: Practitioner) -> tuple:
     """Every row a device request could touch for this practitioner, comparable with ==."""
-    appts = [tuple(a.values()) for a in Appointment.select().where(
-        Appointment.practitioner == user.id).order_by(Appointment.id).dicts()]
-    overrides = [tuple(o.values()) for o in AppointmentOverride.select().join(Appointment).where(
-        Appointment.practitioner == user.id).order_by(AppointmentOverride.id).dicts()]
+    appts = [
+        tuple(a.values())
+        for a in Appointment.select()
+        .where(Appointment.practitioner == user.id)
+        .order_by(Appointment.id)
+        .dicts()
+    ]
+    overrides = [
+        tuple(o.values())
+        for o in AppointmentOverride.select()
+        .join(Appointment)
+        .where(Appointment.practitioner == user.id)
+        .order_by(AppointmentOverride.id)
+        .dicts()
+    ]
     changes = Change.select().where(Change.practitioner == user.id).count()
     fresh = Practitioner.get_by_id(user.id)
     settings = (fresh.calendar_displayname, fresh.calendar_color, fresh.calendar_order)

@@ -16,11 +16,23 @@ VDIRSYNCER = str(Path(sys.executable).with_name("vdirsyncer"))
 
 def local_item(uid: str, summary: str, day: int = 10) -> str:
     """A local item in the form the server stores it (so hashes agree after the round trip)."""
-    return "\r\n".join([
-        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//tests//vdirsyncer//EN", "BEGIN:VEVENT",
-        f"SUMMARY:{summary}", f"DTSTART;TZID=Europe/Vienna:202603{day:02d}T100000",
-        f"DTEND;TZID=Europe/Vienna:202603{day:02d}T110000", "DTSTAMP:20260301T000000Z",
-        f"UID:{uid}", "STATUS:CONFIRMED", "END:VEVENT", "END:VCALENDAR", ""])
+    return "\r\n".join(
+        [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//tests//vdirsyncer//EN",
+            "BEGIN:VEVENT",
+            f"SUMMARY:{summary}",
+            f"DTSTART;TZID=Europe/Vienna:202603{day:02d}T100000",
+            f"DTEND;TZID=Europe/Vienna:202603{day:02d}T110000",
+            "DTSTAMP:20260301T000000Z",
+            f"UID:{uid}",
+            "STATUS:CONFIRMED",
+            "END:VEVENT",
+            "END:VCALENDAR",
+            "",
+        ]
+    )
 
 
 class Sync:
@@ -35,7 +47,7 @@ class Sync:
     def run(self, conflict: str = "a wins") -> str:
         config = self.tmp / "config"
         config.write_text(f"""[general]
-status_path = "{self.tmp / 'status'}/"
+status_path = "{self.tmp / "status"}/"
 
 [pair praxis]
 a = "praxis_local"
@@ -58,8 +70,13 @@ password = "{PASSWORD}"
         commands = ("sync",) if self.discovered else ("discover", "sync")
         self.discovered = True
         for command in commands:
-            done = subprocess.run([VDIRSYNCER, "-c", str(config), command], capture_output=True,
-                                  text=True, timeout=60, input="y\n" * 5)
+            done = subprocess.run(
+                [VDIRSYNCER, "-c", str(config), command],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                input="y\n" * 5,
+            )
             output += done.stdout + done.stderr
             assert done.returncode == 0, output
         return output
@@ -92,14 +109,28 @@ password = "{PASSWORD}"
 def practice_appointment(user, uid: str, subject: str, day: int) -> None:
     """An appointment the practice software creates (with a patient)."""
     patient = api.upsert_patient(user.practice, f"V{user.id}-{uid}", "Lena", "Beispiel")
-    api.create_appointment(user, api.AppointmentFields(
-        start_local=dt.datetime(2026, 3, day, 8), end_local=dt.datetime(2026, 3, day, 9),
-        subject=subject), patient=patient, uid=uid, resource_name=f"{uid}.ics")
+    api.create_appointment(
+        user,
+        api.AppointmentFields(
+            start_local=dt.datetime(2026, 3, day, 8), end_local=dt.datetime(2026, 3, day, 9), subject=subject
+        ),
+        patient=patient,
+        uid=uid,
+        resource_name=f"{uid}.ics",
+    )
 
 
 def practice_edit(user, uid: str, subject: str) -> None:
     """The practice software changes the subject (times, notes and location as they are)."""
     appt = row(user, uid)
-    api.update_appointment(appt, api.AppointmentFields(
-        start_local=appt.start_local, end_local=appt.end_local, tzid=appt.tzid,
-        subject=subject, notes=appt.notes, location=appt.location))
+    api.update_appointment(
+        appt,
+        api.AppointmentFields(
+            start_local=appt.start_local,
+            end_local=appt.end_local,
+            tzid=appt.tzid,
+            subject=subject,
+            notes=appt.notes,
+            location=appt.location,
+        ),
+    )

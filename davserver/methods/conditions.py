@@ -52,8 +52,9 @@ def check_preconditions(environ: dict, current_etag: str | None) -> bool:
     return if_match is not None or if_none_match is not None
 
 
-def writable_calendar(provider: PracticeProvider, environ: dict, *, for_put: bool
-                      ) -> tuple[CalendarCollection, str]:
+def writable_calendar(
+    provider: PracticeProvider, environ: dict, *, for_put: bool
+) -> tuple[CalendarCollection, str]:
     """(calendar, member name) of a request for a calendar object URL, or the right error.
 
     The calendar comes from the provider, so who may see and write what is decided there.
@@ -73,8 +74,11 @@ def writable_calendar(provider: PracticeProvider, environ: dict, *, for_put: boo
         raise CalDAVError(409, message="the parent is not a collection")
     if not isinstance(calendar, CalendarCollection):
         if for_put:
-            raise CalDAVError(405, message="appointments can only be stored in a calendar",
-                              headers=(("Allow", "OPTIONS, GET, HEAD, PROPFIND, PROPPATCH"),))
+            raise CalDAVError(
+                405,
+                message="appointments can only be stored in a calendar",
+                headers=(("Allow", "OPTIONS, GET, HEAD, PROPFIND, PROPPATCH"),),
+            )
         _refuse_collection(provider.get_resource_inst(path, environ), for_put)
     if not calendar.viewer_can_write():
         raise CalDAVError(403, NEED_PRIVILEGES, "this calendar is read-only for you")
@@ -98,7 +102,10 @@ def _refuse_collection(resource, for_put: bool) -> None:
     if resource is None:
         raise CalDAVError(404, message="no such resource")
     if for_put:
-        raise CalDAVError(405, message="a collection cannot be replaced by PUT",
-                          headers=(("Allow", "OPTIONS, GET, HEAD, PROPFIND, PROPPATCH, REPORT"),))
+        raise CalDAVError(
+            405,
+            message="a collection cannot be replaced by PUT",
+            headers=(("Allow", "OPTIONS, GET, HEAD, PROPFIND, PROPPATCH, REPORT"),),
+        )
     # Deleting a collection needs DAV:unbind on its parent, which no viewer has.
     raise CalDAVError(403, NEED_PRIVILEGES, "calendars and homes are managed by the practice")

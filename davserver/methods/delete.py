@@ -21,8 +21,7 @@ from providers.provider import PracticeProvider
 RETRIES = 20
 
 
-def handle(environ: dict, start_response: Callable, provider: PracticeProvider
-           ) -> list[bytes]:
+def handle(environ: dict, start_response: Callable, provider: PracticeProvider) -> list[bytes]:
     """204 when removed; 404 for an unknown URL, 412 for a stale or unmatched If-Match."""
     calendar, name = writable_calendar(provider, environ, for_put=False)
     settings = calendar.settings
@@ -33,8 +32,9 @@ def handle(environ: dict, start_response: Callable, provider: PracticeProvider
             raise CalDAVError(404, message="no such resource")
         conditional = check_preconditions(environ, calendar.etag(row.revision) if visible else None)
         try:
-            api.delete_appointment(row, cancel=settings.delete_mode != "delete",
-                                   expected_revision=row.revision)
+            api.delete_appointment(
+                row, cancel=settings.delete_mode != "delete", expected_revision=row.revision
+            )
         except api.ConflictError:
             if conditional:
                 raise CalDAVError(412, message="the appointment was changed meanwhile") from None

@@ -27,13 +27,24 @@ from providers.resources import HREF_SAFE, CalendarCollection, CalendarObject
 
 GETETAG = f"{{{DAV}}}getetag"
 # Member properties whose value differs between members (besides the ETag), or that render.
-PER_MEMBER = frozenset({f"{{{DAV}}}getlastmodified", f"{{{DAV}}}getcontentlength",
-                        f"{{{CALDAV}}}calendar-data", f"{{{DAV}}}displayname"})
+PER_MEMBER = frozenset(
+    {
+        f"{{{DAV}}}getlastmodified",
+        f"{{{DAV}}}getcontentlength",
+        f"{{{CALDAV}}}calendar-data",
+        f"{{{DAV}}}displayname",
+    }
+)
 # Names that quote() leaves as they are (HREF_SAFE plus letters and digits).
 _PLAIN = re.compile(r"[A-Za-z0-9/@:+!*'(),$\-_|.~]*").fullmatch
 _HREF_MARK, _ETAG_MARK = "\ue000href\ue000", "\ue000etag\ue000"
-_CONDITIONAL = ("HTTP_IF", "HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",
-                "HTTP_IF_UNMODIFIED_SINCE")
+_CONDITIONAL = (
+    "HTTP_IF",
+    "HTTP_IF_MATCH",
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_UNMODIFIED_SINCE",
+)
 
 
 def requested_names(environ: dict) -> list[str] | None:
@@ -62,15 +73,13 @@ def handle(environ, start_response, provider):
     if not isinstance(calendar, CalendarCollection):
         return None
     ms = xml_tools.make_multistatus_el()
-    util.add_property_response(ms, calendar.get_href(),
-                               calendar.get_properties("named", name_list=names))
+    util.add_property_response(ms, calendar.get_href(), calendar.get_properties("named", name_list=names))
     members = store.iter_member_etags(calendar.owner.id, calendar.settings.serve_cancelled)
     first = next(members, None)
     if first is None:
         return util.send_multi_status_response(environ, start_response, ms)
     base = calendar.path.rstrip("/") + "/"
-    obj = CalendarObject(base + first[0], environ, calendar,
-                         member=store.MemberInfo(first[0], first[1], ""))
+    obj = CalendarObject(base + first[0], environ, calendar, member=store.MemberInfo(first[0], first[1], ""))
     head = xml_tools.xml_to_bytes(ms, pretty=False)
     util.add_property_response(ms, obj.get_href(), obj.get_properties("named", name_list=names))
     template = ms[-1]
@@ -86,10 +95,10 @@ def handle(environ, start_response, provider):
     if with_etag:
         etag_el.text = _ETAG_MARK
     whole = xml_tools.xml_to_bytes(ms, pretty=False)
-    tail = head[head.rindex(b"</"):]
+    tail = head[head.rindex(b"</") :]
     if not (whole.startswith(head[: -len(tail)]) and whole.endswith(tail)):
         return None  # never happens: lxml serializes a child the same inside its parent
-    response = whole[len(head) - len(tail): -len(tail)].decode("utf-8")
+    response = whole[len(head) - len(tail) : -len(tail)].decode("utf-8")
     before_href, after_href = response.split(_HREF_MARK)
     middle, after_etag = after_href.split(_ETAG_MARK) if with_etag else (after_href, "")
     # The body leaves as chunks of 300 members (Content-Length is their sum): never the
@@ -98,17 +107,19 @@ def handle(environ, start_response, provider):
     etag = calendar.etag
     for name, revision in itertools.chain((first,), members):
         href = href_prefix + (name if _PLAIN(name) else quote(name, safe=HREF_SAFE))
-        batch.append(f"{before_href}{href}{middle}{etag(revision) if with_etag else ''}"
-                     f"{after_etag}")
+        batch.append(f"{before_href}{href}{middle}{etag(revision) if with_etag else ''}{after_etag}")
         if len(batch) == 300:  # chunks of about 50 KB (see fragments._BATCH)
             chunks.append("".join(batch).encode())
             batch = []
     chunks.append("".join(batch).encode())
     chunks.append(tail)
     body = ChunkedBody(chunks)
-    start_response("207 Multi-Status", [
-        ("Content-Type", "application/xml; charset=utf-8"),
-        ("Date", util.get_rfc1123_time()),
-        ("Content-Length", str(body.length)),
-    ])
+    start_response(
+        "207 Multi-Status",
+        [
+            ("Content-Type", "application/xml; charset=utf-8"),
+            ("Date", util.get_rfc1123_time()),
+            ("Content-Length", str(body.length)),
+        ],
+    )
     return body

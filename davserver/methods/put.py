@@ -35,8 +35,7 @@ class _Retry(Exception):
     """A concurrent writer got in between without the client asking for preconditions."""
 
 
-def handle(environ: dict, start_response: Callable, provider: PracticeProvider
-           ) -> list[bytes]:
+def handle(environ: dict, start_response: Callable, provider: PracticeProvider) -> list[bytes]:
     """Create (201) or update (204) the appointment at this URL."""
     calendar, name = writable_calendar(provider, environ, for_put=True)
     if len(name) > MAX_NAME:
@@ -44,9 +43,12 @@ def handle(environ: dict, start_response: Callable, provider: PracticeProvider
     charset = _check_content_type(environ.get("CONTENT_TYPE", ""))
     body = read_body(environ)
     if len(body) > calendar.max_resource_size() or environ.get("praxis.body_too_large"):
-        raise CalDAVError(403, C + "max-resource-size",
-                          f"calendar objects are limited to {calendar.max_resource_size()} bytes",
-                          headers=(("Connection", "close"),))
+        raise CalDAVError(
+            403,
+            C + "max-resource-size",
+            f"calendar objects are limited to {calendar.max_resource_size()} bytes",
+            headers=(("Connection", "close"),),
+        )
     try:
         obj = ical_parse.parse_object(body, charset)
     except ical_parse.InvalidObject as exc:
@@ -80,8 +82,9 @@ def _href(calendar: CalendarCollection, name: str) -> str:
     return calendar.href_for(f"{calendar.path}{name}")
 
 
-def _store(calendar: CalendarCollection, name: str, obj: ical_parse.DeviceObject, body: bytes,
-           environ: dict) -> tuple[int, str | None]:
+def _store(
+    calendar: CalendarCollection, name: str, obj: ical_parse.DeviceObject, body: bytes, environ: dict
+) -> tuple[int, str | None]:
     settings = calendar.settings
     owner_id = calendar.owner.id
     if _only_if_absent(environ):
@@ -95,9 +98,12 @@ def _store(calendar: CalendarCollection, name: str, obj: ical_parse.DeviceObject
         return 204, calendar.etag(row.revision)  # nothing changed: no new revision
 
     if other is not None and (served(other, settings) or visible):
-        raise CalDAVError(403, C + "no-uid-conflict",
-                          "this UID is already used by another resource",
-                          hrefs=(_href(calendar, other.resource_name),))
+        raise CalDAVError(
+            403,
+            C + "no-uid-conflict",
+            "this UID is already used by another resource",
+            hrefs=(_href(calendar, other.resource_name),),
+        )
     # A different, cancelled object sat at this URL: it is kept aside, in the same transaction.
     parked = row if row is not None and not visible and row.uid != obj.uid else None
     target = None if parked is not None else row
@@ -105,8 +111,9 @@ def _store(calendar: CalendarCollection, name: str, obj: ical_parse.DeviceObject
         target = other
     reviving = target is not None and not served(target, settings)
     try:
-        fields = ical_parse.to_fields(obj, target, calendar.policy, settings.practice_timezone,
-                                      reviving=reviving)
+        fields = ical_parse.to_fields(
+            obj, target, calendar.policy, settings.practice_timezone, reviving=reviving
+        )
         # Each data-API call is one transaction by itself; only parking a cancelled row must
         # share one with the create (an outer transaction costs a savepoint round trip).
         created = None
@@ -130,8 +137,9 @@ def _only_if_absent(environ: dict) -> bool:
     return value is not None and value.strip() == "*" and "HTTP_IF_MATCH" not in environ
 
 
-def _create_if_absent(calendar: CalendarCollection, name: str, obj: ical_parse.DeviceObject
-                      ) -> Appointment | None:
+def _create_if_absent(
+    calendar: CalendarCollection, name: str, obj: ical_parse.DeviceObject
+) -> Appointment | None:
     """Insert a device's new object straight away, or None when the full path must decide.
 
     The unique indexes on URL and UID refuse the row if anything, served or cancelled, is
@@ -139,45 +147,56 @@ def _create_if_absent(calendar: CalendarCollection, name: str, obj: ical_parse.D
     back) exactly as without this attempt. Saves the lookup round trip of every create.
     """
     try:
-        fields = ical_parse.to_fields(obj, None, calendar.policy,
-                                      calendar.settings.practice_timezone, reviving=False)
+        fields = ical_parse.to_fields(
+            obj, None, calendar.policy, calendar.settings.practice_timezone, reviving=False
+        )
         return api.create_appointment(calendar.owner, fields, uid=obj.uid, resource_name=name)
     except (pw.IntegrityError, api.DataError, ical_parse.InvalidObject, ValueError):
         return None
 
 
-def _create(calendar: CalendarCollection, name: str, uid: str, fields: api.AppointmentFields,
-            conditional: bool) -> Appointment:
+def _create(
+    calendar: CalendarCollection, name: str, uid: str, fields: api.AppointmentFields, conditional: bool
+) -> Appointment:
     try:
         return api.create_appointment(calendar.owner, fields, uid=uid, resource_name=name)
     except pw.IntegrityError:
         # A concurrent create won: the same URL (412 or update next round) or the same UID.
         other = store.find_by_uid(calendar.owner.id, uid)
         if other is not None and other.resource_name != name:
-            raise CalDAVError(403, C + "no-uid-conflict",
-                              "this UID is already used by another resource",
-                              hrefs=(_href(calendar, other.resource_name),)) from None
+            raise CalDAVError(
+                403,
+                C + "no-uid-conflict",
+                "this UID is already used by another resource",
+                hrefs=(_href(calendar, other.resource_name),),
+            ) from None
         if conditional:
             raise CalDAVError(412, message="the resource was created meanwhile") from None
         raise _Retry() from None
 
 
-def _update(target: Appointment, name: str, uid: str, fields: api.AppointmentFields,
-            conditional: bool) -> None:
+def _update(
+    target: Appointment, name: str, uid: str, fields: api.AppointmentFields, conditional: bool
+) -> None:
     """Compare-and-set on the revision we judged the preconditions on (no lost update)."""
     try:
         api.update_appointment(
-            target, fields, expected_revision=target.revision,
+            target,
+            fields,
+            expected_revision=target.revision,
             uid=uid if uid != target.uid else None,
-            resource_name=name if name != target.resource_name else None, reload=False)
+            resource_name=name if name != target.resource_name else None,
+            reload=False,
+        )
     except api.ConflictError:
         if conditional:
             raise CalDAVError(412, message="the appointment was changed meanwhile") from None
         raise _Retry() from None
 
 
-def _etag_if_identical(calendar: CalendarCollection, name: str, body: bytes,
-                       created: Appointment | None = None) -> str | None:
+def _etag_if_identical(
+    calendar: CalendarCollection, name: str, body: bytes, created: Appointment | None = None
+) -> str | None:
     """Render the stored row now (render on write) and give its ETag if it equals the upload.
 
     The rendering is wanted right after: without an ETag the device GETs the object at once,

@@ -7,8 +7,11 @@ from davserver.http import CalDAVError
 REFUSED = ("MKCALENDAR", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "POST", "ACL")
 
 _REASONS = {
-    "MKCALENDAR": (403, "{DAV:}resource-must-be-null",
-                   "calendars are created by the practice, not by devices"),
+    "MKCALENDAR": (
+        403,
+        "{DAV:}resource-must-be-null",
+        "calendars are created by the practice, not by devices",
+    ),
     "MKCOL": (403, None, "collections are created by the practice, not by devices"),
     "COPY": (403, None, "appointments cannot be copied; create a new one with PUT"),
     "MOVE": (403, None, "appointments cannot be moved between URLs; change them with PUT"),

@@ -33,12 +33,14 @@ def handle(environ, start_response, provider):
     if isinstance(result, reports.ReportResult):
         if isinstance(result.body, list):  # chunks: the body is never joined into one
             body = ChunkedBody(result.body)
-            headers = [*result.headers, ("Content-Type", result.content_type),
-                       ("Content-Length", str(body.length))]
+            headers = [
+                *result.headers,
+                ("Content-Type", result.content_type),
+                ("Content-Length", str(body.length)),
+            ]
             start_response(status_line(result.status), headers)
             return body
-        return respond(start_response, result.status, result.body, result.content_type,
-                       list(result.headers))
+        return respond(start_response, result.status, result.body, result.content_type, list(result.headers))
     return respond_xml(start_response, 207, result)
 
 

@@ -49,8 +49,7 @@ def parse_request_filter(request_el: etree._Element) -> CompFilter:
     """The one <C:filter> of the request (RFC 4791 §7.8 makes it mandatory)."""
     found = request_el.findall(FILTER)
     if len(found) != 1:
-        raise CalDAVError(403, f"{{{CALDAV}}}valid-filter",
-                          "calendar-query needs exactly one CALDAV:filter")
+        raise CalDAVError(403, f"{{{CALDAV}}}valid-filter", "calendar-query needs exactly one CALDAV:filter")
     try:
         return parse_filter(found[0])
     except FilterError as exc:
@@ -71,8 +70,15 @@ def calendar_query(
     cache = calendar.settings.render_cache
     # The policy is in the key: a text filter (SUMMARY contains a name) is evaluated on the
     # viewer's rendering, so which objects match differs between a clear and a pseudonym view.
-    key = ("query", calendar.owner.id, calendar.change_number(),
-           calendar.settings.serve_cancelled, flt, tz.key, calendar.policy)
+    key = (
+        "query",
+        calendar.owner.id,
+        calendar.change_number(),
+        calendar.settings.serve_cancelled,
+        flt,
+        tz.key,
+        calendar.policy,
+    )
     answer = _answer_from_cache(calendar, key, names, calendar_data)
     if answer is not None:
         return answer
@@ -84,11 +90,17 @@ def calendar_query(
             found = matching(calendar, flt, tz)
         except FilterError as exc:
             raise filter_error(exc) from None
-        cache.put(key, [(appt.id, appt.resource_name, appt.revision, None, None) for appt in found],
-                  cost=_ANSWER_COST * len(found))
+        cache.put(
+            key,
+            [(appt.id, appt.resource_name, appt.revision, None, None) for appt in found],
+            cost=_ANSWER_COST * len(found),
+        )
         body = fragments.multistatus_chunks(
-            calendar, [(appt.id, appt.resource_name, appt.revision, appt, None) for appt in found],
-            names, calendar_data)
+            calendar,
+            [(appt.id, appt.resource_name, appt.revision, appt, None) for appt in found],
+            names,
+            calendar_data,
+        )
     if body is not None:
         return ReportResult(207, body, "application/xml; charset=utf-8")
     ms = multistatus()
@@ -97,8 +109,9 @@ def calendar_query(
     return ms
 
 
-def _answer_from_cache(calendar: CalendarCollection, key: tuple, names: list[str],
-                       calendar_data: Callable[[bytes], bytes] | None) -> ReportResult | None:
+def _answer_from_cache(
+    calendar: CalendarCollection, key: tuple, names: list[str], calendar_data: Callable[[bytes], bytes] | None
+) -> ReportResult | None:
     """The last answer to the same filter while nothing changed: no row is read if every
     object's text (or rendering) is still cached."""
     hit = calendar.settings.render_cache.get(key)
@@ -152,14 +165,18 @@ def matching(calendar: CalendarCollection, flt: CompFilter, tz: ZoneInfo) -> lis
         return out
     types, tr = prefilter(flt)
     rows = store.load_overlapping(
-        owner, tr and tr.start, tr and tr.end, cancelled,
+        owner,
+        tr and tr.start,
+        tr and tr.end,
+        cancelled,
         with_device_data_only=bool(types and types - {"VEVENT"}),
     )
     return [appt for appt in rows if _matches(calendar, appt, flt, tz)]
 
 
-def _in_range(calendar: CalendarCollection, appt: Appointment, flt: CompFilter,
-              tr: TimeRange, tz: ZoneInfo) -> bool:
+def _in_range(
+    calendar: CalendarCollection, appt: Appointment, flt: CompFilter, tr: TimeRange, tz: ZoneInfo
+) -> bool:
     """Whether a series (or floating/all-day row) has an instance in tr, cached per revision.
 
     For a plain time-range filter the answer depends only on the row's revision, the range
@@ -188,7 +205,6 @@ def exact_span(appt: Appointment) -> tuple[dt.datetime, dt.datetime] | None:
     return start, end
 
 
-def _matches(calendar: CalendarCollection, appt: Appointment, flt: CompFilter,
-             tz: ZoneInfo) -> bool:
+def _matches(calendar: CalendarCollection, appt: Appointment, flt: CompFilter, tz: ZoneInfo) -> bool:
     """Render (cached by revision) and evaluate the filter on the served object."""
     return matches(icalendar.Calendar.from_ical(calendar.render(appt)), flt, tz)

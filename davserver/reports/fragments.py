@@ -41,8 +41,7 @@ class Missing(Exception):
 
 def escape(text: str) -> str:
     """Text content as lxml serializes it."""
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("\r", "&#13;"))
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
 
 
 def applies(names: list[str]) -> bool:
@@ -55,15 +54,19 @@ def applies(names: list[str]) -> bool:
 Entry = tuple
 
 
-def xml_data(calendar: CalendarCollection, entry: Entry,
-             calendar_data: Callable[[bytes], bytes] | None) -> bytes | None:
+def xml_data(
+    calendar: CalendarCollection, entry: Entry, calendar_data: Callable[[bytes], bytes] | None
+) -> bytes | None:
     """The escaped calendar-data text of one object as UTF-8; None if lxml would refuse it.
 
     Raises Missing when neither the rendering nor the row is at hand.
     """
     appt_id, name, revision, row, _ = entry
-    data = calendar.settings.render_cache.get((appt_id, revision, calendar.policy)) \
-        if row is None else calendar.render(row)
+    data = (
+        calendar.settings.render_cache.get((appt_id, revision, calendar.policy))
+        if row is None
+        else calendar.render(row)
+    )
     if data is None:
         raise Missing(name)
     text = (calendar_data(data) if calendar_data else data).decode("utf-8")
@@ -77,13 +80,18 @@ _TEMPLATES: dict[tuple, int] = {}
 _TEMPLATES_LOCK = threading.Lock()
 
 
-def _template(calendar: CalendarCollection, names: list[str]) -> tuple[bytes, bytes, list[bytes],
-                                                                        list[str], bytes]:
+def _template(
+    calendar: CalendarCollection, names: list[str]
+) -> tuple[bytes, bytes, list[bytes], list[str], bytes]:
     """(before, head, gaps, order, after) of the multistatus with one response for `names`:
     a response is head, href, then gaps and the values in `order` interleaved."""
     ms = multistatus()
-    stub = CalendarObject(calendar.path.rstrip("/") + "/x.ics", calendar.environ, calendar,
-                          member=store.MemberInfo("x.ics", 0, ""))
+    stub = CalendarObject(
+        calendar.path.rstrip("/") + "/x.ics",
+        calendar.environ,
+        calendar,
+        member=store.MemberInfo("x.ics", 0, ""),
+    )
     stub._data = b"x"
     add_object_response(ms, stub, names, None)
     template = ms[0]
@@ -105,8 +113,13 @@ def _template(calendar: CalendarCollection, names: list[str]) -> tuple[bytes, by
     return before.encode(), head.encode(), [g.encode() for g in gaps], order, after.encode()
 
 
-def _tail(calendar: CalendarCollection, entry: Entry, gaps: list[bytes], order: list[str],
-          calendar_data: Callable[[bytes], bytes] | None) -> bytes | None:
+def _tail(
+    calendar: CalendarCollection,
+    entry: Entry,
+    gaps: list[bytes],
+    order: list[str],
+    calendar_data: Callable[[bytes], bytes] | None,
+) -> bytes | None:
     """What follows the href in an object's response: ETag, calendar data and the markup."""
     out = [gaps[0]]
     for gap, tag in zip(gaps[1:], order, strict=True):
@@ -121,8 +134,12 @@ def _tail(calendar: CalendarCollection, entry: Entry, gaps: list[bytes], order: 
     return b"".join(out)
 
 
-def multistatus_chunks(calendar: CalendarCollection, entries: Sequence[Entry], names: list[str],
-                       calendar_data: Callable[[bytes], bytes] | None = None) -> list[bytes] | None:
+def multistatus_chunks(
+    calendar: CalendarCollection,
+    entries: Sequence[Entry],
+    names: list[str],
+    calendar_data: Callable[[bytes], bytes] | None = None,
+) -> list[bytes] | None:
     """The body as bytes chunks, or None where this path does not apply (then the element
     path answers). Raises Missing (see xml_data).
 
@@ -139,8 +156,11 @@ def multistatus_chunks(calendar: CalendarCollection, entries: Sequence[Entry], n
     prefix = calendar.href_for(base)
     cache, policy = calendar.settings.render_cache, calendar.policy
     keyed = calendar_data is None
-    tails = cache.get_many([("resp", e[0], e[2], policy, sig) for e in entries]) if keyed \
+    tails = (
+        cache.get_many([("resp", e[0], e[2], policy, sig) for e in entries])
+        if keyed
         else [None] * len(entries)
+    )
     chunks, batch = [before], []
     for count, (entry, tail) in enumerate(zip(entries, tails, strict=True), 1):
         if tail is None:

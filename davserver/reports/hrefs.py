@@ -23,14 +23,14 @@ def member_name(href: str, calendar: CalendarCollection) -> str | None:
     base = calendar.href_for(calendar.path)  # the collection URL, ending in "/"
     href = href.strip()
     # The spelling clients send back from our own listings: the name is what follows.
-    if href.startswith(base) and _PLAIN_NAME(href[len(base):]):
-        return href[len(base):]
+    if href.startswith(base) and _PLAIN_NAME(href[len(base) :]):
+        return href[len(base) :]
     path = unquote(urlparse(urljoin(base, href)).path)
     prefix = calendar.environ.get("praxis.prefix", "")
     if prefix:
         if not path.startswith(prefix + "/"):
             return None
-        path = path[len(prefix):]
+        path = path[len(prefix) :]
     parts = path.split("/")
     if len(parts) != 4 or parts[0] or not all(parts[1:]):
         return None

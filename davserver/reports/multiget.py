@@ -39,21 +39,28 @@ def calendar_multiget(
         body = _text(calendar, wanted, names, calendar_data)
         if body is not None:
             return ReportResult(207, body, "application/xml; charset=utf-8")
-    rows = store.load_by_names(calendar.owner.id, [n for n in wanted.values() if n],
-                               calendar.settings.serve_cancelled, known=_rendered(calendar, names))
+    rows = store.load_by_names(
+        calendar.owner.id,
+        [n for n in wanted.values() if n],
+        calendar.settings.serve_cancelled,
+        known=_rendered(calendar, names),
+    )
     ms = multistatus()
     for href, name in wanted.items():
         appt = rows.get(name) if name else None
         if appt is None:
             add_status_response(ms, href, "404 Not Found")
         else:
-            add_object_response(ms, _object(calendar, name, appt), names, calendar_data,
-                                href=href)
+            add_object_response(ms, _object(calendar, name, appt), names, calendar_data, href=href)
     return ms
 
 
-def _text(calendar: CalendarCollection, wanted: dict[str, str | None], names: list[str],
-          calendar_data: Callable[[bytes], bytes] | None) -> list[bytes] | None:
+def _text(
+    calendar: CalendarCollection,
+    wanted: dict[str, str | None],
+    names: list[str],
+    calendar_data: Callable[[bytes], bytes] | None,
+) -> list[bytes] | None:
     """The answer from one light query (id, revision) and the render cache; only objects
     whose rendering is not cached are loaded, all in one more query. None when an href is
     not a served member (404s: the element path answers)."""
@@ -61,8 +68,11 @@ def _text(calendar: CalendarCollection, wanted: dict[str, str | None], names: li
     ids = store.ids_by_names(owner, [n for n in wanted.values() if n], cancelled)
     if not all(name and name in ids for name in wanted.values()):
         return None
-    entries = [(appt_id, name, revision, None, href)
-               for href, name in wanted.items() for appt_id, revision in (ids[name],)]
+    entries = [
+        (appt_id, name, revision, None, href)
+        for href, name in wanted.items()
+        for appt_id, revision in (ids[name],)
+    ]
     cache, policy = calendar.settings.render_cache, calendar.policy
     misses = [i for i, e in enumerate(entries) if cache.get((e[0], e[2], policy)) is None]
     if misses:
@@ -82,15 +92,18 @@ def _object(calendar: CalendarCollection, name: str, row) -> CalendarObject:
     """The object of a loaded row, or of (revision, data) from the render cache."""
     if not isinstance(row, tuple):
         return calendar.object_for(row)
-    obj = CalendarObject(calendar.path.rstrip("/") + "/" + name, calendar.environ, calendar,
-                         member=store.MemberInfo(name, row[0], ""))
+    obj = CalendarObject(
+        calendar.path.rstrip("/") + "/" + name,
+        calendar.environ,
+        calendar,
+        member=store.MemberInfo(name, row[0], ""),
+    )
     obj._data = row[1]
     return obj
 
 
 # What a response can be built from with name, revision and rendered data alone.
-_WITHOUT_ROW = frozenset({f"{{{DAV}}}getetag", f"{{{DAV}}}getcontenttype",
-                          f"{{{CALDAV}}}calendar-data"})
+_WITHOUT_ROW = frozenset({f"{{{DAV}}}getetag", f"{{{DAV}}}getcontenttype", f"{{{CALDAV}}}calendar-data"})
 
 
 def _rendered(calendar: CalendarCollection, props: list[str]):

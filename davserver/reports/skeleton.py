@@ -18,10 +18,22 @@ from providers.resources import CalendarCollection
 
 # Everything recurring-ical-events and filters.instances_overlapping read, plus what
 # free-busy decides on (STATUS, TRANSP).
-TIME_PROPS = frozenset({
-    b"UID", b"DTSTART", b"DTEND", b"DURATION", b"RRULE", b"RDATE", b"EXDATE", b"EXRULE",
-    b"RECURRENCE-ID", b"SEQUENCE", b"STATUS", b"TRANSP",
-})
+TIME_PROPS = frozenset(
+    {
+        b"UID",
+        b"DTSTART",
+        b"DTEND",
+        b"DURATION",
+        b"RRULE",
+        b"RDATE",
+        b"EXDATE",
+        b"EXRULE",
+        b"RECURRENCE-ID",
+        b"SEQUENCE",
+        b"STATUS",
+        b"TRANSP",
+    }
+)
 _TIMEZONE_PARTS = {b"VTIMEZONE", b"STANDARD", b"DAYLIGHT"}
 
 
@@ -58,8 +70,11 @@ def _kept(stack: list[bytes]) -> bool:
     if stack[:1] != [b"VCALENDAR"]:
         return False
     inner = stack[1:]
-    return not inner or inner == [b"VEVENT"] or (
-        inner[0] == b"VTIMEZONE" and all(p in _TIMEZONE_PARTS for p in inner))
+    return (
+        not inner
+        or inner == [b"VEVENT"]
+        or (inner[0] == b"VTIMEZONE" and all(p in _TIMEZONE_PARTS for p in inner))
+    )
 
 
 def time_skeleton(calendar: CalendarCollection, appt: Appointment) -> icalendar.Calendar:

@@ -44,8 +44,7 @@ def parse_token(text: str, calendar: CalendarCollection) -> int | None:
     if not text:
         return None
     match = TOKEN_RE.fullmatch(text)
-    if (match is None or int(match.group(1)) != calendar.owner.id
-            or match.group(2) != calendar.policy.tag):
+    if match is None or int(match.group(1)) != calendar.owner.id or match.group(2) != calendar.policy.tag:
         raise CalDAVError(403, VALID_SYNC_TOKEN, "unknown sync token")
     since = int(match.group(3))
     if since > calendar.change_number():
@@ -101,9 +100,12 @@ def sync_collection(
         members, truncated = store.members_by_revision(owner, cancelled, limit)
         changed = [(m.resource_name, m.revision) for m in members]
         if not ROW_PROPS.intersection(names):  # the listing already has all they need
-            objects = {m.resource_name: CalendarObject(calendar.path + m.resource_name,
-                                                       calendar.environ, calendar, member=m)
-                       for m in members}
+            objects = {
+                m.resource_name: CalendarObject(
+                    calendar.path + m.resource_name, calendar.environ, calendar, member=m
+                )
+                for m in members
+            }
     else:
         changed, truncated = store.changes_since(owner, since, limit)
     if objects is None:
@@ -118,8 +120,7 @@ def sync_collection(
     return ms
 
 
-def _finish(ms: etree._Element, calendar: CalendarCollection, token: int,
-            truncated: bool) -> None:
+def _finish(ms: etree._Element, calendar: CalendarCollection, token: int, truncated: bool) -> None:
     if truncated:
         # RFC 6578 §3.6: the collection itself with 507; the token continues after the page.
         add_status_response(ms, calendar.href_for(calendar.path), "507 Insufficient Storage")
@@ -135,8 +136,13 @@ _PER_MEMBER = ROW_PROPS | {f"{{{DAV}}}getlastmodified"}
 _START, _END, _HREF, _ETAG = "\ue000start\ue000", "\ue000end\ue000", "\ue000href\ue000", "\ue000etag\ue000"
 
 
-def _initial_listing(calendar: CalendarCollection, members: Iterator[tuple[str, int]],
-                     names: list[str], token: int, limit: int | None) -> ReportResult | None:
+def _initial_listing(
+    calendar: CalendarCollection,
+    members: Iterator[tuple[str, int]],
+    names: list[str],
+    token: int,
+    limit: int | None,
+) -> ReportResult | None:
     """The initial listing as text chunks, every member from the first member's response.
 
     At N=10,000 building a response element per member was most of an initial sync (and
@@ -165,8 +171,7 @@ def _initial_listing(calendar: CalendarCollection, members: Iterator[tuple[str, 
             break
         last = revision
         href = href_prefix + (name if _PLAIN(name) else quote(name, safe=HREF_SAFE))
-        batch.append(f"{before_href}{href}{middle}{etag(revision) if with_etag else ''}"
-                     f"{after_etag}")
+        batch.append(f"{before_href}{href}{middle}{etag(revision) if with_etag else ''}{after_etag}")
         if len(batch) == 300:  # chunks of about 50 KB (see fragments._BATCH)
             chunks.append("".join(batch).encode("utf-8"))
             batch = []
@@ -175,14 +180,18 @@ def _initial_listing(calendar: CalendarCollection, members: Iterator[tuple[str, 
     return ReportResult(207, chunks, "application/xml; charset=utf-8")
 
 
-def _template(calendar: CalendarCollection, first: tuple[str, int], names: list[str],
-              token: int, truncated: bool) -> tuple[str, str, str, str, bool, str] | None:
+def _template(
+    calendar: CalendarCollection, first: tuple[str, int], names: list[str], token: int, truncated: bool
+) -> tuple[str, str, str, str, bool, str] | None:
     """(before, before href, between href and ETag, after ETag, with ETag, after) of the
     listing whose first member is `first`; None if its href is not spelled as expected."""
     ms = multistatus()
     member = store.MemberInfo(first[0], first[1], "")
-    add_object_response(ms, CalendarObject(calendar.path + member.resource_name,
-                                           calendar.environ, calendar, member=member), names)
+    add_object_response(
+        ms,
+        CalendarObject(calendar.path + member.resource_name, calendar.environ, calendar, member=member),
+        names,
+    )
     template = ms[0]
     href_prefix = calendar.href_for(calendar.path)
     href_el = template.find(f"{{{DAV}}}href")
@@ -202,13 +211,16 @@ def _template(calendar: CalendarCollection, first: tuple[str, int], names: list[
     return before, before_href, middle, after_etag, with_etag, after
 
 
-def _objects(calendar: CalendarCollection, member_names: Iterable[str],
-             props: list[str]) -> dict[str, CalendarObject]:
+def _objects(
+    calendar: CalendarCollection, member_names: Iterable[str], props: list[str]
+) -> dict[str, CalendarObject]:
     """Served members among `member_names`; full rows only when a property needs them."""
     owner, cancelled = calendar.owner.id, calendar.settings.serve_cancelled
     if ROW_PROPS.intersection(props):
         rows = store.load_by_names(owner, list(member_names), cancelled)
         return {name: calendar.object_for(appt) for name, appt in rows.items()}
     infos = store.members_by_names(owner, member_names, cancelled)
-    return {name: CalendarObject(calendar.path + name, calendar.environ, calendar, member=info)
-            for name, info in infos.items()}
+    return {
+        name: CalendarObject(calendar.path + name, calendar.environ, calendar, member=info)
+        for name, info in infos.items()
+    }

@@ -24,8 +24,10 @@ __all__ = ["MOUNT", "SettingsPage", "middleware_entry"]
 
 def middleware_entry(config: ServerConfig) -> dict:
     """The wsgidav middleware_stack entry (put it right after the authenticator)."""
-    return {"class": "davserver.settings_page.SettingsPage",
-            "kwargs": {"next_app": "${application}", "config": config}}
+    return {
+        "class": "davserver.settings_page.SettingsPage",
+        "kwargs": {"next_app": "${application}", "config": config},
+    }
 
 
 class SettingsPage:
@@ -59,17 +61,21 @@ class SettingsPage:
         method = environ["REQUEST_METHOD"].upper()
         fields = web.form(environ) if method == "POST" else None
         lang = language_from_query((fields or {}).get("lang") or web.query(environ).get("lang"))
-        request = Request(environ, viewer, lang, f"{prefix}{MOUNT}/",
-                          web.base_url(environ, self.config), self.tokens)
+        request = Request(
+            environ, viewer, lang, f"{prefix}{MOUNT}/", web.base_url(environ, self.config), self.tokens
+        )
         return self._route(request, method, fields).send(environ, start_response)
 
     def _route(self, request: Request, method: str, fields: dict | None) -> web.Response:
-        sub = request.environ["PATH_INFO"][len(MOUNT) + 1:]
+        sub = request.environ["PATH_INFO"][len(MOUNT) + 1 :]
         if sub.startswith("static/"):
-            response = static_file(sub[len("static/"):]) if method in ("GET", "HEAD") else None
+            response = static_file(sub[len("static/") :]) if method in ("GET", "HEAD") else None
             return response or message(request, 404, "error.not_found")
-        routes = {"": (views.show, views.save), "profile.mobileconfig": (views.profile, None),
-                  "admin": (admin.show, admin.act)}
+        routes = {
+            "": (views.show, views.save),
+            "profile.mobileconfig": (views.profile, None),
+            "admin": (admin.show, admin.act),
+        }
         if sub not in routes:
             return message(request, 404, "error.not_found")
         if sub == "admin" and not request.viewer.is_admin:

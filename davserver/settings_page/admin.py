@@ -20,35 +20,44 @@ PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 def new_password(groups: int = 4, size: int = 4) -> str:
     """A random password of about 80 bits, grouped for typing (e.g. "k7pm-3xqz-…")."""
-    return "-".join("".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(size))
-                    for _ in range(groups))
+    return "-".join("".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(size)) for _ in range(groups))
 
 
 def _colleagues(admin: Practitioner) -> list[Practitioner]:
-    return list(Practitioner.select().where(Practitioner.practice == admin.practice_id)
-                .order_by(Practitioner.display_name, Practitioner.login_key))
+    return list(
+        Practitioner.select()
+        .where(Practitioner.practice == admin.practice_id)
+        .order_by(Practitioner.display_name, Practitioner.login_key)
+    )
 
 
 def _colleague(admin: Practitioner, value: str | None) -> Practitioner | None:
     """A practitioner of the admin's practice by row id, else None."""
     if not value or not value.isdigit():
         return None
-    return Practitioner.get_or_none((Practitioner.id == int(value))
-                                    & (Practitioner.practice == admin.practice_id))
+    return Practitioner.get_or_none(
+        (Practitioner.id == int(value)) & (Practitioner.practice == admin.practice_id)
+    )
 
 
-def admin_page(request: Request, status: int = 200, notices: list[str] | None = None,
-               errors: list[str] | None = None) -> web.Response:
+def admin_page(
+    request: Request, status: int = 200, notices: list[str] | None = None, errors: list[str] | None = None
+) -> web.Response:
     people = _colleagues(request.viewer)
     ids = [p.id for p in people]
     grants = list(Grant.select().where(Grant.owner.in_(ids)).order_by(Grant.id)) if ids else []
     by_id = {p.id: p for p in people}
     return render(
-        request, "admin.html", status, people=people,
-        devices=devices_by_practitioner(ids), by_id=by_id,
+        request,
+        "admin.html",
+        status,
+        people=people,
+        devices=devices_by_practitioner(ids),
+        by_id=by_id,
         grants=[g for g in grants if g.grantee_id in by_id],
         timezone=request.viewer.practice.timezone,
-        notices=notices or [], errors=errors or [],
+        notices=notices or [],
+        errors=errors or [],
     )
 
 

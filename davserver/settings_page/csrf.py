@@ -36,16 +36,16 @@ class CsrfTokens:
 
     def _mac(self, practitioner: Practitioner, issued: int) -> str:
         # The password hash is part of the message: a password reset voids open forms too.
-        message = f"{practitioner.id}\0{practitioner.login_key}\0{practitioner.password_hash}" \
-                  f"\0{issued}".encode()
+        message = (
+            f"{practitioner.id}\0{practitioner.login_key}\0{practitioner.password_hash}\0{issued}".encode()
+        )
         return hmac.new(self._secret(), message, hashlib.sha256).hexdigest()
 
     def mint(self, practitioner: Practitioner, now: float | None = None) -> str:
         issued = int(time.time() if now is None else now)
         return f"{issued}.{self._mac(practitioner, issued)}"
 
-    def valid(self, practitioner: Practitioner, token: str | None,
-              now: float | None = None) -> bool:
+    def valid(self, practitioner: Practitioner, token: str | None, now: float | None = None) -> bool:
         """True only for a token this server minted for this practitioner, not expired."""
         issued_text, _, mac = (token or "").partition(".")
         if not issued_text.isdigit() or not mac:

@@ -61,12 +61,10 @@ class DeviceRecorder:
             if last is not None and now - last < self.min_interval:
                 return False
             if len(self._written) > 10_000:
-                self._written = {k: v for k, v in self._written.items()
-                                 if now - v < self.min_interval}
+                self._written = {k: v for k, v in self._written.items() if now - v < self.min_interval}
             self._written[key] = now
         try:
-            api.record_device_seen(key[0], key[1],
-                                   min_interval=dt.timedelta(seconds=self.min_interval))
+            api.record_device_seen(key[0], key[1], min_interval=dt.timedelta(seconds=self.min_interval))
         except Exception:  # noqa: BLE001 - a status row must never fail a sync
             log.warning("could not record device status", exc_info=True)
             return False
@@ -78,9 +76,11 @@ def devices_by_practitioner(practitioner_ids: list[int]) -> dict[int, list[Devic
     result: dict[int, list[DeviceSeen]] = {pid: [] for pid in practitioner_ids}
     if not practitioner_ids:
         return result
-    rows = (DeviceSeen.select()
-            .where(DeviceSeen.practitioner.in_(practitioner_ids))
-            .order_by(DeviceSeen.last_seen.desc()))
+    rows = (
+        DeviceSeen.select()
+        .where(DeviceSeen.practitioner.in_(practitioner_ids))
+        .order_by(DeviceSeen.last_seen.desc())
+    )
     for row in rows:
         result[row.practitioner_id].append(row)
     return result

@@ -13,7 +13,7 @@ DEFAULT_LANGUAGE = "de"
 DE: dict[str, str] = {
     "title": "Kalender-Synchronisation",
     "intro": "So kommt der Praxiskalender auf Ihre Geräte. Sie melden sich überall mit Ihrem "
-             "Praxis-Benutzernamen und Praxis-Passwort an.",
+    "Praxis-Benutzernamen und Praxis-Passwort an.",
     "nav.own": "Meine Einstellungen",
     "nav.admin": "Verwaltung",
     "other_language": "English",
@@ -26,24 +26,24 @@ DE: dict[str, str] = {
     "password_hint": "Passwort: Ihr Praxis-Passwort.",
     "qr.heading": "Auf dem Handy öffnen",
     "qr.text": "Scannen Sie den Code mit der Handykamera: Diese Seite öffnet sich dort, mit "
-               "allen Werten und dem Profil für iPhone und iPad.",
+    "allen Werten und dem Profil für iPhone und iPad.",
     "qr.alt": "QR-Code dieser Seite",
     "loopback": "Diese Adresse gilt nur auf diesem Computer. Damit Handys den Server finden, "
-                "trägt die Praxis-IT seine öffentliche Adresse ein (public_base_url).",
+    "trägt die Praxis-IT seine öffentliche Adresse ein (public_base_url).",
     "clients": "Einrichtung je Gerät",
     "ios": "iPhone / iPad",
     "ios.profile": "Profil herunterladen (.mobileconfig)",
     "ios.profile_hint": "In Safari auf dem iPhone oder iPad laden, dann unter Einstellungen → "
-                        "„Profil geladen“ installieren; das Gerät fragt dabei nach Ihrem Passwort.",
+    "„Profil geladen“ installieren; das Gerät fragt dabei nach Ihrem Passwort.",
     "ios.manual": "Oder von Hand: Einstellungen → Kalender → Accounts → Account hinzufügen → "
-                  "Andere → CalDAV-Account.",
+    "Andere → CalDAV-Account.",
     "ios.server": "Server",
     "android": "Android: DAVx⁵ (auch für die Google-Kalender-App)",
     "android.hint": "In DAVx⁵: Konto hinzufügen → „Mit URL und Benutzername anmelden“.",
     "android.base_url": "Basis-URL",
     "macos": "Mac: Kalender (Accounttyp „Erweitert“)",
     "macos.hint": "Kalender → Einstellungen → Accounts → + → Anderer CalDAV-Account → "
-                  "Accounttyp „Erweitert“.",
+    "Accounttyp „Erweitert“.",
     "macos.host": "Serveradresse",
     "macos.path": "Serverpfad",
     "macos.port": "Port",
@@ -57,27 +57,27 @@ DE: dict[str, str] = {
     "settings": "Was Ihre Geräte zeigen",
     "pseudonymize": "Patientennamen pseudonymisieren",
     "pseudonymize.explain": "Termine zeigen statt des Namens nur ein Kürzel mit Patientennummer "
-                            "(z. B. „ErMu 4711“); ein Wechsel lässt Ihre Geräte beim nächsten "
-                            "Abgleich jeden Termin neu laden.",
+    "(z. B. „ErMu 4711“); ein Wechsel lässt Ihre Geräte beim nächsten "
+    "Abgleich jeden Termin neu laden.",
     "phone": "Telefonnummer im Termin",
     "phone.explain": "Die Telefonnummer der Patientin oder des Patienten steht in der "
-                     "Terminbeschreibung, damit Sie vom Handy aus anrufen können (nie bei "
-                     "pseudonymisierten Namen).",
+    "Terminbeschreibung, damit Sie vom Handy aus anrufen können (nie bei "
+    "pseudonymisierten Namen).",
     "direction": "Richtung",
     "direction.two-way": "In beide Richtungen",
     "direction.two-way.explain": "Was Sie am Gerät anlegen, verschieben oder löschen, wird in "
-                                 "den Praxiskalender übernommen.",
+    "den Praxiskalender übernommen.",
     "direction.server-to-device": "Nur vom Server auf die Geräte",
     "direction.server-to-device.explain": "Ihre Geräte zeigen die Termine nur an; Änderungen "
-                                          "am Gerät lehnt der Server ab.",
+    "am Gerät lehnt der Server ab.",
     "save": "Speichern",
     "saved": "Gespeichert.",
     "saved.pseudonymize.on": "Pseudonymisierung ist eingeschaltet: Ihre Geräte laden beim "
-                             "nächsten Abgleich jeden Termin neu und zeigen danach nur noch "
-                             "Kürzel wie „ErMu 4711“ – es bleibt kein Klarname auf dem Gerät.",
+    "nächsten Abgleich jeden Termin neu und zeigen danach nur noch "
+    "Kürzel wie „ErMu 4711“ – es bleibt kein Klarname auf dem Gerät.",
     "saved.pseudonymize.off": "Pseudonymisierung ist ausgeschaltet: Ihre Geräte laden beim "
-                              "nächsten Abgleich jeden Termin neu und zeigen danach wieder die "
-                              "vollen Patientennamen.",
+    "nächsten Abgleich jeden Termin neu und zeigen danach wieder die "
+    "vollen Patientennamen.",
     "devices": "Ihre Geräte",
     "devices.none": "Noch hat sich kein Gerät verbunden.",
     "devices.last_seen": "zuletzt synchronisiert",
@@ -104,7 +104,7 @@ DE: dict[str, str] = {
     "admin.reset": "Alle Geräte sperren",
     "admin.reset.confirm": "Ja, neues Passwort setzen",
     "admin.reset.explain": "Setzt ein neues Zufallspasswort: Alle Geräte der Person verlieren "
-                           "sofort den Zugang, bis dort das neue Passwort eingetragen ist.",
+    "sofort den Zugang, bis dort das neue Passwort eingetragen ist.",
     "admin.grants": "Freigaben",
     "admin.grants.none": "Keine Freigaben.",
     "admin.grant.line": "{grantee} sieht den Kalender von {owner}",
@@ -119,7 +119,7 @@ DE: dict[str, str] = {
     "admin.revoke.done": "Freigabe entzogen.",
     "password.title": "Neues Passwort für {name}",
     "password.once": "Das Passwort wird nur dieses eine Mal angezeigt. Geben Sie es der Person "
-                     "persönlich weiter; sie trägt es auf jedem Gerät neu ein.",
+    "persönlich weiter; sie trägt es auf jedem Gerät neu ein.",
     "password.back": "Zurück zur Verwaltung",
     "error.csrf": "Das Formular ist abgelaufen oder ungültig. Bitte laden Sie die Seite neu.",
     "error.admin_only": "Diese Seite ist der Praxis-Verwaltung vorbehalten.",
@@ -132,7 +132,7 @@ DE: dict[str, str] = {
 EN: dict[str, str] = {
     "title": "Calendar sync",
     "intro": "How the practice calendar gets onto your devices. Everywhere you log in with "
-             "your practice user name and practice password.",
+    "your practice user name and practice password.",
     "nav.own": "My settings",
     "nav.admin": "Administration",
     "other_language": "Deutsch",
@@ -145,24 +145,22 @@ EN: dict[str, str] = {
     "password_hint": "Password: your practice password.",
     "qr.heading": "Open on your phone",
     "qr.text": "Scan the code with your phone's camera: this page opens there, with every "
-               "value and the profile for iPhone and iPad.",
+    "value and the profile for iPhone and iPad.",
     "qr.alt": "QR code of this page",
     "loopback": "This address only works on this computer. For phones to find the server, "
-                "the practice IT enters its public address (public_base_url).",
+    "the practice IT enters its public address (public_base_url).",
     "clients": "Setup per device",
     "ios": "iPhone / iPad",
     "ios.profile": "Download profile (.mobileconfig)",
     "ios.profile_hint": "Download it in Safari on the iPhone or iPad, then install it under "
-                        "Settings → “Profile Downloaded”; the device asks for your password.",
-    "ios.manual": "Or by hand: Settings → Calendar → Accounts → Add Account → Other → "
-                  "Add CalDAV Account.",
+    "Settings → “Profile Downloaded”; the device asks for your password.",
+    "ios.manual": "Or by hand: Settings → Calendar → Accounts → Add Account → Other → Add CalDAV Account.",
     "ios.server": "Server",
     "android": "Android: DAVx⁵ (also for the Google Calendar app)",
     "android.hint": "In DAVx⁵: add account → “Login with URL and user name”.",
     "android.base_url": "Base URL",
     "macos": "Mac: Calendar (account type “Advanced”)",
-    "macos.hint": "Calendar → Settings → Accounts → + → Other CalDAV Account → account type "
-                  "“Advanced”.",
+    "macos.hint": "Calendar → Settings → Accounts → + → Other CalDAV Account → account type “Advanced”.",
     "macos.host": "Server address",
     "macos.path": "Server path",
     "macos.port": "Port",
@@ -176,26 +174,26 @@ EN: dict[str, str] = {
     "settings": "What your devices show",
     "pseudonymize": "Pseudonymize patient names",
     "pseudonymize.explain": "Appointments show initials with the patient number (e.g. "
-                            "“ErMu 4711”) instead of the name; a change makes your devices "
-                            "re-fetch every appointment on the next sync.",
+    "“ErMu 4711”) instead of the name; a change makes your devices "
+    "re-fetch every appointment on the next sync.",
     "phone": "Phone number in appointments",
     "phone.explain": "The patient's phone number is in the appointment description so you can "
-                     "call from your phone (never with pseudonymized names).",
+    "call from your phone (never with pseudonymized names).",
     "direction": "Direction",
     "direction.two-way": "Both ways",
     "direction.two-way.explain": "What you create, move or delete on a device is written to "
-                                 "the practice calendar.",
+    "the practice calendar.",
     "direction.server-to-device": "Server to devices only",
     "direction.server-to-device.explain": "Your devices only show the appointments; the server "
-                                          "refuses changes made on a device.",
+    "refuses changes made on a device.",
     "save": "Save",
     "saved": "Saved.",
     "saved.pseudonymize.on": "Pseudonymization is on: your devices re-fetch every appointment "
-                             "on the next sync and then show only initials like “ErMu 4711” – "
-                             "no clear name stays on the device.",
+    "on the next sync and then show only initials like “ErMu 4711” – "
+    "no clear name stays on the device.",
     "saved.pseudonymize.off": "Pseudonymization is off: your devices re-fetch every "
-                              "appointment on the next sync and then show full patient names "
-                              "again.",
+    "appointment on the next sync and then show full patient names "
+    "again.",
     "devices": "Your devices",
     "devices.none": "No device has connected yet.",
     "devices.last_seen": "last sync",
@@ -222,7 +220,7 @@ EN: dict[str, str] = {
     "admin.reset": "Lock out all devices",
     "admin.reset.confirm": "Yes, set a new password",
     "admin.reset.explain": "Sets a new random password: every device of this person loses "
-                           "access at once, until the new password is entered there.",
+    "access at once, until the new password is entered there.",
     "admin.grants": "Delegations",
     "admin.grants.none": "No delegations.",
     "admin.grant.line": "{grantee} sees the calendar of {owner}",
@@ -237,7 +235,7 @@ EN: dict[str, str] = {
     "admin.revoke.done": "Delegation revoked.",
     "password.title": "New password for {name}",
     "password.once": "The password is shown this once only. Hand it to the person directly; "
-                     "they enter it anew on every device.",
+    "they enter it anew on every device.",
     "password.back": "Back to administration",
     "error.csrf": "The form has expired or is invalid. Please reload the page.",
     "error.admin_only": "This page is for the practice administration.",

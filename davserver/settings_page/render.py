@@ -19,8 +19,11 @@ from providers.models import Practitioner
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
-STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-                ".svg": "image/svg+xml"}
+STATIC_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
 
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -68,20 +71,25 @@ class Request:
 
     def page_url(self) -> str:
         """The absolute URL of the page (for the QR code)."""
-        return self.base_url + "settings/" + self.url("")[len(self.root):]
+        return self.base_url + "settings/" + self.url("")[len(self.root) :]
 
 
 def render(request: Request, template: str, status: int = 200, **context: object) -> web.Response:
     """Render a template with what every page needs (texts, links, a fresh CSRF token)."""
     other = next(code for code in LANGUAGES if code != request.lang)
     path = request.environ.get("PATH_INFO", "").removeprefix("/settings/")
-    switch = web.with_query(request.root + path,
-                            lang=other if other != DEFAULT_LANGUAGE else None)
+    switch = web.with_query(request.root + path, lang=other if other != DEFAULT_LANGUAGE else None)
     html = _env.get_template(template).render(
-        t=request.t, lang=request.lang, other_lang=other, switch_url=switch,
-        url=request.url, root=request.root, viewer=request.viewer,
+        t=request.t,
+        lang=request.lang,
+        other_lang=other,
+        switch_url=switch,
+        url=request.url,
+        root=request.root,
+        viewer=request.viewer,
         practice_name=request.viewer.practice.name,
-        csrf=request.tokens.mint(request.viewer), **context,
+        csrf=request.tokens.mint(request.viewer),
+        **context,
     )
     return web.Response(status, html.encode("utf-8"))
 

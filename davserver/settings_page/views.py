@@ -38,20 +38,36 @@ def qr_svg(data: str, title: str) -> Markup | None:
 def clients(info: SetupInfo, t: Callable[..., str]) -> list[dict]:
     """Per client: a hint and (field id, label, value, copyable) rows, in the guide's order."""
     return [
-        {"id": "ios", "hint": t("ios.manual"),
-         "rows": [("ios-server", t("ios.server"), info.base_url, True)]},
-        {"id": "android", "hint": t("android.hint"),
-         "rows": [("android-base-url", t("android.base_url"), info.base_url, True)]},
-        {"id": "macos", "hint": t("macos.hint"), "rows": [
-            ("macos-host", t("macos.host"), info.host, True),
-            ("macos-path", t("macos.path"), info.path, True),
-            ("macos-port", t("macos.port"), str(info.port), True),
-            ("macos-ssl", t("macos.ssl"), t("yes") if info.use_tls else t("no"), False),
-        ]},
-        {"id": "thunderbird", "hint": t("thunderbird.hint"),
-         "rows": [("thunderbird-location", t("thunderbird.location"), info.calendar_url, True)]},
-        {"id": "outlook", "hint": t("outlook.hint"),
-         "rows": [("outlook-url", t("outlook.url"), info.calendar_url, True)]},
+        {
+            "id": "ios",
+            "hint": t("ios.manual"),
+            "rows": [("ios-server", t("ios.server"), info.base_url, True)],
+        },
+        {
+            "id": "android",
+            "hint": t("android.hint"),
+            "rows": [("android-base-url", t("android.base_url"), info.base_url, True)],
+        },
+        {
+            "id": "macos",
+            "hint": t("macos.hint"),
+            "rows": [
+                ("macos-host", t("macos.host"), info.host, True),
+                ("macos-path", t("macos.path"), info.path, True),
+                ("macos-port", t("macos.port"), str(info.port), True),
+                ("macos-ssl", t("macos.ssl"), t("yes") if info.use_tls else t("no"), False),
+            ],
+        },
+        {
+            "id": "thunderbird",
+            "hint": t("thunderbird.hint"),
+            "rows": [("thunderbird-location", t("thunderbird.location"), info.calendar_url, True)],
+        },
+        {
+            "id": "outlook",
+            "hint": t("outlook.hint"),
+            "rows": [("outlook-url", t("outlook.url"), info.calendar_url, True)],
+        },
     ]
 
 
@@ -60,10 +76,17 @@ def own_page(request: Request, status: int = 200, notices: list[str] | None = No
     page_url = request.page_url()
     devices = devices_by_practitioner([request.viewer.id])[request.viewer.id]
     return render(
-        request, "settings.html", status,
-        info=info, clients=clients(info, request.t), page_url=page_url,
-        qr=qr_svg(page_url, request.t("qr.alt")), loopback=web.is_loopback(info.base_url),
-        directions=DIRECTIONS, devices=devices, notices=notices or [],
+        request,
+        "settings.html",
+        status,
+        info=info,
+        clients=clients(info, request.t),
+        page_url=page_url,
+        qr=qr_svg(page_url, request.t("qr.alt")),
+        loopback=web.is_loopback(info.base_url),
+        directions=DIRECTIONS,
+        devices=devices,
+        notices=notices or [],
         timezone=request.viewer.practice.timezone,
     )
 
@@ -86,9 +109,12 @@ def save(request: Request, fields: dict[str, str]) -> web.Response:
     viewer = request.viewer
     pseudonymize = fields.get("pseudonymize") == "on"
     was_pseudonymized = viewer.pseudonymize
-    api.update_practitioner(viewer, pseudonymize=pseudonymize,
-                            include_phone=fields.get("include_phone") == "on",
-                            direction=direction)
+    api.update_practitioner(
+        viewer,
+        pseudonymize=pseudonymize,
+        include_phone=fields.get("include_phone") == "on",
+        direction=direction,
+    )
     changed = None if pseudonymize == was_pseudonymized else ("on" if pseudonymize else "off")
     return web.redirect(request.url("", saved="1", pseudonymize=changed))
 
@@ -97,5 +123,9 @@ def profile(request: Request) -> web.Response:
     """The Apple configuration profile, without the password (the device asks for it)."""
     info = setup_info(request.viewer, request.base_url)
     body = apple_profile(info, request.viewer.practice.name)
-    return web.Response(200, body, PROFILE_TYPE, [
-        ("Content-Disposition", 'attachment; filename="praxis-kalender.mobileconfig"')])
+    return web.Response(
+        200,
+        body,
+        PROFILE_TYPE,
+        [("Content-Disposition", 'attachment; filename="praxis-kalender.mobileconfig"')],
+    )

@@ -11,9 +11,12 @@ from davserver.config import ServerConfig
 
 # No external requests, no inline script or style, no framing, nothing cached.
 SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
-    ("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; "
-                                "img-src 'self'; object-src 'none'; base-uri 'none'; "
-                                "form-action 'self'; frame-ancestors 'none'"),
+    (
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        "img-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'",
+    ),
     ("X-Frame-Options", "DENY"),
     ("Cache-Control", "no-store"),
     ("X-Content-Type-Options", "nosniff"),
@@ -22,8 +25,15 @@ SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
     ("Cross-Origin-Resource-Policy", "same-origin"),
 )
 
-REASONS = {200: "OK", 303: "See Other", 301: "Moved Permanently", 400: "Bad Request",
-           403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"}
+REASONS = {
+    200: "OK",
+    303: "See Other",
+    301: "Moved Permanently",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+}
 
 MAX_FIELDS = 50
 _HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::[0-9]{1,5})?")
@@ -38,8 +48,12 @@ class Response:
 
     def send(self, environ: dict, start_response: Callable) -> list[bytes]:
         """Start the response with the security headers; HEAD gets the headers only."""
-        headers = [("Content-Type", self.content_type),
-                   ("Content-Length", str(len(self.body))), *SECURITY_HEADERS, *self.headers]
+        headers = [
+            ("Content-Type", self.content_type),
+            ("Content-Length", str(len(self.body))),
+            *SECURITY_HEADERS,
+            *self.headers,
+        ]
         start_response(f"{self.status} {REASONS.get(self.status, 'OK')}", headers)
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [self.body]
 
@@ -63,8 +77,9 @@ def form(environ: dict) -> dict[str, str] | None:
     if body is None:
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
     try:
-        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True,
-                          max_num_fields=MAX_FIELDS, strict_parsing=False)
+        parsed = parse_qs(
+            body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS, strict_parsing=False
+        )
     except (UnicodeDecodeError, ValueError):
         return None
     return {k: v[0] for k, v in parsed.items()}

@@ -25,9 +25,11 @@ from tests.clients.replay import (
     reports,
 )
 
-NS = ('xmlns:A="DAV:" xmlns:B="urn:ietf:params:xml:ns:caldav" '
-      'xmlns:C="http://calendarserver.org/ns/" xmlns:D="http://apple.com/ns/ical/" '
-      'xmlns:E="http://me.com/_namespace/"')
+NS = (
+    'xmlns:A="DAV:" xmlns:B="urn:ietf:params:xml:ns:caldav" '
+    'xmlns:C="http://calendarserver.org/ns/" xmlns:D="http://apple.com/ns/ical/" '
+    'xmlns:E="http://me.com/_namespace/"'
+)
 
 
 def propfind(*props: str) -> str:
@@ -38,24 +40,59 @@ def propfind(*props: str) -> str:
 DISCOVERY = propfind("A:current-user-principal", "A:principal-URL", "A:resourcetype")
 
 PRINCIPAL = propfind(
-    "B:calendar-home-set", "B:calendar-user-address-set", "A:current-user-principal",
-    "A:displayname", "C:dropbox-home-URL", "C:email-address-set", "C:notification-URL",
-    "A:principal-collection-set", "A:principal-URL", "A:resource-id", "B:schedule-inbox-URL",
-    "B:schedule-outbox-URL", "A:supported-report-set",
+    "B:calendar-home-set",
+    "B:calendar-user-address-set",
+    "A:current-user-principal",
+    "A:displayname",
+    "C:dropbox-home-URL",
+    "C:email-address-set",
+    "C:notification-URL",
+    "A:principal-collection-set",
+    "A:principal-URL",
+    "A:resource-id",
+    "B:schedule-inbox-URL",
+    "B:schedule-outbox-URL",
+    "A:supported-report-set",
 )
 
 HOME = propfind(
-    "A:add-member", "C:allowed-sharing-modes", "C:autoprovisioned", "E:bulk-requests",
-    "D:calendar-color", "B:calendar-description", "B:calendar-free-busy-set", "D:calendar-order",
-    "B:calendar-timezone", "A:current-user-privilege-set", "B:default-alarm-vevent-date",
-    "B:default-alarm-vevent-datetime", "A:displayname", "C:getctag", "C:invite",
-    "D:language-code", "D:location-code", "A:owner", "C:pre-publish-url", "C:publish-url",
-    "C:push-transports", "C:pushkey", "A:quota-available-bytes", "A:quota-used-bytes",
-    "D:refreshrate", "A:resource-id", "A:resourcetype", "B:schedule-calendar-transp",
-    "B:schedule-default-calendar-URL", "C:source", "C:subscribed-strip-alarms",
-    "C:subscribed-strip-attachments", "C:subscribed-strip-todos",
-    "B:supported-calendar-component-set", "B:supported-calendar-component-sets",
-    "A:supported-report-set", "A:sync-token",
+    "A:add-member",
+    "C:allowed-sharing-modes",
+    "C:autoprovisioned",
+    "E:bulk-requests",
+    "D:calendar-color",
+    "B:calendar-description",
+    "B:calendar-free-busy-set",
+    "D:calendar-order",
+    "B:calendar-timezone",
+    "A:current-user-privilege-set",
+    "B:default-alarm-vevent-date",
+    "B:default-alarm-vevent-datetime",
+    "A:displayname",
+    "C:getctag",
+    "C:invite",
+    "D:language-code",
+    "D:location-code",
+    "A:owner",
+    "C:pre-publish-url",
+    "C:publish-url",
+    "C:push-transports",
+    "C:pushkey",
+    "A:quota-available-bytes",
+    "A:quota-used-bytes",
+    "D:refreshrate",
+    "A:resource-id",
+    "A:resourcetype",
+    "B:schedule-calendar-transp",
+    "B:schedule-default-calendar-URL",
+    "C:source",
+    "C:subscribed-strip-alarms",
+    "C:subscribed-strip-attachments",
+    "C:subscribed-strip-todos",
+    "B:supported-calendar-component-set",
+    "B:supported-calendar-component-sets",
+    "A:supported-report-set",
+    "A:sync-token",
 )
 
 POLL = propfind("C:getctag", "A:sync-token")
@@ -63,21 +100,27 @@ POLL = propfind("C:getctag", "A:sync-token")
 
 def sync_collection(token: str | None) -> str:
     token_el = f"<A:sync-token>{token}</A:sync-token>" if token else "<A:sync-token/>"
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<A:sync-collection {NS}>{token_el}'
-            f"<A:sync-level>1</A:sync-level><A:prop><A:getcontenttype/><A:getetag/></A:prop>"
-            f"</A:sync-collection>")
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<A:sync-collection {NS}>{token_el}'
+        f"<A:sync-level>1</A:sync-level><A:prop><A:getcontenttype/><A:getetag/></A:prop>"
+        f"</A:sync-collection>"
+    )
 
 
 def multiget(hrefs: list[str]) -> str:
     refs = "".join(f"<A:href>{h}</A:href>" for h in hrefs)
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<B:calendar-multiget {NS}><A:prop>'
-            f"<A:getetag/><B:calendar-data/></A:prop>{refs}</B:calendar-multiget>")
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<B:calendar-multiget {NS}><A:prop>'
+        f"<A:getetag/><B:calendar-data/></A:prop>{refs}</B:calendar-multiget>"
+    )
 
 
 def proppatch(color: str, order: int) -> str:
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<A:propertyupdate {NS}><A:set><A:prop>'
-            f'<D:calendar-color symbolic-color="custom">{color}</D:calendar-color>'
-            f"<D:calendar-order>{order}</D:calendar-order></A:prop></A:set></A:propertyupdate>")
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<A:propertyupdate {NS}><A:set><A:prop>'
+        f'<D:calendar-color symbolic-color="custom">{color}</D:calendar-color>'
+        f"<D:calendar-order>{order}</D:calendar-order></A:prop></A:set></A:propertyupdate>"
+    )
 
 
 @dataclass
@@ -121,10 +164,12 @@ class AppleAccount:
     def list_home(self) -> Multistatus:
         d = self.device
         # Apple asks for the minimal answer (RFC 7240); a server may ignore that.
-        ms = multistatus(d.propfind(self.home, "1", HOME,
-                                    headers={"Prefer": "return=minimal", "Brief": "t"}))
-        calendars = [h for h, i in ms.items.items()
-                     if clark(CALDAV, "calendar") in i.children(clark(DAV, "resourcetype"))]
+        ms = multistatus(d.propfind(self.home, "1", HOME, headers={"Prefer": "return=minimal", "Brief": "t"}))
+        calendars = [
+            h
+            for h, i in ms.items.items()
+            if clark(CALDAV, "calendar") in i.children(clark(DAV, "resourcetype"))
+        ]
         assert len(calendars) == 1, calendars
         self.calendar = calendars[0]
         cal = ms[self.calendar]
@@ -146,8 +191,9 @@ class AppleAccount:
         item = ms[self.calendar]
         assert item.props[clark(ICAL, "calendar-color")][0] == 200, resp.text
         assert item.props[clark(ICAL, "calendar-order")][0] == 200, resp.text
-        again = multistatus(self.device.propfind(
-            self.calendar, "0", propfind("D:calendar-color", "D:calendar-order")))[self.calendar]
+        again = multistatus(
+            self.device.propfind(self.calendar, "0", propfind("D:calendar-color", "D:calendar-order"))
+        )[self.calendar]
         assert again.text(clark(ICAL, "calendar-color")).upper().startswith(color[:7].upper())
         assert again.text(clark(ICAL, "calendar-order")) == str(order)
 
@@ -189,7 +235,7 @@ class AppleAccount:
 
     def fetch(self, hrefs: list[str]) -> None:
         ms = multistatus(self.device.report(self.calendar, multiget(hrefs), depth="1"))
-        assert set(ms.items) == set(hrefs), (set(ms.items) ^ set(hrefs))
+        assert set(ms.items) == set(hrefs), set(ms.items) ^ set(hrefs)
         for href in hrefs:
             item = ms[href]
             data = item.text(clark(CALDAV, "calendar-data"))

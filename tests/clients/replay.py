@@ -66,8 +66,16 @@ class PrefixProxy:
     the prefix is a 404 from the proxy itself.
     """
 
-    HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
-           "proxy-authorization", "proxy-connection"}
+    HOP = {
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "te",
+        "trailer",
+        "upgrade",
+        "proxy-authorization",
+        "proxy-connection",
+    }
 
     def __init__(self, prefix: str, backend_port: int):
         proxy = self
@@ -81,8 +89,23 @@ class PrefixProxy:
             def _relay(self):
                 proxy.relay(self)
 
-        for method in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS", "PROPFIND", "PROPPATCH",
-                       "REPORT", "MKCOL", "MKCALENDAR", "COPY", "MOVE", "LOCK", "UNLOCK", "POST"):
+        for method in (
+            "GET",
+            "HEAD",
+            "PUT",
+            "DELETE",
+            "OPTIONS",
+            "PROPFIND",
+            "PROPPATCH",
+            "REPORT",
+            "MKCOL",
+            "MKCALENDAR",
+            "COPY",
+            "MOVE",
+            "LOCK",
+            "UNLOCK",
+            "POST",
+        ):
             setattr(Handler, f"do_{method}", Handler._relay)
         self.prefix = prefix
         self.backend_port = backend_port
@@ -98,7 +121,7 @@ class PrefixProxy:
         if path.startswith("/.well-known/"):
             upstream_path = path  # `location /.well-known/caldav`: the server redirects into the prefix
         elif path == self.prefix or path.startswith(self.prefix + "/"):
-            upstream_path = path[len(self.prefix):] or "/"
+            upstream_path = path[len(self.prefix) :] or "/"
         else:
             handler.send_response(404)
             handler.send_header("Content-Length", "0")
@@ -149,8 +172,12 @@ class PrefixProxy:
 
 def make_certificate(out: Path) -> tuple[str, str]:
     """A self-signed pair from `praxis-caldav cert` (what an admin would try TLS with)."""
-    result = subprocess.run([sys.executable, "-m", "davserver.cli", "cert", "--host", "localhost",
-                             "--out", str(out)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "davserver.cli", "cert", "--host", "localhost", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     return str(out / "praxis-caldav.crt"), str(out / "praxis-caldav.key")
 
@@ -278,8 +305,15 @@ class Device:
     assertion shows the conversation so far.
     """
 
-    def __init__(self, dep: Deployment, login: str, password: str, *,
-                 follows: tuple[int, ...] = (301, 302, 307, 308), user_agent: str = "replay"):
+    def __init__(
+        self,
+        dep: Deployment,
+        login: str,
+        password: str,
+        *,
+        follows: tuple[int, ...] = (301, 302, 307, 308),
+        user_agent: str = "replay",
+    ):
         self.dep = dep
         self.login = login
         self.password = password
@@ -300,8 +334,15 @@ class Device:
     def url(self, href_or_url: str, base: str | None = None) -> str:
         return urljoin(base or self.dep.base_url, href_or_url)
 
-    def request(self, method: str, url: str, body: str | bytes | None = None,
-                headers: dict | None = None, *, redirects: int = 5) -> requests.Response:
+    def request(
+        self,
+        method: str,
+        url: str,
+        body: str | bytes | None = None,
+        headers: dict | None = None,
+        *,
+        redirects: int = 5,
+    ) -> requests.Response:
         url = self.url(url)
         if isinstance(body, str):
             body = body.encode("utf-8")
@@ -309,10 +350,17 @@ class Device:
         if body is not None and "Content-Type" not in headers:
             headers["Content-Type"] = "application/xml; charset=utf-8"
         while True:
-            auth = (self.login.encode("utf-8"), self.password.encode("utf-8")) \
-                if self.authenticated else None
-            resp = self.session.request(method, url, data=body, headers=headers, auth=auth,
-                                        allow_redirects=False, timeout=30, verify=self.dep.verify)
+            auth = (self.login.encode("utf-8"), self.password.encode("utf-8")) if self.authenticated else None
+            resp = self.session.request(
+                method,
+                url,
+                data=body,
+                headers=headers,
+                auth=auth,
+                allow_redirects=False,
+                timeout=30,
+                verify=self.dep.verify,
+            )
             self.log.append((method, urlparse(url).path, resp.status_code))
             if resp.status_code == 401 and not self.authenticated:
                 challenge = resp.headers.get("WWW-Authenticate", "")
@@ -337,8 +385,7 @@ class Device:
     def options(self, url: str) -> requests.Response:
         return self.request("OPTIONS", url)
 
-    def put(self, url: str, ical: str, *, new: bool = False, etag: str | None = None
-            ) -> requests.Response:
+    def put(self, url: str, ical: str, *, new: bool = False, etag: str | None = None) -> requests.Response:
         headers = {"Content-Type": "text/calendar; charset=utf-8"}
         if new:
             headers["If-None-Match"] = "*"
@@ -402,23 +449,40 @@ def local(days: int, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime.combine(dt.date.today() + dt.timedelta(days=days), dt.time(hour, minute))
 
 
-def device_event(uid: str, summary: str, start: dt.datetime, minutes: int = 50,
-                 prodid: str = "-//Apple Inc.//iOS 17.4//EN", extra: str = "") -> str:
+def device_event(
+    uid: str,
+    summary: str,
+    start: dt.datetime,
+    minutes: int = 50,
+    prodid: str = "-//Apple Inc.//iOS 17.4//EN",
+    extra: str = "",
+) -> str:
     """A VCALENDAR as a device writes it: VTIMEZONE, TZID times, DTSTAMP, a reminder."""
     end = start + dt.timedelta(minutes=minutes)
     fmt = "%Y%m%dT%H%M%S"
     lines = [
-        "BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{prodid}", "CALSCALE:GREGORIAN",
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        f"PRODID:{prodid}",
+        "CALSCALE:GREGORIAN",
     ]
     body = "\r\n".join(lines) + "\r\n" + VIENNA_TZ
     event = [
-        "BEGIN:VEVENT", f"UID:{uid}", "DTSTAMP:20260101T120000Z", "SEQUENCE:0",
+        "BEGIN:VEVENT",
+        f"UID:{uid}",
+        "DTSTAMP:20260101T120000Z",
+        "SEQUENCE:0",
         f"DTSTART;TZID=Europe/Vienna:{start.strftime(fmt)}",
         f"DTEND;TZID=Europe/Vienna:{end.strftime(fmt)}",
         f"SUMMARY:{summary}",
         *[line for line in extra.strip().splitlines() if line.strip()],
-        "BEGIN:VALARM", "ACTION:DISPLAY", "DESCRIPTION:Reminder", "TRIGGER:-PT15M", "END:VALARM",
-        "END:VEVENT", "END:VCALENDAR",
+        "BEGIN:VALARM",
+        "ACTION:DISPLAY",
+        "DESCRIPTION:Reminder",
+        "TRIGGER:-PT15M",
+        "END:VALARM",
+        "END:VEVENT",
+        "END:VCALENDAR",
     ]
     return body + "\r\n".join(event) + "\r\n"
 
@@ -443,8 +507,9 @@ def uid_of(ical: str) -> str | None:
 def practice_creates(subject: str, days: int = 3, hour: int = 15):
     """The practice books an appointment for anna maier (a change no device made)."""
     anna = api.find_practitioner(LOGIN)
-    fields = api.AppointmentFields(start_local=local(days, hour), end_local=local(days, hour, 50),
-                                   subject=subject)
+    fields = api.AppointmentFields(
+        start_local=local(days, hour), end_local=local(days, hour, 50), subject=subject
+    )
     return api.create_appointment(anna, fields)
 
 

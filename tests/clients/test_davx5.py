@@ -37,8 +37,10 @@ from tests.clients.replay import (
     uid_of,
 )
 
-NS = 'xmlns="DAV:" xmlns:CAL="urn:ietf:params:xml:ns:caldav" xmlns:CS="http://calendarserver.org/ns/" ' \
-     'xmlns:ICAL="http://apple.com/ns/ical/"'
+NS = (
+    'xmlns="DAV:" xmlns:CAL="urn:ietf:params:xml:ns:caldav" xmlns:CS="http://calendarserver.org/ns/" '
+    'xmlns:ICAL="http://apple.com/ns/ical/"'
+)
 UA = "DAVx5/4.4.1-ose (2024/05/07; dav4jvm; okhttp/4.12.0) Android/14"
 MULTIGET_BUNCH = 10
 PAST_DAYS = 90  # DAVx5's default "sync only events of the last 90 days"
@@ -46,33 +48,53 @@ PAST_DAYS = 90  # DAVx5's default "sync only events of the last 90 days"
 
 def propfind(*props: str) -> str:
     inner = "".join(f"<{p}/>" for p in props)
-    return f'<?xml version=\'1.0\' encoding=\'UTF-8\' ?><propfind {NS}><prop>{inner}</prop></propfind>'
+    return f"<?xml version='1.0' encoding='UTF-8' ?><propfind {NS}><prop>{inner}</prop></propfind>"
 
 
-CHECK_BASE = propfind("resourcetype", "displayname", "ICAL:calendar-color", "CAL:calendar-description",
-                      "CAL:calendar-timezone", "current-user-privilege-set",
-                      "CAL:supported-calendar-component-set", "CS:source", "CAL:calendar-home-set",
-                      "current-user-principal")
+CHECK_BASE = propfind(
+    "resourcetype",
+    "displayname",
+    "ICAL:calendar-color",
+    "CAL:calendar-description",
+    "CAL:calendar-timezone",
+    "current-user-privilege-set",
+    "CAL:supported-calendar-component-set",
+    "CS:source",
+    "CAL:calendar-home-set",
+    "current-user-principal",
+)
 PRINCIPAL_CUP = propfind("current-user-principal")
 HOME_SET = propfind("CAL:calendar-home-set", "displayname")
 EMAILS = propfind("CAL:calendar-user-address-set")
-COLLECTIONS = propfind("resourcetype", "displayname", "owner", "current-user-privilege-set",
-                       "ICAL:calendar-color", "CAL:calendar-description", "CAL:calendar-timezone",
-                       "CAL:supported-calendar-component-set", "CS:source")
+COLLECTIONS = propfind(
+    "resourcetype",
+    "displayname",
+    "owner",
+    "current-user-privilege-set",
+    "ICAL:calendar-color",
+    "CAL:calendar-description",
+    "CAL:calendar-timezone",
+    "CAL:supported-calendar-component-set",
+    "CS:source",
+)
 CAPABILITIES = propfind("CAL:max-resource-size", "supported-report-set", "CS:getctag", "sync-token")
 
 
 def calendar_query(start: dt.datetime) -> str:
-    return (f"<?xml version='1.0' encoding='UTF-8' ?><CAL:calendar-query {NS}><prop><getetag/></prop>"
-            f'<CAL:filter><CAL:comp-filter name="VCALENDAR"><CAL:comp-filter name="VEVENT">'
-            f'<CAL:time-range start="{start:%Y%m%dT%H%M%SZ}"/></CAL:comp-filter></CAL:comp-filter>'
-            f"</CAL:filter></CAL:calendar-query>")
+    return (
+        f"<?xml version='1.0' encoding='UTF-8' ?><CAL:calendar-query {NS}><prop><getetag/></prop>"
+        f'<CAL:filter><CAL:comp-filter name="VCALENDAR"><CAL:comp-filter name="VEVENT">'
+        f'<CAL:time-range start="{start:%Y%m%dT%H%M%SZ}"/></CAL:comp-filter></CAL:comp-filter>'
+        f"</CAL:filter></CAL:calendar-query>"
+    )
 
 
 def multiget(hrefs: list[str]) -> str:
     refs = "".join(f"<href>{h}</href>" for h in hrefs)
-    return (f"<?xml version='1.0' encoding='UTF-8' ?><CAL:calendar-multiget {NS}><prop><getcontenttype/>"
-            f"<getetag/><CAL:schedule-tag/><CAL:calendar-data/></prop>{refs}</CAL:calendar-multiget>")
+    return (
+        f"<?xml version='1.0' encoding='UTF-8' ?><CAL:calendar-multiget {NS}><prop><getcontenttype/>"
+        f"<getetag/><CAL:schedule-tag/><CAL:calendar-data/></prop>{refs}</CAL:calendar-multiget>"
+    )
 
 
 class Davx5:
@@ -96,8 +118,7 @@ class Davx5:
         # 2. RFC 6764 well-known on the same host.
         origin = f"{urlparse(self.base_url).scheme}://{urlparse(self.base_url).netloc}"
         wk = d.propfind(origin + "/.well-known/caldav", "0", PRINCIPAL_CUP)
-        (via_wk,) = next(iter(multistatus(wk).items.values())).hrefs(
-            clark(DAV, "current-user-principal"))
+        (via_wk,) = next(iter(multistatus(wk).items.values())).hrefs(clark(DAV, "current-user-principal"))
         assert via_wk == principal, d.conversation()
         assert all(s != 303 for _, _, s in d.log), "DAVx5 does not follow 303"
         # 3. Only a principal whose OPTIONS says calendar-access counts.
@@ -106,17 +127,21 @@ class Davx5:
         self.principal = principal
         # 4. The account name: the first mailto: of calendar-user-address-set.
         cuas = multistatus(d.propfind(principal, "0", EMAILS))[principal].hrefs(
-            clark(CALDAV, "calendar-user-address-set"))
+            clark(CALDAV, "calendar-user-address-set")
+        )
         mails = [h for h in cuas if h.lower().startswith("mailto:")]
-        self.account_name = unquote(mails[0][len("mailto:"):]) if mails else LOGIN
+        self.account_name = unquote(mails[0][len("mailto:") :]) if mails else LOGIN
 
     def refresh_collections(self) -> None:
         d = self.device
         ms = multistatus(d.propfind(self.principal, "0", HOME_SET))
         (home,) = ms[self.principal].hrefs(clark(CALDAV, "calendar-home-set"))
         listing = multistatus(d.propfind(home, "1", COLLECTIONS))
-        calendars = {h: i for h, i in listing.items.items()
-                     if clark(CALDAV, "calendar") in i.children(clark(DAV, "resourcetype"))}
+        calendars = {
+            h: i
+            for h, i in listing.items.items()
+            if clark(CALDAV, "calendar") in i.children(clark(DAV, "resourcetype"))
+        }
         ((href, cal),) = calendars.items()
         assert {"write", "write-content", "all"} & privileges(cal), "would be read-only"
         comps = cal.ok(clark(CALDAV, "supported-calendar-component-set"))
@@ -144,7 +169,7 @@ class Davx5:
             self.data.pop(href, None)
         stale = sorted(h for h, e in remote.items() if self.etags.get(h) != e)
         for i in range(0, len(stale), MULTIGET_BUNCH):
-            bunch = stale[i:i + MULTIGET_BUNCH]
+            bunch = stale[i : i + MULTIGET_BUNCH]
             got = multistatus(d.report(self.calendar, multiget(bunch)))
             for href in bunch:
                 item = got[href]
@@ -158,8 +183,7 @@ class Davx5:
     def upload_new(self, summary: str, start: dt.datetime) -> str:
         uid = new_uid()
         href = f"{self.calendar}{uid}.ics"
-        resp = self.device.put(href, device_event(uid, summary, start, prodid=f"-//{UA}//EN"),
-                               new=True)
+        resp = self.device.put(href, device_event(uid, summary, start, prodid=f"-//{UA}//EN"), new=True)
         assert resp.status_code == 201, (resp.status_code, resp.text)
         self.etags[href] = resp.headers.get("ETag")  # None: downloaded again on the next sync
         return href
@@ -177,12 +201,24 @@ def davx5(deployment):
 def series(deployment):
     """Practice rows that only a correct start-only time-range finds (or leaves out)."""
     anna = api.find_practitioner(LOGIN)
-    endless = api.create_appointment(anna, api.AppointmentFields(
-        start_local=local(-200, 7), end_local=local(-200, 7, 30), subject="Teamsitzung",
-        rrule="FREQ=WEEKLY"))
-    ended = api.create_appointment(anna, api.AppointmentFields(
-        start_local=local(-300, 7), end_local=local(-300, 7, 30), subject="Alter Kurs",
-        rrule="FREQ=WEEKLY;COUNT=3"))
+    endless = api.create_appointment(
+        anna,
+        api.AppointmentFields(
+            start_local=local(-200, 7),
+            end_local=local(-200, 7, 30),
+            subject="Teamsitzung",
+            rrule="FREQ=WEEKLY",
+        ),
+    )
+    ended = api.create_appointment(
+        anna,
+        api.AppointmentFields(
+            start_local=local(-300, 7),
+            end_local=local(-300, 7, 30),
+            subject="Alter Kurs",
+            rrule="FREQ=WEEKLY;COUNT=3",
+        ),
+    )
     return endless, ended
 
 
@@ -236,8 +272,12 @@ def test_davx5_412_after_a_practice_edit_then_redownloads(davx5):
     uid = uid_of(davx5.data[href])
     # Meanwhile the practice moves the appointment.
     row = Appointment.get(Appointment.uid == uid)
-    api.update_appointment(row, api.AppointmentFields(start_local=local(7, 10), end_local=local(7, 10, 50),
-                                                      subject="Befundbesprechung (Praxis)"))
+    api.update_appointment(
+        row,
+        api.AppointmentFields(
+            start_local=local(7, 10), end_local=local(7, 10, 50), subject="Befundbesprechung (Praxis)"
+        ),
+    )
     stale = d.put(href, device_event(uid, "Befundbesprechung (Handy)", local(7, 8)), etag=davx5.etags[href])
     assert stale.status_code == 412
     # DAVx5 forgets its ETag and downloads the server's version on the next sync.

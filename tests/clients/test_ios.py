@@ -107,10 +107,12 @@ def test_ios_incremental_sync_sees_practice_side_changes(account):
 
 def test_ios_proppatch_answers_207_with_a_status_per_property(account):
     """A flat 403 would stop Apple syncing: every property gets its own status."""
-    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<A:propertyupdate {apple.NS}><A:set><A:prop>'
-            f"<D:calendar-order>4</D:calendar-order>"
-            f"<B:schedule-calendar-transp><B:opaque/></B:schedule-calendar-transp>"
-            f"</A:prop></A:set></A:propertyupdate>")
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<A:propertyupdate {apple.NS}><A:set><A:prop>'
+        f"<D:calendar-order>4</D:calendar-order>"
+        f"<B:schedule-calendar-transp><B:opaque/></B:schedule-calendar-transp>"
+        f"</A:prop></A:set></A:propertyupdate>"
+    )
     resp = account.device.request("PROPPATCH", account.calendar, body)
     item = multistatus(resp)[account.calendar]
     statuses = {tag.split("}")[1]: status for tag, (status, _) in item.props.items()}

@@ -67,8 +67,9 @@ def test_anna_maier_sets_up_macos_advanced_from_the_urls_output_alone(deployment
     # A device-side appointment, then a practice-side one, each seen by the next sync.
     uid = new_uid()
     href = f"{acc.calendar}{uid}.ics"
-    resp = d.put(href, device_event(uid, "Intervision", local(4, 8),
-                                    prodid="-//Apple Inc.//macOS 14.4//EN"), new=True)
+    resp = d.put(
+        href, device_event(uid, "Intervision", local(4, 8), prodid="-//Apple Inc.//macOS 14.4//EN"), new=True
+    )
     assert resp.status_code == 201
     assert acc.poll() and acc.sync()[0] == {href}
     practice_creates("Kontrolle (Praxis)", days=5)
@@ -80,8 +81,9 @@ def test_anna_maier_sets_up_macos_advanced_from_the_urls_output_alone(deployment
     assert acc.poll() and acc.sync() == (set(), {href})
 
 
-@pytest.mark.parametrize("spelling", ["as printed", "no trailing slash", "space as %20",
-                                      "upper case", "the DAV root"])
+@pytest.mark.parametrize(
+    "spelling", ["as printed", "no trailing slash", "space as %20", "upper case", "the DAV root"]
+)
 def test_macos_server_path_spellings_all_find_the_principal(deployment, account, spelling):
     """What a practitioner may type into "Server path": each one finds the same account."""
     acc, urls = account

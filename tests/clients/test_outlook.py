@@ -51,16 +51,20 @@ def propfind(*props: str) -> str:
 
 
 def calendar_query(start: dt.datetime, end: dt.datetime) -> str:
-    return (f'<?xml version="1.0" encoding="utf-8"?><C:calendar-query {NS}><D:prop><D:getetag/></D:prop>'
-            f'<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">'
-            f'<C:time-range start="{start:%Y%m%dT%H%M%SZ}" end="{end:%Y%m%dT%H%M%SZ}"/>'
-            f"</C:comp-filter></C:comp-filter></C:filter></C:calendar-query>")
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><C:calendar-query {NS}><D:prop><D:getetag/></D:prop>'
+        f'<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">'
+        f'<C:time-range start="{start:%Y%m%dT%H%M%SZ}" end="{end:%Y%m%dT%H%M%SZ}"/>'
+        f"</C:comp-filter></C:comp-filter></C:filter></C:calendar-query>"
+    )
 
 
 def multiget(hrefs: list[str]) -> str:
     refs = "".join(f"<D:href>{h}</D:href>" for h in hrefs)
-    return (f'<?xml version="1.0" encoding="utf-8"?><C:calendar-multiget {NS}><D:prop><D:getetag/>'
-            f"<C:calendar-data/></D:prop>{refs}</C:calendar-multiget>")
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><C:calendar-multiget {NS}><D:prop><D:getetag/>'
+        f"<C:calendar-data/></D:prop>{refs}</C:calendar-multiget>"
+    )
 
 
 class Synchronizer:
@@ -93,7 +97,7 @@ class Synchronizer:
         hrefs = addresses[principal].hrefs(clark(CALDAV, "calendar-user-address-set"))
         self.address_hrefs = hrefs
         first = next((h for h in hrefs if h.startswith("mailto:")), None)
-        self.email = first[len("mailto:"):] if first else ""
+        self.email = first[len("mailto:") :] if first else ""
         return "Connection test successful."
 
     @staticmethod
@@ -109,8 +113,9 @@ class Synchronizer:
     def sync(self) -> tuple[set[str], set[str]]:
         d = self.device
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        listed = multistatus(d.report(self.url, calendar_query(now - dt.timedelta(days=PAST),
-                                                               now + dt.timedelta(days=FUTURE))))
+        listed = multistatus(
+            d.report(self.url, calendar_query(now - dt.timedelta(days=PAST), now + dt.timedelta(days=FUTURE)))
+        )
         remote = {h: i.text(clark(DAV, "getetag")) for h, i in listed.members(self.path).items()}
         assert all(remote.values()), "every listed item needs getetag"
         removed = set(self.etags) - set(remote)
@@ -142,8 +147,7 @@ def two_way(deployment):
 
 def test_anna_maier_sets_up_outlook_caldav_synchronizer_from_the_urls_output_alone(deployment, two_way):
     assert two_way.url.endswith("/calendar/"), "the printed DAV URL already ends with a slash"
-    assert two_way.test_or_discover_settings() == "Connection test successful.", \
-        two_way.device.conversation()
+    assert two_way.test_or_discover_settings() == "Connection test successful.", two_way.device.conversation()
     expected = (PREFIX if deployment.kind == "proxy" else "") + "/anna_maier/calendar/"
     assert two_way.path == expected
     assert two_way.writable, "without write/write-content the profile switches to Replicate"
@@ -159,12 +163,17 @@ def test_outlook_two_way_creates_edits_and_deletes(two_way):
     uid = new_uid()
     href = f"{two_way.path}{uid}.ics"
     outlook = "-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN"
-    assert d.put(href, device_event(uid, "Fallbesprechung", local(10, 14), prodid=outlook),
-                 new=True).status_code == 201
+    assert (
+        d.put(href, device_event(uid, "Fallbesprechung", local(10, 14), prodid=outlook), new=True).status_code
+        == 201
+    )
     changed, _ = two_way.sync()
     assert changed == {href} and uid_of(two_way.data[href]) == uid
-    edited = d.put(href, device_event(uid, "Fallbesprechung (online)", local(10, 14), prodid=outlook),
-                   etag=two_way.etags[href])
+    edited = d.put(
+        href,
+        device_event(uid, "Fallbesprechung (online)", local(10, 14), prodid=outlook),
+        etag=two_way.etags[href],
+    )
     assert edited.status_code in (200, 204)
     changed, _ = two_way.sync()
     assert changed == {href} and summary_of(two_way.data[href]) == "Fallbesprechung (online)"

@@ -37,28 +37,38 @@ NS = 'xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/" xmlns:C="urn:ietf:
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.5.0"
 WRITE = {"write", "write-content", "write-properties", "all"}
 
-RESOURCE_TYPE = (f'<?xml version="1.0" encoding="UTF-8"?>\n<D:propfind {NS}><D:prop><D:resourcetype/>'
-                 f"<D:owner/><D:current-user-principal/><D:current-user-privilege-set/>"
-                 f"<D:supported-report-set/><C:supported-calendar-component-set/><CS:getctag/>"
-                 f"</D:prop></D:propfind>")
-PRINCIPAL_NS = (f'<?xml version="1.0" encoding="UTF-8"?>\n<D:propfind {NS}><D:prop>'
-                f"<C:calendar-home-set/><C:calendar-user-address-set/><C:schedule-inbox-URL/>"
-                f"<C:schedule-outbox-URL/></D:prop></D:propfind>")
+RESOURCE_TYPE = (
+    f'<?xml version="1.0" encoding="UTF-8"?>\n<D:propfind {NS}><D:prop><D:resourcetype/>'
+    f"<D:owner/><D:current-user-principal/><D:current-user-privilege-set/>"
+    f"<D:supported-report-set/><C:supported-calendar-component-set/><CS:getctag/>"
+    f"</D:prop></D:propfind>"
+)
+PRINCIPAL_NS = (
+    f'<?xml version="1.0" encoding="UTF-8"?>\n<D:propfind {NS}><D:prop>'
+    f"<C:calendar-home-set/><C:calendar-user-address-set/><C:schedule-inbox-URL/>"
+    f"<C:schedule-outbox-URL/></D:prop></D:propfind>"
+)
 CTAG = f'<?xml version="1.0" encoding="UTF-8"?>\n<D:propfind {NS}><D:prop><CS:getctag/></D:prop></D:propfind>'
-ETAGS = (f'<?xml version="1.0" encoding="UTF-8"?>\n<D:propfind {NS}><D:prop><D:getcontenttype/>'
-         f"<D:resourcetype/><D:getetag/></D:prop></D:propfind>")
+ETAGS = (
+    f'<?xml version="1.0" encoding="UTF-8"?>\n<D:propfind {NS}><D:prop><D:getcontenttype/>'
+    f"<D:resourcetype/><D:getetag/></D:prop></D:propfind>"
+)
 
 
 def sync_collection(token: str) -> str:
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<sync-collection xmlns="DAV:">'
-            f"<sync-token>{token}</sync-token><sync-level>1</sync-level>"
-            f"<prop><getcontenttype/><getetag/></prop></sync-collection>")
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<sync-collection xmlns="DAV:">'
+        f"<sync-token>{token}</sync-token><sync-level>1</sync-level>"
+        f"<prop><getcontenttype/><getetag/></prop></sync-collection>"
+    )
 
 
 def multiget(hrefs: list[str]) -> str:
     refs = "".join(f"<D:href>{h}</D:href>" for h in hrefs)
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<C:calendar-multiget {NS}><D:prop><D:getetag/>'
-            f"<C:calendar-data/></D:prop>{refs}</C:calendar-multiget>")
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<C:calendar-multiget {NS}><D:prop><D:getetag/>'
+        f"<C:calendar-data/></D:prop>{refs}</C:calendar-multiget>"
+    )
 
 
 def ensure_trailing_slash(url: str) -> str:
@@ -82,7 +92,7 @@ class Thunderbird:
         resp = d.propfind(self.uri, "0", RESOURCE_TYPE)
         assert resp.status_code < 400, f"Thunderbird would disable the calendar: {d.conversation()}"
         ms = multistatus(resp)
-        (self.calendar, item), = ms.items.items()
+        ((self.calendar, item),) = ms.items.items()
         assert clark(CALDAV, "calendar") in item.children(clark(DAV, "resourcetype"))
         self.read_only = not (WRITE & privileges(item))
         self.use_sync = "sync-collection" in reports(item)
