@@ -112,7 +112,12 @@ def _store(
     reviving = target is not None and not served(target, settings)
     try:
         fields = ical_parse.to_fields(
-            obj, target, calendar.policy, settings.practice_timezone, reviving=reviving
+            obj,
+            target,
+            calendar.policy,
+            settings.practice_timezone,
+            reviving=reviving,
+            delegated=calendar.viewer.id != calendar.owner.id,
         )
         # Each data-API call is one transaction by itself; only parking a cancelled row must
         # share one with the create (an outer transaction costs a savepoint round trip).
