@@ -5,12 +5,16 @@ their own upload; vdirsyncer two-way sync then never conflicts with itself."""
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
 
 import icalendar
 import pytest
 from vdirsyncer.vobject import hash_item
 
 from providers import practice_api as api
+from providers.models import Appointment
 from tests.clients.replay import VIENNA_TZ
 from tests.two_way import ICAL, PASSWORD, calendar_path, new_practitioner, row
 from tests.vdirsyncer_run import Sync
@@ -129,3 +133,47 @@ def test_vdirsyncer_create_edit_sync_never_conflicts_and_then_rests(live, tmp_pa
     mtime = (sync.local / "own.ics").stat().st_mtime_ns
     sync.assert_noop("b wins")
     assert (sync.local / "own.ics").stat().st_mtime_ns == mtime
+
+
+KHAL = str(Path(sys.executable).with_name("khal"))
+
+
+def test_khal_edits_synced_by_vdirsyncer_never_conflict_and_then_rest(live, tmp_path):
+    """khal creates and edits on the vdir, vdirsyncer syncs it: the edit wins without a
+    conflict (even with "b wins"), and then nothing moves on either side."""
+    user = new_practitioner("fidelity-khal")
+    sync = Sync(live, user, tmp_path)
+    config = tmp_path / "khal.conf"
+    config.write_text(f"""[calendars]
+[[praxis]]
+path = {sync.local}/
+[locale]
+default_timezone = Europe/Vienna
+local_timezone = Europe/Vienna
+timeformat = %H:%M
+dateformat = %Y-%m-%d
+longdateformat = %Y-%m-%d
+datetimeformat = %Y-%m-%d %H:%M
+longdatetimeformat = %Y-%m-%d %H:%M
+[sqlite]
+path = {tmp_path / "khal.db"}
+""")
+
+    def khal(*args: str, stdin: str = "") -> None:
+        done = subprocess.run(
+            [KHAL, "-c", str(config), *args], input=stdin, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    khal("new", "-a", "praxis", "2026-03-17", "16:00", "17:30", "Intervision Gruppe B", "::", "Raum 2")
+    sync.run("b wins")
+    [appt] = Appointment.select().where(Appointment.practitioner == user.id)
+    assert (appt.subject, appt.notes) == ("Intervision Gruppe B", "Raum 2")
+    khal("edit", "--show-past", "Intervision", stdin="s\nIntervision Gruppe lokal\nn\n")
+    sync.run("b wins")
+    assert Appointment.get_by_id(appt.id).subject == "Intervision Gruppe lokal"
+    [name] = sync.files()
+    assert "SUMMARY:Intervision Gruppe lokal" in sync.files()[name]
+    mtime = (sync.local / name).stat().st_mtime_ns
+    sync.assert_noop("b wins")
+    assert (sync.local / name).stat().st_mtime_ns == mtime
