@@ -1,10 +1,11 @@
 """PUT: a device creates or changes an appointment (RFC 4791 §5.3.2).
 
-The practice database stays the truth: the upload is mapped onto the row (ical_parse) and
-the resource is rendered from the row again, so the stored object usually differs from what
-was sent and the response then carries no ETag (§5.3.4); the device re-reads it. Every
-check runs before the write, and the write is one compare-and-set transaction, so a
-rejected or losing request changes nothing.
+The practice database stays the truth: the upload is mapped onto the row (ical_parse, under
+field_ownership) and the resource is what the row renders to. When that is the upload itself
+(device_form: the device's own event, stored as sent) the response carries the ETag; when
+the server stored anything else it carries none (§5.3.4) and the ETag has moved, so the
+device re-reads it. Every check runs before the write, and the write is one compare-and-set
+transaction, so a rejected or losing request changes nothing.
 """
 
 from __future__ import annotations
