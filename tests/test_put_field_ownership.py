@@ -28,7 +28,7 @@ def unfold(data: bytes) -> str:
 class View:
     """One practitioner's view of one practice appointment, and a device writing back to it."""
 
-    def __init__(self, live, pseudonymize: bool, **fields):
+    def __init__(self, live, pseudonymize: bool, patient: str = "patient", home: bool = False, **fields):
         self.live = live
         self.user = new_practitioner(f"own-{uuid.uuid4().hex[:6]}", pseudonymize=pseudonymize)
         practice = self.user.practice
@@ -36,17 +36,21 @@ class View:
         self.other = api.upsert_patient(practice, "1016", "Mario", "Mustermann")
         self.juergen = api.upsert_patient(practice, "1002", "Jürgen", "Öztürk")
         self.home = api.upsert_location(practice, "Hausbesuch bei Muster", "Gasse 3")
-        patient = fields.pop("patient", self.patient)
         values = dict(
             start_local=dt.datetime(2026, 3, 10, 9),
             end_local=dt.datetime(2026, 3, 10, 9, 50),
             tzid="Europe/Vienna",
             subject="Kontrolle",
             notes="",
+            location=self.home if home else None,
         )
         values.update(fields)
         self.appt = api.create_appointment(
-            self.user, api.AppointmentFields(**values), patient=patient, uid="owned-1", resource_name=NAME
+            self.user,
+            api.AppointmentFields(**values),
+            patient=getattr(self, patient),
+            uid="owned-1",
+            resource_name=NAME,
         )
 
     def get(self) -> tuple[str, str]:
@@ -144,16 +148,7 @@ def test_any_dash_or_separator_after_the_pseudonym_is_removed(live, separator):
 
 
 def test_summary_sent_back_unchanged_in_nfd_changes_nothing(live):
-    view = View(live, True, subject="Erstgespräch")
-    view.appt = api.update_appointment(
-        view.appt,
-        api.AppointmentFields(
-            start_local=view.appt.start_local,
-            end_local=view.appt.end_local,
-            subject="Erstgespräch",
-        ),
-        patient=view.juergen,
-    )
+    view = View(live, True, patient="juergen", subject="Erstgespräch")
 
     def nfd(text: str) -> str:
         summary = prop(text, "SUMMARY")
@@ -178,16 +173,7 @@ def test_a_description_left_out_never_erases_the_notes(live):
 
 
 def test_a_location_edit_never_drops_the_location_link_for_masked_text(live):
-    view = View(live, True)
-    view.appt = api.update_appointment(
-        view.appt,
-        api.AppointmentFields(
-            start_local=view.appt.start_local,
-            end_local=view.appt.end_local,
-            subject=view.appt.subject,
-            location=view.home,
-        ),
-    )
+    view = View(live, True, home=True)
 
     def floor(text: str) -> str:
         location = prop(text, "LOCATION")
@@ -216,17 +202,7 @@ def test_an_edit_of_a_subject_holding_names_keeps_it_and_the_device_converges(li
 
 
 def test_clean_texts_from_a_pseudonymized_view_are_taken(live):
-    view = View(live, True, notes="alt")
-    view.appt = api.update_appointment(
-        view.appt,
-        api.AppointmentFields(
-            start_local=view.appt.start_local,
-            end_local=view.appt.end_local,
-            subject="Kontrolle",
-            notes="alt",
-            location=view.home,
-        ),
-    )
+    view = View(live, True, home=True, notes="alt")
 
     def edit(text: str) -> str:
         text = replace_prop(text, "SUMMARY", "MaMu 1042 – Nachkontrolle")
