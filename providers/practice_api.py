@@ -473,11 +473,16 @@ def _check_fields(f: AppointmentFields) -> None:
             raise DataError(f"unknown status {o.status!r}")
 
 
-def _check_no_pseudonym(practice_id: int, f: AppointmentFields) -> None:
+def _check_no_pseudonym(practice_id: int, f: AppointmentFields, stored: Appointment | None = None) -> None:
     """A pseudonym is a view's mask of a patient, never practice data: no text field stores one,
-    whoever writes (a device, the import, the CLI)."""
+    whoever writes (a device, the import, the CLI). A text the row already holds is not
+    written anew (rows from before this check must stay editable)."""
     texts = [f.subject, f.notes, f.location_text]
     texts += [t for o in f.overrides for t in (o.subject, o.location_text)]
+    if stored is not None:
+        kept = {stored.subject, stored.notes, stored.location_text}
+        kept.update(t for o in getattr(stored, "override_rows", []) for t in (o.subject, o.location_text))
+        texts = [t for t in texts if t not in kept]
     if pseudonyms_in(practice_id, texts):
         raise DataError("a text holds a patient pseudonym; pseudonyms are never stored")
 
@@ -601,7 +606,7 @@ def update_appointment(
     Returns the row as stored, read again; `reload=False` skips that read and returns None.
     """
     _check_fields(fields)
-    _check_no_pseudonym(appointment.practice_id, fields)
+    _check_no_pseudonym(appointment.practice_id, fields, stored=appointment)
     values = _row_values(fields)
     if patient is not False:
         values["patient"] = patient

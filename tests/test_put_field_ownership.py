@@ -322,3 +322,12 @@ def test_an_unchanged_write_back_keeps_every_field(live):
     r = view.put(cal.to_ical().decode(), etag)
     assert r.status_code == 204
     view.intact(view.row())
+
+
+def test_a_row_holding_a_pseudonym_from_before_stays_editable(live):
+    """Rows written before the data API refused pseudonyms keep their text and take edits."""
+    view = View(live, True, notes="Rückruf")
+    Appointment.update(notes="Rückruf MaMu 1016").where(Appointment.id == view.appt.id).execute()
+    view.appt = view.row()
+    row, _ = view.write_back(moved)
+    view.intact(row, start_local=MOVED)
