@@ -3,8 +3,10 @@
 Strict about what breaks an object (RFC 4791 §5.3.2.1 preconditions), lenient about what
 real clients omit or bend: no DTSTAMP, DURATION instead of DTEND, floating times, Windows or
 made-up TZIDs. A device never changes the patient link or the patient's data: texts that
-come back exactly as we rendered them leave the practice's fields untouched, and masked
-(pseudonymized) text is never written back over the real text.
+come back as we rendered them (after NFC, any whitespace) leave the practice's fields
+untouched, and what a changed text may replace follows the view's field ownership
+(field_ownership.py): never with a pseudonym, from a pseudonymized view never with any
+patient's name, and never by leaving out a property the view did not show.
 """
 
 from __future__ import annotations

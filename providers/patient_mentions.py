@@ -88,8 +88,8 @@ def names_any_patient(practice_id: int, text: str | None) -> bool:
     pseudonymized renderer would mask it).
 
     One query over the practice's patients, then the renderer's own matcher for those whose
-    name words occur in the text at all. The lead may point this at a practice-wide matcher
-    of davserver/pseudonym.py once there is one.
+    name words occur in the text at all. A practice-wide matcher in davserver/pseudonym.py,
+    once there is one, should replace this function's body.
     """
     if not text or not text.strip():
         return False
