@@ -14,11 +14,16 @@ import uuid
 import icalendar
 import pytest
 
+from davserver.pseudonym import pseudonym
 from providers import practice_api as api
 from providers.models import Appointment, Patient
 from tests.two_way import ICAL, PASSWORD, calendar_path, event, new_practitioner
 
 NAME = "owned.ics"
+# The labels a pseudonymized view shows for the practice's patients (whatever the rule).
+MARIA = pseudonym("Maria", "Muster", "1042")
+MARIO = pseudonym("Mario", "Mustermann", "1016")
+JUERGEN = pseudonym("Jürgen", "Öztürk", "1002")
 
 
 def unfold(data: bytes) -> str:
@@ -134,17 +139,17 @@ MOVED = dt.datetime(2026, 3, 10, 10)
 
 def test_summary_with_the_pseudonym_in_the_subject_keeps_the_real_subject(live):
     view = View(live, True)
-    row, served = view.write_back(lambda t: replace_prop(t, "SUMMARY", "MaMu 1042 – Kontrolle bei MaMu 1042"))
+    row, served = view.write_back(lambda t: replace_prop(t, "SUMMARY", f"{MARIA} – Kontrolle bei {MARIA}"))
     view.intact(row)
-    assert prop(served, "SUMMARY") == "MaMu 1042 – Kontrolle"
+    assert prop(served, "SUMMARY") == f"{MARIA} – Kontrolle"
 
 
 @pytest.mark.parametrize("separator", [" - ", " – ", " — ", ": ", " | ", "\u00a0-\u00a0", " ‐ "])
 def test_any_dash_or_separator_after_the_pseudonym_is_removed(live, separator):
     view = View(live, True, subject="Erstgespräch")
-    row, served = view.write_back(lambda t: replace_prop(t, "SUMMARY", f"MaMu 1042{separator}Kontrolle"))
+    row, served = view.write_back(lambda t: replace_prop(t, "SUMMARY", f"{MARIA}{separator}Kontrolle"))
     view.intact(row, subject="Kontrolle")
-    assert prop(served, "SUMMARY") == "MaMu 1042 – Kontrolle"
+    assert prop(served, "SUMMARY") == f"{MARIA} – Kontrolle"
 
 
 def test_summary_sent_back_unchanged_in_nfd_changes_nothing(live):
@@ -152,7 +157,7 @@ def test_summary_sent_back_unchanged_in_nfd_changes_nothing(live):
 
     def nfd(text: str) -> str:
         summary = prop(text, "SUMMARY")
-        assert summary == "JüÖz 1002 – Erstgespräch"
+        assert summary == f"{JUERGEN} – Erstgespräch"
         return moved(replace_prop(text, "SUMMARY", unicodedata.normalize("NFD", summary)))
 
     row, _ = view.write_back(nfd)
@@ -161,7 +166,7 @@ def test_summary_sent_back_unchanged_in_nfd_changes_nothing(live):
 
 def test_a_pseudonym_added_to_the_notes_is_not_stored(live):
     view = View(live, True, notes="")
-    row, served = view.write_back(lambda t: moved(replace_prop(t, "DESCRIPTION", "MaMu 1016 zurückrufen")))
+    row, served = view.write_back(lambda t: moved(replace_prop(t, "DESCRIPTION", f"{MARIO} zurückrufen")))
     view.intact(row, start_local=MOVED)
     assert prop(served, "DESCRIPTION") is None
 
@@ -177,7 +182,7 @@ def test_a_location_edit_never_drops_the_location_link_for_masked_text(live):
 
     def floor(text: str) -> str:
         location = prop(text, "LOCATION")
-        assert "MaMu 1042" in location and "Muster" not in location.replace("MaMu", "")
+        assert MARIA in location and "Muster" not in location.replace(MARIA, "")
         return replace_prop(text, "LOCATION", location + " (2. Stock)")
 
     row, _ = view.write_back(floor)
@@ -190,12 +195,12 @@ def test_an_edit_of_a_subject_holding_names_keeps_it_and_the_device_converges(li
 
     def urgent(text: str) -> str:
         summary = prop(text, "SUMMARY")
-        assert summary == "MaMu 1042 – Anruf MaMu 1042 wegen Befund"
+        assert summary == f"{MARIA} – Anruf {MARIA} wegen Befund"
         return moved(replace_prop(text, "SUMMARY", summary + " (dringend)"))
 
     row, served = view.write_back(urgent)
     view.intact(row, start_local=MOVED)
-    assert prop(served, "SUMMARY") == "MaMu 1042 – Anruf MaMu 1042 wegen Befund"
+    assert prop(served, "SUMMARY") == f"{MARIA} – Anruf {MARIA} wegen Befund"
 
 
 # ---------------------------------------------------------------- what a pseudonymized device may change
@@ -205,7 +210,7 @@ def test_clean_texts_from_a_pseudonymized_view_are_taken(live):
     view = View(live, True, home=True, notes="alt")
 
     def edit(text: str) -> str:
-        text = replace_prop(text, "SUMMARY", "MaMu 1042 – Nachkontrolle")
+        text = replace_prop(text, "SUMMARY", f"{MARIA} – Nachkontrolle")
         text = replace_prop(text, "DESCRIPTION", "Röntgenbild mitbringen")
         text = replace_prop(text, "STATUS", "TENTATIVE")
         return replace_prop(text, "LOCATION", "Praxis Zentrum")
@@ -224,11 +229,11 @@ def test_clean_texts_from_a_pseudonymized_view_are_taken(live):
 @pytest.mark.parametrize(
     "field,value",
     [
-        ("SUMMARY", "MaMu 1042 – Kontrolle mit Mario Mustermann"),  # another patient's name
-        ("SUMMARY", "MaMu 1042 – Kontrolle, dann JüÖz 1002"),  # another patient's pseudonym
-        ("SUMMARY", "Kontrolle MaMu\u00a01042"),  # the own pseudonym, not as the label
+        ("SUMMARY", f"{MARIA} – Kontrolle mit Mario Mustermann"),  # another patient's name
+        ("SUMMARY", f"{MARIA} – Kontrolle, dann {JUERGEN}"),  # another patient's pseudonym
+        ("SUMMARY", "Kontrolle " + MARIA.replace(" ", "\u00a0")),  # the own pseudonym, not as the label
         ("DESCRIPTION", "Jürgen Öztürk anrufen"),
-        ("LOCATION", "bei JüÖz 1002"),
+        ("LOCATION", f"bei {JUERGEN}"),
     ],
 )
 def test_a_text_naming_any_patient_is_not_taken_from_a_pseudonymized_view(live, field, value):
@@ -249,11 +254,11 @@ def test_a_removed_description_clears_the_notes_in_a_clear_view(live):
 @pytest.mark.parametrize(
     "texts",
     [
-        dict(subject="Kontrolle MaMu 1042"),
-        dict(notes="Rückruf mamu 1042"),
-        dict(location_text="Hausbesuch MaMu\u00a01042"),
-        dict(subject="Termin für JüÖz 1002"),
-        dict(subject=unicodedata.normalize("NFD", "Termin für JüÖz 1002")),
+        dict(subject=f"Kontrolle {MARIA}"),
+        dict(notes=f"Rückruf {MARIA.lower()}"),
+        dict(location_text="Hausbesuch " + MARIA.replace(" ", "\u00a0")),
+        dict(subject=f"Termin für {JUERGEN}"),
+        dict(subject=unicodedata.normalize("NFD", f"Termin für {JUERGEN}")),
     ],
 )
 def test_the_data_api_never_stores_a_pseudonym(live, texts):
@@ -276,7 +281,7 @@ def test_the_data_api_checks_override_texts_too(live):
         start_local=start + dt.timedelta(days=7, hours=1),
         end_local=start + dt.timedelta(days=7, hours=2),
         tzid="Europe/Vienna",
-        subject="verschoben wegen MaMu 1042",
+        subject=f"verschoben wegen {MARIA}",
     )
     fields = api.AppointmentFields(
         start_local=start,
@@ -294,7 +299,7 @@ def test_ordinary_numbers_and_pseudonyms_of_another_practice_are_stored(live):
         start_local=dt.datetime(2026, 3, 11, 9),
         end_local=dt.datetime(2026, 3, 11, 10),
         subject="Raum 1042, Zimmer 1016",
-        notes="MaMu 9999 ist kein Patient",
+        notes=MARIA.replace("1042", "9999") + " ist kein Patient",
     )
     created = api.create_appointment(view.user, fields)
     assert created.subject == "Raum 1042, Zimmer 1016"
@@ -302,7 +307,7 @@ def test_ordinary_numbers_and_pseudonyms_of_another_practice_are_stored(live):
 
 def test_a_device_cannot_create_an_event_holding_a_pseudonym(live):
     view = View(live, True)
-    body = event("new-with-pseudonym", summary="Rückruf MaMu 1016")
+    body = event("new-with-pseudonym", summary=f"Rückruf {MARIO}")
     r = live.request(
         "PUT",
         calendar_path(view.user) + "new.ics",
@@ -327,7 +332,7 @@ def test_an_unchanged_write_back_keeps_every_field(live):
 def test_a_row_holding_a_pseudonym_from_before_stays_editable(live):
     """Rows written before the data API refused pseudonyms keep their text and take edits."""
     view = View(live, True, notes="Rückruf")
-    Appointment.update(notes="Rückruf MaMu 1016").where(Appointment.id == view.appt.id).execute()
+    Appointment.update(notes=f"Rückruf {MARIO}").where(Appointment.id == view.appt.id).execute()
     view.appt = view.row()
     row, _ = view.write_back(moved)
     view.intact(row, start_local=MOVED)
