@@ -61,15 +61,37 @@ def setup_info(practitioner: Practitioner, base_url: str) -> SetupInfo:
     )
 
 
-def apple_profile(info: SetupInfo, practice_name: str, password: str | None = None) -> bytes:
-    """A .mobileconfig with one CalDAV account payload; no password unless given."""
+# What iOS and macOS show while installing the profile and in the account list afterwards.
+PROFILE_TEXTS: dict[str, dict[str, str]] = {
+    "de": {
+        "account": "{practice} Kalender",
+        "title": "{practice}: Kalender von {login}",
+        "description": "Richtet die Kalender-Synchronisation der Praxis ein.",
+    },
+    "en": {
+        "account": "{practice} calendar",
+        "title": "{practice}: calendar of {login}",
+        "description": "Sets up the practice's calendar sync.",
+    },
+}
+PROFILE_LANGUAGES = tuple(PROFILE_TEXTS)
+
+
+def apple_profile(
+    info: SetupInfo, practice_name: str, password: str | None = None, lang: str = "de"
+) -> bytes:
+    """A .mobileconfig with one CalDAV account payload, texts in `lang`; no password unless given."""
+    texts = {
+        key: text.format(practice=practice_name, login=info.login)
+        for key, text in PROFILE_TEXTS[lang].items()
+    }
     payload_id = f"at.praxis-caldav.{uuid.uuid5(uuid.NAMESPACE_URL, info.principal_url).hex}"
     account = {
         "PayloadType": "com.apple.caldav.account",
         "PayloadVersion": 1,
         "PayloadIdentifier": f"{payload_id}.caldav",
         "PayloadUUID": str(uuid.uuid5(uuid.NAMESPACE_URL, info.principal_url + "#caldav")).upper(),
-        "PayloadDisplayName": f"{practice_name} Kalender",
+        "PayloadDisplayName": texts["account"],
         "CalDAVAccountDescription": f"{practice_name} – {info.login}",
         "CalDAVHostName": info.host,
         "CalDAVPort": info.port,
@@ -84,8 +106,8 @@ def apple_profile(info: SetupInfo, practice_name: str, password: str | None = No
         "PayloadVersion": 1,
         "PayloadIdentifier": payload_id,
         "PayloadUUID": str(uuid.uuid5(uuid.NAMESPACE_URL, info.principal_url)).upper(),
-        "PayloadDisplayName": f"{practice_name}: Kalender von {info.login}",
-        "PayloadDescription": "Richtet die Kalender-Synchronisation der Praxis ein.",
+        "PayloadDisplayName": texts["title"],
+        "PayloadDescription": texts["description"],
         "PayloadContent": [account],
     }
     return plistlib.dumps(profile, fmt=plistlib.FMT_XML)

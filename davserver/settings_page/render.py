@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from markupsafe import Markup
 
+from davserver.profile_signing import ProfileSigner
 from davserver.settings_page import web
 from davserver.settings_page.csrf import CsrfTokens
 from davserver.settings_page.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
@@ -59,6 +60,7 @@ class Request:
     root: str  # the page's path as the browser sees it, e.g. "/settings/" or "/cal/settings/"
     base_url: str
     tokens: CsrfTokens
+    signer: ProfileSigner | None = None
 
     @cached_property
     def t(self) -> Callable[..., str]:
@@ -78,7 +80,7 @@ def render(request: Request, template: str, status: int = 200, **context: object
     """Render a template with what every page needs (texts, links, a fresh CSRF token)."""
     other = next(code for code in LANGUAGES if code != request.lang)
     path = request.environ.get("PATH_INFO", "").removeprefix("/settings/")
-    switch = web.with_query(request.root + path, lang=other if other != DEFAULT_LANGUAGE else None)
+    switch = web.with_query(request.root + path, lang=other)  # explicit: it is remembered
     html = _env.get_template(template).render(
         t=request.t,
         lang=request.lang,
