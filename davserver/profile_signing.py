@@ -1,8 +1,8 @@
 """Signing the Apple configuration profile (CMS SignedData, the content attached).
 
-An unsigned profile installs too, but iOS and macOS label it "Not Signed"/"Nicht signiert";
-signed with a certificate the device trusts (e.g. the server's TLS certificate from a public
-CA) it shows "Verified". The admin configures `profile.signing_certificate` (PEM, the signer
+An unsigned profile installs too, but iOS and macOS mark it as unsigned; signed with a
+certificate the device trusts (e.g. the server's TLS certificate from a public CA) it shows
+as verified. The admin configures `profile.signing_certificate` (PEM, the signer
 first, then any intermediates) and `profile.signing_key`.
 """
 

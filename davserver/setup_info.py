@@ -1,7 +1,8 @@
 """What each client needs to be set up, computed from the public base URL.
 
-One source for `praxis-caldav urls`, the Apple configuration profile and (later) the
-settings page, so the guide a practitioner follows can never disagree with the server.
+One source for `praxis-caldav urls`, the Apple configuration profile, the settings page and
+the guides in docs/clients/ (a test renders their values from here), so the guide a
+practitioner follows can never disagree with the server.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class SetupInfo:
     port: int
     path: str
     use_tls: bool
+    settings_url: str
 
     def lines(self) -> list[tuple[str, str]]:
         """(label, value) pairs, per client, in the order a guide presents them."""
@@ -38,6 +40,7 @@ class SetupInfo:
             ("macOS Advanced: Use SSL", "yes" if self.use_tls else "no"),
             ("Thunderbird: Location", self.calendar_url),
             ("Outlook CalDAV Synchronizer: DAV URL", self.calendar_url),
+            ("Settings page (browser, QR code, profile)", self.settings_url),
         ]
 
 
@@ -58,7 +61,13 @@ def setup_info(practitioner: Practitioner, base_url: str) -> SetupInfo:
         port=port,
         path=principal_path,
         use_tls=use_tls,
+        settings_url=settings_page_url(root),
     )
+
+
+def settings_page_url(base_url: str) -> str:
+    """The settings page under the server's public root (the page's QR code encodes it)."""
+    return base_url.rstrip("/") + "/settings/"
 
 
 # What iOS and macOS show while installing the profile and in the account list afterwards.

@@ -113,6 +113,7 @@ def test_every_client_value_is_the_one_setup_info_gives(live):
         "macos-ssl": "Nein",
         "thunderbird-location": info.calendar_url,
         "outlook-url": info.calendar_url,
+        "page-url": info.settings_url,
     }
     for field_id, value in expected.items():
         assert shown_value(page, field_id) == value, field_id

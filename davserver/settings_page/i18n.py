@@ -29,6 +29,7 @@ DE: dict[str, str] = {
     "qr.text": "Scannen Sie den Code mit der Handykamera: Diese Seite öffnet sich dort, mit "
     "allen Werten und dem Profil für iPhone und iPad.",
     "qr.alt": "QR-Code dieser Seite",
+    "qr.address": "Oder diese Adresse am Handy eintippen:",
     "loopback": "Diese Adresse gilt nur auf diesem Computer. Damit Handys den Server finden, "
     "trägt die Praxis-IT seine öffentliche Adresse ein (public_base_url).",
     "clients": "Einrichtung je Gerät",
@@ -160,6 +161,7 @@ EN: dict[str, str] = {
     "qr.text": "Scan the code with your phone's camera: this page opens there, with every "
     "value and the profile for iPhone and iPad.",
     "qr.alt": "QR code of this page",
+    "qr.address": "Or type this address on the phone:",
     "loopback": "This address only works on this computer. For phones to find the server, "
     "the practice IT enters its public address (public_base_url).",
     "clients": "Setup per device",

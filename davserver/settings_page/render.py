@@ -16,6 +16,7 @@ from davserver.profile_signing import ProfileSigner
 from davserver.settings_page import web
 from davserver.settings_page.csrf import CsrfTokens
 from davserver.settings_page.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
+from davserver.setup_info import settings_page_url
 from providers.models import Practitioner
 
 HERE = Path(__file__).parent
@@ -73,7 +74,7 @@ class Request:
 
     def page_url(self) -> str:
         """The absolute URL of the page (for the QR code)."""
-        return self.base_url + "settings/" + self.url("")[len(self.root) :]
+        return settings_page_url(self.base_url) + self.url("")[len(self.root) :]
 
 
 def render(request: Request, template: str, status: int = 200, **context: object) -> web.Response:
