@@ -80,3 +80,23 @@ def test_cert_command_creates_a_usable_pair(tmp_path):
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(str(crt), str(key))  # raises if they do not match
+
+
+def test_profile_command_speaks_the_chosen_language(tmp_path):
+    db = f"sqlite:///{tmp_path / 'p.db'}"
+
+    def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "davserver.cli", "--database", db, *args],
+            input=stdin.encode() if stdin else None,
+            capture_output=True,
+            timeout=60,
+        )
+
+    assert cli("user", "add", "anna maier", "--password-stdin", stdin="pw\n").returncode == 0
+    german, english = cli("profile", "anna maier"), cli("profile", "anna maier", "--lang", "en")
+    assert german.returncode == english.returncode == 0, english.stderr
+    assert plistlib.loads(german.stdout)["PayloadDescription"].startswith("Richtet")
+    assert plistlib.loads(english.stdout)["PayloadDescription"] == "Sets up the practice's calendar sync."
+    wrong = cli("profile", "anna maier", "--lang", "fr")
+    assert wrong.returncode != 0 and "--lang: invalid choice: 'fr'" in wrong.stderr.decode()
