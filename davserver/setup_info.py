@@ -83,7 +83,6 @@ PROFILE_TEXTS: dict[str, dict[str, str]] = {
         "description": "Sets up the practice's calendar sync.",
     },
 }
-PROFILE_LANGUAGES = tuple(PROFILE_TEXTS)
 
 
 def apple_profile(

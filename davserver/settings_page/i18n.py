@@ -274,11 +274,6 @@ EN: dict[str, str] = {
 LANGUAGES: dict[str, dict[str, str]] = {"de": DE, "en": EN}
 
 
-def language_from_query(value: str | None) -> str:
-    """`?lang=en` switches to English; anything else is German."""
-    return value if value in LANGUAGES else DEFAULT_LANGUAGE
-
-
 def language_from_header(accept_language: str | None) -> str | None:
     """The first language of ours the browser accepts (RFC 9110 q-values), else None.
 
