@@ -24,12 +24,20 @@ PAGE = "/settings/"
 PROFILE = "/settings/profile.mobileconfig"
 
 
-def browser(live) -> requests.Session:
-    """A fresh browser: no cookies yet, logged in as the demo practitioner."""
-    session = requests.Session()
-    session.auth = (DEMO_USER, DEMO_PASSWORD)
-    session.get_page = lambda path, **kw: session.get(live.url(path), timeout=30, allow_redirects=False, **kw)
-    return session
+class Browser:
+    """A fresh browser: its own cookie jar, logged in as the demo practitioner."""
+
+    def __init__(self, live) -> None:
+        self.live = live
+        self.session = requests.Session()
+        self.session.auth = (DEMO_USER, DEMO_PASSWORD)
+
+    def get_page(self, path: str, headers: dict | None = None) -> requests.Response:
+        return self.session.get(self.live.url(path), headers=headers, timeout=30, allow_redirects=False)
+
+
+def browser(live) -> Browser:
+    return Browser(live)
 
 
 def page_language(response: requests.Response) -> str:
