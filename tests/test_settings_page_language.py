@@ -56,6 +56,8 @@ def page_language(response: requests.Response) -> str:
         ("de;q=0, en", "en"),  # q=0 means "not German"
         ("en;q=0.2, de;q=0.7", "de"),  # the order of the header does not matter, q does
         ("EN", "en"),
+        ("de;level=1;q=0.1, en;q=0.5", "en"),  # q after another parameter counts too
+        ("de ; q = 0.9 , en ; q=0.8", "de"),
         ("fr, it", None),
         ("*", None),
         ("en;q=abc", None),  # a broken entry is skipped, not guessed

@@ -281,14 +281,14 @@ def language_from_header(accept_language: str | None) -> str | None:
     """
     ranked: list[tuple[float, int, str]] = []
     for position, item in enumerate((accept_language or "").split(",")[:MAX_ACCEPTED]):
-        tag, _, params = item.strip().partition(";")
-        quality = 1.0
-        name, _, value = params.strip().partition("=")
-        if name.strip().lower() == "q":
-            try:
-                quality = float(value)
-            except ValueError:
-                continue
+        tag, *params = item.split(";")
+        weights = [
+            value for name, _, value in (p.partition("=") for p in params) if name.strip().lower() == "q"
+        ]
+        try:
+            quality = float(weights[0]) if weights else 1.0
+        except ValueError:
+            continue
         primary = tag.strip().lower().split("-")[0]
         if quality > 0 and primary in LANGUAGES:
             ranked.append((-quality, position, primary))
