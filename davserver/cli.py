@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="embed the password read from stdin (default: the device asks)",
     )
+    profile.add_argument(
+        "--lang", choices=("de", "en"), default="de", help="language of the texts the device shows"
+    )
 
     cert = command("cert", "create a self-signed certificate and key for trying out TLS")
     cert.add_argument("--host", default="localhost", help="host name the certificate is for")
@@ -190,7 +193,7 @@ def run(args) -> int:
         practitioner = _practitioner(args.name)
         password = _read_password(True) if args.password_stdin else None
         info = setup_info(practitioner, config.base_url())
-        sys.stdout.buffer.write(apple_profile(info, practitioner.practice.name, password))
+        sys.stdout.buffer.write(apple_profile(info, practitioner.practice.name, password, args.lang))
         return 0
     raise CLIError(f"unknown command {args.command!r}")
 

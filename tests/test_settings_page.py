@@ -10,6 +10,8 @@ import plistlib
 import re
 import time
 
+import pytest
+
 from davserver.settings_page.csrf import CsrfTokens
 from davserver.setup_info import setup_info
 from providers import demo
@@ -55,6 +57,14 @@ def demo_patient_secrets() -> list[str]:
     return [s for s in secrets if s] + ["MaMu 1042", "JüÖz 7"]
 
 
+@pytest.fixture(autouse=True)
+def forget_language(live):
+    """A test that switches to English leaves the next one a German page (no cookie)."""
+    yield
+    for session in live.sessions.values():
+        session.cookies.clear()
+
+
 def test_anonymous_and_wrong_password_get_the_dav_trees_401(live):
     dav = live.request("GET", "/anna_maier/calendar/", user=None)
     assert dav.status_code == 401
@@ -83,7 +93,8 @@ def test_german_by_default_with_an_english_switch(live):
     assert 'href="/settings/?lang=en"' in de.text
     en = live.request("GET", PAGE + "?lang=en")
     assert '<html lang="en">' in en.text and "Calendar sync" in en.text
-    assert 'href="/settings/"' in en.text and "Kalender-Synchronisation" not in en.text
+    # The way back names German explicitly, so that it is remembered too.
+    assert 'href="/settings/?lang=de"' in en.text and "Kalender-Synchronisation" not in en.text
     # The form keeps the language across the save.
     assert 'name="lang" value="en"' in en.text
 
@@ -102,6 +113,7 @@ def test_every_client_value_is_the_one_setup_info_gives(live):
         "macos-ssl": "Nein",
         "thunderbird-location": info.calendar_url,
         "outlook-url": info.calendar_url,
+        "page-url": info.settings_url,
     }
     for field_id, value in expected.items():
         assert shown_value(page, field_id) == value, field_id
@@ -170,7 +182,8 @@ def test_form_saves_through_the_data_api_and_says_what_devices_do(live):
     # A second save without a change of pseudonymization says nothing about it.
     again = save(live, {"pseudonymize": "on", "include_phone": "on", "direction": "two-way", "lang": "en"})
     assert again.headers["Location"] == "/settings/?lang=en&saved=1"
-    off = save(live, {"direction": "two-way", "include_phone": "on"})
+    # English is now remembered; the German form says "de" in its hidden field.
+    off = save(live, {"direction": "two-way", "include_phone": "on", "lang": "de"})
     assert off.headers["Location"].endswith("pseudonymize=off")
     text = live.request("GET", off.headers["Location"]).text
     assert "wieder die vollen Patientennamen" in text
