@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import regex
 
-__all__ = ["pseudonym", "mask_patient_data"]
+__all__ = ["pseudonym", "mask_patient_data", "name_words"]
 
 _GRAPHEME = regex.compile(r"\X")
 _TOKEN_SPLIT = regex.compile(r"[\s,;]+")  # between the words of a name field
@@ -86,6 +86,11 @@ def _tokens(field: str | None) -> list[str]:
     while tokens and _is_title(tokens[-1]) and ("." in tokens[-1] or len(tokens) > 1):
         tokens.pop()
     return tokens
+
+
+def name_words(field: str | None) -> list[str]:
+    """The words of a name field as the pseudonym reads them (titles and salutations dropped)."""
+    return [t for t in _tokens(field) if not ("." in t and _is_title(t))]
 
 
 def _recase(grapheme: str, first: bool) -> str:
