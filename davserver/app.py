@@ -8,14 +8,14 @@ from wsgidav.error_printer import ErrorPrinter
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
-from davserver import reports
+from davserver import masking, reports
 from davserver.auth import PracticeAuthenticator, PracticeDomainController
 from davserver.config import ServerConfig
 from davserver.middleware import CalDAVMiddleware, RequestBodyMiddleware
 from davserver.render import RenderPolicy, etag_for, render_appointment
 from davserver.settings_page import middleware_entry as settings_page
 from davserver.vtimezone import vtimezone
-from providers import practitioner_cache
+from providers import practitioner_cache, store
 from providers.db import open_database
 from providers.models import Practitioner, database_proxy
 from providers.provider import PracticeProvider
@@ -23,11 +23,22 @@ from providers.resources import ServiceSettings
 
 
 def policy_for(owner: Practitioner, viewer: Practitioner) -> RenderPolicy:
-    """Own calendar: the owner's settings; delegated: the stricter of owner's and viewer's."""
+    """Own calendar: the owner's settings; delegated: the stricter of owner's and viewer's.
+
+    A pseudonymized policy carries the practice's name matcher, built once per version of
+    the practice's patient names (the practice row is cached with the practitioner)."""
     policy = RenderPolicy(owner.pseudonymize, owner.include_phone)
     if viewer.id != owner.id:
         policy = policy.stricter(RenderPolicy(viewer.pseudonymize, viewer.include_phone))
-    return policy
+    if not policy.pseudonymize:
+        return policy
+    practice = owner.practice
+    names = masking.practice_names(
+        practice.id,
+        practice.names_version,
+        lambda: [masking.Person(*row) for row in store.practice_people(practice.id)],
+    )
+    return RenderPolicy(policy.pseudonymize, policy.include_phone, practice.names_version, names)
 
 
 def calendar_timezone_ical(tzid: str) -> str:

@@ -9,14 +9,17 @@ practice-side edit never drops what a device added.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import icalendar
 
-from davserver.pseudonym import mask_patient_data, pseudonym
+from davserver import privacy_allowlist
+from davserver.masking import Person, PracticeNames, contains_patient_name, mask_phones, mask_text
+from davserver.pseudonym import pseudonym
 from davserver.vtimezone import vtimezone
 from providers.models import Appointment, AppointmentOverride
 
@@ -45,6 +48,11 @@ MODEL_PROPERTIES = frozenset(
 
 _STATUS = {"confirmed": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANCELLED"}
 SUMMARY_SEPARATOR = " – "
+# What a pseudonymized view shows for a location that names or addresses a patient.
+HOME_VISIT = "Hausbesuch"
+# The renderer's generation, part of every ETag and sync token: a release that renders
+# differently makes every device re-fetch (b: allowlist renderer, practice-wide masking).
+RENDER_GENERATION = "b"
 
 
 @dataclass(frozen=True)
@@ -54,18 +62,31 @@ class RenderPolicy:
 
     pseudonymize: bool = False
     include_phone: bool = False
+    # The version of the practice's patient names the matcher was built from: part of the
+    # render cache key (a rebuilt matcher renders anew), not of the tag (the ETag stays the
+    # row's revision; rows whose masking changes get a new revision when a name changes).
+    names_version: int = 0
+    names: PracticeNames | None = field(default=None, compare=False, hash=False, repr=False)
 
     @property
     def tag(self) -> str:
-        return f"{'p' if self.pseudonymize else 'c'}{'t' if self.include_phone else 'n'}"
+        mode = "p" if self.pseudonymize else "c"
+        return f"{mode}{'t' if self.include_phone else 'n'}{RENDER_GENERATION}"
 
     @property
     def etag_suffix(self) -> str:
         return f"-{self.tag}"
 
+    @property
+    def shows_phone(self) -> bool:
+        return self.include_phone and not self.pseudonymize
+
     def stricter(self, other: RenderPolicy) -> RenderPolicy:
         return RenderPolicy(
-            self.pseudonymize or other.pseudonymize, self.include_phone and other.include_phone
+            self.pseudonymize or other.pseudonymize,
+            self.include_phone and other.include_phone,
+            self.names_version,
+            self.names,
         )
 
 
@@ -83,24 +104,43 @@ def patient_label(appointment: Appointment, policy: RenderPolicy) -> str:
     return " ".join(p for p in (patient.first_name, patient.last_name) if p).strip()
 
 
-def _masked(appointment: Appointment, text: str | None, policy: RenderPolicy) -> str:
-    """Free text staff typed may contain the patient's name or phone: mask it when pseudonymized."""
-    text = text or ""
+def _names(appointment: Appointment, policy: RenderPolicy) -> PracticeNames:
+    """The practice's matcher; without one (a policy made by hand) the linked patient's names."""
+    if policy.names is not None:
+        return policy.names
     patient = appointment.patient
-    if not text or patient is None or not policy.pseudonymize:
-        return text
-    return mask_patient_data(
-        text,
-        patient.first_name,
-        patient.last_name,
-        patient.phone,
-        pseudonym(patient.first_name, patient.last_name, patient.patient_number),
+    people = (
+        [] if patient is None else [Person(patient.first_name, patient.last_name, patient.patient_number)]
     )
+    return PracticeNames(people)
+
+
+def _masked(appointment: Appointment, text: str | None, policy: RenderPolicy) -> str:
+    """Free text as the policy shows it: pseudonymized, every patient name of the practice and
+    every phone-like number masked; in clear mode without phone, the phone-like numbers."""
+    text = text or ""
+    if not text:
+        return text
+    if policy.pseudonymize:
+        return mask_text(text, _names(appointment, policy))
+    if not policy.include_phone:
+        return mask_phones(text)
+    return text
 
 
 def masked_text(appointment: Appointment, text: str | None, policy: RenderPolicy) -> str:
     """Free text as this policy shows it (PUT compares device text with it)."""
     return _masked(appointment, text, policy)
+
+
+def replacements(text: str, masked: str) -> list[str]:
+    """What masking put into ``text`` (pseudonyms, "…"): a device text holding one of them
+    came from the masked view, not from a person who knows the real text."""
+    matcher = difflib.SequenceMatcher(None, text, masked, autojunk=False)
+    parts = [
+        masked[j1:j2].strip() for op, _, _, j1, j2 in matcher.get_opcodes() if op in ("replace", "insert")
+    ]
+    return [p for p in parts if len(p) >= 2 or p == "…"]
 
 
 def summary_text(appointment: Appointment, subject: str | None, policy: RenderPolicy) -> str:
@@ -112,19 +152,31 @@ def summary_text(appointment: Appointment, subject: str | None, policy: RenderPo
 
 
 def location_text(appointment: Appointment, override_text: str | None, policy: RenderPolicy) -> str:
+    """LOCATION as the policy shows it; pseudonymized: the practice location's name only
+    (free text a device or the practice typed is left out), and for a location whose name
+    mentions a patient or a phone number the fixed word for a home visit."""
+    if policy.pseudonymize:
+        loc = appointment.location
+        if loc is None or not loc.name:
+            return ""
+        if mask_text(loc.name, _names(appointment, policy)) != loc.name:
+            return HOME_VISIT
+        return loc.name
     if override_text:
         return _masked(appointment, override_text, policy)
     if appointment.location is not None:
-        # A home-visit location row may carry the patient's name or address: masked too.
         loc = appointment.location
         return _masked(appointment, ", ".join(p for p in (loc.name, loc.address) if p), policy)
     return _masked(appointment, appointment.location_text, policy)
 
 
 def description_text(appointment: Appointment, policy: RenderPolicy) -> str:
+    """DESCRIPTION: the notes and, if shown, the phone; none at all in a pseudonymized view."""
+    if policy.pseudonymize:
+        return ""
     parts = [_masked(appointment, appointment.notes, policy)]
     patient = appointment.patient
-    if patient is not None and patient.phone and policy.include_phone and not policy.pseudonymize:
+    if patient is not None and patient.phone and policy.shows_phone:
         parts.append(f"Tel.: {patient.phone}")
     return "\n".join(p for p in parts if p)
 
@@ -220,34 +272,71 @@ def _rid_key(value: dt.date | dt.datetime, tzid: str | None = None) -> str:
 def _base_event(
     device: icalendar.Event | None, appointment: Appointment, policy: RenderPolicy
 ) -> icalendar.Event:
+    """The event the practice's properties are written into, with what the device added.
+
+    Pseudonymized: only the allowlisted extras (privacy_allowlist); alarms follow once the
+    summary is known (``_add_alarms``). Clear: everything the device added, phone-like
+    numbers masked in its texts unless the policy shows the phone.
+    """
     event = icalendar.Event()
-    if device is not None:
-        for name, value in device.property_items(recursive=False):
-            if name in ("BEGIN", "END") or name in MODEL_PROPERTIES:
-                continue
-            if not _reveals(appointment, value.to_ical(), policy):
-                event.add(name, value, encode=False)
-        for sub in device.subcomponents:
-            if not _reveals(appointment, sub.to_ical(), policy):
-                event.add_component(sub)
+    if device is None:
+        return event
+    if policy.pseudonymize:
+        names = _names(appointment, policy)
+        for name, value in privacy_allowlist.safe_event_extras(
+            device, lambda t: contains_patient_name(t, names)
+        ):
+            event.add(name, value, encode=False)
+        return event
+    for name, value in device.property_items(recursive=False):
+        if name in ("BEGIN", "END") or name in MODEL_PROPERTIES:
+            continue
+        event.add(name, value if policy.include_phone else _phone_free(value), encode=False)
+    for sub in device.subcomponents:
+        event.add_component(sub if policy.include_phone else _phone_free_component(sub))
     return event
 
 
-def _reveals(appointment: Appointment, data: bytes | str, policy: RenderPolicy) -> bool:
-    """Whether device data holds what this policy hides (a device of the owner saw clear names).
+def _add_alarms(event: icalendar.Event, device: icalendar.Event | None, appointment, policy) -> None:
+    """Pseudonymized: the device's alarms rebuilt from the allowlist, showing the event's summary."""
+    if device is None or not policy.pseudonymize:
+        return
+    names = _names(appointment, policy)
+    summary = str(event.get("SUMMARY", ""))
+    for alarm in privacy_allowlist.safe_alarms(device, summary, lambda t: contains_patient_name(t, names)):
+        event.add_component(alarm)
 
-    Device extras such as X-ALT-DESC or an alarm text are not ours to mask piecemeal: one
-    that names the patient (or shows the phone) where the policy forbids it is left out.
-    """
-    patient = appointment.patient
-    if patient is None or (not policy.pseudonymize and policy.include_phone):
-        return False
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    text = text.replace("\r\n ", "").replace("\\,", ",").replace("\\;", ";")
-    text = text.replace("\\n", " ").replace("\\N", " ")
-    names = (patient.first_name, patient.last_name) if policy.pseudonymize else (None, None)
-    phone = patient.phone if (policy.pseudonymize or not policy.include_phone) else None
-    return mask_patient_data(text, *names, phone, "\x00") != text
+
+# Values whose digits are dates, times or durations, never phone numbers.
+_TEXT_TYPES = (icalendar.prop.vText, icalendar.prop.vUnknown, icalendar.prop.vCalAddress, icalendar.prop.vUri)
+
+
+def _phone_free(value):
+    """A device property with phone-like numbers in its text and parameters masked."""
+    if not isinstance(value, _TEXT_TYPES):
+        return value
+    raw = value.to_ical()
+    raw = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    params = getattr(value, "params", {})
+    masked_params = {k: mask_phones(v) if isinstance(v, str) else v for k, v in params.items()}
+    masked = mask_phones(raw)
+    if masked == raw and masked_params == dict(params):
+        return value
+    kept = icalendar.prop.vInline(masked)
+    kept.params.update(masked_params)
+    return kept
+
+
+def _phone_free_component(component):
+    """A copy of a device component (an alarm) with phone-like numbers masked in its texts."""
+    copy = type(component)()
+    copy.name = component.name
+    for name, value in component.property_items(recursive=False):
+        if name not in ("BEGIN", "END"):
+            copy.add(name, _phone_free(value), encode=False)
+    for sub in component.subcomponents:
+        copy.add_component(_phone_free_component(sub))
+    return copy
 
 
 def _stamp(event: icalendar.Event, appointment: Appointment) -> None:
@@ -266,7 +355,8 @@ def render_appointment(appointment: Appointment, policy: RenderPolicy) -> bytes:
     cal.add("version", "2.0")
     tzids = set()
 
-    master = _base_event(device_events.get(None), appointment, policy)
+    master_device = device_events.get(None)
+    master = _base_event(master_device, appointment, policy)
     _stamp(master, appointment)
     all_day = appointment.all_day
     _add_instance_properties(
@@ -289,6 +379,7 @@ def render_appointment(appointment: Appointment, policy: RenderPolicy) -> bytes:
         values = [dt.datetime.fromisoformat(v) for v in json.loads(getattr(appointment, key))]
         if values:
             master.add(prop, [_time_value(v, appointment.tzid, all_day) for v in values])
+    _add_alarms(master, master_device, appointment, policy)
     cal.add_component(master)
 
     for override in getattr(appointment, "override_rows", []):
@@ -300,8 +391,9 @@ def render_appointment(appointment: Appointment, policy: RenderPolicy) -> bytes:
         if override.tzid and not override.all_day:
             tzids.add(override.tzid)
 
-    for comp in device_others:
-        cal.add_component(comp)
+    if not policy.pseudonymize:  # other components a device stored: never in a pseudonymized view
+        for comp in device_others:
+            cal.add_component(comp if policy.include_phone else _phone_free_component(comp))
     data = _to_ical(cal)
     zones = sorted(tzids - {"UTC"}, reverse=True)
     if not zones:
@@ -352,6 +444,7 @@ def _render_override(
         override.location_text,
         override.status,
     )
+    _add_alarms(event, device, appointment, policy)
     return event
 
 
