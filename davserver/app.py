@@ -8,14 +8,14 @@ from wsgidav.error_printer import ErrorPrinter
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
-from davserver import masking, reports
+from davserver import reports
 from davserver.auth import PracticeAuthenticator, PracticeDomainController
 from davserver.config import ServerConfig
 from davserver.middleware import CalDAVMiddleware, RequestBodyMiddleware
-from davserver.render import RenderPolicy, etag_for, render_appointment
+from davserver.render import RenderPolicy, etag_for, practice_matcher, render_appointment
 from davserver.settings_page import middleware_entry as settings_page
 from davserver.vtimezone import vtimezone
-from providers import practitioner_cache, store
+from providers import practitioner_cache
 from providers.db import open_database
 from providers.models import Practitioner, database_proxy
 from providers.provider import PracticeProvider
@@ -33,11 +33,7 @@ def policy_for(owner: Practitioner, viewer: Practitioner) -> RenderPolicy:
     if not policy.pseudonymize:
         return policy
     practice = owner.practice
-    names = masking.practice_names(
-        practice.id,
-        practice.names_version,
-        lambda: [masking.Person(*row) for row in store.practice_people(practice.id)],
-    )
+    names = practice_matcher(practice.id, practice.names_version)
     return RenderPolicy(policy.pseudonymize, policy.include_phone, practice.names_version, names)
 
 

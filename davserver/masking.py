@@ -86,26 +86,33 @@ def _script_char(char: str) -> str:
     return folded if _SPACELESS.search(folded) else ""
 
 
-def _skeleton(pairs: list[tuple[str, int]]) -> list[tuple[str, int]]:
-    """Merge transliteration variants: "e" after a/o/u ("oe" ~ "ø") and "j" after "d" ("dj" ~ "đ")."""
-    out: list[tuple[str, int]] = []
+def _skeleton(pairs: list[tuple[str, int]]) -> tuple[str, list[int], list[int]]:
+    """Merge transliteration variants: "e" after a/o/u ("oe" ~ "ø") and "j" after "d" ("dj" ~ "đ").
+
+    Returns the folded text and, per folded character, the first and the last index in the
+    original text it stands for (a dropped letter widens its neighbour, so "Zoë" is covered
+    whole even though it folds to "zo")."""
+    chars: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
     for char, origin in pairs:
-        if out and ((char == "e" and out[-1][0] in "aou") or (char == "j" and out[-1][0] == "d")):
+        if chars and ((char == "e" and chars[-1] in "aou") or (char == "j" and chars[-1] == "d")):
+            ends[-1] = origin
             continue
-        out.append((char, origin))
-    return out
+        chars.append(char)
+        starts.append(origin)
+        ends.append(origin)
+    return "".join(chars), starts, ends
 
 
-def _fold_text(text: str) -> tuple[str, list[int]]:
-    """Folded skeleton of ``text`` and, per folded character, its index in ``text``."""
-    pairs = [(c, i) for i, ch in enumerate(text) for c in _fold_char(ch)]
-    pairs = _skeleton(pairs)
-    return "".join(c for c, _ in pairs), [i for _, i in pairs]
+def _fold_text(text: str) -> tuple[str, list[int], list[int]]:
+    """Folded skeleton of ``text`` with the first and last index in ``text`` of each character."""
+    return _skeleton([(c, i) for i, ch in enumerate(text) for c in _fold_char(ch)])
 
 
 def _fold_term(term: str) -> str:
     letters = "".join(c for c in unicodedata.normalize("NFKC", term) if unicodedata.category(c)[0] in "LN")
-    folded, _ = _fold_text(letters)
+    folded = _fold_text(letters)[0]
     return folded.replace(" ", "")
 
 
@@ -156,7 +163,7 @@ class PracticeNames:
         if not text or not self.people:
             return []
         found: list[tuple[int, int, frozenset[int]]] = []
-        folded, origin = _fold_text(text)
+        folded, origin, ends = _fold_text(text)
         for start in range(len(folded)):
             if not folded[start].isalpha():
                 continue
@@ -165,13 +172,13 @@ class PracticeNames:
                     continue
                 who = self._long.get(folded[start : start + length])
                 if who:
-                    found.append((origin[start], origin[start + length - 1] + 1, frozenset(who)))
+                    found.append((origin[start], ends[start + length - 1] + 1, frozenset(who)))
         if self._short:
             for word in _WORD.finditer(folded):
                 term = word.group()
                 who = self._short.get(term) or (term.endswith("s") and self._short.get(term[:-1]))
                 if who:
-                    found.append((origin[word.start()], origin[word.end() - 1] + 1, frozenset(who)))
+                    found.append((origin[word.start()], ends[word.end() - 1] + 1, frozenset(who)))
         if self._script:
             script = [(c, i) for i, ch in enumerate(text) for c in _script_char(ch)]
             chars = "".join(c for c, _ in script)

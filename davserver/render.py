@@ -8,6 +8,8 @@ practice-side edit never drops what a device added.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import difflib
 import json
@@ -18,9 +20,18 @@ from zoneinfo import ZoneInfo
 import icalendar
 
 from davserver import privacy_allowlist
-from davserver.masking import Person, PracticeNames, contains_patient_name, mask_phones, mask_text
+from davserver.masking import (
+    Person,
+    PracticeNames,
+    contains_patient_name,
+    mask_phones,
+    mask_text,
+    phone_spans,
+    practice_names,
+)
 from davserver.pseudonym import pseudonym
 from davserver.vtimezone import vtimezone
+from providers import store
 from providers.models import Appointment, AppointmentOverride
 
 PRODID = "-//praxis-caldav//praxis-caldav 0.1//EN"
@@ -105,14 +116,18 @@ def patient_label(appointment: Appointment, policy: RenderPolicy) -> str:
 
 
 def _names(appointment: Appointment, policy: RenderPolicy) -> PracticeNames:
-    """The practice's matcher; without one (a policy made by hand) the linked patient's names."""
+    """The practice's matcher. A policy made without one (not by the server's policy_for) gets
+    it here, at the price of a query: a pseudonymized rendering never masks less."""
     if policy.names is not None:
         return policy.names
-    patient = appointment.patient
-    people = (
-        [] if patient is None else [Person(patient.first_name, patient.last_name, patient.patient_number)]
+    return practice_matcher(appointment.practice_id, store.practice_names_version(appointment.practice_id))
+
+
+def practice_matcher(practice_id: int, version: int) -> PracticeNames:
+    """The practice's name matcher for this version of its names, built once per process."""
+    return practice_names(
+        practice_id, version, lambda: [Person(*row) for row in store.practice_people(practice_id)]
     )
-    return PracticeNames(people)
 
 
 def _masked(appointment: Appointment, text: str | None, policy: RenderPolicy) -> str:
@@ -291,7 +306,9 @@ def _base_event(
     for name, value in device.property_items(recursive=False):
         if name in ("BEGIN", "END") or name in MODEL_PROPERTIES:
             continue
-        event.add(name, value if policy.include_phone else _phone_free(value), encode=False)
+        kept = value if policy.include_phone else _phone_free(value)
+        if kept is not None:
+            event.add(name, kept, encode=False)
     for sub in device.subcomponents:
         event.add_component(sub if policy.include_phone else _phone_free_component(sub))
     return event
@@ -312,12 +329,20 @@ _TEXT_TYPES = (icalendar.prop.vText, icalendar.prop.vUnknown, icalendar.prop.vCa
 
 
 def _phone_free(value):
-    """A device property with phone-like numbers in its text and parameters masked."""
+    """A device property with phone-like numbers in its text and parameters masked; None for
+    a base64 value (an attachment) that holds one, since it cannot be masked in place."""
+    params = getattr(value, "params", {})
+    if str(params.get("ENCODING", "")).upper() == "BASE64":
+        raw = value.to_ical()
+        try:
+            decoded = base64.b64decode(raw, validate=False).decode("utf-8", "replace")
+        except (binascii.Error, ValueError):
+            return None
+        return None if phone_spans(decoded) else value
     if not isinstance(value, _TEXT_TYPES):
         return value
     raw = value.to_ical()
     raw = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    params = getattr(value, "params", {})
     masked_params = {k: mask_phones(v) if isinstance(v, str) else v for k, v in params.items()}
     masked = mask_phones(raw)
     if masked == raw and masked_params == dict(params):
@@ -332,8 +357,9 @@ def _phone_free_component(component):
     copy = type(component)()
     copy.name = component.name
     for name, value in component.property_items(recursive=False):
-        if name not in ("BEGIN", "END"):
-            copy.add(name, _phone_free(value), encode=False)
+        kept = _phone_free(value) if name not in ("BEGIN", "END") else None
+        if kept is not None:
+            copy.add(name, kept, encode=False)
     for sub in component.subcomponents:
         copy.add_component(_phone_free_component(sub))
     return copy

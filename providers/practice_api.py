@@ -45,6 +45,10 @@ class DataError(ValueError):
     """Input the practice data cannot take; the message is one line, free of patient data."""
 
 
+class PolicyError(DataError):
+    """A practitioner tried to loosen a privacy setting the admin has not let them loosen."""
+
+
 class ConflictError(DataError):
     """The row changed since the caller read it (a stale If-Match)."""
 
@@ -303,6 +307,7 @@ def update_practitioner(practitioner: Practitioner, **values: object) -> Practit
         "calendar_color",
         "calendar_order",
         "is_admin",
+        "may_relax",
     }
     unknown = set(values) - allowed
     if unknown:
@@ -325,6 +330,19 @@ def update_practitioner(practitioner: Practitioner, **values: object) -> Practit
             _log_change(practitioner.id, "")
     practitioner_cache.forget_all()
     return practitioner
+
+
+def update_own_settings(practitioner: Practitioner, **values: object) -> Practitioner:
+    """A practitioner changing their own settings (the settings page): stricter privacy is
+    always allowed, looser (pseudonymization off, phone on) only if the admin allowed it."""
+    if not practitioner.may_relax:
+        if practitioner.pseudonymize and values.get("pseudonymize") is False:
+            raise PolicyError("only the practice admin can switch pseudonymization off")
+        if not practitioner.include_phone and values.get("include_phone") is True:
+            raise PolicyError("only the practice admin can switch the phone number on")
+    if "may_relax" in values or "is_admin" in values:
+        raise PolicyError("only the practice admin can change this setting")
+    return update_practitioner(practitioner, **values)
 
 
 def republish(condition: pw.Expression) -> int:

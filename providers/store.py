@@ -458,3 +458,8 @@ def practice_people(practice_id: int) -> list[tuple[str, str, str]]:
         .where(Patient.practice == practice_id)
         .tuples()
     )
+
+
+def practice_names_version(practice_id: int) -> int:
+    """The practice's names version, for a caller without the (cached) practice row."""
+    return Practice.select(Practice.names_version).where(Practice.id == practice_id).scalar() or 0
