@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from wsgidav.error_printer import ErrorPrinter
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from davserver import reports
 from davserver.auth import PracticeAuthenticator, PracticeDomainController
 from davserver.config import ServerConfig
+from davserver.error_pages import ErrorPages
 from davserver.middleware import CalDAVMiddleware, RequestBodyMiddleware
 from davserver.render import RenderPolicy, etag_for, practice_matcher, render_appointment
 from davserver.settings_page import middleware_entry as settings_page
@@ -71,7 +71,7 @@ def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
         "provider_mapping": {"/": provider},
         "middleware_stack": [
             RequestBodyMiddleware,
-            ErrorPrinter,
+            ErrorPages,  # wsgidav's ErrorPrinter without path, exception or version in pages
             PracticeAuthenticator,
             settings_page(config),  # /settings/: behind the same login; notes device status
             CalDAVMiddleware,

@@ -219,3 +219,27 @@ def test_pseudonymized_delegate_session_holds_no_patient_data(session):
         scanner.assert_clean()
     finally:
         api.update_practitioner(owner, pseudonymize=True, include_phone=True)
+
+
+def test_errors_and_the_access_log_never_echo_a_device_chosen_name(session):
+    live, _, owner, _ = session
+    scanner = LeakScanner(["Maria", "Muster"])
+    handler = scanner.log_handler()
+    handler.addFilter(lambda record: not record.name.startswith("urllib3"))  # the client's own log
+    logging.getLogger().addHandler(handler)
+    try:
+        auth = {"user": owner.username, "password": PASSWORD}
+        path = calendar_path(owner)
+        for method, target in [
+            ("GET", path + "Maria-Muster-Kontrolle.ics"),
+            ("PROPFIND", path + "Maria-Muster-Kontrolle.ics"),
+            ("DELETE", path + "Maria-Muster-Kontrolle.ics"),
+            ("GET", path + "Maria-Muster/x.ics"),
+        ]:
+            response = live.request(method, target, headers={"Depth": "0"}, **auth)
+            assert response.status_code == 404
+            scanner.record(response.content, f"{method} body")
+            assert b"WsgiDAV" not in response.content and b"4.4" not in response.content
+    finally:
+        logging.getLogger().removeHandler(handler)
+    scanner.assert_clean()
