@@ -2,14 +2,13 @@
 
 What reaches SUMMARY, LOCATION, DESCRIPTION and every other property is decided here and
 nowhere else. Device-only data (alarms, categories, X- properties, unknown components)
-comes from the device's last upload and is merged under the practice's fields, so a
-practice-side edit never drops what a device added.
+comes from the device's last upload (device_extras.py) and is merged under the practice's
+fields in clear views, so a practice-side edit never drops what a device added; a
+pseudonymized view takes only what privacy_allowlist.py lets through.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import difflib
 import json
@@ -20,13 +19,19 @@ from zoneinfo import ZoneInfo
 import icalendar
 
 from davserver import privacy_allowlist
+from davserver.device_extras import (
+    MODEL_PROPERTIES,
+    device_components,
+    phone_free,
+    phone_free_component,
+    rid_key,
+)
 from davserver.masking import (
     Person,
     PracticeNames,
     contains_patient_name,
     mask_phones,
     mask_text,
-    phone_spans,
     practice_names,
 )
 from davserver.pseudonym import pseudonym
@@ -35,27 +40,6 @@ from providers import store
 from providers.models import Appointment, AppointmentOverride
 
 PRODID = "-//praxis-caldav//praxis-caldav 0.1//EN"
-
-# Properties the practice database owns; on render they always come from the row.
-MODEL_PROPERTIES = frozenset(
-    {
-        "UID",
-        "DTSTAMP",
-        "DTSTART",
-        "DTEND",
-        "DURATION",
-        "SUMMARY",
-        "LOCATION",
-        "DESCRIPTION",
-        "STATUS",
-        "RRULE",
-        "RDATE",
-        "EXDATE",
-        "RECURRENCE-ID",
-        "LAST-MODIFIED",
-        "CREATED",
-    }
-)
 
 _STATUS = {"confirmed": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANCELLED"}
 SUMMARY_SEPARATOR = " – "
@@ -206,92 +190,15 @@ def _time_value(local: dt.datetime, tzid: str | None, all_day: bool) -> dt.date 
     return local.replace(tzinfo=ZoneInfo(tzid))
 
 
-def _device_components(appointment: Appointment) -> tuple[dict, list]:
-    """Device components by RECURRENCE-ID key (None = master) and other components to keep."""
-    if not appointment.device_ical:
-        return {}, []
-    return _parse_extras(_device_extras(appointment.device_ical), appointment.tzid)
-
-
-def _device_extras(data: str) -> str:
-    """The upload without what rendering never takes from it: model properties of VEVENTs
-    and the properties of VCALENDAR itself.
-
-    Parsing is most of a render; an upload is mostly model properties and time zones.
-    VTIMEZONEs stay only when a kept line names a TZID (a custom zone may define it).
-    """
-    unfolded = data.replace("\r\n", "\n").replace("\n ", "").replace("\n\t", "")
-    kept: list[str] = []
-    zones: list[str] = []
-    depth_names: list[str] = []
-    needs_zones = False
-    for line in unfolded.split("\n"):
-        if not line:
-            continue
-        upper = line[:16].upper()
-        if upper.startswith("BEGIN:"):
-            depth_names.append(line[6:].strip().upper())
-        in_zone = len(depth_names) > 1 and depth_names[1] == "VTIMEZONE"
-        if len(depth_names) == 1 and not upper.startswith(("BEGIN:", "END:")):
-            continue  # VCALENDAR's own properties: rendering takes none of them
-        if in_zone:
-            zones.append(line)
-        elif (
-            len(depth_names) == 2 and depth_names[1] == "VEVENT" and not upper.startswith(("BEGIN:", "END:"))
-        ):
-            name = line.split(":", 1)[0].split(";", 1)[0].strip().upper()
-            if name in MODEL_PROPERTIES and name != "RECURRENCE-ID":
-                continue
-            kept.append(line)
-        else:
-            kept.append(line)
-        if not in_zone and len(depth_names) > 1 and "TZID=" in line.upper():
-            needs_zones = True
-        if upper.startswith("END:") and depth_names:
-            depth_names.pop()
-    if needs_zones and zones:
-        kept[1:1] = zones
-    return "\r\n".join(kept) + "\r\n"
-
-
-@lru_cache(maxsize=256)
-def _parse_extras(extras: str, tzid: str | None) -> tuple[dict, list]:
-    """Parsed once per distinct text (and zone, for RECURRENCE-ID keys): a device sends the
-    same alarm, categories and X-properties with many events, and parsing was a third of
-    rendering a stored object. Shared between appointments and policies: callers only read
-    the components."""
-    try:
-        cal = icalendar.Calendar.from_ical(extras)
-    except ValueError:
-        return {}, []
-    events: dict = {}
-    others = []
-    for comp in cal.subcomponents:
-        if comp.name == "VEVENT":
-            rid = comp.get("RECURRENCE-ID")
-            events[_rid_key(rid.dt, tzid) if rid is not None else None] = comp
-        elif comp.name != "VTIMEZONE":
-            others.append(comp)
-    return events, others
-
-
-def _rid_key(value: dt.date | dt.datetime, tzid: str | None = None) -> str:
-    """Compare recurrence ids by wall-clock value in the series' zone (devices may send UTC)."""
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None and tzid:
-            value = value.astimezone(dt.UTC if tzid == "UTC" else ZoneInfo(tzid))
-        return value.replace(tzinfo=None).isoformat()
-    return dt.datetime(value.year, value.month, value.day).isoformat()
-
-
 def _base_event(
-    device: icalendar.Event | None, appointment: Appointment, policy: RenderPolicy
+    device: icalendar.Event | None, appointment: Appointment, policy: RenderPolicy, mask_phones: bool
 ) -> icalendar.Event:
     """The event the practice's properties are written into, with what the device added.
 
     Pseudonymized: only the allowlisted extras (privacy_allowlist); alarms follow once the
-    summary is known (``_add_alarms``). Clear: everything the device added, phone-like
-    numbers masked in its texts unless the policy shows the phone.
+    summary is known (``_add_alarms``). Clear: everything the device added, with
+    ``mask_phones`` (the policy hides the phone, the extras hold a number) its phone-like
+    numbers masked.
     """
     event = icalendar.Event()
     if device is None:
@@ -306,11 +213,11 @@ def _base_event(
     for name, value in device.property_items(recursive=False):
         if name in ("BEGIN", "END") or name in MODEL_PROPERTIES:
             continue
-        kept = value if policy.include_phone else _phone_free(value)
+        kept = phone_free(value) if mask_phones else value
         if kept is not None:
             event.add(name, kept, encode=False)
     for sub in device.subcomponents:
-        event.add_component(sub if policy.include_phone else _phone_free_component(sub))
+        event.add_component(phone_free_component(sub) if mask_phones else sub)
     return event
 
 
@@ -325,46 +232,6 @@ def _add_alarms(event: icalendar.Event, device: icalendar.Event | None, appointm
 
 
 # Values whose digits are dates, times or durations, never phone numbers.
-_TEXT_TYPES = (icalendar.prop.vText, icalendar.prop.vUnknown, icalendar.prop.vCalAddress, icalendar.prop.vUri)
-
-
-def _phone_free(value):
-    """A device property with phone-like numbers in its text and parameters masked; None for
-    a base64 value (an attachment) that holds one, since it cannot be masked in place."""
-    params = getattr(value, "params", {})
-    if str(params.get("ENCODING", "")).upper() == "BASE64":
-        raw = value.to_ical()
-        try:
-            decoded = base64.b64decode(raw, validate=False).decode("utf-8", "replace")
-        except (binascii.Error, ValueError):
-            return None
-        return None if phone_spans(decoded) else value
-    if not isinstance(value, _TEXT_TYPES):
-        return value
-    raw = value.to_ical()
-    raw = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    masked_params = {k: mask_phones(v) if isinstance(v, str) else v for k, v in params.items()}
-    masked = mask_phones(raw)
-    if masked == raw and masked_params == dict(params):
-        return value
-    kept = icalendar.prop.vInline(masked)
-    kept.params.update(masked_params)
-    return kept
-
-
-def _phone_free_component(component):
-    """A copy of a device component (an alarm) with phone-like numbers masked in its texts."""
-    copy = type(component)()
-    copy.name = component.name
-    for name, value in component.property_items(recursive=False):
-        kept = _phone_free(value) if name not in ("BEGIN", "END") else None
-        if kept is not None:
-            copy.add(name, kept, encode=False)
-    for sub in component.subcomponents:
-        copy.add_component(_phone_free_component(sub))
-    return copy
-
-
 def _stamp(event: icalendar.Event, appointment: Appointment) -> None:
     event.add("uid", appointment.uid)
     modified = appointment.modified_at.replace(tzinfo=dt.UTC)
@@ -375,14 +242,16 @@ def _stamp(event: icalendar.Event, appointment: Appointment) -> None:
 
 def render_appointment(appointment: Appointment, policy: RenderPolicy) -> bytes:
     """The iCalendar text a device receives for this appointment (master plus overrides)."""
-    device_events, device_others = _device_components(appointment)
+    device_events, device_others, phones = device_components(appointment)
+    mask_phones_in_extras = phones and not policy.include_phone
+
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     tzids = set()
 
     master_device = device_events.get(None)
-    master = _base_event(master_device, appointment, policy)
+    master = _base_event(master_device, appointment, policy, mask_phones_in_extras)
     _stamp(master, appointment)
     all_day = appointment.all_day
     _add_instance_properties(
@@ -411,7 +280,11 @@ def render_appointment(appointment: Appointment, policy: RenderPolicy) -> bytes:
     for override in getattr(appointment, "override_rows", []):
         cal.add_component(
             _render_override(
-                appointment, override, policy, device_events.get(_rid_key(override.recurrence_id))
+                appointment,
+                override,
+                policy,
+                device_events.get(rid_key(override.recurrence_id)),
+                mask_phones_in_extras,
             )
         )
         if override.tzid and not override.all_day:
@@ -419,7 +292,7 @@ def render_appointment(appointment: Appointment, policy: RenderPolicy) -> bytes:
 
     if not policy.pseudonymize:  # other components a device stored: never in a pseudonymized view
         for comp in device_others:
-            cal.add_component(comp if policy.include_phone else _phone_free_component(comp))
+            cal.add_component(phone_free_component(comp) if mask_phones_in_extras else comp)
     data = _to_ical(cal)
     zones = sorted(tzids - {"UTC"}, reverse=True)
     if not zones:
@@ -453,8 +326,9 @@ def _render_override(
     override: AppointmentOverride,
     policy: RenderPolicy,
     device: icalendar.Event | None,
+    mask_phones: bool,
 ) -> icalendar.Event:
-    event = _base_event(device, appointment, policy)
+    event = _base_event(device, appointment, policy, mask_phones)
     _stamp(event, appointment)
     event.add("recurrence-id", _time_value(override.recurrence_id, appointment.tzid, appointment.all_day))
     subject = override.subject if override.subject is not None else appointment.subject
