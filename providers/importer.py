@@ -52,23 +52,22 @@ def _req(record: dict, key: str, where: str) -> Any:
     return value
 
 
+# What the import sets on an existing practitioner as well as on a new one.
+PRACTITIONER_SETTINGS = (
+    "display_name",
+    "email",
+    "pseudonymize",
+    "include_phone",
+    "direction",
+    "is_admin",
+    "may_relax",
+)
 # Every key the format has, per kind of record: a key not listed (a typo such as
 # "pseudonymise") is refused rather than ignored, since ignoring it may leave names in clear.
 KNOWN_KEYS = {
     "top level": {"practice", "practitioners", "patients", "locations", "appointments"},
     "practice": {"id", "name", "timezone"},
-    "practitioners": {
-        "id",
-        "username",
-        "password",
-        "display_name",
-        "email",
-        "pseudonymize",
-        "include_phone",
-        "direction",
-        "is_admin",
-        "may_relax",
-    },
+    "practitioners": {"id", "username", "password", *PRACTITIONER_SETTINGS},
     "patients": {"id", "patient_number", "first_name", "last_name", "phone"},
     "locations": {"id", "name", "address"},
     "appointments": {
@@ -248,19 +247,7 @@ def _practitioner(practice: Practice, rec: dict, where: str, summary: ImportSumm
         raise ImportError_(f"{where}.username: belongs to another practice")
     else:
         summary.unchanged += 1
-    settings = {
-        k: rec[k]
-        for k in (
-            "display_name",
-            "email",
-            "pseudonymize",
-            "include_phone",
-            "direction",
-            "is_admin",
-            "may_relax",
-        )
-        if k in rec
-    }
+    settings = {k: rec[k] for k in PRACTITIONER_SETTINGS if k in rec}
     api.update_practitioner(existing, **settings)
     return existing
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import html
 import itertools
 import logging
@@ -209,6 +210,20 @@ class LeakScanner:
             return _RecordedBody(result, body, lambda: self.record(b"".join(body), f"{where} body"))
 
         return middleware
+
+    @contextlib.contextmanager
+    def debug_log(self) -> Iterator[None]:
+        """Record every log line at debug level (records below the root level never exist)."""
+        handler = self.log_handler()
+        root = logging.getLogger()
+        old_level = root.level
+        root.addHandler(handler)
+        root.setLevel(logging.DEBUG)
+        try:
+            yield
+        finally:
+            root.removeHandler(handler)
+            root.setLevel(old_level)
 
     def log_handler(self) -> logging.Handler:
         """Handler recording each formatted log line (with traceback) and any ``extra=`` fields."""

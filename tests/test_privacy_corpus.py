@@ -153,26 +153,20 @@ def test_a_new_patient_named_in_an_old_subject_republishes_it(practice):
 @pytest.fixture(scope="module")
 def session(db_url):
     scanner = _scanner()
-    handler = scanner.log_handler()
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    live = start_server(db_url, ServerConfig(), load_demo=False, wrap=scanner.wsgi)
-    owner = new_practitioner("corpus-live")
-    corpus.build(owner, owner.practice)
-    delegate = api.create_practitioner(
-        owner.practice, f"corpus reader {owner.id}", PASSWORD, email="corpus-reader@example.org"
-    )
-    api.update_practitioner(delegate, pseudonymize=True)
-    api.grant_access(owner, delegate, can_write=False)
-    api.update_practitioner(owner, pseudonymize=True, include_phone=True)
-    try:
-        yield live, scanner, owner, delegate
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old_level)
-        live.server.stop()
+    with scanner.debug_log():
+        live = start_server(db_url, ServerConfig(), load_demo=False, wrap=scanner.wsgi)
+        owner = new_practitioner("corpus-live")
+        corpus.build(owner, owner.practice)
+        delegate = api.create_practitioner(
+            owner.practice, f"corpus reader {owner.id}", PASSWORD, email="corpus-reader@example.org"
+        )
+        api.update_practitioner(delegate, pseudonymize=True)
+        api.grant_access(owner, delegate, can_write=False)
+        api.update_practitioner(owner, pseudonymize=True, include_phone=True)
+        try:
+            yield live, scanner, owner, delegate
+        finally:
+            live.server.stop()
 
 
 _PROPFIND = '<d:propfind xmlns:d="DAV:"><d:allprop/></d:propfind>'
