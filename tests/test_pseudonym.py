@@ -217,6 +217,19 @@ def test_property_no_three_character_window_of_a_name_part(
             assert not windows & {tuple(shown[i : i + 3]) for i in range(len(shown) - 2)}
 
 
+@settings(max_examples=400, deadline=None)
+@given(_names, _ids)
+def test_property_never_a_whole_name_word_of_more_than_one_character(field: str | None, pid: int) -> None:
+    for part in (_half(field, None, pid), _half(None, field, pid)):
+        shown = [g.casefold() for g in _graphemes(part)]
+        for word in (field or "").split():
+            graphemes = _graphemes(unicodedata.normalize("NFC", word))
+            # A character of a name: not punctuation, space, control or a lone mark.
+            letters = [g.casefold() for g in graphemes if unicodedata.category(g[0])[0] not in "PZCM"]
+            if len(letters) > 1:
+                assert shown != letters
+
+
 @settings(max_examples=300, deadline=None)
 @given(_names, _names, _ids)
 def test_property_nfc_deterministic_and_normalisation_invariant(
