@@ -110,10 +110,24 @@ def _fold_text(text: str) -> tuple[str, list[int], list[int]]:
     return _skeleton([(c, i) for i, ch in enumerate(text) for c in _fold_char(ch)])
 
 
+@lru_cache(maxsize=65536)
 def _fold_term(term: str) -> str:
     letters = "".join(c for c in unicodedata.normalize("NFKC", term) if unicodedata.category(c)[0] in "LN")
     folded = _fold_text(letters)[0]
     return folded.replace(" ", "")
+
+
+@lru_cache(maxsize=65536)
+def _field_terms(field: str | None) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The name words of one field (particles dropped while another word remains) and its
+    terms: the words and their parts ("Anna-Lena" -> "Anna-Lena", "Anna", "Lena").
+    Cached: a practice's patients share first and family names."""
+    words = name_words(field)
+    kept = [w for w in words if w.casefold() not in _PARTICLES] or words
+    terms = set(kept)
+    for word in kept:
+        terms.update(p for p in _PART_SPLIT.split(word) if len(p) >= 2)
+    return tuple(kept), frozenset(terms)
 
 
 def _terms(person: Person) -> set[str]:
@@ -121,12 +135,9 @@ def _terms(person: Person) -> set[str]:
     terms: set[str] = set()
     wholes: list[list[str]] = []
     for field in (person.first_name, person.last_name):
-        words = name_words(field)
-        kept = [w for w in words if w.casefold() not in _PARTICLES] or words
+        kept, field_terms = _field_terms(field)
         wholes.append(kept)
-        for word in kept:
-            terms.add(word)
-            terms.update(p for p in _PART_SPLIT.split(word) if len(p) >= 2)
+        terms.update(field_terms)
     first, last = ("".join(w) for w in wholes)
     if first and last:  # "LiWu", "WuLi", "MariaMuster"
         terms.update({first + last, last + first})
@@ -138,7 +149,7 @@ class PracticeNames:
 
     def __init__(self, people: Iterable[Person]) -> None:
         self.people = list(people)
-        self._labels = [pseudonym(p.first_name, p.last_name, p.patient_number) for p in self.people]
+        self._labels: dict[int, str] = {}  # pseudonyms, made when first needed
         self._long: dict[str, set[int]] = {}
         self._short: dict[str, set[int]] = {}
         self._script: dict[str, set[int]] = {}
@@ -193,7 +204,13 @@ class PracticeNames:
 
     def label(self, people: frozenset[int]) -> str:
         """What replaces a name: the person's pseudonym if the name is unambiguous, else "…"."""
-        return self._labels[next(iter(people))] if len(people) == 1 else ELLIPSIS
+        if len(people) != 1:
+            return ELLIPSIS
+        (index,) = people
+        if index not in self._labels:
+            person = self.people[index]
+            self._labels[index] = pseudonym(person.first_name, person.last_name, person.patient_number)
+        return self._labels[index]
 
 
 def phone_spans(text: str) -> list[tuple[int, int]]:
