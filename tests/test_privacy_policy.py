@@ -112,6 +112,7 @@ def test_a_version_1_database_gains_the_privacy_columns(tmp_path) -> None:
     from providers.models import Practice, Practitioner, SchemaVersion, database_proxy
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
+    previous = database_proxy.obj
     db = open_database(url)
     db.execute_sql("ALTER TABLE practice DROP COLUMN names_version")
     db.execute_sql("ALTER TABLE practitioner DROP COLUMN may_relax")
@@ -124,4 +125,16 @@ def test_a_version_1_database_gains_the_privacy_columns(tmp_path) -> None:
         assert {"may_relax"} <= {c.name for c in db.get_columns(Practitioner._meta.table_name)}
     finally:
         db.close()
-        database_proxy.initialize(None)
+        database_proxy.initialize(previous)  # the module's live server goes on with its database
+
+
+def test_the_admin_allows_loosening_from_the_command_line(live) -> None:
+    from tests.test_delegation import cli
+
+    user = new_practitioner("cli-relax", pseudonymize=True)
+    result = cli(live.db_url, "settings", user.username, "--may-relax", "on")
+    assert result.returncode == 0, result.stderr
+    assert "may-relax=on" in result.stdout
+    api.update_own_settings(api.find_practitioner(user.username), pseudonymize=False)
+    assert cli(live.db_url, "settings", user.username, "--may-relax", "off").returncode == 0
+    assert api.find_practitioner(user.username).may_relax is False
