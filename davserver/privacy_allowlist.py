@@ -82,6 +82,9 @@ EVENT_EXTRAS: dict[str, Allowed] = {
     "X-APPLE-TRAVEL-DURATION": Allowed(_DURATION, {"VALUE": "DURATION"}),
     "X-MICROSOFT-CDO-BUSYSTATUS": Allowed(_BUSY),
     "X-MICROSOFT-CDO-INTENDEDSTATUS": Allowed(_BUSY),
+    # Thunderbird: when its alarms were last acknowledged, and its edit counter.
+    "X-MOZ-LASTACK": Allowed(_DATE_TIME),
+    "X-MOZ-GENERATION": Allowed(r"\d{1,9}"),
 }
 
 ALARM_PROPERTIES: dict[str, Allowed] = {
