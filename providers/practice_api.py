@@ -401,13 +401,15 @@ def upsert_patient(
             patient = Patient.create(practice=practice, external_id=external_id, **values)
             _names_changed(practice.id, [patient])
             return patient
-        if any(getattr(patient, k) != v for k, v in values.items()):
+        changed = {k for k, v in values.items() if getattr(patient, k) != v}
+        if changed:
             before = Patient(**{k: getattr(patient, k) for k in values})
-            for key, value in values.items():
-                setattr(patient, key, value)
+            for key in changed:
+                setattr(patient, key, values[key])
             patient.save()
             republish(Appointment.patient == patient.id)
-            _names_changed(practice.id, [before, patient])
+            if changed - {"phone"}:  # names and number make the matcher and its pseudonyms
+                _names_changed(practice.id, [before, patient])
         return patient
 
 
@@ -419,9 +421,9 @@ def delete_patient(patient: Patient) -> None:
 
 
 def _names_changed(practice_id: int, patients: list[Patient]) -> None:
-    """A name or phone of the practice changed: move the matcher's version and give every
-    appointment whose text mentions one of these names a new revision (its masked rendering
-    changes, so its ETag must, and sync reports it)."""
+    """A patient's name or number changed (or a patient came or went): move the matcher's
+    version and give every appointment whose text mentions one of these names a new revision
+    (its masked rendering changes, so its ETag must, and sync reports it)."""
     Practice.update(names_version=Practice.names_version + 1).where(Practice.id == practice_id).execute()
     names = PracticeNames(Person(p.first_name, p.last_name, p.patient_number) for p in patients)
     texts: dict[int, list[str]] = {}
