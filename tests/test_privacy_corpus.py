@@ -3,8 +3,10 @@ of every policy, full client sessions and the server log, through the leak scann
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
+from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
@@ -237,3 +239,44 @@ def test_errors_and_the_access_log_never_echo_a_device_chosen_name(session):
     finally:
         logging.getLogger().removeHandler(handler)
     scanner.assert_clean()
+
+
+def test_a_pseudonymized_device_edit_keeps_what_it_never_saw(session):
+    """Moving an appointment and adding an alarm on a pseudonymized device changes times and
+    alarms only: the real subject, notes and location stay, and the alarm shows the summary."""
+    live, _, owner, _ = session
+    auth = {"user": owner.username, "password": PASSWORD}
+    href = calendar_path(owner) + "corpus-1.ics"
+    before = _loaded(owner, "corpus-1.ics")
+    response = live.request("GET", href, **auth)
+    cal = icalendar.Calendar.from_ical(response.content)
+    event = cal.walk("VEVENT")[0]
+    assert str(event["LOCATION"]) == "Hausbesuch" and "DESCRIPTION" not in event
+    zone = ZoneInfo("Europe/Vienna")
+    event.pop("DTSTART")
+    event.pop("DTEND")
+    event.add("dtstart", before.start_local.replace(hour=15, tzinfo=zone))
+    event.add("dtend", before.end_local.replace(hour=15, tzinfo=zone))
+    alarm = icalendar.Alarm()
+    alarm.add("action", "DISPLAY")
+    alarm.add("trigger", dt.timedelta(minutes=-10))
+    alarm.add("description", str(event["SUMMARY"]))
+    event.add_component(alarm)
+    put = live.request(
+        "PUT",
+        href,
+        cal.to_ical(),
+        headers={"Content-Type": "text/calendar", "If-Match": response.headers["ETag"]},
+        **auth,
+    )
+    assert put.status_code == 204, put.text
+    after = _loaded(owner, "corpus-1.ics")
+    assert (after.subject, after.notes, after.location_id) == (
+        before.subject,
+        before.notes,
+        before.location_id,
+    )
+    assert after.patient_id == before.patient_id and after.start_local != before.start_local
+    served = icalendar.Calendar.from_ical(live.request("GET", href, **auth).content).walk("VEVENT")[0]
+    (alarm,) = served.walk("VALARM")
+    assert str(alarm["DESCRIPTION"]) == str(served["SUMMARY"])
