@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 import unicodedata
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -298,7 +298,7 @@ _cache: dict[int, tuple[object, PracticeNames]] = {}
 _cache_lock = threading.Lock()
 
 
-def practice_names(practice_id: int, version: object, load) -> PracticeNames:
+def practice_names(practice_id: int, version: object, load: Callable[[], Iterable[Person]]) -> PracticeNames:
     """The practice's matcher for this ``version`` of its patient table, built once.
 
     ``load()`` returns the practice's ``Person`` list; it runs only when the version changed.
