@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     settings.add_argument("--pseudonymize", choices=["on", "off"])
     settings.add_argument("--phone", choices=["on", "off"])
     settings.add_argument("--direction", choices=["two-way", "server-to-device"])
+    settings.add_argument(
+        "--may-relax", choices=["on", "off"], help="may the practitioner loosen privacy on the settings page"
+    )
     return parser
 
 
@@ -236,12 +239,14 @@ def _settings(args) -> int:
         changes["include_phone"] = args.phone == "on"
     if args.direction:
         changes["direction"] = args.direction
+    if args.may_relax:
+        changes["may_relax"] = args.may_relax == "on"
     if changes:
         api.update_practitioner(practitioner, **changes)
     print(
         f"{practitioner.username}: pseudonymize={'on' if practitioner.pseudonymize else 'off'} "
         f"phone={'on' if practitioner.include_phone else 'off'} "
-        f"direction={practitioner.direction}"
+        f"direction={practitioner.direction} may-relax={'on' if practitioner.may_relax else 'off'}"
     )
     return 0
 

@@ -179,10 +179,21 @@ def test_form_saves_through_the_data_api_and_says_what_devices_do(live):
     assert before.include_phone is True  # the unchecked box switched the phone off
     notice = live.request("GET", response.headers["Location"]).text
     assert "jeden Termin neu" in notice and "kein Klarname" in notice
-    # A second save without a change of pseudonymization says nothing about it.
+    # A second save without a change of pseudonymization says nothing about it; loosening
+    # (phone on, pseudonymization off) is not the practitioner's to decide: the switches are
+    # shown locked and what a form sends for them is not taken.
+    page = live.request("GET", PAGE).text
+    assert re.search(r'id="pseudonymize"[^>]* checked disabled', page) and "Von der Praxis festgelegt" in page
     again = save(live, {"pseudonymize": "on", "include_phone": "on", "direction": "two-way", "lang": "en"})
     assert again.headers["Location"] == "/settings/?lang=en&saved=1"
     # English is now remembered; the German form says "de" in its hidden field.
+    locked = save(live, {"direction": "two-way", "include_phone": "on", "lang": "de"})
+    assert locked.headers["Location"] == "/settings/?saved=1"
+    still = api.find_practitioner(DEMO_USER)
+    assert (still.pseudonymize, still.include_phone) == (True, False)
+    with pytest.raises(api.PolicyError):  # the data API enforces it, not only the page
+        api.update_own_settings(still, pseudonymize=False)
+    api.update_practitioner(still, may_relax=True)  # the admin allows it
     off = save(live, {"direction": "two-way", "include_phone": "on", "lang": "de"})
     assert off.headers["Location"].endswith("pseudonymize=off")
     text = live.request("GET", off.headers["Location"]).text
@@ -190,6 +201,7 @@ def test_form_saves_through_the_data_api_and_says_what_devices_do(live):
     final = api.find_practitioner(DEMO_USER)
     assert (final.pseudonymize, final.include_phone, final.direction) == (False, True, "two-way")
     assert save(live, {"direction": "sideways"}).status_code == 400
+    api.update_practitioner(final, may_relax=False)
 
 
 def test_form_without_a_valid_csrf_token_is_refused(live):

@@ -68,8 +68,12 @@ DE: dict[str, str] = {
     "settings": "Was Ihre Geräte zeigen",
     "pseudonymize": "Patientennamen pseudonymisieren",
     "pseudonymize.explain": "Termine zeigen statt des Namens nur ein Kürzel mit Patientennummer "
-    "(z. B. „ErMu 4711“); ein Wechsel lässt Ihre Geräte beim nächsten "
-    "Abgleich jeden Termin neu laden.",
+    "(z. B. „ErMu 4711“): je zwei Zeichen von Vor- und Nachname, aber nie ein ganzer Name "
+    "(„Li Wu“ → „LW“). Namen im Betreff werden ersetzt; Notizen, Telefonnummer und Adressen "
+    "bleiben in der Praxis, als Ort steht nur der Name des Praxisorts. Ein Wechsel lässt Ihre "
+    "Geräte beim nächsten Abgleich jeden Termin neu laden.",
+    "locked": "Von der Praxis festgelegt: strenger stellen können Sie es selbst, lockern nur die "
+    "Praxisverwaltung.",
     "phone": "Telefonnummer im Termin",
     "phone.explain": "Die Telefonnummer der Patientin oder des Patienten steht in der "
     "Terminbeschreibung, damit Sie vom Handy aus anrufen können (nie bei "
@@ -139,6 +143,7 @@ DE: dict[str, str] = {
     "error.admin_only": "Diese Seite ist der Praxis-Verwaltung vorbehalten.",
     "error.not_found": "Diese Seite gibt es nicht.",
     "error.bad_request": "Die Eingabe ist ungültig.",
+    "error.policy": "Diese Einstellung kann nur die Praxisverwaltung lockern.",
     "error.method": "Diese Anfrage ist hier nicht erlaubt.",
     "error.back": "Zurück",
 }
@@ -197,8 +202,12 @@ EN: dict[str, str] = {
     "settings": "What your devices show",
     "pseudonymize": "Pseudonymize patient names",
     "pseudonymize.explain": "Appointments show initials with the patient number (e.g. "
-    "“ErMu 4711”) instead of the name; a change makes your devices "
-    "re-fetch every appointment on the next sync.",
+    "“ErMu 4711”) instead of the name: two characters of first and last name, but never a "
+    "whole name (“Li Wu” → “LW”). Names in the subject are replaced; notes, phone numbers and "
+    "addresses stay in the practice, the location shows only the practice location's name. "
+    "A change makes your devices re-fetch every appointment on the next sync.",
+    "locked": "Set by the practice: you can make it stricter yourself, only the practice admin "
+    "can loosen it.",
     "phone": "Phone number in appointments",
     "phone.explain": "The patient's phone number is in the appointment description so you can "
     "call from your phone (never with pseudonymized names).",
@@ -267,6 +276,7 @@ EN: dict[str, str] = {
     "error.admin_only": "This page is for the practice administration.",
     "error.not_found": "There is no such page.",
     "error.bad_request": "The input is invalid.",
+    "error.policy": "Only the practice admin can loosen this setting.",
     "error.method": "This request is not allowed here.",
     "error.back": "Back",
 }

@@ -116,14 +116,16 @@ def save(request: Request, fields: dict[str, str]) -> web.Response:
     if direction not in DIRECTIONS:
         return message(request, 400, "error.bad_request")
     viewer = request.viewer
-    pseudonymize = fields.get("pseudonymize") == "on"
+    # A switch the admin locked is shown disabled, and browsers do not send disabled fields.
+    pseudonymize = fields.get("pseudonymize") == "on" or (viewer.pseudonymize and not viewer.may_relax)
+    include_phone = fields.get("include_phone") == "on" and (viewer.include_phone or viewer.may_relax)
     was_pseudonymized = viewer.pseudonymize
-    api.update_practitioner(
-        viewer,
-        pseudonymize=pseudonymize,
-        include_phone=fields.get("include_phone") == "on",
-        direction=direction,
-    )
+    try:
+        api.update_own_settings(
+            viewer, pseudonymize=pseudonymize, include_phone=include_phone, direction=direction
+        )
+    except api.PolicyError:
+        return message(request, 403, "error.policy")
     changed = None if pseudonymize == was_pseudonymized else ("on" if pseudonymize else "off")
     return web.redirect(request.url("", saved="1", pseudonymize=changed))
 
