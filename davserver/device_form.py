@@ -7,7 +7,7 @@ upload maps onto exactly the row as it is now (no practice-side edit since, noth
 normalised away) the upload is that row's faithful iCalendar form, and it is served as sent:
 PUT can then answer with the ETag (RFC 4791 §5.3.4) and the device's next sync finds nothing
 new. Otherwise, and whenever the view could hide something (a patient linked, a pseudonymized
-view), the one renderer renders the row as always.
+view, a phone-like number the view would mask), the one renderer renders the row as always.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable
 
 from davserver import ical_parse, render
+from davserver.device_extras import device_components
 from providers.models import Appointment
 from providers.practice_api import AppointmentFields
 
@@ -36,7 +37,16 @@ def as_uploaded(appointment: Appointment, policy: render.RenderPolicy) -> bytes 
     mapped = _mapped(text)
     if mapped is None or mapped != (appointment.uid, *_row_state(appointment)):
         return None
+    if not policy.include_phone and _may_hold_phone(appointment, policy):
+        return None  # the renderer masks phone-like numbers for this view
     return upload_bytes(text)
+
+
+def _may_hold_phone(appointment: Appointment, policy: render.RenderPolicy) -> bool:
+    texts = (appointment.subject, appointment.notes, appointment.location_text)
+    if any(render.masked_text(appointment, t, policy) != (t or "") for t in texts):
+        return True
+    return device_components(appointment)[2]
 
 
 def upload_bytes(text: str) -> bytes:

@@ -23,9 +23,9 @@ from dateutil import rrule as du_rrule
 from icalendar.parser.content_line import Contentlines
 from icalendar.timezone import tzp
 
-from davserver import field_ownership, render
+from davserver import field_ownership, masking, render
 from davserver.ical_tz import ZoneResolver, convert
-from providers import patient_mentions
+from providers import patient_mentions, store
 from providers.models import Appointment, AppointmentOverride
 from providers.practice_api import AppointmentFields, OverrideFields
 
@@ -364,14 +364,28 @@ class _Texts:
     policy: render.RenderPolicy
     rules: field_ownership.Ownership
 
-    def _takes(self, text: str) -> bool:
-        """Whether a changed device text may replace the practice's: never one holding a
-        pseudonym; from a masked view never one naming any patient either."""
-        practice = self.appointment.practice_id
-        if patient_mentions.pseudonyms_in(practice, [text]):
+    def _takes(self, text: str, real: str | None, rule: field_ownership.TextRule) -> bool:
+        """Whether a changed device text may replace the practice's `real` text: never one
+        holding a pseudonym or another part masking put into what the view showed of `real`
+        (the device saw the mask, not the text); under CLEAN_ONLY never one naming any
+        patient either."""
+        appt = self.appointment
+        if patient_mentions.pseudonyms_in(appt.practice_id, [text]):
             return False
-        masked_view = self.rules.texts is field_ownership.TextRule.CLEAN_ONLY
-        return not (masked_view and patient_mentions.names_any_patient(practice, text))
+        real = real or ""
+        masked = render.masked_text(appt, real, self.policy)
+        if masked != real and any(r in text for r in render.replacements(real, masked)):
+            return False
+        return not (
+            rule is field_ownership.TextRule.CLEAN_ONLY and masking.contains_patient_name(text, self._names())
+        )
+
+    def _names(self) -> masking.PracticeNames:
+        """The practice's name matcher (the server's pseudonymized policies carry it)."""
+        if self.policy.names is not None:
+            return self.policy.names
+        practice = self.appointment.practice_id
+        return render.practice_matcher(practice, store.practice_names_version(practice))
 
     def subject(self, summary: str | None, current: str | None) -> str | None:
         appt = self.appointment
@@ -382,7 +396,7 @@ class _Texts:
         text = _strip_label(_norm(summary), render.patient_label(appt, self.policy))
         if _plain(text) == _plain(render.masked_text(appt, current, self.policy)):
             return current
-        return text if self._takes(text) else current
+        return text if self._takes(text, current, self.rules.subject) else current
 
     def location(
         self,
@@ -392,6 +406,8 @@ class _Texts:
         linked: bool = False,
     ) -> tuple[bool, str | None]:
         """(unchanged, new free text)."""
+        if self.rules.location is field_ownership.TextRule.PRACTICE_ONLY:
+            return True, current_text  # the view shows the practice's location row at most
         shown = bool(_plain(rendered))
         if value is None:
             return (False, None) if self.rules.missing_clears and shown else (True, current_text)
@@ -402,12 +418,22 @@ class _Texts:
         if not _plain(value):
             return False, None
         text = _norm(value)
-        return (False, text) if self._takes(text) else (True, current_text)
+        real = self._location_source(current_text, linked)
+        return (False, text) if self._takes(text, real, self.rules.location) else (True, current_text)
+
+    def _location_source(self, current_text: str | None, linked: bool) -> str | None:
+        """The practice's text behind what the view showed as LOCATION."""
+        loc = self.appointment.location if linked else None
+        if current_text or loc is None:
+            return current_text
+        return ", ".join(p for p in (loc.name, loc.address) if p)
 
     def notes(self, description: str | None, current: str) -> str:
         appt = self.appointment
         if appt is None:
             return _norm(description)
+        if self.rules.notes is field_ownership.TextRule.PRACTICE_ONLY:
+            return current  # the view never shows the notes: nothing to edit
         shown = render.description_text(appt, self.policy)
         if description is None:
             return "" if self.rules.missing_clears and _plain(shown) else current
@@ -420,7 +446,7 @@ class _Texts:
         if phone:
             lines = [line for line in lines if line.strip() != f"Tel.: {phone}"]
         text = "\n".join(lines).strip()
-        return text if not text or self._takes(text) else current
+        return text if not text or self._takes(text, current, self.rules.notes) else current
 
 
 # ---------------------------------------------------------------- mapping

@@ -1,20 +1,18 @@
-"""Patients of a practice referred to in free text: by pseudonym or by name.
+"""Pseudonyms of a practice's patients in free text.
 
 A pseudonym is a view's mask, never practice data: the data API refuses to store one
-(`pseudonyms_in`). A pseudonymized device may not write a patient's name either, because it
-never saw the real text it would replace (`names_any_patient`). Both look at every patient of
-the practice, not only the appointment's own.
+(`pseudonyms_in`), of any patient of the practice, not only the appointment's own. (Names
+in text are found by davserver/masking.py's practice-wide matcher.)
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
-from functools import lru_cache
 
 import regex
 
-from davserver.pseudonym import mask_patient_data, pseudonym
+from davserver.pseudonym import pseudonym
 from providers.models import Patient
 
 _SPACE = regex.compile(r"\s+")
@@ -63,42 +61,3 @@ def pseudonyms_in(practice_id: int, texts: Iterable[str | None]) -> list[str]:
         if regex.search(pattern, haystack):
             found.append(label)
     return found
-
-
-# ---------------------------------------------------------------- names
-
-
-@lru_cache(maxsize=4096)
-def _fold(text: str) -> str:
-    """Casefolded, without marks and invisible characters, umlaut spellings merged: a cheap
-    superset test before the exact matcher ("Jürgen", "Juergen", "JURGEN" fold alike)."""
-    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
-    bare = "".join(
-        c for c in decomposed if unicodedata.category(c)[0] != "M" and unicodedata.category(c) != "Cf"
-    )
-    return bare.replace("ae", "a").replace("oe", "o").replace("ue", "u")
-
-
-def _name_words(name: str | None) -> list[str]:
-    return [w for w in regex.split(r"[^\p{L}\p{N}]+", _fold(name or "")) if w]
-
-
-def names_any_patient(practice_id: int, text: str | None) -> bool:
-    """Whether `text` names any patient of the practice (first or last name, as the
-    pseudonymized renderer would mask it).
-
-    One query over the practice's patients, then the renderer's own matcher for those whose
-    name words occur in the text at all. A practice-wide matcher in davserver/pseudonym.py,
-    once there is one, should replace this function's body.
-    """
-    if not text or not text.strip():
-        return False
-    folded = _fold(text)
-    query = Patient.select(Patient.first_name, Patient.last_name).where(Patient.practice == practice_id)
-    for first, last in query.tuples():
-        words = _name_words(first) + _name_words(last)
-        if not any(w in folded for w in words):
-            continue
-        if mask_patient_data(text, first, last, None, "\x00") != unicodedata.normalize("NFC", text):
-            return True
-    return False

@@ -14,6 +14,7 @@ import uuid
 import icalendar
 import pytest
 
+from davserver import render
 from davserver.pseudonym import pseudonym
 from providers import practice_api as api
 from providers.models import Appointment, Patient
@@ -182,7 +183,7 @@ def test_a_location_edit_never_drops_the_location_link_for_masked_text(live):
 
     def floor(text: str) -> str:
         location = prop(text, "LOCATION")
-        assert MARIA in location and "Muster" not in location.replace(MARIA, "")
+        assert location == render.HOME_VISIT  # the row's name mentions the patient
         return replace_prop(text, "LOCATION", location + " (2. Stock)")
 
     row, _ = view.write_back(floor)
@@ -206,13 +207,28 @@ def test_an_edit_of_a_subject_holding_names_keeps_it_and_the_device_converges(li
 # ---------------------------------------------------------------- what a pseudonymized device may change
 
 
-def test_clean_texts_from_a_pseudonymized_view_are_taken(live):
+def test_a_clean_subject_from_a_pseudonymized_view_is_taken_notes_and_location_never(live):
+    """The view shows no notes and only the location row's (masked) name: neither is the
+    device's to change, whatever it sends."""
     view = View(live, True, home=True, notes="alt")
 
     def edit(text: str) -> str:
         text = replace_prop(text, "SUMMARY", f"{MARIA} – Nachkontrolle")
         text = replace_prop(text, "DESCRIPTION", "Röntgenbild mitbringen")
         text = replace_prop(text, "STATUS", "TENTATIVE")
+        return replace_prop(text, "LOCATION", "Praxis Zentrum")
+
+    row, _ = view.write_back(edit)
+    view.intact(row, subject="Nachkontrolle")
+    assert row.status == "tentative"
+
+
+def test_clean_texts_from_a_clear_view_are_taken(live):
+    view = View(live, False, home=True, notes="alt")
+
+    def edit(text: str) -> str:
+        text = replace_prop(text, "SUMMARY", "Maria Muster – Nachkontrolle")
+        text = replace_prop(text, "DESCRIPTION", "Röntgenbild mitbringen")
         return replace_prop(text, "LOCATION", "Praxis Zentrum")
 
     row, _ = view.write_back(edit)
@@ -223,7 +239,18 @@ def test_clean_texts_from_a_pseudonymized_view_are_taken(live):
         location_id=None,
         location_text="Praxis Zentrum",
     )
-    assert row.status == "tentative"
+
+
+def test_a_clear_view_without_phone_never_stores_the_mask_over_the_number(live):
+    view = View(live, False, notes="Rückruf 0664 7654321 abends")
+
+    def edit(text: str) -> str:
+        shown = prop(text, "DESCRIPTION")
+        assert "7654321" not in shown
+        return replace_prop(text, "DESCRIPTION", shown + " dringend")
+
+    row, _ = view.write_back(edit)
+    view.intact(row)
 
 
 @pytest.mark.parametrize(
