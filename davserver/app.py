@@ -10,9 +10,10 @@ from wsgidav.wsgidav_app import WsgiDAVApp
 from davserver import reports
 from davserver.auth import PracticeAuthenticator, PracticeDomainController
 from davserver.config import ServerConfig
+from davserver.device_form import render_for_view
 from davserver.error_pages import ErrorPages
 from davserver.middleware import CalDAVMiddleware, RequestBodyMiddleware
-from davserver.render import RenderPolicy, etag_for, practice_matcher, render_appointment
+from davserver.render import RenderPolicy, etag_for, practice_matcher
 from davserver.settings_page import middleware_entry as settings_page
 from davserver.vtimezone import vtimezone
 from providers import practitioner_cache
@@ -56,7 +57,7 @@ def service_settings(config: ServerConfig) -> ServiceSettings:
         max_resource_size=config.max_body_size,
         reports=reports.names(),
         timezone_ical=calendar_timezone_ical(config.timezone),
-        renderer=render_appointment,
+        renderer=render_for_view,
         policy_factory=policy_for,
         etag_factory=etag_for,
     )

@@ -3,24 +3,29 @@
 Strict about what breaks an object (RFC 4791 §5.3.2.1 preconditions), lenient about what
 real clients omit or bend: no DTSTAMP, DURATION instead of DTEND, floating times, Windows or
 made-up TZIDs. A device never changes the patient link or the patient's data: texts that
-come back exactly as we rendered them leave the practice's fields untouched, and masked
-(pseudonymized) text is never written back over the real text.
+come back as we rendered them (after NFC, any whitespace) leave the practice's fields
+untouched, and what a changed text may replace follows the view's field ownership
+(field_ownership.py): never with a pseudonym, from a pseudonymized view never with any
+patient's name, and never by leaving out a property the view did not show.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from itertools import islice
 
 import icalendar
+import regex
 from dateutil import rrule as du_rrule
 from icalendar.parser.content_line import Contentlines
 from icalendar.timezone import tzp
 
-from davserver import render
+from davserver import field_ownership, masking, render
 from davserver.ical_tz import ZoneResolver, convert
+from providers import patient_mentions, store
 from providers.models import Appointment, AppointmentOverride
 from providers.practice_api import AppointmentFields, OverrideFields
 
@@ -329,65 +334,119 @@ def _text(event: icalendar.Event, name: str) -> str | None:
     return str(value)
 
 
+def _plain(text: str | None) -> str:
+    """For comparing a device text with what the view showed: NFC, whitespace collapsed."""
+    return " ".join(unicodedata.normalize("NFC", _norm(text)).split())
+
+
+# What may stand between the patient label and the subject: any dash and the usual separators.
+_AFTER_LABEL = regex.compile(r"^\s*(?:[\p{Pd}:|/·•,;]+\s*)?")
+
+
+def _strip_label(text: str, label: str) -> str:
+    """`text` without the view's patient label in front (compared after NFC, any separator)."""
+    text = unicodedata.normalize("NFC", text)
+    label = unicodedata.normalize("NFC", label)
+    if not label or not text.startswith(label):
+        return text
+    rest = text[len(label) :]
+    if rest and not _AFTER_LABEL.match(rest).group():
+        return text  # the label is only the start of a longer word or number
+    return rest[_AFTER_LABEL.match(rest).end() :].strip()
+
+
 @dataclass
 class _Texts:
-    """Maps device texts back to practice fields for one existing appointment (or none)."""
+    """Maps device texts back to practice fields for one existing appointment (or none),
+    under the view's field ownership rules."""
 
     appointment: Appointment | None
     policy: render.RenderPolicy
+    rules: field_ownership.Ownership
 
-    def keep_masked(self, new: str, current: str | None) -> str:
-        """Masked text (the pseudonym stands where the name was) never replaces the real text."""
+    def _takes(self, text: str, real: str | None, rule: field_ownership.TextRule) -> bool:
+        """Whether a changed device text may replace the practice's `real` text: never one
+        holding a pseudonym or another part masking put into what the view showed of `real`
+        (the device saw the mask, not the text); under CLEAN_ONLY never one naming any
+        patient either."""
         appt = self.appointment
-        current = current or ""
-        if appt is None or not self.policy.pseudonymize:
-            return new
-        masked = render.masked_text(appt, current, self.policy)
-        if masked == current:
-            return new
-        return current if any(r in new for r in render.replacements(current, masked)) else new
+        if patient_mentions.pseudonyms_in(appt.practice_id, [text]):
+            return False
+        real = real or ""
+        masked = render.masked_text(appt, real, self.policy)
+        if masked != real and any(r in text for r in render.replacements(real, masked)):
+            return False
+        return not (
+            rule is field_ownership.TextRule.CLEAN_ONLY and masking.contains_patient_name(text, self._names())
+        )
+
+    def _names(self) -> masking.PracticeNames:
+        """The practice's name matcher (the server's pseudonymized policies carry it)."""
+        if self.policy.names is not None:
+            return self.policy.names
+        practice = self.appointment.practice_id
+        return render.practice_matcher(practice, store.practice_names_version(practice))
 
     def subject(self, summary: str | None, current: str | None) -> str | None:
         appt = self.appointment
         if appt is None:
             return summary or ""
-        rendered = render.summary_text(appt, current, self.policy)
-        if _norm(summary) == _norm(rendered):
+        if summary is None and not self.rules.missing_clears:
             return current
-        text = _norm(summary)
-        label = render.patient_label(appt, self.policy)
-        if label and text.startswith(label + render.SUMMARY_SEPARATOR.rstrip()):
-            text = text[len(label + render.SUMMARY_SEPARATOR.rstrip()) :].strip()
-        elif label and text == label:
-            text = ""
-        return self.keep_masked(text, current)
+        text = _strip_label(_norm(summary), render.patient_label(appt, self.policy))
+        if _plain(text) == _plain(render.masked_text(appt, current, self.policy)):
+            return current
+        return text if self._takes(text, current, self.rules.subject) else current
 
     def location(
         self,
         value: str | None,
         rendered: str,
         current_text: str | None,
+        linked: bool = False,
     ) -> tuple[bool, str | None]:
         """(unchanged, new free text)."""
-        if _norm(value) == _norm(rendered):
+        if self.rules.location is field_ownership.TextRule.PRACTICE_ONLY:
+            return True, current_text  # the view shows the practice's location row at most
+        shown = bool(_plain(rendered))
+        if value is None:
+            return (False, None) if self.rules.missing_clears and shown else (True, current_text)
+        if _plain(value) == _plain(rendered):
             return True, current_text
-        if not _norm(value):
+        if not shown and (current_text or linked):
+            return True, current_text  # hidden from this view: not the device's to change
+        if not _plain(value):
             return False, None
-        return False, self.keep_masked(_norm(value), current_text)
+        text = _norm(value)
+        real = self._location_source(current_text, linked)
+        return (False, text) if self._takes(text, real, self.rules.location) else (True, current_text)
+
+    def _location_source(self, current_text: str | None, linked: bool) -> str | None:
+        """The practice's text behind what the view showed as LOCATION."""
+        loc = self.appointment.location if linked else None
+        if current_text or loc is None:
+            return current_text
+        return ", ".join(p for p in (loc.name, loc.address) if p)
 
     def notes(self, description: str | None, current: str) -> str:
         appt = self.appointment
         if appt is None:
             return _norm(description)
-        if self.policy.pseudonymize:
-            return current  # a pseudonymized view never shows the notes: nothing to edit
-        if _norm(description) == _norm(render.description_text(appt, self.policy)):
+        if self.rules.notes is field_ownership.TextRule.PRACTICE_ONLY:
+            return current  # the view never shows the notes: nothing to edit
+        shown = render.description_text(appt, self.policy)
+        if description is None:
+            return "" if self.rules.missing_clears and _plain(shown) else current
+        if _plain(description) == _plain(shown):
             return current
+        if current and not _plain(shown):
+            return current  # hidden from this view: not the device's to change
         phone = appt.patient.phone if appt.patient is not None else None
         lines = _norm(description).split("\n")
         if phone:
             lines = [line for line in lines if line.strip() != f"Tel.: {phone}"]
-        return self.keep_masked("\n".join(lines).strip(), current)
+        text = "\n".join(lines).strip()
+        return text if not text or self._takes(text, current, self.rules.notes) else current
 
 
 # ---------------------------------------------------------------- mapping
@@ -399,13 +458,15 @@ def to_fields(
     policy: render.RenderPolicy,
     practice_tz: str,
     reviving: bool = False,
+    delegated: bool = False,
 ) -> AppointmentFields:
     """AppointmentFields for storing `obj` over `current` (None: a device-created appointment).
 
     `current` must come with patient, location and `override_rows` loaded (store.load_one).
+    `delegated`: the device writes through another practitioner's calendar (field_ownership).
     """
     times = _Times(obj, practice_tz)
-    texts = _Texts(current, policy)
+    texts = _Texts(current, policy, field_ownership.ownership(policy, delegated))
     master = obj.master
     start, end, tzid, all_day = times.span(master)
     rrule = _rrule(master, start)
@@ -415,7 +476,9 @@ def to_fields(
     location, location_free = None, _norm(_text(master, "LOCATION")) or None
     if current is not None:
         rendered = render.location_text(current, None, policy)
-        unchanged, location_free = texts.location(_text(master, "LOCATION"), rendered, current.location_text)
+        unchanged, location_free = texts.location(
+            _text(master, "LOCATION"), rendered, current.location_text, linked=current.location is not None
+        )
         location = current.location if unchanged else None
     fields = AppointmentFields(
         start_local=start,
@@ -457,9 +520,7 @@ def _override(
     if current is not None:
         own = row.subject if row is not None else None
         subject = texts.subject(_text(event, "SUMMARY"), own if own is not None else current.subject)
-        if own is None and _norm(_text(event, "SUMMARY")) == _norm(
-            render.summary_text(current, current.subject, policy)
-        ):
+        if own is None and subject == current.subject:
             subject = None  # unchanged: keeps following the series
         own_loc = row.location_text if row is not None else None
         unchanged, location = texts.location(

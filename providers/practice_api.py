@@ -38,6 +38,7 @@ from providers.models import (
     utcnow,
 )
 from providers.passwords import hash_password
+from providers.patient_mentions import pseudonyms_in
 from providers.series import series_bounds
 
 
@@ -556,6 +557,20 @@ def _check_fields(f: AppointmentFields) -> None:
             raise DataError(f"unknown status {o.status!r}")
 
 
+def _check_no_pseudonym(practice_id: int, f: AppointmentFields, stored: Appointment | None = None) -> None:
+    """A pseudonym is a view's mask of a patient, never practice data: no text field stores one,
+    whoever writes (a device, the import, the CLI). A text the row already holds is not
+    written anew (rows from before this check must stay editable)."""
+    texts = [f.subject, f.notes, f.location_text]
+    texts += [t for o in f.overrides for t in (o.subject, o.location_text)]
+    if stored is not None:
+        kept = {stored.subject, stored.notes, stored.location_text}
+        kept.update(t for o in getattr(stored, "override_rows", []) for t in (o.subject, o.location_text))
+        texts = [t for t in texts if t not in kept]
+    if pseudonyms_in(practice_id, texts):
+        raise DataError("a text holds a patient pseudonym; pseudonyms are never stored")
+
+
 def _iso_list(values: Iterable[dt.datetime]) -> str:
     return json.dumps(sorted(v.isoformat() for v in values))
 
@@ -633,6 +648,7 @@ def create_appointment(
     render it without reading it again (one round trip less per device PUT).
     """
     _check_fields(fields)
+    _check_no_pseudonym(practitioner.practice_id, fields)
     uid = uid or f"{uuid.uuid4()}@praxis-caldav"
     resource_name = resource_name or f"{uuid.uuid5(uuid.NAMESPACE_URL, uid).hex}.ics"
     appointment = Appointment(
@@ -674,6 +690,7 @@ def update_appointment(
     Returns the row as stored, read again; `reload=False` skips that read and returns None.
     """
     _check_fields(fields)
+    _check_no_pseudonym(appointment.practice_id, fields, stored=appointment)
     values = _row_values(fields)
     if patient is not False:
         values["patient"] = patient

@@ -9,6 +9,7 @@ import icalendar
 import pytest
 
 from davserver import device_extras
+from providers import practice_api as api
 from providers.models import Appointment
 from tests.two_way import ICAL, PASSWORD, calendar, calendar_path, event, new_practitioner, row, settings_of
 
@@ -74,7 +75,9 @@ STATUS:TENTATIVE""",
     )
     response = put(live, user, "created-1.ics", body, {"If-None-Match": "*"})
     assert response.status_code == 201
-    assert "ETag" not in response.headers  # stored form differs from the upload (§5.3.4)
+    # Stored as sent: the device's own form is served back, so PUT gives the ETag (§5.3.4).
+    fetched = get(live, user, "created-1.ics")
+    assert response.headers["ETag"] == fetched.headers["ETag"] and fetched.content == body.encode()
     appt = row(user, "created-1")
     assert appt.resource_name == "created-1.ics" and appt.uid == "created-1"
     assert appt.patient_id is None and appt.location_id is None
@@ -175,16 +178,37 @@ def test_identical_reupload_keeps_revision_and_returns_the_etag(live, user):
     assert row(user, "same").revision == revision
 
 
-def test_changed_upload_has_no_etag_and_get_returns_stored_form(live, user):
-    assert put(live, user, "stored.ics", event("stored")).status_code == 201
-    etag = get(live, user, "stored.ics").headers["ETag"]
-    body = event("stored", summary="Neu", extra="X-CLIENT-ONLY:1")
-    response = put(live, user, "stored.ics", body, {"If-Match": etag})
+def test_changed_upload_stored_as_sent_returns_the_etag(live, user):
+    assert put(live, user, "as-sent.ics", event("as-sent")).status_code == 201
+    etag = get(live, user, "as-sent.ics").headers["ETag"]
+    body = event("as-sent", summary="Neu", extra="X-CLIENT-ONLY;X-B=2;X-A=1:1")
+    response = put(live, user, "as-sent.ics", body, {"If-Match": etag})
+    assert response.status_code == 204
+    fetched = get(live, user, "as-sent.ics")
+    assert fetched.headers["ETag"] == response.headers["ETag"] != etag
+    assert fetched.content == body.encode()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        dict(summary="Neu  "),  # trailing blanks are not stored
+        dict(tzid="W. Europe Standard Time"),  # served as the IANA zone it maps to
+        dict(extra="LOCATION:" + "x" * 400),  # cut to the column
+    ],
+)
+def test_changed_upload_not_stored_as_sent_has_no_etag_and_get_returns_stored_form(live, user, change):
+    change = dict(change)
+    name = f"stored-{sorted(change)[0]}.ics"
+    assert put(live, user, name, event(name)).status_code == 201
+    etag = get(live, user, name).headers["ETag"]
+    body = event(name, extra="X-CLIENT-ONLY:1\n" + change.pop("extra", ""), **change)
+    response = put(live, user, name, body, {"If-Match": etag})
     assert response.status_code == 204 and "ETag" not in response.headers
-    fetched = get(live, user, "stored.ics")
-    assert fetched.headers["ETag"] != etag
+    fetched = get(live, user, name)
+    assert fetched.headers["ETag"] != etag and fetched.content != body.encode()
     ev = icalendar.Calendar.from_ical(fetched.content).walk("VEVENT")[0]
-    assert str(ev["SUMMARY"]) == "Neu" and str(ev["X-CLIENT-ONLY"]) == "1"
+    assert str(ev["X-CLIENT-ONLY"]) == "1"
     assert "LAST-MODIFIED" in ev and "DTSTAMP" in ev
 
 
@@ -230,6 +254,9 @@ def test_events_with_the_same_device_extras_share_one_parse_and_keep_their_own_d
         )
         assert put(live, user, name, body).status_code == 201
         names.append(name)
+        appt = row(user, f"shared-extras-{i}")  # the practice edits it: rendered from the row
+        fields = api.AppointmentFields(appt.start_local, appt.end_local, subject=f"Termin {i}!")
+        api.update_appointment(appt, fields)
     settings_of(live).render_cache.clear()  # rendered on write: render again on read
     device_extras._parse_extras.cache_clear()
     served = [icalendar.Calendar.from_ical(get(live, user, n).content) for n in names]
@@ -238,7 +265,7 @@ def test_events_with_the_same_device_extras_share_one_parse_and_keep_their_own_d
     for i, cal in enumerate(served):
         (vevent,) = cal.walk("VEVENT")
         assert str(vevent["UID"]) == f"shared-extras-{i}"
-        assert str(vevent["SUMMARY"]) == f"Termin {i}"
+        assert str(vevent["SUMMARY"]) == f"Termin {i}!"
         assert vevent.decoded("DTSTART").day == 11 + i
         assert [str(a["TRIGGER"].to_ical(), "ascii") for a in vevent.walk("VALARM")] == ["-PT15M"]
         assert vevent.get("CATEGORIES").cats == ["Praxis"]

@@ -32,13 +32,27 @@ def test_conflict_resolution(live, tmp_path, winner):
     sync.assert_noop(winner)
 
 
-def test_device_form_is_replaced_by_the_stored_form_once(live, tmp_path):
-    """An item the server stores differently (DURATION -> DTEND) comes back once, then rests."""
+def test_device_form_that_maps_onto_the_row_is_served_as_sent(live, tmp_path):
+    """An item the row represents exactly (DURATION instead of DTEND) rests after one sync."""
     user = new_practitioner("vdir-canonical")
     sync = Sync(live, user, tmp_path)
     item = local_item("dur", "Kurz").replace("DTEND;TZID=Europe/Vienna:20260310T110000", "DURATION:PT30M")
     (sync.local / "dur.ics").write_text(item)
     sync.run()
+    assert row(user, "dur").end_local.minute == 30
+    sync.assert_noop()
+    assert sync.files()["dur.ics"] == item.replace("\r\n", "\n")  # never rewritten
+
+
+def test_device_form_is_replaced_by_the_stored_form_once(live, tmp_path):
+    """An item the server stores differently (a Windows zone name -> IANA) comes back once,
+    then rests."""
+    user = new_practitioner("vdir-canonical")
+    sync = Sync(live, user, tmp_path)
+    windows = "TZID=W. Europe Standard Time"
+    item = local_item("win", "Kurz").replace("TZID=Europe/Vienna", windows)
+    (sync.local / "win.ics").write_text(item)
+    sync.run()
     sync.run()  # the PUT response had no ETag (stored form differs): the client re-reads it
-    assert "DTEND;TZID=Europe/Vienna:20260310T103000" in sync.files()["dur.ics"]
+    assert "DTSTART;TZID=Europe/Berlin:20260310T100000" in sync.files()["win.ics"]
     sync.assert_noop()

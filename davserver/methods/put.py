@@ -1,10 +1,11 @@
 """PUT: a device creates or changes an appointment (RFC 4791 §5.3.2).
 
-The practice database stays the truth: the upload is mapped onto the row (ical_parse) and
-the resource is rendered from the row again, so the stored object usually differs from what
-was sent and the response then carries no ETag (§5.3.4); the device re-reads it. Every
-check runs before the write, and the write is one compare-and-set transaction, so a
-rejected or losing request changes nothing.
+The practice database stays the truth: the upload is mapped onto the row (ical_parse, under
+field_ownership) and the resource is what the row renders to. When that is the upload itself
+(device_form: the device's own event, stored as sent) the response carries the ETag; when
+the server stored anything else it carries none (§5.3.4) and the ETag has moved, so the
+device re-reads it. Every check runs before the write, and the write is one compare-and-set
+transaction, so a rejected or losing request changes nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from davserver import ical_parse, render
+from davserver import device_form, ical_parse, render
 from davserver.http import CalDAVError, read_body, respond
 from davserver.methods.conditions import check_preconditions, served, writable_calendar
 from providers import practice_api as api
@@ -94,7 +95,7 @@ def _store(
     row, other = store.rows_at_name_or_uid(owner_id, name, obj.uid)
     visible = row is not None and served(row, settings)
     conditional = check_preconditions(environ, calendar.etag(row.revision) if visible else None)
-    if visible and _may_equal_rendering(calendar, body) and calendar.render(row) == body:
+    if visible and _may_equal_rendering(calendar, body, row) and calendar.render(row) == body:
         return 204, calendar.etag(row.revision)  # nothing changed: no new revision
 
     if other is not None and (served(other, settings) or visible):
@@ -112,7 +113,12 @@ def _store(
     reviving = target is not None and not served(target, settings)
     try:
         fields = ical_parse.to_fields(
-            obj, target, calendar.policy, settings.practice_timezone, reviving=reviving
+            obj,
+            target,
+            calendar.policy,
+            settings.practice_timezone,
+            reviving=reviving,
+            delegated=calendar.viewer.id != calendar.owner.id,
         )
         # Each data-API call is one transaction by itself; only parking a cancelled row must
         # share one with the create (an outer transaction costs a savepoint round trip).
@@ -122,6 +128,7 @@ def _store(
                 api.park_appointment(parked)
             if target is None:
                 created = _create(calendar, name, obj.uid, fields, conditional)
+                device_form.remember(obj, fields)
             else:
                 _update(target, name, obj.uid, fields, conditional)
     except (api.DataError, ical_parse.InvalidObject, ValueError) as exc:
@@ -150,9 +157,11 @@ def _create_if_absent(
         fields = ical_parse.to_fields(
             obj, None, calendar.policy, calendar.settings.practice_timezone, reviving=False
         )
-        return api.create_appointment(calendar.owner, fields, uid=obj.uid, resource_name=name)
+        created = api.create_appointment(calendar.owner, fields, uid=obj.uid, resource_name=name)
     except (pw.IntegrityError, api.DataError, ical_parse.InvalidObject, ValueError):
         return None
+    device_form.remember(obj, fields)  # rendering it on write need not parse the upload again
+    return created
 
 
 def _create(
@@ -219,9 +228,14 @@ def _etag_if_identical(
 _RENDERED_MARK = f"PRODID:{render.PRODID}\r\n".encode()
 
 
-def _may_equal_rendering(calendar: CalendarCollection, body: bytes) -> bool:
-    """False only when `body` is certainly not what the calendar would render."""
-    return calendar.settings.renderer is not render.render_appointment or _RENDERED_MARK in body
+def _may_equal_rendering(calendar: CalendarCollection, body: bytes, row: Appointment) -> bool:
+    """False only when `body` is certainly not what the calendar would render: neither our
+    rendering nor the device's own upload served back as sent (device_form)."""
+    if calendar.settings.renderer not in (render.render_appointment, device_form.render_for_view):
+        return True
+    return _RENDERED_MARK in body or (
+        row.device_ical is not None and body == device_form.upload_bytes(row.device_ical)
+    )
 
 
 def _one_line(exc: Exception) -> str:

@@ -183,9 +183,12 @@ class Davx5:
     def upload_new(self, summary: str, start: dt.datetime) -> str:
         uid = new_uid()
         href = f"{self.calendar}{uid}.ics"
-        resp = self.device.put(href, device_event(uid, summary, start, prodid=f"-//{UA}//EN"), new=True)
+        body = device_event(uid, summary, start, prodid=f"-//{UA}//EN")
+        resp = self.device.put(href, body, new=True)
         assert resp.status_code == 201, (resp.status_code, resp.text)
         self.etags[href] = resp.headers.get("ETag")  # None: downloaded again on the next sync
+        if self.etags[href] is not None:  # stored as sent: the local copy is the server's
+            self.data[href] = body
         return href
 
 
@@ -243,8 +246,9 @@ def test_anna_maier_sets_up_davx5_from_the_urls_output_alone(deployment, davx5, 
 def test_davx5_creates_edits_and_deletes_with_preconditions(davx5):
     d = davx5.device
     href = davx5.upload_new("Hausbesuch (Handy)", local(6, 11))
+    assert davx5.etags[href] is not None  # stored as sent (RFC 4791 §5.3.4)
     downloaded, _ = davx5.sync()
-    assert href in downloaded and summary_of(davx5.data[href]) == "Hausbesuch (Handy)"
+    assert href not in downloaded and summary_of(davx5.data[href]) == "Hausbesuch (Handy)"
     uid = uid_of(davx5.data[href])
     assert href.endswith(f"/{uid}.ics")
 
@@ -252,9 +256,12 @@ def test_davx5_creates_edits_and_deletes_with_preconditions(davx5):
     again = d.put(href, davx5.data[href], new=True)
     assert again.status_code == 412
 
-    edited = d.put(href, device_event(uid, "Hausbesuch 12 Uhr", local(6, 12)), etag=davx5.etags[href])
+    body = device_event(uid, "Hausbesuch 12 Uhr", local(6, 12))
+    edited = d.put(href, body, etag=davx5.etags[href])
     assert edited.status_code in (200, 204)
     davx5.etags[href] = edited.headers.get("ETag")
+    if davx5.etags[href] is not None:  # stored as sent: the local copy is the server's
+        davx5.data[href] = body
     davx5.sync()
     assert summary_of(davx5.data[href]) == "Hausbesuch 12 Uhr"
 
