@@ -19,7 +19,7 @@ from dateutil import rrule as du_rrule
 from icalendar.parser.content_line import Contentlines
 from icalendar.timezone import tzp
 
-from davserver import render
+from davserver import ical_validate, render
 from davserver.ical_tz import ZoneResolver, convert
 from providers.models import Appointment, AppointmentOverride
 from providers.practice_api import AppointmentFields, OverrideFields
@@ -70,7 +70,10 @@ def parse_object(body: bytes, charset: str | None = None) -> DeviceObject:
     """Validate an uploaded calendar object resource; raise InvalidObject on a broken one."""
     text = decode(body, charset)
     try:
+        ical_validate.check_text(text)
         calendars, zones = _parse_calendars(text)
+    except ical_validate.InvalidValue as exc:
+        raise InvalidObject(VALID_DATA, str(exc)) from None
     except (ValueError, IndexError, KeyError, TypeError):
         raise InvalidObject(VALID_DATA, "body is not iCalendar data") from None
     if len(calendars) != 1 or calendars[0].name != "VCALENDAR":
@@ -104,6 +107,10 @@ def parse_object(body: bytes, charset: str | None = None) -> DeviceObject:
     for event in events:
         if "DTSTART" not in event:
             raise InvalidObject(VALID_DATA, "VEVENT without DTSTART")
+    try:
+        ical_validate.check_events(events)
+    except ical_validate.InvalidValue as exc:
+        raise InvalidObject(VALID_DATA, str(exc)) from None
     if zones is None:
         zones = [c for c in cal.subcomponents if c.name == "VTIMEZONE"]
     timezones = {str(tz["TZID"]): tz for tz in zones if "TZID" in tz}

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import peewee as pw
 
-from providers import practitioner_cache, prepared
+from providers import practitioner_cache, prepared, validation
 from providers.models import (
     STATUS_CANCELLED,
     STATUSES,
@@ -234,6 +234,7 @@ def create_practitioner(
     is_admin: bool = False,
 ) -> Practitioner:
     name = _check_username(username)
+    _valid(validation.check_text, display_name, "display_name")
     if not password:
         raise DataError("password is empty")
     _check_email(email)
@@ -309,6 +310,9 @@ def update_practitioner(practitioner: Practitioner, **values: object) -> Practit
         raise DataError("direction must be two-way or server-to-device")
     if "email" in values:
         _check_email(values["email"])  # type: ignore[arg-type]
+    for key in ("display_name", "calendar_displayname"):
+        if isinstance(values.get(key), str):
+            _valid(validation.check_text, values[key], key)
     rendering = {"pseudonymize", "include_phone", "display_name"}
     changed = {k for k, v in values.items() if getattr(practitioner, k) != v}
     with database_proxy.atomic():
@@ -346,6 +350,8 @@ def upsert_patient(
     phone: str | None = None,
     external_id: str | None = None,
 ) -> Patient:
+    for field_name, text in (("first_name", first_name), ("last_name", last_name), ("phone", phone)):
+        _valid(validation.check_text, text, field_name)
     with database_proxy.atomic():
         query = Patient.select().where(Patient.practice == practice)
         if external_id is not None:
@@ -377,6 +383,8 @@ def delete_patient(patient: Patient) -> None:
 def upsert_location(
     practice: Practice, name: str, address: str | None = None, external_id: str | None = None
 ) -> Location:
+    _valid(validation.check_text, name, "name")
+    _valid(validation.check_text, address, "address")
     with database_proxy.atomic():
         query = Location.select().where(Location.practice == practice)
         if external_id is not None:
@@ -454,6 +462,7 @@ class AppointmentFields:
 
 
 def _check_fields(f: AppointmentFields) -> None:
+    _valid(validation.check_appointment, f)
     if f.status not in STATUSES:
         raise DataError(f"unknown status {f.status!r}")
     if f.end_local < f.start_local:
@@ -470,6 +479,14 @@ def _check_fields(f: AppointmentFields) -> None:
         seen.add(o.recurrence_id)
         if o.status not in STATUSES:
             raise DataError(f"unknown status {o.status!r}")
+
+
+def _valid(check, *args) -> None:
+    """Run a providers.validation check; its refusal is a DataError like every other."""
+    try:
+        check(*args)
+    except validation.InvalidValue as exc:
+        raise DataError(str(exc)) from None
 
 
 def _iso_list(values: Iterable[dt.datetime]) -> str:
