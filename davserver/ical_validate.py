@@ -9,7 +9,6 @@ applies too (providers/validation.py). A refusal is InvalidValue; PUT answers it
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import icalendar
 
@@ -18,34 +17,21 @@ from providers.validation import (
     DEVICE_TZID_MAX,
     InvalidValue,
     check_duration,
+    check_ical_structure,
     check_moment,
     check_rrule,
 )
 
-MAX_DEPTH = 8  # VCALENDAR > VEVENT > VALARM is 3; VTIMEZONE > STANDARD is 3
-_BEGIN_END = re.compile(r"^(BEGIN|END)[ \t]*:", re.IGNORECASE | re.MULTILINE)
-_FOLD = re.compile(r"\r?\n[ \t]")
-# A TZID parameter value; the parser looks every one up as a file name (OSError when long).
-_LONG_TZID = re.compile(
-    rf';TZID=("[^"\r\n]{{{DEVICE_TZID_MAX + 1},}}"|[^;:"\r\n]{{{DEVICE_TZID_MAX + 1},}})', re.IGNORECASE
-)
 _TIME_PROPS = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
 
 
 def check_text(text: str) -> None:
-    """No control characters (RFC 5545 §3.3.11, §3.1), components at most MAX_DEPTH deep,
-    TZID parameters of at most DEVICE_TZID_MAX characters."""
+    """No control characters (RFC 5545 §3.3.11, §3.1), then validation.check_ical_structure."""
     found = CONTROL.search(text)
     if found is not None:
         line = text.count("\n", 0, found.start()) + 1
         raise InvalidValue(f"control character U+{ord(found.group()):04X} in line {line}")
-    depth = 0
-    for match in _BEGIN_END.finditer(text):
-        depth += 1 if match.group(1).upper() == "BEGIN" else -1
-        if depth > MAX_DEPTH:
-            raise InvalidValue(f"components are nested more than {MAX_DEPTH} deep")
-    if _LONG_TZID.search(_FOLD.sub("", text)) is not None:
-        raise InvalidValue(f"TZID is limited to {DEVICE_TZID_MAX} characters")
+    check_ical_structure(text)
 
 
 def check_events(events: list[icalendar.Component]) -> None:

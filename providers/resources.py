@@ -21,7 +21,7 @@ from urllib.parse import quote
 from wsgidav.dav_error import HTTP_CONFLICT, HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 
-from providers import properties, store, validation
+from providers import properties, served_data, store, validation
 from providers.models import Appointment, Practitioner
 from providers.practice_api import update_practitioner, url_segment
 from providers.properties import CALENDAR, OBJECT, PRINCIPAL, ROOT
@@ -74,7 +74,7 @@ class _LiveProps:
             value = prop.value(self)
             if value is None:
                 raise DAVError(HTTP_NOT_FOUND)
-            return value
+            return served_data.xml_text(value) if isinstance(value, str) else value
         if name in self._wsgidav_names():
             return super().get_property_value(name)
         raise DAVError(HTTP_NOT_FOUND)
@@ -286,7 +286,7 @@ class CalendarCollection(_LiveProps, DAVCollection):
         cache = self.settings.render_cache
         data = cache.get(key)
         if data is None:
-            data = self.settings.renderer(appt, self.policy)
+            data = served_data.rendered(self.settings.renderer, appt, self.policy)
             cache[key] = data
         return data
 

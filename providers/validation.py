@@ -52,8 +52,29 @@ _BY_RANGES = {
 _RULE_PARTS = {"FREQ", "UNTIL", "COUNT", "INTERVAL", "BYDAY", "WKST", *_BY_RANGES}
 
 
+MAX_DEPTH = 8  # VCALENDAR > VEVENT > VALARM is 3; VTIMEZONE > STANDARD is 3
+_BEGIN_END = re.compile(r"^(BEGIN|END)[ \t]*:", re.IGNORECASE | re.MULTILINE)
+_FOLD = re.compile(r"\r?\n[ \t]")
+# A TZID parameter value; icalendar looks every one up as a file name (OSError when long).
+_LONG_TZID = re.compile(
+    rf';TZID=("[^"\r\n]{{{DEVICE_TZID_MAX + 1},}}"|[^;:"\r\n]{{{DEVICE_TZID_MAX + 1},}})', re.IGNORECASE
+)
+
+
 class InvalidValue(ValueError):
     """A value no appointment may hold; str() is a one-line reason naming the field."""
+
+
+def check_ical_structure(text: str) -> None:
+    """iCalendar text whose parse and expansion stay bounded: components at most MAX_DEPTH
+    deep (expansion copies them recursively), TZID parameters of sane length."""
+    depth = 0
+    for match in _BEGIN_END.finditer(text):
+        depth += 1 if match.group(1).upper() == "BEGIN" else -1
+        if depth > MAX_DEPTH:
+            raise InvalidValue(f"components are nested more than {MAX_DEPTH} deep")
+    if _LONG_TZID.search(_FOLD.sub("", text)) is not None:
+        raise InvalidValue(f"TZID is limited to {DEVICE_TZID_MAX} characters")
 
 
 def check_text(value: str | None, field: str) -> None:
@@ -62,11 +83,20 @@ def check_text(value: str | None, field: str) -> None:
         raise InvalidValue(f"{field}: control character U+{ord(found.group()):04X} is not allowed")
 
 
-def check_moment(value: dt.date | dt.datetime, field: str) -> None:
-    """A date or wall-clock time within EARLIEST..LATEST."""
+def within_limits(value: dt.date | dt.datetime) -> bool:
     if not isinstance(value, dt.datetime):
         value = dt.datetime.combine(value, dt.time())
-    if not EARLIEST <= value.replace(tzinfo=None) <= LATEST:
+    return EARLIEST <= value.replace(tzinfo=None) <= LATEST
+
+
+def parse_local(text: str) -> dt.datetime:
+    """A stored ISO wall-clock time or date (ValueError if it is none)."""
+    return dt.datetime.fromisoformat(text)
+
+
+def check_moment(value: dt.date | dt.datetime, field: str) -> None:
+    """A date or wall-clock time within EARLIEST..LATEST."""
+    if not within_limits(value):
         raise InvalidValue(f"{field}: dates are limited to the years {EARLIEST.year} to {LATEST.year}")
 
 

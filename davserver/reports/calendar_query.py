@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 from lxml import etree
@@ -199,7 +199,10 @@ def exact_span(appt: Appointment) -> tuple[dt.datetime, dt.datetime] | None:
     """
     if appt.is_recurring or appt.all_day or appt.tzid is None:
         return None
-    zone = ZoneInfo(appt.tzid)
+    try:
+        zone = ZoneInfo(appt.tzid)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # a legacy row: the rendering decides
+        return None
     start = to_utc(appt.start_local.replace(microsecond=0), zone)
     end = to_utc(appt.end_local.replace(microsecond=0), zone)
     return start, end
