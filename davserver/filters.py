@@ -14,9 +14,12 @@ Time-range where RFC 4791 defines none (VCALENDAR, SUMMARY, ...) is invalid.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import string
+import time as clock
 from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -44,6 +47,38 @@ _BROKEN_DATA = (ValueError, KeyError, TypeError, AttributeError, OverflowError)
 _MARGIN = timedelta(days=2)
 _FAR_PAST = datetime(1000, 1, 1, tzinfo=UTC)
 _FAR_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)
+# Recurrence work one request may do, over every object it expands (README, "Limits").
+MAX_INSTANCES = 20_000
+MAX_SECONDS = 10.0
+_BUDGET: ContextVar[list | None] = ContextVar("recurrence_budget", default=None)
+
+
+class TooMuchWork(Exception):
+    """The request would expand more instances, or take longer, than one request may.
+
+    Not a ValueError: the handlers that include broken data must not swallow it.
+    """
+
+
+@contextlib.contextmanager
+def work_budget(instances: int = MAX_INSTANCES, seconds: float = MAX_SECONDS) -> Iterator[None]:
+    """Bound the recurrence expansion of everything run inside (one request)."""
+    token = _BUDGET.set([instances, clock.monotonic() + seconds])
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
+
+def _charge(instances: int) -> None:
+    budget = _BUDGET.get()
+    if budget is None:
+        return
+    budget[0] -= instances
+    if budget[0] < 0:
+        raise TooMuchWork(f"the request would expand more than {MAX_INSTANCES} instances")
+    if clock.monotonic() > budget[1]:
+        raise TooMuchWork(f"the request would take longer than {MAX_SECONDS:.0f} seconds")
 
 
 class FilterError(Exception):
@@ -295,14 +330,16 @@ def _earliest(vevents: Sequence[icalendar.Component], default_tz: ZoneInfo) -> d
 
 
 def instances_overlapping(
-    vevents: Sequence[icalendar.Component], tr: TimeRange, default_tz: ZoneInfo
+    vevents: Sequence[icalendar.Component], tr: TimeRange, default_tz: ZoneInfo, counted: bool = True
 ) -> Iterator[icalendar.Component]:
     """Lazily yield every VEVENT instance (RRULE/RDATE/EXDATE/overrides) overlapping tr.
 
     recurring-ical-events is queried in doubling windows starting at the later of
     tr.start and the first possible instance, so an infinite RRULE with an open
     end stops at the first hit and a bounded range never scans past tr.end.
-    Raises the library's ValueError subclasses (or KeyError) on broken data.
+    Raises the library's ValueError subclasses (or KeyError) on broken data, and
+    TooMuchWork when the request's budget (work_budget) is spent: its time always, its
+    instances when `counted` (expand, free-busy; a filter test stops at the first anyway).
     """
     holder = icalendar.Calendar()
     for vevent in vevents:
@@ -311,11 +348,14 @@ def instances_overlapping(
     begin = _earliest(vevents, default_tz)
     if tr.start is not None and tr.start - _FAR_PAST > _MARGIN:
         begin = max(begin, tr.start - _MARGIN)
-    stop = _FAR_FUTURE if tr.end is None else min(tr.end + _MARGIN, _FAR_FUTURE)
+    # Compared before adding: a range ending in 9999 must not overflow (and be swallowed).
+    stop = _FAR_FUTURE if tr.end is None or tr.end >= _FAR_FUTURE - _MARGIN else tr.end + _MARGIN
     span, seen = timedelta(days=7), set()
     while begin < stop:
         until = begin + span if span < stop - begin else stop
+        _charge(0)  # the clock, before each window
         found = [(instance_span(i, default_tz), i) for i in query.between(begin, until)]
+        _charge(len(found) if counted else 0)
         for (start, end), instance in sorted(found, key=lambda pair: pair[0]):
             key = (str(instance.get("UID")), instance["RECURRENCE-ID"].dt, start)
             if key not in seen and overlaps(start, end, tr):
@@ -416,7 +456,7 @@ def _vevents_in_range(
                 comp = vevents[i] = comp.copy()
                 comp["EXDATE"] = _props(comp, "EXDATE") + [vDDDLists([o["RECURRENCE-ID"].dt]) for o in mine]
     try:
-        return next(instances_overlapping(vevents, tr, default_tz), None) is not None
+        return next(instances_overlapping(vevents, tr, default_tz, counted=False), None) is not None
     except _BROKEN_DATA:
         return True  # unreadable recurrence data: include rather than hide the event
 

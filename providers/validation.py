@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from itertools import islice
 from typing import TYPE_CHECKING
 
 import icalendar
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 EARLIEST = dt.datetime(1800, 1, 1)
 LATEST = dt.datetime(2999, 12, 31, 23, 59, 59)
 MAX_DURATION = dt.timedelta(days=3660)  # ten years: longer than any appointment
+MAX_SERIES_INSTANCES = 10_000  # a daily series for 27 years
 TZID_MAX = 64  # Appointment.tzid
 DEVICE_TZID_MAX = 255  # a device's own TZID (Outlook's are long but not longer)
 # The Gregorian calendar repeats every 400 years: a rule with no instance in one full cycle
@@ -125,6 +127,12 @@ def check_rrule(text: str, dtstart: dt.datetime, field: str = "rrule") -> None:
     problem = rrule_problem(text, dtstart)
     if problem is not None:
         raise InvalidValue(f"{field}: {problem}")
+    upper = text.upper()
+    if "COUNT=" in upper or "UNTIL=" in upper:  # every write computes the last instance
+        naive = dtstart.replace(tzinfo=None)
+        rule = du_rrule.rrulestr(text, dtstart=naive, ignoretz=True)
+        if next(islice(rule, MAX_SERIES_INSTANCES, None), None) is not None:
+            raise InvalidValue(f"{field}: a series is limited to {MAX_SERIES_INSTANCES} instances")
 
 
 def rrule_problem(text: str, dtstart: dt.datetime) -> str | None:

@@ -231,6 +231,9 @@ def test_data_api_refuses_directly():
         ("FREQ=MONTHLY;BYDAY=54MO", False),
         ("FREQ=DAILY;X-FOO=1", False),
         ("FREQ=DAILY;COUNT=2;UNTIL=20270101T000000Z", False),
+        ("FREQ=DAILY;COUNT=10001", False),
+        ("FREQ=DAILY;UNTIL=21000101T000000Z", False),
+        ("FREQ=WEEKLY;UNTIL=21000101T000000Z", True),
     ],
 )
 def test_rule_checks(rule, ok):
