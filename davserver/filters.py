@@ -14,12 +14,9 @@ Time-range where RFC 4791 defines none (VCALENDAR, SUMMARY, ...) is invalid.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import string
-import time as clock
 from collections.abc import Iterator, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -28,6 +25,8 @@ import icalendar
 import recurring_ical_events
 from icalendar.prop import vDDDLists
 from lxml import etree
+
+from davserver.work_budget import charge
 
 CALDAV_NS = "urn:ietf:params:xml:ns:caldav"
 COLLATIONS = ("i;ascii-casemap", "i;octet")
@@ -38,6 +37,21 @@ _TR_COMPONENTS_UNSUPPORTED = {"VTODO", "VJOURNAL", "VFREEBUSY", "VALARM"}
 _TR_PROPS_SUPPORTED = {"COMPLETED", "CREATED", "DTSTAMP", "LAST-MODIFIED"}
 _TR_PROPS_UNSUPPORTED = {"DTSTART", "DTEND", "DUE"}
 _MAIN_COMPONENTS = {"VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY"}
+# RFC 5545 (and 7953) nesting: a comp-filter for anything else can never match (§9.7.1
+# makes such a filter invalid, not empty). X- components may appear anywhere.
+_SUBCOMPONENTS = {
+    "VCALENDAR": {*_MAIN_COMPONENTS, "VTIMEZONE", "VAVAILABILITY"},
+    "VEVENT": {"VALARM"},
+    "VTODO": {"VALARM"},
+    "VJOURNAL": set(),
+    "VFREEBUSY": set(),
+    "VALARM": set(),
+    "VTIMEZONE": {"STANDARD", "DAYLIGHT"},
+    "STANDARD": set(),
+    "DAYLIGHT": set(),
+    "VAVAILABILITY": {"AVAILABLE"},
+    "AVAILABLE": set(),
+}
 # <is-defined/> (CalDAV drafts) is still sent by old clients; it adds no test.
 _EXISTS = {"is-not-defined", "is-defined"}
 # Bad stored data must not break a whole REPORT; such objects are included.
@@ -47,38 +61,6 @@ _BROKEN_DATA = (ValueError, KeyError, TypeError, AttributeError, OverflowError)
 _MARGIN = timedelta(days=2)
 _FAR_PAST = datetime(1000, 1, 1, tzinfo=UTC)
 _FAR_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)
-# Recurrence work one request may do, over every object it expands (README, "Limits").
-MAX_INSTANCES = 20_000
-MAX_SECONDS = 10.0
-_BUDGET: ContextVar[list | None] = ContextVar("recurrence_budget", default=None)
-
-
-class TooMuchWork(Exception):
-    """The request would expand more instances, or take longer, than one request may.
-
-    Not a ValueError: the handlers that include broken data must not swallow it.
-    """
-
-
-@contextlib.contextmanager
-def work_budget(instances: int = MAX_INSTANCES, seconds: float = MAX_SECONDS) -> Iterator[None]:
-    """Bound the recurrence expansion of everything run inside (one request)."""
-    token = _BUDGET.set([instances, clock.monotonic() + seconds])
-    try:
-        yield
-    finally:
-        _BUDGET.reset(token)
-
-
-def _charge(instances: int) -> None:
-    budget = _BUDGET.get()
-    if budget is None:
-        return
-    budget[0] -= instances
-    if budget[0] < 0:
-        raise TooMuchWork(f"the request would expand more than {MAX_INSTANCES} instances")
-    if clock.monotonic() > budget[1]:
-        raise TooMuchWork(f"the request would take longer than {MAX_SECONDS:.0f} seconds")
 
 
 class FilterError(Exception):
@@ -236,6 +218,11 @@ def _comp_filter(el: etree._Element) -> CompFilter:
     name = _name(el)
     parts = _split(el, _EXISTS | {"time-range", "prop-filter", "comp-filter"})
     tr = _time_range(parts)
+    allowed = _SUBCOMPONENTS.get(name)
+    for child in parts.get("comp-filter", []):
+        child_name = _name(child)
+        if allowed is not None and child_name not in allowed and not child_name.startswith("X-"):
+            raise FilterError("valid-filter", f"{child_name} cannot be a component of {name}")
     if tr is not None and name in _TR_COMPONENTS_UNSUPPORTED:
         raise FilterError("supported-filter", f"time-range on {name} is not supported")
     if tr is not None and name != "VEVENT":
@@ -338,7 +325,7 @@ def instances_overlapping(
     tr.start and the first possible instance, so an infinite RRULE with an open
     end stops at the first hit and a bounded range never scans past tr.end.
     Raises the library's ValueError subclasses (or KeyError) on broken data, and
-    TooMuchWork when the request's budget (work_budget) is spent: its time always, its
+    work_budget.TooMuchWork when the request's budget is spent: its time always, its
     instances when `counted` (expand, free-busy; a filter test stops at the first anyway).
     """
     holder = icalendar.Calendar()
@@ -353,9 +340,9 @@ def instances_overlapping(
     span, seen = timedelta(days=7), set()
     while begin < stop:
         until = begin + span if span < stop - begin else stop
-        _charge(0)  # the clock, before each window
+        charge(0)  # the clock, before each window
         found = [(instance_span(i, default_tz), i) for i in query.between(begin, until)]
-        _charge(len(found) if counted else 0)
+        charge(len(found) if counted else 0)
         for (start, end), instance in sorted(found, key=lambda pair: pair[0]):
             key = (str(instance.get("UID")), instance["RECURRENCE-ID"].dt, start)
             if key not in seen and overlaps(start, end, tr):

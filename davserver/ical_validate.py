@@ -36,7 +36,8 @@ def check_text(text: str) -> None:
 
 def check_events(events: list[icalendar.Component]) -> None:
     """Times within the supported years, durations within limits, TZIDs of sane length,
-    a rule that can be expanded in bounded time."""
+    a rule that can be expanded in bounded time, overrides we can store as sent."""
+    check_override_notes(events)
     for event in events:
         for name in _TIME_PROPS:
             for prop in _props(event, name):
@@ -53,10 +54,31 @@ def check_events(events: list[icalendar.Component]) -> None:
                 check_duration(_naive(event["DTEND"].dt) - _naive(event["DTSTART"].dt), "DTEND")
             except TypeError:
                 pass  # DATE against DATE-TIME: ical_parse decides
+        rid = event.get("RECURRENCE-ID")
+        if rid is not None and "RANGE" in getattr(rid, "params", {}):
+            raise InvalidValue("RECURRENCE-ID;RANGE=THISANDFUTURE is not supported: change the series itself")
         rules = _props(event, "RRULE")
         if rules and "DTSTART" in event:
             text = rules[0].to_ical().decode("ascii", "replace")
             check_rrule(text, _naive(event["DTSTART"].dt), "RRULE")
+
+
+def check_override_notes(events: list[icalendar.Component]) -> None:
+    """An occurrence cannot have notes of its own (the practice keeps one text per series):
+    refused rather than dropped. Notes equal to the series' or none at all are fine."""
+    masters = [e for e in events if "RECURRENCE-ID" not in e]
+    series = _text(masters[0]) if masters else ""
+    for event in events:
+        if "RECURRENCE-ID" in event and _text(event) not in ("", series):
+            raise InvalidValue("an occurrence cannot have its own DESCRIPTION: change the series' notes")
+
+
+def _text(event: icalendar.Component) -> str:
+    value = event.get("DESCRIPTION")
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    lines = str(value or "").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(line.rstrip() for line in lines).strip()
 
 
 def _props(event: icalendar.Component, name: str) -> list:

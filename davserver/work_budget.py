@@ -1,0 +1,47 @@
+"""How much recurrence work one request may do (README, "Limits").
+
+Expanding an endless series over thousands of years, or free-busy over them, would pin a
+core and grow memory for as long as it runs. The REPORT handler runs each request inside
+work_budget(); instances_overlapping charges every window it expands and raises
+TooMuchWork when the request's instances or time are spent (answered 403 max-instances).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time as clock
+from collections.abc import Iterator
+from contextvars import ContextVar
+
+# Recurrence work one request may do, over every object it expands (README, "Limits").
+MAX_INSTANCES = 20_000
+MAX_SECONDS = 10.0
+_BUDGET: ContextVar[list | None] = ContextVar("recurrence_budget", default=None)
+
+
+class TooMuchWork(Exception):
+    """The request would expand more instances, or take longer, than one request may.
+
+    Not a ValueError: the handlers that include broken data must not swallow it.
+    """
+
+
+@contextlib.contextmanager
+def work_budget(instances: int = MAX_INSTANCES, seconds: float = MAX_SECONDS) -> Iterator[None]:
+    """Bound the recurrence expansion of everything run inside (one request)."""
+    token = _BUDGET.set([instances, clock.monotonic() + seconds])
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
+
+def charge(instances: int) -> None:
+    budget = _BUDGET.get()
+    if budget is None:
+        return
+    budget[0] -= instances
+    if budget[0] < 0:
+        raise TooMuchWork(f"the request would expand more than {MAX_INSTANCES} instances")
+    if clock.monotonic() > budget[1]:
+        raise TooMuchWork(f"the request would take longer than {MAX_SECONDS:.0f} seconds")
