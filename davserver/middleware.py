@@ -109,7 +109,12 @@ class RequestBodyMiddleware(BaseMiddleware):
             return environ["wsgi.input"].read(length) if length else b""
         if not chunked:
             return b""
-        data = environ["wsgi.input"].read(self.limit + 1)
+        try:
+            data = environ["wsgi.input"].read(self.limit + 1)
+        except ValueError:  # a malformed chunk (framing.py): the rest of the stream is unusable
+            raise CalDAVError(
+                400, message="malformed chunked body", headers=(("Connection", "close"),)
+            ) from None
         if len(data) > self.limit:
             raise too_large
         return data
