@@ -26,7 +26,7 @@ import recurring_ical_events
 from icalendar.prop import vDDDLists
 from lxml import etree
 
-from davserver.work_budget import charge
+from davserver.work_budget import charge, remaining
 
 CALDAV_NS = "urn:ietf:params:xml:ns:caldav"
 COLLATIONS = ("i;ascii-casemap", "i;octet")
@@ -348,7 +348,10 @@ def instances_overlapping(
             if key not in seen and overlaps(start, end, tr):
                 seen.add(key)
                 yield instance
-        begin, span = until, span * 2
+        # Windows double, but never beyond a day per instance the budget has left: one
+        # window of an endless daily series must not compute millions before the check.
+        left = remaining() if counted else None
+        begin, span = until, span * 2 if left is None else min(span * 2, timedelta(days=left + 1))
 
 
 def _text_ok(value: str, tm: TextMatch) -> bool:

@@ -90,6 +90,10 @@ def parse_object(body: bytes, charset: str | None = None) -> DeviceObject:
         raise InvalidObject(SUPPORTED_COMPONENT, "this calendar stores VEVENT components only")
     events = [c for c in cal.subcomponents if c.name == "VEVENT"]
     _check_errors(events)
+    try:
+        ical_validate.check_events(events)
+    except ical_validate.InvalidValue as exc:
+        raise InvalidObject(VALID_DATA, str(exc)) from None
     uids = {str(e.get("UID", "")).strip() for e in events}
     if "" in uids:
         raise InvalidObject(VALID_OBJECT, "every VEVENT needs a UID")
@@ -107,10 +111,6 @@ def parse_object(body: bytes, charset: str | None = None) -> DeviceObject:
     for event in events:
         if "DTSTART" not in event:
             raise InvalidObject(VALID_DATA, "VEVENT without DTSTART")
-    try:
-        ical_validate.check_events(events)
-    except ical_validate.InvalidValue as exc:
-        raise InvalidObject(VALID_DATA, str(exc)) from None
     if zones is None:
         zones = [c for c in cal.subcomponents if c.name == "VTIMEZONE"]
     timezones = {str(tz["TZID"]): tz for tz in zones if "TZID" in tz}

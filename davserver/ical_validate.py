@@ -23,6 +23,9 @@ from providers.validation import (
 )
 
 _TIME_PROPS = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
+# RFC 5545 §3.6.1: "MUST NOT occur more than once"; the ones our mapping reads as one value
+# (texts and RRULE given twice keep their first, as clients have sent them).
+_ONCE = ("UID", "DTSTART", "DTEND", "DURATION", "RECURRENCE-ID")
 
 
 def check_text(text: str) -> None:
@@ -37,6 +40,10 @@ def check_text(text: str) -> None:
 def check_events(events: list[icalendar.Component]) -> None:
     """Times within the supported years, durations within limits, TZIDs of sane length,
     a rule that can be expanded in bounded time, overrides we can store as sent."""
+    for event in events:
+        for name in _ONCE:
+            if isinstance(event.get(name), list):
+                raise InvalidValue(f"{name} may occur once in a VEVENT")
     check_override_notes(events)
     for event in events:
         for name in _TIME_PROPS:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 
 # Recurrence work one request may do, over every object it expands (README, "Limits").
-MAX_INSTANCES = 20_000
+MAX_INSTANCES = 10_000
 MAX_SECONDS = 10.0
 _BUDGET: ContextVar[list | None] = ContextVar("recurrence_budget", default=None)
 
@@ -34,6 +34,12 @@ def work_budget(instances: int = MAX_INSTANCES, seconds: float = MAX_SECONDS) ->
         yield
     finally:
         _BUDGET.reset(token)
+
+
+def remaining() -> int | None:
+    """Instances the request may still expand (None: no budget, e.g. outside a REPORT)."""
+    budget = _BUDGET.get()
+    return None if budget is None else max(budget[0], 0)
 
 
 def charge(instances: int) -> None:
