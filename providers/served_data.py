@@ -22,8 +22,9 @@ from providers.models import Appointment
 
 log = logging.getLogger("praxis_caldav")
 
-# validation.CONTROL as UTF-8 bytes (surrogates cannot be encoded, so they never get here).
-_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xef\xbf[\xbe\xbf]")
+# validation.CONTROL as UTF-8 bytes (surrogates cannot be encoded, so they never get here),
+# and a CR or LF that is not part of a line end (a raw one inside a stored device property).
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xef\xbf[\xbe\xbf]|\r(?!\n)|(?<!\r)\n")
 # Anything a broken row can make the renderer raise; the row is then served reduced.
 _BROKEN = (
     ValueError,
@@ -59,7 +60,6 @@ def rendered(renderer: Callable[[Appointment, object], bytes], appt: Appointment
     try:
         return ical_bytes(renderer(row, policy))
     except _BROKEN as exc:
-        problems |= {"render"}
         log.warning("appointment %s: stored data cannot be rendered (%s)", appt.id, type(exc).__name__)
     return ical_bytes(renderer(_reduced(appt, problems | {"rrule", "device_ical", "tzid"}), policy))
 

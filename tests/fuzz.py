@@ -127,6 +127,13 @@ def _component(draw, depth: int = 0) -> list[str]:
     return lines
 
 
+def nested(depth: int) -> str:
+    """`depth` components, each inside the one before (content lines, CRLF)."""
+    return "".join(f"BEGIN:X-N{i}\r\n" for i in range(depth)) + "".join(
+        f"END:X-N{i}\r\n" for i in reversed(range(depth))
+    )
+
+
 @st.composite
 def icalendar_body(draw, uid: str = "fuzz-1") -> bytes:
     """A VCALENDAR (or something close to one) as bytes; valid-looking ones carry `uid`."""
@@ -134,10 +141,7 @@ def icalendar_body(draw, uid: str = "fuzz-1") -> bytes:
     if kind == 0:
         return draw(st.binary(max_size=300))
     if kind == 1:  # deep nesting
-        depth = draw(st.integers(5, 3000))
-        inner = "".join(f"BEGIN:X-N{i}\r\n" for i in range(depth)) + "".join(
-            f"END:X-N{i}\r\n" for i in reversed(range(depth))
-        )
+        inner = nested(draw(st.integers(5, 3000)))
         return (
             "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:fuzz-1\r\nDTSTART:20260310T100000Z\r\n"
             f"{inner}END:VEVENT\r\nEND:VCALENDAR\r\n"

@@ -18,17 +18,12 @@ from lxml import etree
 
 from providers import practice_api as api
 from providers.models import Appointment, Patient, Practitioner
+from tests.fuzz import nested
 from tests.two_way import PASSWORD, calendar_path, new_practitioner
 
 D, C = "DAV:", "urn:ietf:params:xml:ns:caldav"
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _revisions = itertools.count(10_000_000)
-
-
-def _nested(depth: int) -> str:
-    return "".join(f"BEGIN:X-N{i}\r\n" for i in range(depth)) + "".join(
-        f"END:X-N{i}\r\n" for i in reversed(range(depth))
-    )
 
 
 def _device(uid: str, inner: str) -> str:
@@ -50,7 +45,7 @@ KINDS = {
         {},
         {},
     ),
-    "device extra nested 2000 deep": ({"device_ical": _device("U", _nested(2000))}, {}, {}),
+    "device extra nested 2000 deep": ({"device_ical": _device("U", nested(2000))}, {}, {}),
     "device extra not iCalendar": ({"device_ical": "\x01garbage\r\nBEGIN:VEVENT"}, {}, {}),
     "INTERVAL=0": ({"rrule": "FREQ=DAILY;INTERVAL=0", "is_recurring": True}, {}, {}),
     "impossible rule": ({"rrule": "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "is_recurring": True}, {}, {}),

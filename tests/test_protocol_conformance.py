@@ -12,6 +12,7 @@ from lxml import etree
 from providers import practice_api as api
 from tests.conftest import DEMO_PASSWORD, DEMO_USER
 from tests.test_http_robustness import AUTH, raw_exchange, status_of
+from tests.test_put_preconditions import put
 from tests.two_way import PASSWORD, calendar, calendar_path, event, new_practitioner, snapshot, vevent
 
 C = "urn:ietf:params:xml:ns:caldav"
@@ -23,17 +24,6 @@ XML = {"Content-Type": "application/xml"}
 @pytest.fixture(scope="module")
 def user(live):
     return new_practitioner("proto")
-
-
-def put(live, user, name, body, headers=None):
-    return live.request(
-        "PUT",
-        calendar_path(user) + name,
-        body,
-        user=user.username,
-        password=PASSWORD,
-        headers={**ICAL, **(headers or {})},
-    )
 
 
 def request(live, user, method, path, body=None, **headers):

@@ -60,6 +60,7 @@ def _check(r) -> None:
         assert not any(CONTROL.search(el.text or "") for el in root.iter())
     for text in texts:
         assert not CONTROL.search(text.replace("\r\n", ""))
+        assert "\r" not in text.replace("\r\n", "") and "\n" not in text.replace("\r\n", "")
         cal = icalendar.Calendar.from_ical(text)
         assert [c.name for c in cal.walk("VEVENT")]
 

@@ -15,6 +15,7 @@ from lxml import etree
 from providers import importer
 from providers import practice_api as api
 from providers.validation import InvalidValue, check_rrule
+from tests.fuzz import nested
 from tests.test_proppatch import NAME, ORDER, proppatch
 from tests.test_proppatch import body as proppatch_body
 from tests.two_way import PASSWORD, calendar_path, event, new_practitioner, snapshot
@@ -29,13 +30,6 @@ def user(live):
     return new_practitioner("validate")
 
 
-def _nested(depth: int) -> str:
-    inner = "".join(f"BEGIN:X-N{i}\r\n" for i in range(depth)) + "".join(
-        f"END:X-N{i}\r\n" for i in reversed(range(depth))
-    )
-    return event("nested", extra=inner)
-
-
 REFUSED = {
     "interval 0": event("i0", extra="RRULE:FREQ=DAILY;INTERVAL=0"),
     "impossible rule": event("feb30", extra="RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30;COUNT=2"),
@@ -43,7 +37,7 @@ REFUSED = {
     "BYMONTH 13": event("m13", extra="RRULE:FREQ=YEARLY;BYMONTH=13"),
     "bell in SUMMARY": event("bell", summary="Ter\x07min"),
     "vertical tab in DESCRIPTION": event("vt", extra="DESCRIPTION:a@@b").replace("@@", "\x0b"),
-    "nested 2000 deep": _nested(2000),
+    "nested 2000 deep": nested(2000),
     "DURATION of 99999999 weeks": event("dur", end=None, extra="DURATION:P99999999W"),
     "DTSTART 9999-12-31 with DURATION": event(
         "late", start="99991231T230000", end=None, extra="DURATION:PT2H"
@@ -87,7 +81,7 @@ def test_put_with_a_deep_but_allowed_nesting_works(live, user):
     r = live.request(
         "PUT",
         calendar_path(user) + "nest5.ics",
-        _nested(5),
+        nested(5),
         user=user.username,
         password=PASSWORD,
         headers=ICAL,
