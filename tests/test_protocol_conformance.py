@@ -190,17 +190,29 @@ def test_malformed_propfind_is_400(live, user, body):
 
 
 @pytest.mark.parametrize("depth", ["0", "1"])
-def test_propfind_with_an_empty_prop_answers_propstats(live, user, depth):
+@pytest.mark.parametrize(
+    "prop",
+    [
+        "<D:prop/>",
+        '<D:prop><X:unknown xmlns:X="urn:x"/></D:prop>',
+        '<D:prop><D:getetag/><X:unknown xmlns:X="urn:x"/></D:prop>',
+        "<D:prop><D:unknown-dav-property/></D:prop>",
+    ],
+)
+def test_propfind_answers_a_propstat_in_every_response(live, user, depth, prop):
+    put(live, user, "propstat.ics", event("propstat"))
     r = request(
         live,
         user,
         "PROPFIND",
         calendar_path(user),
-        '<D:propfind xmlns:D="DAV:"><D:prop/></D:propfind>',
+        f'<D:propfind xmlns:D="DAV:">{prop}</D:propfind>',
         Depth=depth,
     )
     assert r.status_code == 207
-    for response in etree.fromstring(r.content).findall(f"{{{D}}}response"):
+    responses = etree.fromstring(r.content).findall(f"{{{D}}}response")
+    assert len(responses) >= int(depth) + 1
+    for response in responses:
         assert response.find(f"{{{D}}}propstat") is not None or response.find(f"{{{D}}}status") is not None
 
 
