@@ -37,7 +37,7 @@ REFUSED = {
     "BYMONTH 13": event("m13", extra="RRULE:FREQ=YEARLY;BYMONTH=13"),
     "bell in SUMMARY": event("bell", summary="Ter\x07min"),
     "vertical tab in DESCRIPTION": event("vt", extra="DESCRIPTION:a@@b").replace("@@", "\x0b"),
-    "nested 2000 deep": nested(2000),
+    "nested 2000 deep": event("nested", extra=nested(2000)),
     "DURATION of 99999999 weeks": event("dur", end=None, extra="DURATION:P99999999W"),
     "DTSTART 9999-12-31 with DURATION": event(
         "late", start="99991231T230000", end=None, extra="DURATION:PT2H"
@@ -81,7 +81,7 @@ def test_put_with_a_deep_but_allowed_nesting_works(live, user):
     r = live.request(
         "PUT",
         calendar_path(user) + "nest5.ics",
-        nested(5),
+        event("nested", extra=nested(5)),
         user=user.username,
         password=PASSWORD,
         headers=ICAL,
