@@ -12,7 +12,11 @@ before anything (login included) looks at it, and a HEAD answer never carries a 
 from __future__ import annotations
 
 import re
+import select
+import socket
+import ssl
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 
 from cheroot import server as cheroot_server
 
@@ -99,18 +103,39 @@ class _ChunkSizeGuard:
         return getattr(self._rfile, name)
 
 
+# The socket of the request this thread answers (for client_gone).
+_CLIENT: ContextVar[socket.socket | None] = ContextVar("client_socket", default=None)
+
+
+def client_gone() -> bool:
+    """Whether the client of the current request has closed its connection (long work
+    for it may stop). False when unknown: TLS, no request, or data waiting to be read."""
+    sock = _CLIENT.get()
+    if sock is None or isinstance(sock, ssl.SSLSocket) or not isinstance(sock, socket.socket):
+        return False
+    try:
+        # select first: recv on a socket with a timeout waits for data before it peeks.
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, ValueError):
+        return False
+    except OSError:
+        return True
+
+
 class StrictRequest(cheroot_server.HTTPRequest):
     header_reader = StrictHeaderReader()
 
     def respond(self) -> None:
-        if not self.chunked_read:
-            return super().respond()
+        token = _CLIENT.set(self.conn.socket)
         plain = self.conn.rfile
-        self.conn.rfile = _ChunkSizeGuard(plain)  # only the body reader made here sees it
+        if self.chunked_read:
+            self.conn.rfile = _ChunkSizeGuard(plain)  # only the body reader made here sees it
         try:
             return super().respond()
         finally:
             self.conn.rfile = plain
+            _CLIENT.reset(token)
 
     def send_headers(self) -> None:
         # An answer that says "Connection: close" (a body we could not read) really closes:

@@ -4,7 +4,11 @@ seconds; ranges ending at 9999-12-30 or later are answered correctly, not swallo
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import functools
+import logging
+import socket
 import time
 
 import icalendar
@@ -99,3 +103,51 @@ def test_free_busy_to_year_9999_reports_busy_time(live):
         assert r.status_code == 200, r.text[:300]
         (fb,) = icalendar.Calendar.from_ical(r.content).walk("VFREEBUSY")
         assert "FREEBUSY" in fb, end
+
+
+def test_work_stops_when_the_client_has_gone(monkeypatch):
+    """The budget asks whether the client is still there (at most every 0.25 s)."""
+    from davserver import framing, work_budget
+
+    left, right = socket.socketpair()
+    token = framing._CLIENT.set(left)
+    try:
+        assert not framing.client_gone()
+        right.close()
+        assert framing.client_gone()
+        monkeypatch.setattr(work_budget, "_GONE_EVERY", 0.0)
+        with (
+            work_budget.work_budget(gone=framing.client_gone),
+            pytest.raises(work_budget.TooMuchWork, match="gone"),
+        ):
+            time.sleep(0.01)
+            work_budget.charge(1)
+    finally:
+        framing._CLIENT.reset(token)
+        left.close()
+
+
+def test_a_client_that_leaves_stops_the_expansion(live, user, monkeypatch, caplog):
+    """Without an instance cap, only the client leaving (or the 10 s) ends this expansion."""
+    from davserver import work_budget
+    from davserver.methods import report as report_method
+    from tests.conftest import wait_until
+
+    monkeypatch.setattr(report_method, "work_budget", functools.partial(work_budget.work_budget, 10**9))
+    caplog.set_level(logging.INFO, logger="praxis_caldav.access")
+    body = expand_query("00010101T000000Z", "99991231T000000Z").encode()
+    auth = base64.b64encode(f"{user.username}:{PASSWORD}".encode()).decode()
+    head = (
+        f"REPORT {calendar_path(user)} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\nDepth: 1\r\n"
+        f"Content-Type: application/xml\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", live.server.bind_addr[1])) as sock:
+        sock.sendall(head + body)
+        time.sleep(0.3)
+
+    def logged():
+        return [r.getMessage() for r in caplog.records if r.getMessage().startswith("REPORT")]
+
+    wait_until(lambda: logged(), 15)
+    milliseconds = float(logged()[0].rsplit(" ", 1)[1].removesuffix("ms"))
+    assert milliseconds < 3000

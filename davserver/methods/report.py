@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from lxml import etree
 
-from davserver import reports
+from davserver import framing, reports
 from davserver.calendar_data import CalendarDataError, apply_calendar_data, parse_calendar_data
 from davserver.http import CalDAVError, read_body, request_xml, respond, respond_xml, status_line
 from davserver.reports.responses import ChunkedBody
@@ -31,7 +31,7 @@ def handle(environ, start_response, provider):
         raise CalDAVError(403, SUPPORTED_REPORT, "this report is not supported on this resource")
     calendar_data = calendar_data_transform(request_el, resource)
     try:
-        with work_budget():
+        with work_budget(gone=framing.client_gone):
             result = report.handle(request_el, resource, environ, calendar_data)
     except TooMuchWork as exc:
         raise CalDAVError(403, f"{{{CALDAV}}}max-instances", f"{exc}; ask for a shorter time range") from None
