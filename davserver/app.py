@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from wsgidav.error_printer import ErrorPrinter
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from davserver import reports
 from davserver.auth import PracticeAuthenticator, PracticeDomainController
 from davserver.config import ServerConfig
+from davserver.error_pages import ErrorPages
 from davserver.middleware import CalDAVMiddleware, RequestBodyMiddleware
-from davserver.render import RenderPolicy, etag_for, render_appointment
+from davserver.render import RenderPolicy, etag_for, practice_matcher, render_appointment
 from davserver.settings_page import middleware_entry as settings_page
 from davserver.vtimezone import vtimezone
 from providers import practitioner_cache
@@ -23,11 +23,18 @@ from providers.resources import ServiceSettings
 
 
 def policy_for(owner: Practitioner, viewer: Practitioner) -> RenderPolicy:
-    """Own calendar: the owner's settings; delegated: the stricter of owner's and viewer's."""
+    """Own calendar: the owner's settings; delegated: the stricter of owner's and viewer's.
+
+    A pseudonymized policy carries the practice's name matcher, built once per version of
+    the practice's patient names (the practice row is cached with the practitioner)."""
     policy = RenderPolicy(owner.pseudonymize, owner.include_phone)
     if viewer.id != owner.id:
         policy = policy.stricter(RenderPolicy(viewer.pseudonymize, viewer.include_phone))
-    return policy
+    if not policy.pseudonymize:
+        return policy
+    practice = owner.practice
+    names = practice_matcher(practice.id, practice.names_version)
+    return RenderPolicy(policy.pseudonymize, policy.include_phone, practice.names_version, names)
 
 
 def calendar_timezone_ical(tzid: str) -> str:
@@ -64,7 +71,7 @@ def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
         "provider_mapping": {"/": provider},
         "middleware_stack": [
             RequestBodyMiddleware,
-            ErrorPrinter,
+            ErrorPages,  # wsgidav's ErrorPrinter without path, exception or version in pages
             PracticeAuthenticator,
             settings_page(config),  # /settings/: behind the same login; notes device status
             CalDAVMiddleware,

@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="embed the password read from stdin (default: the device asks)",
     )
+    profile.add_argument(
+        "--lang", choices=("de", "en"), default="de", help="language of the texts the device shows"
+    )
 
     cert = command("cert", "create a self-signed certificate and key for trying out TLS")
     cert.add_argument("--host", default="localhost", help="host name the certificate is for")
@@ -103,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     settings.add_argument("--pseudonymize", choices=["on", "off"])
     settings.add_argument("--phone", choices=["on", "off"])
     settings.add_argument("--direction", choices=["two-way", "server-to-device"])
+    settings.add_argument(
+        "--may-relax", choices=["on", "off"], help="may the practitioner loosen privacy on the settings page"
+    )
     return parser
 
 
@@ -190,7 +196,7 @@ def run(args) -> int:
         practitioner = _practitioner(args.name)
         password = _read_password(True) if args.password_stdin else None
         info = setup_info(practitioner, config.base_url())
-        sys.stdout.buffer.write(apple_profile(info, practitioner.practice.name, password))
+        sys.stdout.buffer.write(apple_profile(info, practitioner.practice.name, password, args.lang))
         return 0
     raise CLIError(f"unknown command {args.command!r}")
 
@@ -233,12 +239,14 @@ def _settings(args) -> int:
         changes["include_phone"] = args.phone == "on"
     if args.direction:
         changes["direction"] = args.direction
+    if args.may_relax:
+        changes["may_relax"] = args.may_relax == "on"
     if changes:
         api.update_practitioner(practitioner, **changes)
     print(
         f"{practitioner.username}: pseudonymize={'on' if practitioner.pseudonymize else 'off'} "
         f"phone={'on' if practitioner.include_phone else 'off'} "
-        f"direction={practitioner.direction}"
+        f"direction={practitioner.direction} may-relax={'on' if practitioner.may_relax else 'off'}"
     )
     return 0
 

@@ -24,6 +24,14 @@ class TLSConfig:
 
 
 @dataclass
+class ProfileConfig:
+    """Optional signing of the Apple configuration profile the settings page hands out."""
+
+    signing_certificate: str | None = None
+    signing_key: str | None = None
+
+
+@dataclass
 class SyncDefaults:
     pseudonymize: bool = False
     include_phone: bool = False
@@ -57,6 +65,7 @@ class ServerConfig:
     log_level: str = "info"
     access_log: bool = True
     tls: TLSConfig = field(default_factory=TLSConfig)
+    profile: ProfileConfig = field(default_factory=ProfileConfig)
     sync: SyncDefaults = field(default_factory=SyncDefaults)
     auth: AuthConfig = field(default_factory=AuthConfig)
 
@@ -67,7 +76,7 @@ class ServerConfig:
         return f"{scheme}://{self.host}:{self.port}/"
 
 
-_SECTIONS = {"tls": TLSConfig, "sync": SyncDefaults, "auth": AuthConfig}
+_SECTIONS = {"tls": TLSConfig, "profile": ProfileConfig, "sync": SyncDefaults, "auth": AuthConfig}
 
 
 def _typed(key: str, value: Any, default: Any) -> Any:
@@ -136,7 +145,25 @@ def validate(config: ServerConfig) -> ServerConfig:
         path = getattr(config.tls, key)
         if path and not Path(path).is_file():
             raise ConfigError(f"tls.{key}: file not found: {path}")
+    _validate_profile_signing(config.profile)
     return config
+
+
+def _validate_profile_signing(profile: ProfileConfig) -> None:
+    if bool(profile.signing_certificate) != bool(profile.signing_key):
+        raise ConfigError("profile: set both signing_certificate and signing_key, or neither")
+    if not profile.signing_certificate:
+        return
+    for key in ("signing_certificate", "signing_key"):
+        path = getattr(profile, key)
+        if not Path(path).is_file():
+            raise ConfigError(f"profile.{key}: file not found: {path}")
+    from davserver.profile_signing import ProfileSigner, SigningError
+
+    try:
+        ProfileSigner.from_files(profile.signing_certificate, profile.signing_key)
+    except SigningError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def load_config(path: str | os.PathLike | None) -> ServerConfig:

@@ -347,12 +347,12 @@ class _Texts:
         """Masked text (the pseudonym stands where the name was) never replaces the real text."""
         appt = self.appointment
         current = current or ""
-        if appt is None or appt.patient is None or not self.policy.pseudonymize:
+        if appt is None or not self.policy.pseudonymize:
             return new
-        if render.masked_text(appt, current, self.policy) == current:
+        masked = render.masked_text(appt, current, self.policy)
+        if masked == current:
             return new
-        label = render.patient_label(appt, self.policy)
-        return current if label and label in new else new
+        return current if any(r in new for r in render.replacements(current, masked)) else new
 
     def subject(self, summary: str | None, current: str | None) -> str | None:
         appt = self.appointment
@@ -386,6 +386,8 @@ class _Texts:
         appt = self.appointment
         if appt is None:
             return _norm(description)
+        if self.policy.pseudonymize:
+            return current  # a pseudonymized view never shows the notes: nothing to edit
         if _norm(description) == _norm(render.description_text(appt, self.policy)):
             return current
         phone = appt.patient.phone if appt.patient is not None else None

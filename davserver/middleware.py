@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import time
 
 from wsgidav.mw.base_mw import BaseMiddleware
@@ -14,7 +15,18 @@ from davserver.methods import propfind
 from davserver.methods.conditions import refuse_readonly_proppatch
 
 access_log = logging.getLogger("praxis_caldav.access")
+# Object names the server makes (practice_api.create_appointment): safe to log.
+_SERVER_MADE_NAME = re.compile(r"[0-9a-f]{32}\.ics")
 log = logging.getLogger("praxis_caldav")
+
+
+def loggable_path(path: str) -> str:
+    """The path for the access log: an object name a device chose (it may name a patient,
+    "Maria-Muster-Kontrolle.ics") is written as "<name>"; server-made names as they are."""
+    parts = path.split("/")
+    if len(parts) > 3 and parts[3] and not _SERVER_MADE_NAME.fullmatch(parts[3]):
+        parts[3:] = ["<name>"]
+    return "/".join(parts)
 
 
 class RequestBodyMiddleware(BaseMiddleware):
@@ -49,7 +61,7 @@ class RequestBodyMiddleware(BaseMiddleware):
             access_log.info(
                 "%s %s %s %s %.1fms",
                 environ.get("REQUEST_METHOD"),
-                environ.get("PATH_INFO"),
+                loggable_path(environ.get("PATH_INFO") or ""),
                 (status_holder or ["-"])[0].split(" ")[0],
                 environ.get("wsgidav.auth.user_name") or "-",
                 (time.perf_counter() - started) * 1000,

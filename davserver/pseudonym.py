@@ -15,10 +15,12 @@ from functools import lru_cache
 
 import regex
 
-__all__ = ["pseudonym", "mask_patient_data"]
+__all__ = ["pseudonym", "mask_patient_data", "name_words"]
 
 _GRAPHEME = regex.compile(r"\X")
-_TOKEN_SPLIT = regex.compile(r"[\s,;]+")  # between the words of a name field
+_TOKEN_SPLIT = regex.compile(
+    r"[\s\p{Z}\p{Cc},;]+"
+)  # between the words of a name field (str.split also splits at U+001C-1F)
 _PART_SPLIT = regex.compile(r"[\p{Pd}'’ʼ`´.]+")  # inside a word: Anna-Lena, O'Brien
 _EDGE_PUNCT = regex.compile(r"^[\p{P}\p{Z}]+|[\p{P}\p{Z}]+$")
 _GAP_WORD = regex.compile(r"[^\s\p{P}]+")
@@ -88,6 +90,11 @@ def _tokens(field: str | None) -> list[str]:
     return tokens
 
 
+def name_words(field: str | None) -> list[str]:
+    """The words of a name field as the pseudonym reads them (titles and salutations dropped)."""
+    return [t for t in _tokens(field) if not ("." in t and _is_title(t))]
+
+
 def _recase(grapheme: str, first: bool) -> str:
     """Title-case the first, lower-case the second grapheme, unless that changes the letter."""
     changed = unicodedata.normalize("NFC", grapheme.title() if first else grapheme.lower())
@@ -97,7 +104,10 @@ def _recase(grapheme: str, first: bool) -> str:
 
 
 def _initials(word: str) -> str:
-    return "".join(_recase(g, i == 0) for i, g in enumerate(_letters(word)[:2]))
+    """Two characters of a name part, but never all of them: "Maria" -> "Ma", "Li" -> "L"."""
+    letters = _letters(word)
+    count = max(1, min(2, len(letters) - 1))
+    return "".join(_recase(g, i == 0) for i, g in enumerate(letters[:count]))
 
 
 def pseudonym(first_name: str | None, last_name: str | None, patient_number: str | int) -> str:
@@ -118,7 +128,9 @@ def pseudonym(first_name: str | None, last_name: str | None, patient_number: str
     * Family part: the first word of ``last_name`` after leading particles (von, van der, de,
       di, ...; any case), as practice software and German phone books sort them (DIN 5007-2):
       "von Berg" -> "Be", "De Luca" -> "Lu". A particle that is the whole name is kept ("Van").
-    * One-letter words give one character ("Li", "O" -> "LiO 3"); a missing, empty or
+    * Never a whole name part: two characters, but at most all but one ("Li Wu" -> "LW 1008",
+      "Eva" -> "Ev", "김 민준" -> "민김"); a one-letter word gives its one character
+      ("O" -> "O"). A missing, empty or
       whitespace-only field contributes nothing ("Mu 1042"); both missing -> just the ID.
     * Case is normalised so that "MARIA MUSTER" and "maria muster" give the same "MaMu": the
       first character title-cased, the second lower-cased, unless that would change the
@@ -127,7 +139,8 @@ def pseudonym(first_name: str | None, last_name: str | None, patient_number: str
       collapsed); a name the practice typed into the ID field is removed from it. An empty ID
       is omitted.
 
-    The result is NFC, deterministic and never holds more than two characters of each field.
+    The result is NFC, deterministic and never holds more than two characters of each field,
+    nor a whole word of a name of more than one character.
     """
     if isinstance(patient_number, bool) or not isinstance(patient_number, (str, int)):
         raise TypeError(f"patient_number must be str or int, not {type(patient_number).__name__}")

@@ -2,49 +2,52 @@
 
 What reaches SUMMARY, LOCATION, DESCRIPTION and every other property is decided here and
 nowhere else. Device-only data (alarms, categories, X- properties, unknown components)
-comes from the device's last upload and is merged under the practice's fields, so a
-practice-side edit never drops what a device added.
+comes from the device's last upload (device_extras.py) and is merged under the practice's
+fields in clear views, so a practice-side edit never drops what a device added; a
+pseudonymized view takes only what privacy_allowlist.py lets through.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import icalendar
 
-from davserver.pseudonym import mask_patient_data, pseudonym
+from davserver import privacy_allowlist
+from davserver.device_extras import (
+    MODEL_PROPERTIES,
+    device_components,
+    phone_free,
+    phone_free_component,
+    rid_key,
+)
+from davserver.masking import (
+    Person,
+    PracticeNames,
+    contains_patient_name,
+    mask_phones,
+    mask_text,
+    practice_names,
+)
+from davserver.pseudonym import pseudonym
 from davserver.vtimezone import vtimezone
+from providers import store
 from providers.models import Appointment, AppointmentOverride
 
 PRODID = "-//praxis-caldav//praxis-caldav 0.1//EN"
 
-# Properties the practice database owns; on render they always come from the row.
-MODEL_PROPERTIES = frozenset(
-    {
-        "UID",
-        "DTSTAMP",
-        "DTSTART",
-        "DTEND",
-        "DURATION",
-        "SUMMARY",
-        "LOCATION",
-        "DESCRIPTION",
-        "STATUS",
-        "RRULE",
-        "RDATE",
-        "EXDATE",
-        "RECURRENCE-ID",
-        "LAST-MODIFIED",
-        "CREATED",
-    }
-)
-
 _STATUS = {"confirmed": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANCELLED"}
 SUMMARY_SEPARATOR = " – "
+# What a pseudonymized view shows for a location that names or addresses a patient.
+HOME_VISIT = "Hausbesuch"
+# The renderer's generation, part of every ETag and sync token: a release that renders
+# differently makes every device re-fetch (b: allowlist renderer, practice-wide masking).
+RENDER_GENERATION = "b"
 
 
 @dataclass(frozen=True)
@@ -54,18 +57,31 @@ class RenderPolicy:
 
     pseudonymize: bool = False
     include_phone: bool = False
+    # The version of the practice's patient names the matcher was built from: part of the
+    # render cache key (a rebuilt matcher renders anew), not of the tag (the ETag stays the
+    # row's revision; rows whose masking changes get a new revision when a name changes).
+    names_version: int = 0
+    names: PracticeNames | None = field(default=None, compare=False, hash=False, repr=False)
 
     @property
     def tag(self) -> str:
-        return f"{'p' if self.pseudonymize else 'c'}{'t' if self.include_phone else 'n'}"
+        mode = "p" if self.pseudonymize else "c"
+        return f"{mode}{'t' if self.include_phone else 'n'}{RENDER_GENERATION}"
 
     @property
     def etag_suffix(self) -> str:
         return f"-{self.tag}"
 
+    @property
+    def shows_phone(self) -> bool:
+        return self.include_phone and not self.pseudonymize
+
     def stricter(self, other: RenderPolicy) -> RenderPolicy:
         return RenderPolicy(
-            self.pseudonymize or other.pseudonymize, self.include_phone and other.include_phone
+            self.pseudonymize or other.pseudonymize,
+            self.include_phone and other.include_phone,
+            self.names_version,
+            self.names,
         )
 
 
@@ -83,24 +99,47 @@ def patient_label(appointment: Appointment, policy: RenderPolicy) -> str:
     return " ".join(p for p in (patient.first_name, patient.last_name) if p).strip()
 
 
-def _masked(appointment: Appointment, text: str | None, policy: RenderPolicy) -> str:
-    """Free text staff typed may contain the patient's name or phone: mask it when pseudonymized."""
-    text = text or ""
-    patient = appointment.patient
-    if not text or patient is None or not policy.pseudonymize:
-        return text
-    return mask_patient_data(
-        text,
-        patient.first_name,
-        patient.last_name,
-        patient.phone,
-        pseudonym(patient.first_name, patient.last_name, patient.patient_number),
+def _names(appointment: Appointment, policy: RenderPolicy) -> PracticeNames:
+    """The practice's matcher. A policy made without one (not by the server's policy_for) gets
+    it here, at the price of a query: a pseudonymized rendering never masks less."""
+    if policy.names is not None:
+        return policy.names
+    return practice_matcher(appointment.practice_id, store.practice_names_version(appointment.practice_id))
+
+
+def practice_matcher(practice_id: int, version: int) -> PracticeNames:
+    """The practice's name matcher for this version of its names, built once per process."""
+    return practice_names(
+        practice_id, version, lambda: [Person(*row) for row in store.practice_people(practice_id)]
     )
+
+
+def _masked(appointment: Appointment, text: str | None, policy: RenderPolicy) -> str:
+    """Free text as the policy shows it: pseudonymized, every patient name of the practice and
+    every phone-like number masked; in clear mode without phone, the phone-like numbers."""
+    text = text or ""
+    if not text:
+        return text
+    if policy.pseudonymize:
+        return mask_text(text, _names(appointment, policy))
+    if not policy.include_phone:
+        return mask_phones(text)
+    return text
 
 
 def masked_text(appointment: Appointment, text: str | None, policy: RenderPolicy) -> str:
     """Free text as this policy shows it (PUT compares device text with it)."""
     return _masked(appointment, text, policy)
+
+
+def replacements(text: str, masked: str) -> list[str]:
+    """What masking put into ``text`` (pseudonyms, "…"): a device text holding one of them
+    came from the masked view, not from a person who knows the real text."""
+    matcher = difflib.SequenceMatcher(None, text, masked, autojunk=False)
+    parts = [
+        masked[j1:j2].strip() for op, _, _, j1, j2 in matcher.get_opcodes() if op in ("replace", "insert")
+    ]
+    return [p for p in parts if len(p) >= 2 or p == "…"]
 
 
 def summary_text(appointment: Appointment, subject: str | None, policy: RenderPolicy) -> str:
@@ -112,19 +151,31 @@ def summary_text(appointment: Appointment, subject: str | None, policy: RenderPo
 
 
 def location_text(appointment: Appointment, override_text: str | None, policy: RenderPolicy) -> str:
+    """LOCATION as the policy shows it; pseudonymized: the practice location's name only
+    (free text a device or the practice typed is left out), and for a location whose name
+    mentions a patient or a phone number the fixed word for a home visit."""
+    if policy.pseudonymize:
+        loc = appointment.location
+        if loc is None or not loc.name:
+            return ""
+        if mask_text(loc.name, _names(appointment, policy)) != loc.name:
+            return HOME_VISIT
+        return loc.name
     if override_text:
         return _masked(appointment, override_text, policy)
     if appointment.location is not None:
-        # A home-visit location row may carry the patient's name or address: masked too.
         loc = appointment.location
         return _masked(appointment, ", ".join(p for p in (loc.name, loc.address) if p), policy)
     return _masked(appointment, appointment.location_text, policy)
 
 
 def description_text(appointment: Appointment, policy: RenderPolicy) -> str:
+    """DESCRIPTION: the notes and, if shown, the phone; none at all in a pseudonymized view."""
+    if policy.pseudonymize:
+        return ""
     parts = [_masked(appointment, appointment.notes, policy)]
     patient = appointment.patient
-    if patient is not None and patient.phone and policy.include_phone and not policy.pseudonymize:
+    if patient is not None and patient.phone and policy.shows_phone:
         parts.append(f"Tel.: {patient.phone}")
     return "\n".join(p for p in parts if p)
 
@@ -139,117 +190,48 @@ def _time_value(local: dt.datetime, tzid: str | None, all_day: bool) -> dt.date 
     return local.replace(tzinfo=ZoneInfo(tzid))
 
 
-def _device_components(appointment: Appointment) -> tuple[dict, list]:
-    """Device components by RECURRENCE-ID key (None = master) and other components to keep."""
-    if not appointment.device_ical:
-        return {}, []
-    return _parse_extras(_device_extras(appointment.device_ical), appointment.tzid)
-
-
-def _device_extras(data: str) -> str:
-    """The upload without what rendering never takes from it: model properties of VEVENTs
-    and the properties of VCALENDAR itself.
-
-    Parsing is most of a render; an upload is mostly model properties and time zones.
-    VTIMEZONEs stay only when a kept line names a TZID (a custom zone may define it).
-    """
-    unfolded = data.replace("\r\n", "\n").replace("\n ", "").replace("\n\t", "")
-    kept: list[str] = []
-    zones: list[str] = []
-    depth_names: list[str] = []
-    needs_zones = False
-    for line in unfolded.split("\n"):
-        if not line:
-            continue
-        upper = line[:16].upper()
-        if upper.startswith("BEGIN:"):
-            depth_names.append(line[6:].strip().upper())
-        in_zone = len(depth_names) > 1 and depth_names[1] == "VTIMEZONE"
-        if len(depth_names) == 1 and not upper.startswith(("BEGIN:", "END:")):
-            continue  # VCALENDAR's own properties: rendering takes none of them
-        if in_zone:
-            zones.append(line)
-        elif (
-            len(depth_names) == 2 and depth_names[1] == "VEVENT" and not upper.startswith(("BEGIN:", "END:"))
-        ):
-            name = line.split(":", 1)[0].split(";", 1)[0].strip().upper()
-            if name in MODEL_PROPERTIES and name != "RECURRENCE-ID":
-                continue
-            kept.append(line)
-        else:
-            kept.append(line)
-        if not in_zone and len(depth_names) > 1 and "TZID=" in line.upper():
-            needs_zones = True
-        if upper.startswith("END:") and depth_names:
-            depth_names.pop()
-    if needs_zones and zones:
-        kept[1:1] = zones
-    return "\r\n".join(kept) + "\r\n"
-
-
-@lru_cache(maxsize=256)
-def _parse_extras(extras: str, tzid: str | None) -> tuple[dict, list]:
-    """Parsed once per distinct text (and zone, for RECURRENCE-ID keys): a device sends the
-    same alarm, categories and X-properties with many events, and parsing was a third of
-    rendering a stored object. Shared between appointments and policies: callers only read
-    the components."""
-    try:
-        cal = icalendar.Calendar.from_ical(extras)
-    except ValueError:
-        return {}, []
-    events: dict = {}
-    others = []
-    for comp in cal.subcomponents:
-        if comp.name == "VEVENT":
-            rid = comp.get("RECURRENCE-ID")
-            events[_rid_key(rid.dt, tzid) if rid is not None else None] = comp
-        elif comp.name != "VTIMEZONE":
-            others.append(comp)
-    return events, others
-
-
-def _rid_key(value: dt.date | dt.datetime, tzid: str | None = None) -> str:
-    """Compare recurrence ids by wall-clock value in the series' zone (devices may send UTC)."""
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None and tzid:
-            value = value.astimezone(dt.UTC if tzid == "UTC" else ZoneInfo(tzid))
-        return value.replace(tzinfo=None).isoformat()
-    return dt.datetime(value.year, value.month, value.day).isoformat()
-
-
 def _base_event(
-    device: icalendar.Event | None, appointment: Appointment, policy: RenderPolicy
+    device: icalendar.Event | None, appointment: Appointment, policy: RenderPolicy, mask_phones: bool
 ) -> icalendar.Event:
+    """The event the practice's properties are written into, with what the device added.
+
+    Pseudonymized: only the allowlisted extras (privacy_allowlist); alarms follow once the
+    summary is known (``_add_alarms``). Clear: everything the device added, with
+    ``mask_phones`` (the policy hides the phone, the extras hold a number) its phone-like
+    numbers masked.
+    """
     event = icalendar.Event()
-    if device is not None:
-        for name, value in device.property_items(recursive=False):
-            if name in ("BEGIN", "END") or name in MODEL_PROPERTIES:
-                continue
-            if not _reveals(appointment, value.to_ical(), policy):
-                event.add(name, value, encode=False)
-        for sub in device.subcomponents:
-            if not _reveals(appointment, sub.to_ical(), policy):
-                event.add_component(sub)
+    if device is None:
+        return event
+    if policy.pseudonymize:
+        names = _names(appointment, policy)
+        for name, value in privacy_allowlist.safe_event_extras(
+            device, lambda t: contains_patient_name(t, names)
+        ):
+            event.add(name, value, encode=False)
+        return event
+    for name, value in device.property_items(recursive=False):
+        if name in ("BEGIN", "END") or name in MODEL_PROPERTIES:
+            continue
+        kept = phone_free(value) if mask_phones else value
+        if kept is not None:
+            event.add(name, kept, encode=False)
+    for sub in device.subcomponents:
+        event.add_component(phone_free_component(sub) if mask_phones else sub)
     return event
 
 
-def _reveals(appointment: Appointment, data: bytes | str, policy: RenderPolicy) -> bool:
-    """Whether device data holds what this policy hides (a device of the owner saw clear names).
-
-    Device extras such as X-ALT-DESC or an alarm text are not ours to mask piecemeal: one
-    that names the patient (or shows the phone) where the policy forbids it is left out.
-    """
-    patient = appointment.patient
-    if patient is None or (not policy.pseudonymize and policy.include_phone):
-        return False
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    text = text.replace("\r\n ", "").replace("\\,", ",").replace("\\;", ";")
-    text = text.replace("\\n", " ").replace("\\N", " ")
-    names = (patient.first_name, patient.last_name) if policy.pseudonymize else (None, None)
-    phone = patient.phone if (policy.pseudonymize or not policy.include_phone) else None
-    return mask_patient_data(text, *names, phone, "\x00") != text
+def _add_alarms(event: icalendar.Event, device: icalendar.Event | None, appointment, policy) -> None:
+    """Pseudonymized: the device's alarms rebuilt from the allowlist, showing the event's summary."""
+    if device is None or not policy.pseudonymize:
+        return
+    names = _names(appointment, policy)
+    summary = str(event.get("SUMMARY", ""))
+    for alarm in privacy_allowlist.safe_alarms(device, summary, lambda t: contains_patient_name(t, names)):
+        event.add_component(alarm)
 
 
+# Values whose digits are dates, times or durations, never phone numbers.
 def _stamp(event: icalendar.Event, appointment: Appointment) -> None:
     event.add("uid", appointment.uid)
     modified = appointment.modified_at.replace(tzinfo=dt.UTC)
@@ -260,13 +242,16 @@ def _stamp(event: icalendar.Event, appointment: Appointment) -> None:
 
 def render_appointment(appointment: Appointment, policy: RenderPolicy) -> bytes:
     """The iCalendar text a device receives for this appointment (master plus overrides)."""
-    device_events, device_others = _device_components(appointment)
+    device_events, device_others, phones = device_components(appointment)
+    mask_phones_in_extras = phones and not policy.include_phone
+
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     tzids = set()
 
-    master = _base_event(device_events.get(None), appointment, policy)
+    master_device = device_events.get(None)
+    master = _base_event(master_device, appointment, policy, mask_phones_in_extras)
     _stamp(master, appointment)
     all_day = appointment.all_day
     _add_instance_properties(
@@ -289,19 +274,25 @@ def render_appointment(appointment: Appointment, policy: RenderPolicy) -> bytes:
         values = [dt.datetime.fromisoformat(v) for v in json.loads(getattr(appointment, key))]
         if values:
             master.add(prop, [_time_value(v, appointment.tzid, all_day) for v in values])
+    _add_alarms(master, master_device, appointment, policy)
     cal.add_component(master)
 
     for override in getattr(appointment, "override_rows", []):
         cal.add_component(
             _render_override(
-                appointment, override, policy, device_events.get(_rid_key(override.recurrence_id))
+                appointment,
+                override,
+                policy,
+                device_events.get(rid_key(override.recurrence_id)),
+                mask_phones_in_extras,
             )
         )
         if override.tzid and not override.all_day:
             tzids.add(override.tzid)
 
-    for comp in device_others:
-        cal.add_component(comp)
+    if not policy.pseudonymize:  # other components a device stored: never in a pseudonymized view
+        for comp in device_others:
+            cal.add_component(phone_free_component(comp) if mask_phones_in_extras else comp)
     data = _to_ical(cal)
     zones = sorted(tzids - {"UTC"}, reverse=True)
     if not zones:
@@ -335,8 +326,9 @@ def _render_override(
     override: AppointmentOverride,
     policy: RenderPolicy,
     device: icalendar.Event | None,
+    mask_phones: bool,
 ) -> icalendar.Event:
-    event = _base_event(device, appointment, policy)
+    event = _base_event(device, appointment, policy, mask_phones)
     _stamp(event, appointment)
     event.add("recurrence-id", _time_value(override.recurrence_id, appointment.tzid, appointment.all_day))
     subject = override.subject if override.subject is not None else appointment.subject
@@ -352,6 +344,7 @@ def _render_override(
         override.location_text,
         override.status,
     )
+    _add_alarms(event, device, appointment, policy)
     return event
 
 

@@ -10,7 +10,12 @@ import peewee as pw
 from providers import practitioner_cache
 from providers.models import ALL_MODELS, SchemaVersion, database_proxy
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Columns added after version 1 (table, column, SQL type and default valid on SQLite and PostgreSQL).
+_ADDED_IN_2 = (
+    ("practice", "names_version", "BIGINT NOT NULL DEFAULT 0"),
+    ("practitioner", "may_relax", "BOOLEAN NOT NULL DEFAULT FALSE"),
+)
 # ensure_schema's advisory lock: two 32-bit keys, a key space apart from the calendars' locks.
 _SCHEMA_LOCK = (74_602, 1)
 
@@ -92,3 +97,9 @@ def ensure_schema(db: pw.Database) -> None:
                 f"database schema version {row.version} is newer than this server ({SCHEMA_VERSION})"
             )
         # Migrations from older versions go here, one step per version.
+        elif row.version < 2:
+            for table, column, sql_type in _ADDED_IN_2:
+                if column not in {c.name for c in db.get_columns(table)}:
+                    db.execute_sql(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
+            row.version = 2
+            row.save()

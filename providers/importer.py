@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import difflib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -51,8 +52,57 @@ def _req(record: dict, key: str, where: str) -> Any:
     return value
 
 
+# What the import sets on an existing practitioner as well as on a new one.
+PRACTITIONER_SETTINGS = (
+    "display_name",
+    "email",
+    "pseudonymize",
+    "include_phone",
+    "direction",
+    "is_admin",
+    "may_relax",
+)
+# Every key the format has, per kind of record: a key not listed (a typo such as
+# "pseudonymise") is refused rather than ignored, since ignoring it may leave names in clear.
+KNOWN_KEYS = {
+    "top level": {"practice", "practitioners", "patients", "locations", "appointments"},
+    "practice": {"id", "name", "timezone"},
+    "practitioners": {"id", "username", "password", *PRACTITIONER_SETTINGS},
+    "patients": {"id", "patient_number", "first_name", "last_name", "phone"},
+    "locations": {"id", "name", "address"},
+    "appointments": {
+        "id",
+        "practitioner",
+        "patient",
+        "location",
+        "subject",
+        "notes",
+        "status",
+        "start",
+        "end",
+        "tzid",
+        "all_day",
+        "rrule",
+        "exdates",
+        "rdates",
+        "overrides",
+    },
+    "overrides": {"recurrence_id", "start", "end", "status", "subject"},
+}
+
+
+def _known_keys(rec: dict, kind: str, where: str) -> None:
+    """Refuse a key the format does not have, naming the nearest one it does."""
+    for key in rec:
+        if key not in KNOWN_KEYS[kind]:
+            near = difflib.get_close_matches(str(key), sorted(KNOWN_KEYS[kind]), n=1, cutoff=0.6)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise ImportError_(f"{where}: unknown key {str(key)[:40]!r}{hint}")
+
+
 def _records(data: dict, key: str) -> list[tuple[str, dict]]:
-    """The list `data[key]` as (location, record) pairs; anything not a list of objects is refused."""
+    """The list `data[key]` as (location, record) pairs; anything not a list of objects, or
+    with a key the format does not have, is refused."""
     value = data.get(key)
     if value is None:
         return []
@@ -61,6 +111,7 @@ def _records(data: dict, key: str) -> list[tuple[str, dict]]:
     for i, rec in enumerate(value):
         if not isinstance(rec, dict):
             raise ImportError_(f"{key}[{i}]: expected a JSON object")
+        _known_keys(rec, key, f"{key}[{i}]")
     return [(f"{key}[{i}]", rec) for i, rec in enumerate(value)]
 
 
@@ -129,9 +180,11 @@ def import_data(data: dict) -> ImportSummary:
 
 def _import(data: dict, summary: ImportSummary) -> ImportSummary:
     with database_proxy.atomic():
+        _known_keys(data, "top level", "top level")
         practice_rec = _req(data, "practice", "top level")
         if not isinstance(practice_rec, dict):
             raise ImportError_("practice: expected a JSON object")
+        _known_keys(practice_rec, "practice", "practice")
         _typed(practice_rec, "name", "practice", str)
         practice = api.get_or_create_practice(
             _req(practice_rec, "name", "practice"), str(_req(practice_rec, "id", "practice"))
@@ -167,7 +220,7 @@ def _practitioner(practice: Practice, rec: dict, where: str, summary: ImportSumm
     ext = str(_req(rec, "id", where))
     for key in ("username", "display_name", "email", "direction", "password"):
         _typed(rec, key, where, str)
-    for key in ("pseudonymize", "include_phone", "is_admin"):
+    for key in ("pseudonymize", "include_phone", "is_admin", "may_relax"):
         _typed(rec, key, where, bool)
     username = _req(rec, "username", where)
     # Upsert by external id first: the same id under a new user name must not become a second row.
@@ -194,11 +247,7 @@ def _practitioner(practice: Practice, rec: dict, where: str, summary: ImportSumm
         raise ImportError_(f"{where}.username: belongs to another practice")
     else:
         summary.unchanged += 1
-    settings = {
-        k: rec[k]
-        for k in ("display_name", "email", "pseudonymize", "include_phone", "direction", "is_admin")
-        if k in rec
-    }
+    settings = {k: rec[k] for k in PRACTITIONER_SETTINGS if k in rec}
     api.update_practitioner(existing, **settings)
     return existing
 

@@ -45,6 +45,9 @@ class Practice(BaseModel):
     name = pw.CharField(max_length=200)
     external_id = pw.CharField(max_length=100, null=True, unique=True)
     timezone = pw.CharField(max_length=64, default="Europe/Vienna")
+    # Moves whenever a patient's name or phone is added, changed or removed: the key of the
+    # practice-wide name matcher each server process builds once (davserver.masking).
+    names_version = pw.BigIntegerField(default=0)
 
 
 class Practitioner(BaseModel):
@@ -64,6 +67,9 @@ class Practitioner(BaseModel):
     pseudonymize = pw.BooleanField(default=False)
     include_phone = pw.BooleanField(default=False)
     direction = pw.CharField(max_length=20, default="two-way")
+    # The admin allows the practitioner to loosen their own privacy settings on the settings
+    # page (pseudonymization off, phone on); making them stricter is always allowed.
+    may_relax = pw.BooleanField(default=False)
     # Calendar collection properties a device may set (PROPPATCH).
     calendar_displayname = pw.CharField(max_length=200, null=True)
     calendar_color = pw.CharField(max_length=20, null=True)

@@ -448,3 +448,18 @@ def members_by_names(
         )
         result.update({row[0]: MemberInfo(*row) for row in rows})
     return result
+
+
+def practice_people(practice_id: int) -> list[tuple[str, str, str]]:
+    """(first name, last name, patient number) of every patient of a practice: the input of the
+    practice-wide name matcher, read once per version of the practice's names."""
+    return list(
+        Patient.select(Patient.first_name, Patient.last_name, Patient.patient_number)
+        .where(Patient.practice == practice_id)
+        .tuples()
+    )
+
+
+def practice_names_version(practice_id: int) -> int:
+    """The practice's names version, for a caller without the (cached) practice row."""
+    return Practice.select(Practice.names_version).where(Practice.id == practice_id).scalar() or 0

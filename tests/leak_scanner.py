@@ -10,17 +10,21 @@ Wrap the WSGI app and attach the log handler, run a scenario, then ``assert_clea
     scanner.assert_clean()
 
 Data is searched after undoing every encoding a name can hide behind on the way out:
-iCalendar folding (also inside a UTF-8 sequence) and text escapes, JSON ``\\u00fc``, XML/HTML
-entities and character references, percent-encoding (UTF-8 and Latin-1, with and without
-``+`` for space), UTF-8 or Latin-1 bytes. Matching is NFKC-casefolded and accent-insensitive,
-ignores invisible characters and accepts German transliteration, so "Jürgen" is also found
-as "JURGEN", "Juergen" and "Jur\\u00adgen" (an ASCII slug in a URL is still a leak).
+iCalendar folding (also inside a UTF-8 sequence) and text escapes, RFC 6868 parameter
+escapes (``^'`` ``^n`` ``^^``), JSON ``\\u00fc``, XML/HTML entities and character
+references, percent-encoding (UTF-8 and Latin-1, with and without ``+`` for space), base64
+runs, UTF-8 or Latin-1 bytes. Matching is NFKC-casefolded, accent-insensitive, ignores
+invisible characters and transliterates every script to ASCII (``anyascii``) on both sides,
+accepting the spelling variants of transliteration ("oe" for "ö"/"ø", "dj" for "đ"), so
+"Jürgen" is also found as "JURGEN", "Juergen" and "Jur\\u00adgen", "Søren" as "Soeren",
+"Đoković" as "Djokovic" and "小明" as "Xiaoming" (an ASCII slug in a URL is still a leak).
 
 Secrets are scanned exactly as given (pass name parts separately, not "Anna-Lena von Berg").
 A secret made only of digits and ``+ ()./-`` and spaces is a phone number: it must have at
 least 6 digits, and any 7 consecutive digits of it (all, if fewer) found in a run of digits
 joined by separators is a leak, so "+43 664 1234567" is found as "0664/123 45 67".
-Names are found as substrings, except names shorter than 3 characters ("Li", "O"): those
+Names are found as substrings, except names shorter than 3 letters after transliteration
+("Li", "O"; a name in a script written without spaces never counts as short): those
 only as whole words (not next to a letter) and not in XML element or attribute names, else
 every ``<D:href>``-like tag would be a finding. iCalendar day codes (MO, TU, ... SU) and
 similar tokens can still collide with two-letter names: pick fixture names that don't.
@@ -28,6 +32,9 @@ similar tokens can still collide with two-letter names: pick fixture names that 
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 import html
 import itertools
 import logging
@@ -37,6 +44,8 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote, unquote_plus
+
+from anyascii import anyascii
 
 _FOLD_BYTES = re.compile(rb"\r?\n[ \t]")
 _FOLD_TEXT = re.compile(r"\r?\n[ \t]")
@@ -49,18 +58,39 @@ _WHITESPACE = re.compile(r"\s+")
 _LETTER = r"[^\W\d_]"
 _PHONE_WINDOW = 7
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
+_CARET = re.compile(r"\^([n'^])")
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{12,}={0,2}")
+_SPACELESS = re.compile(
+    r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]"
+)
 _STANDARD_LOG_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
 def _fold(text: str) -> str:
-    """NFKC casefold without marks and invisible characters, whitespace runs as one space."""
+    """NFKC casefold without marks and invisible characters, transliterated to ASCII, whitespace
+    runs as one space."""
     if text.isascii():
         return _WHITESPACE.sub(" ", text.lower())
-    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    composed = unicodedata.normalize("NFKC", text).casefold()
     kept = "".join(
-        c for c in decomposed if unicodedata.category(c)[0] != "M" and unicodedata.category(c) != "Cf"
+        anyascii(c).lower()
+        for c in composed
+        if unicodedata.category(c)[0] != "M" and unicodedata.category(c) != "Cf"
     )
-    return _WHITESPACE.sub(" ", kept)
+    decomposed = unicodedata.normalize("NFKD", kept)
+    return _WHITESPACE.sub(" ", "".join(c for c in decomposed if not unicodedata.combining(c)))
+
+
+def _base64_texts(text: str) -> list[str]:
+    """Text hidden in base64 runs (an ATTACH, a data: URL), decoded as UTF-8."""
+    found = []
+    for run in _BASE64_RUN.findall(text):
+        padded = run + "=" * (-len(run) % 4)
+        try:
+            found.append(base64.b64decode(padded, validate=True).decode("utf-8", "replace"))
+        except (binascii.Error, ValueError):
+            continue
+    return found
 
 
 def _digits(text: str) -> str:
@@ -73,6 +103,7 @@ def _decode_once(text: str) -> list[str]:
     text = _FOLD_TEXT.sub("", text)
     text = _JSON_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
     text = _ICAL_ESCAPE.sub(lambda m: "\n" if m.group(1) in "nN" else m.group(1), text)
+    text = _CARET.sub(lambda m: {"n": "\n", "'": '"', "^": "^"}[m.group(1)], text)
     return [
         unquote(text, errors="replace"),
         unquote_plus(text, errors="replace"),
@@ -94,6 +125,8 @@ def _views(data: bytes) -> set[str]:
             if decoded[0] == text:
                 break
             text = decoded[0]
+    for view in list(views):
+        views.update(_base64_texts(view))
     return views
 
 
@@ -116,12 +149,11 @@ class _Secret:
         folded = _fold(secret.casefold().translate(_UMLAUTS))
         if not folded.strip():
             raise ValueError(f"secret #{index} is empty after normalisation")
-        body = "".join(
-            p[0] + "e?" if p in ("ae", "oe", "ue") else re.escape(p)
-            for p in re.split(r"(ae|oe|ue)", folded)
-            if p
-        )
-        self.short = sum(1 for c in secret if not unicodedata.combining(c)) < 3
+        # Transliteration variants: an "e" may follow a, o, u ("oe" for ö and ø) and a "j" a
+        # "d" ("dj" for đ), whether or not the stored name has them.
+        folded = re.sub(r"(?<=[aou])e|(?<=d)j", "", folded)
+        body = "".join(re.escape(c) + ("e?" if c in "aou" else "j?" if c == "d" else "") for c in folded)
+        self.short = len(folded.replace(" ", "")) < 3 and not _SPACELESS.search(secret)
         if self.short:
             body = rf"(?<!{_LETTER}){body}(?!{_LETTER})"
         self.pattern = re.compile(body)
@@ -178,6 +210,20 @@ class LeakScanner:
             return _RecordedBody(result, body, lambda: self.record(b"".join(body), f"{where} body"))
 
         return middleware
+
+    @contextlib.contextmanager
+    def debug_log(self) -> Iterator[None]:
+        """Record every log line at debug level (records below the root level never exist)."""
+        handler = self.log_handler()
+        root = logging.getLogger()
+        old_level = root.level
+        root.addHandler(handler)
+        root.setLevel(logging.DEBUG)
+        try:
+            yield
+        finally:
+            root.removeHandler(handler)
+            root.setLevel(old_level)
 
     def log_handler(self) -> logging.Handler:
         """Handler recording each formatted log line (with traceback) and any ``extra=`` fields."""

@@ -405,7 +405,7 @@ def test_tokens_of_another_calendar_or_from_the_future_are_refused(team):
     token = ctag(live, AS_READER, READER)
     prefix, number = token.rsplit(":", 1)
     bernd = ctag(live, "/bernd_huber/calendar/", COLLEAGUE)
-    for bad in (f"{prefix}:{int(number) + 1000}", bernd, re.sub(r":(\w\w):", ":pt:", token)):
+    for bad in (f"{prefix}:{int(number) + 1000}", bernd, re.sub(r":(\w+):", ":ptb:", token)):
         resp = sync(live, AS_READER, READER, bad)
         assert resp.status_code == 403, bad
         assert error_condition(resp) == "valid-sync-token"

@@ -230,3 +230,21 @@ def test_log_lines_tracebacks_and_extras() -> None:
 def test_rejects_phone_with_too_few_digits() -> None:
     with pytest.raises(ValueError, match="6 digits"):
         LeakScanner(["0664 1"])
+
+
+@pytest.mark.parametrize(
+    ("secrets", "data"),
+    [
+        (["Łukasz"], "SUMMARY:Lukasz"),  # transliterated letters
+        (["Søren"], "SUMMARY:Soeren und Soren"),  # both spellings of ø
+        (["Đoković"], "SUMMARY:Djokovic"),  # dj for đ
+        (["小明"], "SUMMARY:Xiaoming"),  # a CJK name written in Latin letters
+        (["小明"], "SUMMARY:王小明复诊"),  # spaceless script: a substring, never "short"
+        (["Maria"], "ATTACH;ENCODING=BASE64;VALUE=BINARY:QmVmdW5kIE1hcmlhIE11c3Rlcg=="),  # base64
+        (["Jürgen"], "X-ALT-DESC:<p>J&#xFC;rgen</p>"),  # HTML character references
+    ],
+)
+def test_names_are_found_in_every_script_and_encoding(secrets, data) -> None:
+    scanner = LeakScanner(secrets)
+    scanner.record(data, "test")
+    assert scanner.leaks() == ["secret #1 (name " + secrets[0][0] + "***) in test"]

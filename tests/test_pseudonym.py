@@ -31,8 +31,8 @@ def test_decomposed_input_gives_composed_result() -> None:
 
 
 def test_one_letter_names() -> None:
-    assert pseudonym("Li", "O", 3) == "LiO 3"
-    assert pseudonym("O", "Li", 3) == "OLi 3"
+    assert pseudonym("Li", "O", 3) == "LO 3"
+    assert pseudonym("O", "Li", 3) == "OL 3"
 
 
 @pytest.mark.parametrize("missing", [None, "", "   ", "\t\n", " - "])
@@ -90,8 +90,8 @@ def test_academic_titles_are_skipped(first: str, last: str) -> None:
 
 def test_title_only_field_counts_as_missing_but_ambiguous_words_stay_names() -> None:
     assert pseudonym("Prof. Dr.", "Muster", 1) == "Mu 1"
-    assert pseudonym("Li", "MA", 1) == "LiMa 1"  # the surname Ma, written in capitals
-    assert pseudonym("Di", "Wu", 1) == "DiWu 1"  # "DI" is a title only in capitals
+    assert pseudonym("Li", "MA", 1) == "LM 1"  # the surname Ma, written in capitals
+    assert pseudonym("Di", "Wu", 1) == "DW 1"  # "DI" is a title only in capitals
     assert pseudonym("A.", "Muster", 1) == "AMu 1"  # an initial, not a title
 
 
@@ -101,7 +101,27 @@ def test_leading_trailing_and_multiple_spaces() -> None:
 
 def test_emoji_sequences_are_one_character() -> None:
     family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
-    assert pseudonym(family + "x", "\U0001f1e6\U0001f1f9y", 1) == f"{family}x\U0001f1e6\U0001f1f9y 1"
+    assert pseudonym(family + "xz", "\U0001f1e6\U0001f1f9yz", 1) == f"{family}x\U0001f1e6\U0001f1f9y 1"
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "number", "expected"),
+    [
+        ("Li", "Wu", 1008, "LW 1008"),
+        ("민준", "김", 1011, "민김 1011"),
+        ("小明", "王", 1010, "小王 1010"),
+        ("Eva", "Ott", 3, "EvOt 3"),
+        ("मनोज", "शर्मा", 12, None),
+    ],
+)
+def test_a_pseudonym_never_spells_a_whole_name_part(first, last, number, expected) -> None:
+    label = pseudonym(first, last, number)
+    if expected is not None:
+        assert label == expected
+    letters = label.rsplit(" ", 1)[0]
+    for part in (first, last):  # a one-character part is its own (only possible) initial
+        if len(_graphemes(part)) > 1:
+            assert unicodedata.normalize("NFC", part) not in letters
 
 
 def test_capitalisation_is_normalised() -> None:
@@ -111,7 +131,7 @@ def test_capitalisation_is_normalised() -> None:
 
 
 def test_case_change_never_changes_a_letter_or_adds_one() -> None:
-    assert pseudonym("ßa", "ıb", 1) == "ßaıb 1"  # "SS" would be two, "I" another letter
+    assert pseudonym("ßaz", "ıbz", 1) == "ßaıb 1"  # "SS" would be two, "I" another letter
 
 
 def test_punctuation_inside_names_is_skipped() -> None:
@@ -195,6 +215,19 @@ def test_property_no_three_character_window_of_a_name_part(
             chars = [g.casefold() for g in _graphemes(unicodedata.normalize("NFC", name_part))]
             windows = {tuple(chars[i : i + 3]) for i in range(len(chars) - 2)}
             assert not windows & {tuple(shown[i : i + 3]) for i in range(len(shown) - 2)}
+
+
+@settings(max_examples=400, deadline=None)
+@given(_names, _ids)
+def test_property_never_a_whole_name_word_of_more_than_one_character(field: str | None, pid: int) -> None:
+    for part in (_half(field, None, pid), _half(None, field, pid)):
+        shown = [g.casefold() for g in _graphemes(part)]
+        for word in (field or "").split():
+            graphemes = _graphemes(unicodedata.normalize("NFC", word))
+            # A character of a name: not punctuation, space, control or a lone mark.
+            letters = [g.casefold() for g in graphemes if unicodedata.category(g[0])[0] not in "PZCM"]
+            if len(letters) > 1:
+                assert shown != letters
 
 
 @settings(max_examples=300, deadline=None)

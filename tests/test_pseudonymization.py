@@ -8,7 +8,6 @@ a home-visit location.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import re
 
 import caldav
@@ -81,19 +80,13 @@ def _populate():
 @pytest.fixture(scope="module")
 def scanned(db_url):
     scanner = LeakScanner(SECRETS)
-    handler = scanner.log_handler()
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    live = start_server(db_url, ServerConfig(), load_demo=False, wrap=scanner.wsgi)
-    clara = _populate()
-    try:
-        yield live, scanner, clara
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old_level)
-        live.server.stop()
+    with scanner.debug_log():
+        live = start_server(db_url, ServerConfig(), load_demo=False, wrap=scanner.wsgi)
+        clara = _populate()
+        try:
+            yield live, scanner, clara
+        finally:
+            live.server.stop()
 
 
 def _etags(live) -> dict[str, str]:

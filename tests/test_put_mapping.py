@@ -8,7 +8,7 @@ import datetime as dt
 import icalendar
 import pytest
 
-from davserver import render
+from davserver import device_extras
 from providers.models import Appointment
 from tests.two_way import ICAL, PASSWORD, calendar, calendar_path, event, new_practitioner, row, settings_of
 
@@ -231,9 +231,9 @@ def test_events_with_the_same_device_extras_share_one_parse_and_keep_their_own_d
         assert put(live, user, name, body).status_code == 201
         names.append(name)
     settings_of(live).render_cache.clear()  # rendered on write: render again on read
-    render._parse_extras.cache_clear()
+    device_extras._parse_extras.cache_clear()
     served = [icalendar.Calendar.from_ical(get(live, user, n).content) for n in names]
-    info = render._parse_extras.cache_info()
+    info = device_extras._parse_extras.cache_info()
     assert (info.misses, info.hits) == (1, 1)
     for i, cal in enumerate(served):
         (vevent,) = cal.walk("VEVENT")

@@ -10,6 +10,8 @@ import plistlib
 import re
 import time
 
+import pytest
+
 from davserver.settings_page.csrf import CsrfTokens
 from davserver.setup_info import setup_info
 from providers import demo
@@ -55,6 +57,14 @@ def demo_patient_secrets() -> list[str]:
     return [s for s in secrets if s] + ["MaMu 1042", "JüÖz 7"]
 
 
+@pytest.fixture(autouse=True)
+def forget_language(live):
+    """A test that switches to English leaves the next one a German page (no cookie)."""
+    yield
+    for session in live.sessions.values():
+        session.cookies.clear()
+
+
 def test_anonymous_and_wrong_password_get_the_dav_trees_401(live):
     dav = live.request("GET", "/anna_maier/calendar/", user=None)
     assert dav.status_code == 401
@@ -83,7 +93,8 @@ def test_german_by_default_with_an_english_switch(live):
     assert 'href="/settings/?lang=en"' in de.text
     en = live.request("GET", PAGE + "?lang=en")
     assert '<html lang="en">' in en.text and "Calendar sync" in en.text
-    assert 'href="/settings/"' in en.text and "Kalender-Synchronisation" not in en.text
+    # The way back names German explicitly, so that it is remembered too.
+    assert 'href="/settings/?lang=de"' in en.text and "Kalender-Synchronisation" not in en.text
     # The form keeps the language across the save.
     assert 'name="lang" value="en"' in en.text
 
@@ -102,6 +113,7 @@ def test_every_client_value_is_the_one_setup_info_gives(live):
         "macos-ssl": "Nein",
         "thunderbird-location": info.calendar_url,
         "outlook-url": info.calendar_url,
+        "page-url": info.settings_url,
     }
     for field_id, value in expected.items():
         assert shown_value(page, field_id) == value, field_id
@@ -167,16 +179,29 @@ def test_form_saves_through_the_data_api_and_says_what_devices_do(live):
     assert before.include_phone is True  # the unchecked box switched the phone off
     notice = live.request("GET", response.headers["Location"]).text
     assert "jeden Termin neu" in notice and "kein Klarname" in notice
-    # A second save without a change of pseudonymization says nothing about it.
+    # A second save without a change of pseudonymization says nothing about it; loosening
+    # (phone on, pseudonymization off) is not the practitioner's to decide: the switches are
+    # shown locked and what a form sends for them is not taken.
+    page = live.request("GET", PAGE).text
+    assert re.search(r'id="pseudonymize"[^>]* checked disabled', page) and "Von der Praxis festgelegt" in page
     again = save(live, {"pseudonymize": "on", "include_phone": "on", "direction": "two-way", "lang": "en"})
     assert again.headers["Location"] == "/settings/?lang=en&saved=1"
-    off = save(live, {"direction": "two-way", "include_phone": "on"})
+    # English is now remembered; the German form says "de" in its hidden field.
+    locked = save(live, {"direction": "two-way", "include_phone": "on", "lang": "de"})
+    assert locked.headers["Location"] == "/settings/?saved=1"
+    still = api.find_practitioner(DEMO_USER)
+    assert (still.pseudonymize, still.include_phone) == (True, False)
+    with pytest.raises(api.PolicyError):  # the data API enforces it, not only the page
+        api.update_own_settings(still, pseudonymize=False)
+    api.update_practitioner(still, may_relax=True)  # the admin allows it
+    off = save(live, {"direction": "two-way", "include_phone": "on", "lang": "de"})
     assert off.headers["Location"].endswith("pseudonymize=off")
     text = live.request("GET", off.headers["Location"]).text
     assert "wieder die vollen Patientennamen" in text
     final = api.find_practitioner(DEMO_USER)
     assert (final.pseudonymize, final.include_phone, final.direction) == (False, True, "two-way")
     assert save(live, {"direction": "sideways"}).status_code == 400
+    api.update_practitioner(final, may_relax=False)
 
 
 def test_form_without_a_valid_csrf_token_is_refused(live):

@@ -35,6 +35,14 @@ def post_admin(live, fields: dict, user: str = DEMO_USER, password: str = DEMO_P
     return session.post(live.url(ADMIN), data={"csrf": token, **fields}, allow_redirects=False, timeout=30)
 
 
+@pytest.fixture(autouse=True)
+def forget_language(admin_live):
+    """A test that switches to English leaves the next one a German page (no cookie)."""
+    yield
+    for session in admin_live.sessions.values():
+        session.cookies.clear()
+
+
 def test_only_admins_get_the_admin_view(admin_live):
     live = admin_live
     assert live.request("GET", ADMIN, user=COLLEAGUE).status_code == 403
@@ -128,6 +136,33 @@ def test_admin_grants_and_revokes_delegation(admin_live):
     assert live.request("PROPFIND", shared, user=COLLEAGUE, headers={"Depth": "0"}).status_code == 404
     to_self = {**grant, "grantee": str(anna.id)}
     assert post_admin(live, to_self).status_code == 400
+
+
+def test_grant_form_starts_empty_and_revoke_looks_destructive(admin_live):
+    live = admin_live
+    anna, bernd = api.find_practitioner(DEMO_USER), api.find_practitioner(COLLEAGUE)
+    api.grant_access(anna, bernd, can_write=False)
+    try:
+        page = live.request("GET", ADMIN).text
+        form = page[page.index('class="grant"') :]
+        for name in ("owner", "grantee"):
+            select = re.search(rf'<select name="{name}" required>(.*?)</select>', form, re.S)
+            assert select, name
+            # The first, preselected choice is empty: nobody is granted anything by one click.
+            first = re.search(r"<option ([^>]*)>", select.group(1)).group(1)
+            assert first == 'value="" selected', first
+            assert select.group(1).count(" selected") == 1
+        revoke = re.search(r'<button type="submit"([^>]*)>Freigabe entziehen</button>', page)
+        assert revoke and 'class="danger"' in revoke.group(1)
+        grant_button = re.search(r'<button type="submit"([^>]*)>Freigeben</button>', page)
+        assert grant_button and "danger" not in grant_button.group(1)
+        # Sent empty anyway (a browser ignoring `required`): a clear 400, nothing granted.
+        empty = post_admin(live, {"action": "grant", "owner": "", "grantee": "", "level": "read"})
+        assert empty.status_code == 400
+        assert "Bitte wählen Sie aus, wessen Kalender wer sehen soll." in empty.text
+        assert Grant.select().where(Grant.owner == bernd.id).count() == 0
+    finally:
+        api.revoke_access(anna, bernd)
 
 
 def test_lock_out_sets_a_new_password_shown_once(admin_live):

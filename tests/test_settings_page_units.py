@@ -7,6 +7,7 @@ import pytest
 from davserver.config import ServerConfig
 from davserver.settings_page import admin, i18n, web
 from davserver.settings_page.devices import FAMILIES, user_agent_family
+from davserver.setup_info import PROFILE_TEXTS
 
 
 def test_both_languages_have_every_text():
@@ -14,8 +15,10 @@ def test_both_languages_have_every_text():
     assert all(i18n.DE[k] != i18n.EN[k] for k in ("title", "save", "pseudonymize"))
     for family in FAMILIES:
         assert f"family.{family}" in i18n.DE
-    assert i18n.language_from_query("en") == "en"
-    assert i18n.language_from_query("fr") == "de" and i18n.language_from_query(None) == "de"
+    # Every page language has the profile's texts too (the profile follows the page).
+    assert set(PROFILE_TEXTS) == set(i18n.LANGUAGES)
+    assert i18n.negotiate("en", None, None) == "en"
+    assert i18n.negotiate("fr", None, None) == "de" and i18n.negotiate(None, None, None) == "de"
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,7 @@ def test_urls_for_every_client_from_public_base_url(practitioner):
     assert values["Thunderbird: Location"] == "https://kalender.praxis.at/anna_maier/calendar/"
     # Outlook needs the trailing slash: it is part of the URL we print.
     assert values["Outlook CalDAV Synchronizer: DAV URL"].endswith("/calendar/")
+    assert values["Settings page (browser, QR code, profile)"] == "https://kalender.praxis.at/settings/"
 
 
 def test_urls_keep_a_reverse_proxy_prefix_and_port(practitioner):
@@ -40,6 +41,7 @@ def test_urls_keep_a_reverse_proxy_prefix_and_port(practitioner):
     assert info.path == "/kalender/anna_maier/"
     assert info.port == 8443
     assert info.calendar_url == "https://praxis.example.org:8443/kalender/anna_maier/calendar/"
+    assert info.settings_url == "https://praxis.example.org:8443/kalender/settings/"
 
 
 def test_apple_profile_is_a_valid_plist_without_password(practitioner):
@@ -56,6 +58,11 @@ def test_apple_profile_is_a_valid_plist_without_password(practitioner):
     assert "CalDAVPassword" not in account
     with_pw = plistlib.loads(apple_profile(info, "Praxis am Park", password="s3cret"))
     assert with_pw["PayloadContent"][0]["CalDAVPassword"] == "s3cret"
+    assert profile["PayloadDisplayName"] == "Praxis am Park: Kalender von anna maier"
+    english = plistlib.loads(apple_profile(info, "Praxis am Park", lang="en"))
+    assert english["PayloadDisplayName"] == "Praxis am Park: calendar of anna maier"
+    assert english["PayloadContent"][0]["PayloadDisplayName"] == "Praxis am Park calendar"
+    assert english["PayloadContent"][0]["CalDAVPrincipalURL"] == "/anna_maier/"
 
 
 def test_cert_command_creates_a_usable_pair(tmp_path):
@@ -73,3 +80,23 @@ def test_cert_command_creates_a_usable_pair(tmp_path):
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(str(crt), str(key))  # raises if they do not match
+
+
+def test_profile_command_speaks_the_chosen_language(tmp_path):
+    db = f"sqlite:///{tmp_path / 'p.db'}"
+
+    def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "davserver.cli", "--database", db, *args],
+            input=stdin.encode() if stdin else None,
+            capture_output=True,
+            timeout=60,
+        )
+
+    assert cli("user", "add", "anna maier", "--password-stdin", stdin="pw\n").returncode == 0
+    german, english = cli("profile", "anna maier"), cli("profile", "anna maier", "--lang", "en")
+    assert german.returncode == english.returncode == 0, english.stderr
+    assert plistlib.loads(german.stdout)["PayloadDescription"].startswith("Richtet")
+    assert plistlib.loads(english.stdout)["PayloadDescription"] == "Sets up the practice's calendar sync."
+    wrong = cli("profile", "anna maier", "--lang", "fr")
+    assert wrong.returncode != 0 and "--lang: invalid choice: 'fr'" in wrong.stderr.decode()

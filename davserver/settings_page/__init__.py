@@ -1,4 +1,4 @@
-"""The settings page at /settings/: each practitioner's setup, in their browser, in German.
+"""The settings page at /settings/: each practitioner's setup, in their browser's language.
 
 A WSGI middleware that sits right after PracticeAuthenticator, so the page is behind the
 same practice login as the DAV tree (same domain controller, throttling and credential
@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from davserver.config import ServerConfig
+from davserver.profile_signing import ProfileSigner
 from davserver.settings_page import admin, views, web
 from davserver.settings_page.csrf import CsrfTokens
 from davserver.settings_page.devices import DeviceRecorder
-from davserver.settings_page.i18n import language_from_query
+from davserver.settings_page.i18n import LANGUAGES, negotiate
 from davserver.settings_page.render import Request, message, static_file
 
 MOUNT = "/settings"
+LANGUAGE_COOKIE = "praxis_lang"
 
 __all__ = ["MOUNT", "SettingsPage", "middleware_entry"]
 
@@ -30,6 +32,14 @@ def middleware_entry(config: ServerConfig) -> dict:
     }
 
 
+def profile_signer(config: ServerConfig) -> ProfileSigner | None:
+    """The configured profile signer (validated with the configuration), or None."""
+    profile = config.profile
+    if not profile.signing_certificate or not profile.signing_key:
+        return None
+    return ProfileSigner.from_files(profile.signing_certificate, profile.signing_key)
+
+
 class SettingsPage:
     """Serves /settings/ for the logged-in practitioner; everything else goes to next_app."""
 
@@ -38,6 +48,7 @@ class SettingsPage:
         self.config = config
         self.tokens = CsrfTokens()
         self.devices = DeviceRecorder()
+        self.signer = profile_signer(config)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -60,11 +71,18 @@ class SettingsPage:
             return web.redirect(location, 301).send(environ, start_response)
         method = environ["REQUEST_METHOD"].upper()
         fields = web.form(environ) if method == "POST" else None
-        lang = language_from_query((fields or {}).get("lang") or web.query(environ).get("lang"))
-        request = Request(
-            environ, viewer, lang, f"{prefix}{MOUNT}/", web.base_url(environ, self.config), self.tokens
-        )
-        return self._route(request, method, fields).send(environ, start_response)
+        chosen = (fields or {}).get("lang") or web.query(environ).get("lang")
+        remembered = web.cookie(environ, LANGUAGE_COOKIE)
+        lang = negotiate(chosen, remembered, environ.get("HTTP_ACCEPT_LANGUAGE"))
+        base_url = web.base_url(environ, self.config)
+        request = Request(environ, viewer, lang, f"{prefix}{MOUNT}/", base_url, self.tokens, self.signer)
+        response = self._route(request, method, fields)
+        if chosen in LANGUAGES and chosen != remembered:
+            # The switch is remembered: the next visit without ?lang= keeps the language.
+            secure = base_url.startswith("https:") or environ.get("wsgi.url_scheme") == "https"
+            response.headers.append(web.set_cookie(LANGUAGE_COOKIE, chosen, request.root, secure))
+        response.headers.append(("Vary", "Accept-Language, Cookie"))
+        return response.send(environ, start_response)
 
     def _route(self, request: Request, method: str, fields: dict | None) -> web.Response:
         sub = request.environ["PATH_INFO"][len(MOUNT) + 1 :]

@@ -80,6 +80,10 @@ def act(request: Request, fields: dict[str, str]) -> web.Response:
         return render(request, "password.html", person=person, password=password)
     if action not in ("grant", "revoke"):
         return message(request, 400, "error.bad_request")
+    if action == "grant" and not (fields.get("owner") and fields.get("grantee")):
+        # The form starts empty, so nobody grants by accident; a browser without
+        # `required` support can still send it that way.
+        return admin_page(request, 400, errors=[request.t("admin.grant.missing")])
     owner = _colleague(admin, fields.get("owner"))
     grantee = _colleague(admin, fields.get("grantee"))
     if owner is None or grantee is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 DEFAULT_LANGUAGE = "de"
+MAX_ACCEPTED = 20  # Accept-Language entries looked at; the rest of a long header is ignored
 
 DE: dict[str, str] = {
     "title": "Kalender-Synchronisation",
@@ -28,37 +29,51 @@ DE: dict[str, str] = {
     "qr.text": "Scannen Sie den Code mit der Handykamera: Diese Seite öffnet sich dort, mit "
     "allen Werten und dem Profil für iPhone und iPad.",
     "qr.alt": "QR-Code dieser Seite",
+    "qr.address": "Oder diese Adresse am Handy eintippen:",
     "loopback": "Diese Adresse gilt nur auf diesem Computer. Damit Handys den Server finden, "
     "trägt die Praxis-IT seine öffentliche Adresse ein (public_base_url).",
     "clients": "Einrichtung je Gerät",
     "ios": "iPhone / iPad",
     "ios.profile": "Profil herunterladen (.mobileconfig)",
-    "ios.profile_hint": "In Safari auf dem iPhone oder iPad laden, dann unter Einstellungen → "
-    "„Profil geladen“ installieren; das Gerät fragt dabei nach Ihrem Passwort.",
-    "ios.manual": "Oder von Hand: Einstellungen → Kalender → Accounts → Account hinzufügen → "
-    "Andere → CalDAV-Account.",
+    "ios.profile_file": "praxis-kalender.mobileconfig",
+    "ios.profile_menu": "Einstellungen › Profil geladen",
+    "ios.profile_hint": "Diese Seite in Safari auf dem iPhone oder iPad öffnen, das Profil laden "
+    "(„Zulassen“), dann in {menu} auf „Installieren“ tippen; das Gerät fragt dabei nach Ihrem "
+    "Passwort.",
+    "ios.menu18": "Einstellungen › Apps › Kalender › Kalender-Accounts › Account hinzufügen › "
+    "Andere › CalDAV-Account hinzufügen",
+    "ios.menu17": "Einstellungen › Kalender › Accounts › Account hinzufügen › Andere › "
+    "CalDAV-Account hinzufügen",
+    "ios.manual": "Oder von Hand – iOS 18: {menu18}; iOS 17: {menu17}.",
     "ios.server": "Server",
     "android": "Android: DAVx⁵ (auch für die Google-Kalender-App)",
-    "android.hint": "In DAVx⁵: Konto hinzufügen → „Mit URL und Benutzername anmelden“.",
+    "android.menu": "+ › Mit URL und Benutzername anmelden",
+    "android.hint": "In DAVx⁵ (kostenlos bei F-Droid): {menu}.",
     "android.base_url": "Basis-URL",
     "macos": "Mac: Kalender (Accounttyp „Erweitert“)",
-    "macos.hint": "Kalender → Einstellungen → Accounts → + → Anderer CalDAV-Account → "
-    "Accounttyp „Erweitert“.",
+    "macos.menu": "Kalender › Account hinzufügen … › Anderer CalDAV-Account …",
+    "macos.hint": "In der App Kalender: {menu}, dann Accounttyp „Erweitert“.",
     "macos.host": "Serveradresse",
     "macos.path": "Serverpfad",
     "macos.port": "Port",
     "macos.ssl": "SSL verwenden",
     "thunderbird": "Thunderbird",
-    "thunderbird.hint": "Neuer Kalender → Im Netzwerk → diese Adresse.",
+    "thunderbird.menu": "Neuer Kalender … › Im Netzwerk",
+    "thunderbird.hint": "Im Kalender: {menu}, dann diese Adresse.",
     "thunderbird.location": "Adresse",
     "outlook": "Outlook (CalDAV Synchronizer)",
-    "outlook.hint": "Neues Profil „Generic CalDAV/CardDAV“ mit dieser DAV-URL.",
-    "outlook.url": "DAV-URL",
+    "outlook.menu": "CalDav Synchronizer › Synchronisationsprofile › + › Generisches Profil",
+    "outlook.hint": "Nur im klassischen Outlook: {menu}, dann diese DAV URL (mit dem „/“ am Ende).",
+    "outlook.url": "DAV URL",
     "settings": "Was Ihre Geräte zeigen",
     "pseudonymize": "Patientennamen pseudonymisieren",
     "pseudonymize.explain": "Termine zeigen statt des Namens nur ein Kürzel mit Patientennummer "
-    "(z. B. „ErMu 4711“); ein Wechsel lässt Ihre Geräte beim nächsten "
-    "Abgleich jeden Termin neu laden.",
+    "(z. B. „ErMu 4711“): je zwei Zeichen von Vor- und Nachname, aber nie ein ganzer Name "
+    "(„Li Wu“ → „LW“). Namen im Betreff werden ersetzt; Notizen, Telefonnummer und Adressen "
+    "bleiben in der Praxis, als Ort steht nur der Name des Praxisorts. Ein Wechsel lässt Ihre "
+    "Geräte beim nächsten Abgleich jeden Termin neu laden.",
+    "locked": "Von der Praxis festgelegt: strenger stellen können Sie es selbst, lockern nur die "
+    "Praxisverwaltung.",
     "phone": "Telefonnummer im Termin",
     "phone.explain": "Die Telefonnummer der Patientin oder des Patienten steht in der "
     "Terminbeschreibung, damit Sie vom Handy aus anrufen können (nie bei "
@@ -111,6 +126,9 @@ DE: dict[str, str] = {
     "admin.grant.read": "lesen",
     "admin.grant.write": "lesen und ändern",
     "admin.grant.revoke": "Freigabe entziehen",
+    "admin.grant.new": "Neue Freigabe",
+    "admin.grant.choose": "– bitte wählen –",
+    "admin.grant.missing": "Bitte wählen Sie aus, wessen Kalender wer sehen soll.",
     "admin.grant.owner": "Kalender von",
     "admin.grant.grantee": "für",
     "admin.grant.level": "Recht",
@@ -125,6 +143,7 @@ DE: dict[str, str] = {
     "error.admin_only": "Diese Seite ist der Praxis-Verwaltung vorbehalten.",
     "error.not_found": "Diese Seite gibt es nicht.",
     "error.bad_request": "Die Eingabe ist ungültig.",
+    "error.policy": "Diese Einstellung kann nur die Praxisverwaltung lockern.",
     "error.method": "Diese Anfrage ist hier nicht erlaubt.",
     "error.back": "Zurück",
 }
@@ -147,35 +166,48 @@ EN: dict[str, str] = {
     "qr.text": "Scan the code with your phone's camera: this page opens there, with every "
     "value and the profile for iPhone and iPad.",
     "qr.alt": "QR code of this page",
+    "qr.address": "Or type this address on the phone:",
     "loopback": "This address only works on this computer. For phones to find the server, "
     "the practice IT enters its public address (public_base_url).",
     "clients": "Setup per device",
     "ios": "iPhone / iPad",
     "ios.profile": "Download profile (.mobileconfig)",
-    "ios.profile_hint": "Download it in Safari on the iPhone or iPad, then install it under "
-    "Settings → “Profile Downloaded”; the device asks for your password.",
-    "ios.manual": "Or by hand: Settings → Calendar → Accounts → Add Account → Other → Add CalDAV Account.",
+    "ios.profile_file": "practice-calendar.mobileconfig",
+    "ios.profile_menu": "Settings › Profile Downloaded",
+    "ios.profile_hint": "Open this page in Safari on the iPhone or iPad, download the profile "
+    "(“Allow”), then tap “Install” in {menu}; the device asks for your password.",
+    "ios.menu18": "Settings › Apps › Calendar › Calendar Accounts › Add Account › Other › Add CalDAV Account",
+    "ios.menu17": "Settings › Calendar › Accounts › Add Account › Other › Add CalDAV Account",
+    "ios.manual": "Or by hand – iOS 18: {menu18}; iOS 17: {menu17}.",
     "ios.server": "Server",
     "android": "Android: DAVx⁵ (also for the Google Calendar app)",
-    "android.hint": "In DAVx⁵: add account → “Login with URL and user name”.",
+    "android.menu": "+ › Login with URL and user name",
+    "android.hint": "In DAVx⁵ (free on F-Droid): {menu}.",
     "android.base_url": "Base URL",
     "macos": "Mac: Calendar (account type “Advanced”)",
-    "macos.hint": "Calendar → Settings → Accounts → + → Other CalDAV Account → account type “Advanced”.",
-    "macos.host": "Server address",
-    "macos.path": "Server path",
+    "macos.menu": "Calendar › Add Account… › Other CalDAV Account…",
+    "macos.hint": "In the Calendar app: {menu}, then account type “Advanced”.",
+    "macos.host": "Server Address",
+    "macos.path": "Server Path",
     "macos.port": "Port",
     "macos.ssl": "Use SSL",
     "thunderbird": "Thunderbird",
-    "thunderbird.hint": "New calendar → On the network → this location.",
+    "thunderbird.menu": "New Calendar… › On the Network",
+    "thunderbird.hint": "In the calendar: {menu}, then this location.",
     "thunderbird.location": "Location",
     "outlook": "Outlook (CalDAV Synchronizer)",
-    "outlook.hint": "A new “Generic CalDAV/CardDAV” profile with this DAV URL.",
+    "outlook.menu": "CalDav Synchronizer › Synchronization Profiles › + › Generic CalDAV/CardDAV",
+    "outlook.hint": "Classic Outlook only: {menu}, then this DAV URL (with the “/” at the end).",
     "outlook.url": "DAV URL",
     "settings": "What your devices show",
     "pseudonymize": "Pseudonymize patient names",
     "pseudonymize.explain": "Appointments show initials with the patient number (e.g. "
-    "“ErMu 4711”) instead of the name; a change makes your devices "
-    "re-fetch every appointment on the next sync.",
+    "“ErMu 4711”) instead of the name: two characters of first and last name, but never a "
+    "whole name (“Li Wu” → “LW”). Names in the subject are replaced; notes, phone numbers and "
+    "addresses stay in the practice, the location shows only the practice location's name. "
+    "A change makes your devices re-fetch every appointment on the next sync.",
+    "locked": "Set by the practice: you can make it stricter yourself, only the practice admin "
+    "can loosen it.",
     "phone": "Phone number in appointments",
     "phone.explain": "The patient's phone number is in the appointment description so you can "
     "call from your phone (never with pseudonymized names).",
@@ -227,6 +259,9 @@ EN: dict[str, str] = {
     "admin.grant.read": "read",
     "admin.grant.write": "read and change",
     "admin.grant.revoke": "Revoke",
+    "admin.grant.new": "New delegation",
+    "admin.grant.choose": "– choose –",
+    "admin.grant.missing": "Please choose whose calendar who is to see.",
     "admin.grant.owner": "Calendar of",
     "admin.grant.grantee": "for",
     "admin.grant.level": "Access",
@@ -241,6 +276,7 @@ EN: dict[str, str] = {
     "error.admin_only": "This page is for the practice administration.",
     "error.not_found": "There is no such page.",
     "error.bad_request": "The input is invalid.",
+    "error.policy": "Only the practice admin can loosen this setting.",
     "error.method": "This request is not allowed here.",
     "error.back": "Back",
 }
@@ -248,9 +284,33 @@ EN: dict[str, str] = {
 LANGUAGES: dict[str, dict[str, str]] = {"de": DE, "en": EN}
 
 
-def language_from_query(value: str | None) -> str:
-    """`?lang=en` switches to English; anything else is German."""
-    return value if value in LANGUAGES else DEFAULT_LANGUAGE
+def language_from_header(accept_language: str | None) -> str | None:
+    """The first language of ours the browser accepts (RFC 9110 q-values), else None.
+
+    `en-GB,en;q=0.9,de;q=0.8` is English; `fr, de;q=0.5` is German; `de;q=0, en` is English.
+    """
+    ranked: list[tuple[float, int, str]] = []
+    for position, item in enumerate((accept_language or "").split(",")[:MAX_ACCEPTED]):
+        tag, *params = item.split(";")
+        weights = [
+            value for name, _, value in (p.partition("=") for p in params) if name.strip().lower() == "q"
+        ]
+        try:
+            quality = float(weights[0]) if weights else 1.0
+        except ValueError:
+            continue
+        primary = tag.strip().lower().split("-")[0]
+        if quality > 0 and primary in LANGUAGES:
+            ranked.append((-quality, position, primary))
+    return min(ranked)[2] if ranked else None
+
+
+def negotiate(chosen: str | None, remembered: str | None, accept_language: str | None) -> str:
+    """The page's language: the switch just used, else the one remembered, else the browser's."""
+    for candidate in (chosen, remembered):
+        if candidate in LANGUAGES:
+            return candidate
+    return language_from_header(accept_language) or DEFAULT_LANGUAGE
 
 
 def translator(language: str) -> Callable[..., str]:

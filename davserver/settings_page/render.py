@@ -12,9 +12,11 @@ from zoneinfo import ZoneInfo
 import jinja2
 from markupsafe import Markup
 
+from davserver.profile_signing import ProfileSigner
 from davserver.settings_page import web
 from davserver.settings_page.csrf import CsrfTokens
 from davserver.settings_page.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
+from davserver.setup_info import settings_page_url
 from providers.models import Practitioner
 
 HERE = Path(__file__).parent
@@ -59,6 +61,7 @@ class Request:
     root: str  # the page's path as the browser sees it, e.g. "/settings/" or "/cal/settings/"
     base_url: str
     tokens: CsrfTokens
+    signer: ProfileSigner | None = None
 
     @cached_property
     def t(self) -> Callable[..., str]:
@@ -71,14 +74,14 @@ class Request:
 
     def page_url(self) -> str:
         """The absolute URL of the page (for the QR code)."""
-        return self.base_url + "settings/" + self.url("")[len(self.root) :]
+        return settings_page_url(self.base_url) + self.url("")[len(self.root) :]
 
 
 def render(request: Request, template: str, status: int = 200, **context: object) -> web.Response:
     """Render a template with what every page needs (texts, links, a fresh CSRF token)."""
     other = next(code for code in LANGUAGES if code != request.lang)
     path = request.environ.get("PATH_INFO", "").removeprefix("/settings/")
-    switch = web.with_query(request.root + path, lang=other if other != DEFAULT_LANGUAGE else None)
+    switch = web.with_query(request.root + path, lang=other)  # explicit: it is remembered
     html = _env.get_template(template).render(
         t=request.t,
         lang=request.lang,

@@ -36,21 +36,28 @@ def qr_svg(data: str, title: str) -> Markup | None:
 
 
 def clients(info: SetupInfo, t: Callable[..., str]) -> list[dict]:
-    """Per client: a hint and (field id, label, value, copyable) rows, in the guide's order."""
+    """Per client: the menu paths to follow, a hint, and (field id, label, value, copyable) rows.
+
+    The guides in docs/clients/ quote exactly these menus, labels and values (a test checks).
+    """
+    ios_menus = {"menu18": t("ios.menu18"), "menu17": t("ios.menu17")}
     return [
         {
             "id": "ios",
-            "hint": t("ios.manual"),
+            "menus": [*ios_menus.values(), t("ios.profile_menu")],
+            "hint": t("ios.manual", **ios_menus),
             "rows": [("ios-server", t("ios.server"), info.base_url, True)],
         },
         {
             "id": "android",
-            "hint": t("android.hint"),
+            "menus": [t("android.menu")],
+            "hint": t("android.hint", menu=t("android.menu")),
             "rows": [("android-base-url", t("android.base_url"), info.base_url, True)],
         },
         {
             "id": "macos",
-            "hint": t("macos.hint"),
+            "menus": [t("macos.menu")],
+            "hint": t("macos.hint", menu=t("macos.menu")),
             "rows": [
                 ("macos-host", t("macos.host"), info.host, True),
                 ("macos-path", t("macos.path"), info.path, True),
@@ -60,12 +67,14 @@ def clients(info: SetupInfo, t: Callable[..., str]) -> list[dict]:
         },
         {
             "id": "thunderbird",
-            "hint": t("thunderbird.hint"),
+            "menus": [t("thunderbird.menu")],
+            "hint": t("thunderbird.hint", menu=t("thunderbird.menu")),
             "rows": [("thunderbird-location", t("thunderbird.location"), info.calendar_url, True)],
         },
         {
             "id": "outlook",
-            "hint": t("outlook.hint"),
+            "menus": [t("outlook.menu")],
+            "hint": t("outlook.hint", menu=t("outlook.menu")),
             "rows": [("outlook-url", t("outlook.url"), info.calendar_url, True)],
         },
     ]
@@ -107,25 +116,28 @@ def save(request: Request, fields: dict[str, str]) -> web.Response:
     if direction not in DIRECTIONS:
         return message(request, 400, "error.bad_request")
     viewer = request.viewer
-    pseudonymize = fields.get("pseudonymize") == "on"
+    # A switch the admin locked is shown disabled, and browsers do not send disabled fields.
+    pseudonymize = fields.get("pseudonymize") == "on" or (viewer.pseudonymize and not viewer.may_relax)
+    include_phone = fields.get("include_phone") == "on" and (viewer.include_phone or viewer.may_relax)
     was_pseudonymized = viewer.pseudonymize
-    api.update_practitioner(
-        viewer,
-        pseudonymize=pseudonymize,
-        include_phone=fields.get("include_phone") == "on",
-        direction=direction,
-    )
+    try:
+        api.update_own_settings(
+            viewer, pseudonymize=pseudonymize, include_phone=include_phone, direction=direction
+        )
+    except api.PolicyError:
+        return message(request, 403, "error.policy")
     changed = None if pseudonymize == was_pseudonymized else ("on" if pseudonymize else "off")
     return web.redirect(request.url("", saved="1", pseudonymize=changed))
 
 
 def profile(request: Request) -> web.Response:
-    """The Apple configuration profile, without the password (the device asks for it)."""
+    """The Apple configuration profile in the page's language, without the password (the
+    device asks for it), signed when the admin configured a signing certificate."""
     info = setup_info(request.viewer, request.base_url)
-    body = apple_profile(info, request.viewer.practice.name)
+    body = apple_profile(info, request.viewer.practice.name, lang=request.lang)
+    if request.signer is not None:
+        body = request.signer.sign(body)
+    filename = request.t("ios.profile_file")
     return web.Response(
-        200,
-        body,
-        PROFILE_TYPE,
-        [("Content-Disposition", 'attachment; filename="praxis-kalender.mobileconfig"')],
+        200, body, PROFILE_TYPE, [("Content-Disposition", f'attachment; filename="{filename}"')]
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from davserver.config import ServerConfig
@@ -83,6 +84,31 @@ def form(environ: dict) -> dict[str, str] | None:
     except (UnicodeDecodeError, ValueError):
         return None
     return {k: v[0] for k, v in parsed.items()}
+
+
+def cookie(environ: dict, name: str) -> str | None:
+    """One cookie of the request, None if absent or the header does not parse."""
+    jar = SimpleCookie()
+    try:
+        jar.load(environ.get("HTTP_COOKIE", ""))
+    except CookieError:
+        return None
+    morsel = jar.get(name)
+    return morsel.value if morsel is not None else None
+
+
+def set_cookie(name: str, value: str, path: str, secure: bool, max_age: int = 365 * 86400) -> tuple[str, str]:
+    """A Set-Cookie header for a preference (not a credential: the login stays HTTP Basic)."""
+    jar = SimpleCookie()
+    jar[name] = value
+    morsel = jar[name]
+    morsel["path"] = path
+    morsel["max-age"] = str(max_age)
+    morsel["samesite"] = "Lax"
+    morsel["httponly"] = True
+    if secure:
+        morsel["secure"] = True
+    return ("Set-Cookie", morsel.OutputString())
 
 
 def with_query(path: str, **params: str | None) -> str:

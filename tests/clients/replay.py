@@ -1,15 +1,18 @@
 """Shared replay helpers: deployments (plain HTTP, TLS, behind a prefix proxy), a recording
 device with a client's redirect policy, multistatus parsing and iCalendar bodies.
 
-Every replay starts from `setup_info(practitioner, config.base_url()).lines()`, i.e. exactly
-what `praxis-caldav urls NAME` prints for the running deployment.
+Every replay starts from what the practitioner's settings page shows (read over HTTP as the
+practitioner's browser gets it), which must equal what `praxis-caldav urls NAME` prints for
+the running deployment (`setup_info(practitioner, config.base_url()).lines()`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import html
 import http.client
+import re
 import subprocess
 import sys
 import threading
@@ -47,6 +50,18 @@ MAC_PORT = "macOS Advanced: Port"
 MAC_SSL = "macOS Advanced: Use SSL"
 THUNDERBIRD = "Thunderbird: Location"
 OUTLOOK = "Outlook CalDAV Synchronizer: DAV URL"
+# Where the settings page shows each of them (the id of its <code> element).
+PAGE_FIELDS = {
+    USER_NAME: "login",
+    IOS_SERVER: "ios-server",
+    DAVX5_BASE: "android-base-url",
+    MAC_HOST: "macos-host",
+    MAC_PATH: "macos-path",
+    MAC_PORT: "macos-port",
+    MAC_SSL: "macos-ssl",
+    THUNDERBIRD: "thunderbird-location",
+    OUTLOOK: "outlook-url",
+}
 
 
 def clark(ns: str, name: str) -> str:
@@ -192,12 +207,28 @@ class Deployment:
     verify: str | bool = True
     proxy: PrefixProxy | None = None
 
-    def urls(self, username: str = LOGIN) -> dict[str, str]:
-        """`praxis-caldav urls USERNAME` for this deployment, label -> value."""
+    def urls(self, username: str = LOGIN, password: str = PASSWORD) -> dict[str, str]:
+        """What the practitioner's settings page shows, read off the page as a device's
+        browser gets it (through TLS or the proxy), label -> value with the labels of
+        `praxis-caldav urls`; it must be what that command prints, too."""
         practitioner = api.find_practitioner(username)
         assert practitioner is not None, username
-        lines = setup_info(practitioner, self.live.config.base_url()).lines()
-        return dict(lines)
+        with requests.Session() as browser:
+            browser.trust_env = False
+            browser.verify = self.verify
+            page = browser.get(
+                self.base_url + "settings/?lang=en", auth=(username.encode(), password.encode()), timeout=30
+            )
+        assert page.status_code == 200, page.status_code
+        shown = {
+            label: html.unescape(match.group(1).replace("<wbr>", ""))
+            for label, field_id in PAGE_FIELDS.items()
+            if (match := re.search(rf'<code id="{field_id}"[^>]*>(.*?)</code>', page.text, re.S))
+        }
+        shown[MAC_SSL] = shown[MAC_SSL].lower()  # "Yes"/"No" on the page, "yes"/"no" printed
+        printed = dict(setup_info(practitioner, self.live.config.base_url()).lines())
+        assert shown == {label: printed[label] for label in PAGE_FIELDS}, (shown, printed)
+        return shown
 
     def device(self, username: str = LOGIN, password: str = PASSWORD, **kw) -> Device:
         return Device(self, username, password, **kw)
