@@ -26,6 +26,8 @@ import recurring_ical_events
 from icalendar.prop import vDDDLists
 from lxml import etree
 
+from davserver.work_budget import charge, remaining
+
 CALDAV_NS = "urn:ietf:params:xml:ns:caldav"
 COLLATIONS = ("i;ascii-casemap", "i;octet")
 _UTC_RE = re.compile(r"^\d{8}T\d{6}Z$")
@@ -35,6 +37,21 @@ _TR_COMPONENTS_UNSUPPORTED = {"VTODO", "VJOURNAL", "VFREEBUSY", "VALARM"}
 _TR_PROPS_SUPPORTED = {"COMPLETED", "CREATED", "DTSTAMP", "LAST-MODIFIED"}
 _TR_PROPS_UNSUPPORTED = {"DTSTART", "DTEND", "DUE"}
 _MAIN_COMPONENTS = {"VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY"}
+# RFC 5545 (and 7953) nesting: a comp-filter for anything else can never match (§9.7.1
+# makes such a filter invalid, not empty). X- components may appear anywhere.
+_SUBCOMPONENTS = {
+    "VCALENDAR": {*_MAIN_COMPONENTS, "VTIMEZONE", "VAVAILABILITY"},
+    "VEVENT": {"VALARM"},
+    "VTODO": {"VALARM"},
+    "VJOURNAL": set(),
+    "VFREEBUSY": set(),
+    "VALARM": set(),
+    "VTIMEZONE": {"STANDARD", "DAYLIGHT"},
+    "STANDARD": set(),
+    "DAYLIGHT": set(),
+    "VAVAILABILITY": {"AVAILABLE"},
+    "AVAILABLE": set(),
+}
 # <is-defined/> (CalDAV drafts) is still sent by old clients; it adds no test.
 _EXISTS = {"is-not-defined", "is-defined"}
 # Bad stored data must not break a whole REPORT; such objects are included.
@@ -201,6 +218,11 @@ def _comp_filter(el: etree._Element) -> CompFilter:
     name = _name(el)
     parts = _split(el, _EXISTS | {"time-range", "prop-filter", "comp-filter"})
     tr = _time_range(parts)
+    allowed = _SUBCOMPONENTS.get(name)
+    for child in parts.get("comp-filter", []):
+        child_name = _name(child)
+        if allowed is not None and child_name not in allowed and not child_name.startswith("X-"):
+            raise FilterError("valid-filter", f"{child_name} cannot be a component of {name}")
     if tr is not None and name in _TR_COMPONENTS_UNSUPPORTED:
         raise FilterError("supported-filter", f"time-range on {name} is not supported")
     if tr is not None and name != "VEVENT":
@@ -295,14 +317,16 @@ def _earliest(vevents: Sequence[icalendar.Component], default_tz: ZoneInfo) -> d
 
 
 def instances_overlapping(
-    vevents: Sequence[icalendar.Component], tr: TimeRange, default_tz: ZoneInfo
+    vevents: Sequence[icalendar.Component], tr: TimeRange, default_tz: ZoneInfo, counted: bool = True
 ) -> Iterator[icalendar.Component]:
     """Lazily yield every VEVENT instance (RRULE/RDATE/EXDATE/overrides) overlapping tr.
 
     recurring-ical-events is queried in doubling windows starting at the later of
     tr.start and the first possible instance, so an infinite RRULE with an open
     end stops at the first hit and a bounded range never scans past tr.end.
-    Raises the library's ValueError subclasses (or KeyError) on broken data.
+    Raises the library's ValueError subclasses (or KeyError) on broken data, and
+    work_budget.TooMuchWork when the request's budget is spent: its time always, its
+    instances when `counted` (expand, free-busy; a filter test stops at the first anyway).
     """
     holder = icalendar.Calendar()
     for vevent in vevents:
@@ -311,17 +335,23 @@ def instances_overlapping(
     begin = _earliest(vevents, default_tz)
     if tr.start is not None and tr.start - _FAR_PAST > _MARGIN:
         begin = max(begin, tr.start - _MARGIN)
-    stop = _FAR_FUTURE if tr.end is None else min(tr.end + _MARGIN, _FAR_FUTURE)
+    # Compared before adding: a range ending in 9999 must not overflow (and be swallowed).
+    stop = _FAR_FUTURE if tr.end is None or tr.end >= _FAR_FUTURE - _MARGIN else tr.end + _MARGIN
     span, seen = timedelta(days=7), set()
     while begin < stop:
         until = begin + span if span < stop - begin else stop
+        charge(0)  # the clock, before each window
         found = [(instance_span(i, default_tz), i) for i in query.between(begin, until)]
+        charge(len(found) if counted else 0)
         for (start, end), instance in sorted(found, key=lambda pair: pair[0]):
             key = (str(instance.get("UID")), instance["RECURRENCE-ID"].dt, start)
             if key not in seen and overlaps(start, end, tr):
                 seen.add(key)
                 yield instance
-        begin, span = until, span * 2
+        # Windows double, but never beyond a day per instance the budget has left: one
+        # window of an endless daily series must not compute millions before the check.
+        left = remaining() if counted else None
+        begin, span = until, span * 2 if left is None else min(span * 2, timedelta(days=left + 1))
 
 
 def _text_ok(value: str, tm: TextMatch) -> bool:
@@ -416,7 +446,7 @@ def _vevents_in_range(
                 comp = vevents[i] = comp.copy()
                 comp["EXDATE"] = _props(comp, "EXDATE") + [vDDDLists([o["RECURRENCE-ID"].dt]) for o in mine]
     try:
-        return next(instances_overlapping(vevents, tr, default_tz), None) is not None
+        return next(instances_overlapping(vevents, tr, default_tz, counted=False), None) is not None
     except _BROKEN_DATA:
         return True  # unreadable recurrence data: include rather than hide the event
 

@@ -23,7 +23,7 @@ from dateutil import rrule as du_rrule
 from icalendar.parser.content_line import Contentlines
 from icalendar.timezone import tzp
 
-from davserver import field_ownership, masking, render
+from davserver import field_ownership, ical_validate, masking, render
 from davserver.ical_tz import ZoneResolver, convert
 from providers import patient_mentions, store
 from providers.models import Appointment, AppointmentOverride
@@ -75,7 +75,10 @@ def parse_object(body: bytes, charset: str | None = None) -> DeviceObject:
     """Validate an uploaded calendar object resource; raise InvalidObject on a broken one."""
     text = decode(body, charset)
     try:
+        ical_validate.check_text(text)
         calendars, zones = _parse_calendars(text)
+    except ical_validate.InvalidValue as exc:
+        raise InvalidObject(VALID_DATA, str(exc)) from None
     except (ValueError, IndexError, KeyError, TypeError):
         raise InvalidObject(VALID_DATA, "body is not iCalendar data") from None
     if len(calendars) != 1 or calendars[0].name != "VCALENDAR":
@@ -92,6 +95,10 @@ def parse_object(body: bytes, charset: str | None = None) -> DeviceObject:
         raise InvalidObject(SUPPORTED_COMPONENT, "this calendar stores VEVENT components only")
     events = [c for c in cal.subcomponents if c.name == "VEVENT"]
     _check_errors(events)
+    try:
+        ical_validate.check_events(events)
+    except ical_validate.InvalidValue as exc:
+        raise InvalidObject(VALID_DATA, str(exc)) from None
     uids = {str(e.get("UID", "")).strip() for e in events}
     if "" in uids:
         raise InvalidObject(VALID_OBJECT, "every VEVENT needs a UID")

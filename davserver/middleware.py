@@ -11,6 +11,7 @@ from wsgidav.mw.base_mw import BaseMiddleware
 
 from davserver import methods
 from davserver.http import CalDAVError, request_xml, respond, respond_error
+from davserver.methods import propfind
 from davserver.methods.conditions import refuse_readonly_proppatch
 
 access_log = logging.getLogger("praxis_caldav.access")
@@ -120,7 +121,12 @@ class RequestBodyMiddleware(BaseMiddleware):
             return environ["wsgi.input"].read(length) if length else b""
         if not chunked:
             return b""
-        data = environ["wsgi.input"].read(self.limit + 1)
+        try:
+            data = environ["wsgi.input"].read(self.limit + 1)
+        except ValueError:  # a malformed chunk (framing.py): the rest of the stream is unusable
+            raise CalDAVError(
+                400, message="malformed chunked body", headers=(("Connection", "close"),)
+            ) from None
         if len(data) > self.limit:
             raise too_large
         return data
@@ -147,6 +153,10 @@ class CalDAVMiddleware(BaseMiddleware):
                 ):
                     # Depth infinity (or none): answered as Depth 1, never a walk of the tree.
                     environ["HTTP_DEPTH"] = "1"
+                if method == "PROPFIND":
+                    propfind.check_request(environ)
+                    if propfind.asks_for_nothing(environ):
+                        return propfind.with_empty_propstats(self.next_app, environ, start_response)
             handler = methods.HANDLERS.get(method)
             if handler is None:
                 return self.next_app(environ, start_response)

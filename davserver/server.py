@@ -11,6 +11,7 @@ import threading
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
+from davserver import framing
 from davserver.config import ServerConfig
 
 log = logging.getLogger("praxis_caldav")
@@ -64,12 +65,13 @@ def make_server(app, config: ServerConfig, port: int | None = None) -> wsgi.Serv
     # SO_REUSEPORT lets several processes (serve --processes N) share the port.
     server = wsgi.Server(
         (config.host, config.port if port is None else port),
-        app,
+        framing.guard(app),
         numthreads=config.threads,
         server_name="praxis-caldav",
         reuse_port=config.processes > 1,
     )
     _warm_worker_pool(server)
+    framing.harden(server)
     if config.tls.certificate:
         server.ssl_adapter = BuiltinSSLAdapter(config.tls.certificate, config.tls.private_key)
     return server

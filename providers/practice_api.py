@@ -20,7 +20,7 @@ import peewee as pw
 
 # Name matching is text, not protocol: shared with the renderer so both find the same names.
 from davserver.masking import Person, PracticeNames
-from providers import practitioner_cache, prepared
+from providers import practitioner_cache, prepared, validation
 from providers.models import (
     STATUS_CANCELLED,
     STATUSES,
@@ -241,6 +241,7 @@ def create_practitioner(
     is_admin: bool = False,
 ) -> Practitioner:
     name = _check_username(username)
+    _valid(validation.check_text, display_name, "display_name")
     if not password:
         raise DataError("password is empty")
     _check_email(email)
@@ -317,6 +318,9 @@ def update_practitioner(practitioner: Practitioner, **values: object) -> Practit
         raise DataError("direction must be two-way or server-to-device")
     if "email" in values:
         _check_email(values["email"])  # type: ignore[arg-type]
+    for key in ("display_name", "calendar_displayname"):
+        if isinstance(values.get(key), str):
+            _valid(validation.check_text, values[key], key)
     rendering = {"pseudonymize", "include_phone", "display_name"}
     changed = {k for k, v in values.items() if getattr(practitioner, k) != v}
     with database_proxy.atomic():
@@ -377,6 +381,8 @@ def upsert_patient(
 ) -> Patient:
     """Create or update a patient by external id (else by number); a number another patient
     already has after normalisation is refused, naming both records (never the names)."""
+    for field_name, text in (("first_name", first_name), ("last_name", last_name), ("phone", phone)):
+        _valid(validation.check_text, text, field_name)
     number = normalize_patient_number(patient_number)
     if not number:
         raise DataError(f"patient {external_id!r}: patient number is empty")
@@ -462,6 +468,8 @@ def _names_changed(practice_id: int, patients: list[Patient]) -> None:
 def upsert_location(
     practice: Practice, name: str, address: str | None = None, external_id: str | None = None
 ) -> Location:
+    _valid(validation.check_text, name, "name")
+    _valid(validation.check_text, address, "address")
     with database_proxy.atomic():
         query = Location.select().where(Location.practice == practice)
         if external_id is not None:
@@ -539,6 +547,7 @@ class AppointmentFields:
 
 
 def _check_fields(f: AppointmentFields) -> None:
+    _valid(validation.check_appointment, f)
     if f.status not in STATUSES:
         raise DataError(f"unknown status {f.status!r}")
     if f.end_local < f.start_local:
@@ -569,6 +578,14 @@ def _check_no_pseudonym(practice_id: int, f: AppointmentFields, stored: Appointm
         texts = [t for t in texts if t not in kept]
     if pseudonyms_in(practice_id, texts):
         raise DataError("a text holds a patient pseudonym; pseudonyms are never stored")
+
+
+def _valid(check, *args) -> None:
+    """Run a providers.validation check; its refusal is a DataError like every other."""
+    try:
+        check(*args)
+    except validation.InvalidValue as exc:
+        raise DataError(str(exc)) from None
 
 
 def _iso_list(values: Iterable[dt.datetime]) -> str:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from providers import served_data
+
 DAV = "DAV:"
 CALDAV = "urn:ietf:params:xml:ns:caldav"
 CS = "http://calendarserver.org/ns/"
@@ -35,7 +37,7 @@ def element(tag: str, *children: etree._Element, text: str | None = None) -> etr
     prefix = next((p for p, uri in NSMAP.items() if uri == ns), None)
     el = etree.Element(tag, nsmap={prefix: ns} if prefix and ns != DAV else None)
     if text is not None:
-        el.text = text
+        el.text = served_data.xml_text(text)  # stored texts may hold what XML cannot
     for child in children:
         el.append(child)
     return el

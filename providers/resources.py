@@ -21,7 +21,7 @@ from urllib.parse import quote
 from wsgidav.dav_error import HTTP_CONFLICT, HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 
-from providers import properties, store
+from providers import properties, served_data, store, validation
 from providers.models import Appointment, Practitioner
 from providers.practice_api import update_practitioner, url_segment
 from providers.properties import CALENDAR, OBJECT, PRINCIPAL, ROOT
@@ -74,7 +74,7 @@ class _LiveProps:
             value = prop.value(self)
             if value is None:
                 raise DAVError(HTTP_NOT_FOUND)
-            return value
+            return served_data.xml_text(value) if isinstance(value, str) else value
         if name in self._wsgidav_names():
             return super().get_property_value(name)
         raise DAVError(HTTP_NOT_FOUND)
@@ -203,9 +203,16 @@ class CalendarCollection(_LiveProps, DAVCollection):
             return None  # <D:remove> or empty: back to the practice's default
         if column == "calendar_order":
             try:
-                return int(text)
+                order = int(text)
             except ValueError:
                 raise DAVError(HTTP_CONFLICT, "calendar-order must be a whole number") from None
+            if not -(2**31) <= order < 2**31:  # the INTEGER column of both databases
+                raise DAVError(HTTP_CONFLICT, "calendar-order is out of range")
+            return order
+        try:
+            validation.check_text(text, "displayname")
+        except validation.InvalidValue as exc:
+            raise DAVError(HTTP_CONFLICT, str(exc)) from None
         if column == "calendar_color" and not re.fullmatch(r"#[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?", text):
             raise DAVError(HTTP_CONFLICT, "calendar-color must be #RRGGBB or #RRGGBBAA")
         if len(text) > 200:
@@ -279,7 +286,7 @@ class CalendarCollection(_LiveProps, DAVCollection):
         cache = self.settings.render_cache
         data = cache.get(key)
         if data is None:
-            data = self.settings.renderer(appt, self.policy)
+            data = served_data.rendered(self.settings.renderer, appt, self.policy)
             cache[key] = data
         return data
 

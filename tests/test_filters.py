@@ -276,13 +276,15 @@ def test_comp_filter_is_not_defined_matches_if_the_component_is_absent():
 def test_nested_comp_filter_scope_is_the_enclosing_component():
     assert m('<C:comp-filter name="VALARM"/>')
     assert not m('<C:comp-filter name="VALARM"><C:is-not-defined/></C:comp-filter>')
-    # VALARM is not a child of VCALENDAR itself
-    assert not matches(EVENT, flt('<C:comp-filter name="VALARM"/>'), VIENNA)
+    # VALARM is not a child of VCALENDAR itself: a filter that can never match is invalid
+    with pytest.raises(FilterError, match="VALARM cannot be a component of VCALENDAR"):
+        flt('<C:comp-filter name="VALARM"/>')
 
 
 def test_comp_filter_children_are_anded():
     assert m(summary("kontrolle") + '<C:comp-filter name="VALARM"/>')
-    assert not m(summary("kontrolle") + '<C:comp-filter name="VTODO"/>')
+    with pytest.raises(FilterError, match="VTODO cannot be a component of VEVENT"):
+        m(summary("kontrolle") + '<C:comp-filter name="VTODO"/>')
     assert not m(summary("nope") + '<C:comp-filter name="VALARM"/>')
 
 

@@ -127,8 +127,8 @@ def test_max_resource_size(live, user):
 @pytest.mark.parametrize(
     "content_type,status",
     [
-        ("application/json", 415),
-        ("text/plain", 415),
+        ("application/json", 403),  # RFC 4791: CALDAV:supported-calendar-data
+        ("text/plain", 403),
         (None, 201),
         ("text/calendar", 201),
         ("text/calendar; charset=utf-8", 201),

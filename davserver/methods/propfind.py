@@ -17,9 +17,10 @@ import itertools
 import re
 from urllib.parse import quote
 
+from lxml import etree
 from wsgidav import util, xml_tools
 
-from davserver.http import request_xml
+from davserver.http import CalDAVError, request_xml, serialize
 from davserver.reports.responses import ChunkedBody
 from providers import store
 from providers.properties import CALDAV, DAV
@@ -123,3 +124,60 @@ def handle(environ, start_response, provider):
         ],
     )
     return body
+
+
+# ---------------------------------------------------------------- request shape (RFC 4918 §14.20)
+
+_CHOICES = frozenset({f"{{{DAV}}}prop", f"{{{DAV}}}allprop", f"{{{DAV}}}propname"})
+
+
+def check_request(environ: dict) -> None:
+    """400 unless the body asks for exactly one of prop, allprop and propname (include
+    only beside allprop); an empty body is allprop. wsgidav answers such bodies with
+    responses that hold neither a propstat nor a status."""
+    if not environ.get("praxis.body"):
+        return
+    root = request_xml(environ)
+    if root.tag != f"{{{DAV}}}propfind":
+        raise CalDAVError(400, message="a PROPFIND body is a DAV:propfind element")
+    chosen = [child.tag for child in root if child.tag in _CHOICES]
+    if len(chosen) != 1:
+        raise CalDAVError(400, message="DAV:propfind holds exactly one of prop, allprop and propname")
+    if root.find(f"{{{DAV}}}include") is not None and chosen != [f"{{{DAV}}}allprop"]:
+        raise CalDAVError(400, message="DAV:include goes with DAV:allprop only")
+
+
+def asks_for_nothing(environ: dict) -> bool:
+    """An empty <D:prop/>: valid, but wsgidav's responses then carry no propstat."""
+    if not environ.get("praxis.body"):
+        return False
+    prop = request_xml(environ).find(f"{{{DAV}}}prop")
+    return prop is not None and not any(isinstance(child.tag, str) for child in prop)
+
+
+def with_empty_propstats(app, environ: dict, start_response):
+    """wsgidav's answer with an empty 200 propstat in every response lacking one."""
+    captured: list = []
+
+    def capture(status, headers, exc_info=None):
+        captured[:] = [status, headers]
+
+    result = app(environ, capture)
+    try:
+        body = b"".join(result)
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+    status, headers = captured
+    if status.startswith("207"):
+        root = etree.fromstring(body)
+        for response in root.iter(f"{{{DAV}}}response"):
+            if response.find(f"{{{DAV}}}propstat") is None and response.find(f"{{{DAV}}}status") is None:
+                propstat = etree.SubElement(response, f"{{{DAV}}}propstat")
+                etree.SubElement(propstat, f"{{{DAV}}}prop")
+                etree.SubElement(propstat, f"{{{DAV}}}status").text = "HTTP/1.1 200 OK"
+        body = serialize(root)
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        headers.append(("Content-Length", str(len(body))))
+    start_response(status, headers)
+    return [body]

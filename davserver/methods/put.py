@@ -70,8 +70,8 @@ def handle(environ: dict, start_response: Callable, provider: PracticeProvider) 
 def _check_content_type(value: str) -> str | None:
     """The charset of a text/calendar body; a missing Content-Type is tolerated."""
     media, *params = [p.strip() for p in value.split(";")]
-    if media and media.lower() != "text/calendar":
-        raise CalDAVError(415, message="calendar objects are sent as text/calendar")
+    if media and media.lower() != "text/calendar":  # RFC 4791 §5.3.2.1
+        raise CalDAVError(403, C + "supported-calendar-data", "calendar objects are sent as text/calendar")
     for param in params:
         key, _, val = param.partition("=")
         if key.strip().lower() == "charset":
@@ -104,6 +104,13 @@ def _store(
             C + "no-uid-conflict",
             "this UID is already used by another resource",
             hrefs=(_href(calendar, other.resource_name),),
+        )
+    if visible and row.uid != obj.uid:  # RFC 4791 §5.3.2.1: the UID of a resource never changes
+        raise CalDAVError(
+            403,
+            C + "no-uid-conflict",
+            "the UID of a stored object cannot change",
+            hrefs=(_href(calendar, name),),
         )
     # A different, cancelled object sat at this URL: it is kept aside, in the same transaction.
     parked = row if row is not None and not visible and row.uid != obj.uid else None

@@ -7,10 +7,11 @@ from zoneinfo import ZoneInfo
 
 from lxml import etree
 
-from davserver import reports
+from davserver import framing, reports
 from davserver.calendar_data import CalendarDataError, apply_calendar_data, parse_calendar_data
 from davserver.http import CalDAVError, read_body, request_xml, respond, respond_xml, status_line
 from davserver.reports.responses import ChunkedBody
+from davserver.work_budget import TooMuchWork, work_budget
 from providers.properties import CALDAV
 from providers.resources import CalendarCollection
 
@@ -29,7 +30,11 @@ def handle(environ, start_response, provider):
     if report is None or not isinstance(resource, CalendarCollection):
         raise CalDAVError(403, SUPPORTED_REPORT, "this report is not supported on this resource")
     calendar_data = calendar_data_transform(request_el, resource)
-    result = report.handle(request_el, resource, environ, calendar_data)
+    try:
+        with work_budget(gone=framing.client_gone):
+            result = report.handle(request_el, resource, environ, calendar_data)
+    except TooMuchWork as exc:
+        raise CalDAVError(403, f"{{{CALDAV}}}max-instances", f"{exc}; ask for a shorter time range") from None
     if isinstance(result, reports.ReportResult):
         if isinstance(result.body, list):  # chunks: the body is never joined into one
             body = ChunkedBody(result.body)

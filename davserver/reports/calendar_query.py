@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 from lxml import etree
 
+from davserver import ical_validate
 from davserver.filters import (
     CompFilter,
     FilterError,
@@ -29,6 +30,7 @@ from davserver.filters import (
     to_utc,
 )
 from davserver.http import CalDAVError, multistatus
+from davserver.ical_tz import ZoneResolver
 from davserver.reports import ReportResult, fragments, report, request_props
 from davserver.reports.responses import add_object_response
 from davserver.reports.skeleton import time_skeleton
@@ -38,6 +40,7 @@ from providers.properties import CALDAV, CALENDAR
 from providers.resources import CalendarCollection
 
 FILTER = f"{{{CALDAV}}}filter"
+TIMEZONE = f"{{{CALDAV}}}timezone"
 
 
 def filter_error(exc: FilterError) -> CalDAVError:
@@ -56,6 +59,35 @@ def parse_request_filter(request_el: etree._Element) -> CompFilter:
         raise filter_error(exc) from None
 
 
+def request_timezone(request_el: etree._Element, default: str) -> ZoneInfo:
+    """The zone of floating and all-day times (RFC 4791 §9.8): the request's
+    <C:timezone>, else the calendar's. Refused unless it is one VCALENDAR with one
+    VTIMEZONE that names or matches a zone we know (403 valid-calendar-data, §7.8)."""
+    found = request_el.findall(TIMEZONE)
+    if not found:
+        return ZoneInfo(default)
+
+    def invalid(why: str) -> CalDAVError:
+        return CalDAVError(403, f"{{{CALDAV}}}valid-calendar-data", f"CALDAV:timezone {why}")
+
+    text = found[0].text or ""
+    if len(found) > 1:
+        raise invalid("may be given once")
+    try:
+        ical_validate.check_text(text)
+        cal = icalendar.Calendar.from_ical(text)
+    except ValueError:
+        raise invalid("is not iCalendar data") from None
+    zones = [c for c in cal.subcomponents if c.name == "VTIMEZONE"]
+    if cal.name != "VCALENDAR" or len(zones) != 1 or "TZID" not in zones[0]:
+        raise invalid("must hold one VCALENDAR with one VTIMEZONE")
+    tzid = str(zones[0]["TZID"])
+    name, through = ZoneResolver({tzid: zones[0]}, default).resolve(tzid, dt.date.today().year)
+    if name is None or through is not None:
+        raise invalid("matches no time zone this server knows")
+    return ZoneInfo(name)
+
+
 @report(f"{{{CALDAV}}}calendar-query", {CALENDAR})
 def calendar_query(
     request_el: etree._Element,
@@ -66,7 +98,7 @@ def calendar_query(
     """Depth is not consulted: the members of the calendar are always what is searched."""
     names, _ = request_props(request_el)
     flt = parse_request_filter(request_el)
-    tz = ZoneInfo(calendar.settings.practice_timezone)
+    tz = request_timezone(request_el, calendar.settings.practice_timezone)
     cache = calendar.settings.render_cache
     # The policy is in the key: a text filter (SUMMARY contains a name) is evaluated on the
     # viewer's rendering, so which objects match differs between a clear and a pseudonym view.
@@ -199,7 +231,10 @@ def exact_span(appt: Appointment) -> tuple[dt.datetime, dt.datetime] | None:
     """
     if appt.is_recurring or appt.all_day or appt.tzid is None:
         return None
-    zone = ZoneInfo(appt.tzid)
+    try:
+        zone = ZoneInfo(appt.tzid)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # a legacy row: the rendering decides
+        return None
     start = to_utc(appt.start_local.replace(microsecond=0), zone)
     end = to_utc(appt.end_local.replace(microsecond=0), zone)
     return start, end

@@ -54,8 +54,8 @@ def add_object_response(
     response = etree.SubElement(ms, f"{{{DAV}}}response")
     etree.SubElement(response, f"{{{DAV}}}href").text = href or obj.get_href()
     for status, props in (("200 OK", found), ("404 Not Found", missing)):
-        if not props:
-            continue
+        if not props and (status != "200 OK" or missing):
+            continue  # an empty <D:prop/> still gets one (empty) propstat: RFC 4918 §14.24
         propstat = etree.SubElement(response, f"{{{DAV}}}propstat")
         prop = etree.SubElement(propstat, f"{{{DAV}}}prop")
         for p in props:

@@ -52,6 +52,9 @@ def parse_token(text: str, calendar: CalendarCollection) -> int | None:
     return since
 
 
+MAX_NRESULTS = 2**31 - 1
+
+
 def parse_limit(request_el: etree._Element) -> int | None:
     """<D:limit><D:nresults>N</D:nresults></D:limit>: N >= 1, or None without a limit."""
     limit = request_el.find(f"{{{DAV}}}limit")
@@ -60,7 +63,7 @@ def parse_limit(request_el: etree._Element) -> int | None:
     text = limit.findtext(f"{{{DAV}}}nresults")
     if text is None or not text.strip().isdigit() or int(text) < 1:
         raise CalDAVError(400, message="DAV:limit needs a positive DAV:nresults")
-    return int(text)
+    return min(int(text), MAX_NRESULTS)  # "at most N": beyond the column range it is no limit
 
 
 def check_request(request_el: etree._Element, environ: dict) -> None:
