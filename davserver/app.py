@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 
-from wsgidav.error_printer import ErrorPrinter
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from davserver import reports
 from davserver.auth import PracticeAuthenticator, PracticeDomainController
 from davserver.config import ServerConfig
+from davserver.errors import ErrorMiddleware
+from davserver.health import HealthMiddleware
 from davserver.middleware import CalDAVMiddleware, RequestBodyMiddleware
 from davserver.render import RenderPolicy, etag_for, render_appointment
+from davserver.request_log import RequestLogMiddleware
 from davserver.settings_page import middleware_entry as settings_page
 from davserver.vtimezone import vtimezone
 from providers import practitioner_cache
@@ -55,16 +57,17 @@ def service_settings(config: ServerConfig) -> ServiceSettings:
     )
 
 
-def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
+def build_app(config: ServerConfig, *, open_db: bool = True):
+    """The whole WSGI app: request ids and probes outside, wsgidav and our layers inside."""
     if open_db:
-        open_database(config.database)
+        open_database(config.database, durability=config.durability, migrate=config.auto_migrate)
     practitioner_cache.enable(database_proxy.obj)
     provider = PracticeProvider(service_settings(config))
     wsgidav_config = {
         "provider_mapping": {"/": provider},
         "middleware_stack": [
             RequestBodyMiddleware,
-            ErrorPrinter,
+            ErrorMiddleware,  # 503 while the database is unavailable; 500 without exception text
             PracticeAuthenticator,
             settings_page(config),  # /settings/: behind the same login; notes device status
             CalDAVMiddleware,
@@ -94,4 +97,4 @@ def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
     # peewee logs every SQL statement with its parameters at DEBUG: patient names and phone
     # numbers. Never let those reach a log, whatever level the admin configures.
     logging.getLogger("peewee").setLevel(logging.INFO)
-    return app
+    return RequestLogMiddleware(HealthMiddleware(app), trusted_proxy=config.trusted_proxy)

@@ -6,14 +6,14 @@ Every failure is one line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import getpass
-import logging
 import os
 import sys
 
-from davserver.config import ConfigError, ServerConfig, load_config
+from davserver.config import ConfigError, ServerConfig, find_config, load_config
 from providers import practice_api as api
-from providers.db import DatabaseURLError, open_database
+from providers.db import DatabaseURLError, close_database, open_database, shown_url, sqlite_path
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="praxis-caldav", description="CalDAV sync for practice appointments"
     )
     _common(parser, suppress=False)
+    parser.add_argument("--version", action="version", version=f"praxis-caldav {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -47,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--processes", type=int)
+    serve.add_argument(
+        "--create", action="store_true", help="create the SQLite database file when it does not exist"
+    )
+
+    command("migrate", "bring the database schema up to date (back up first)")
 
     imp = command("import", "upsert practice data from a JSON file (idempotent)")
     imp.add_argument("file")
@@ -106,8 +112,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("praxis-caldav")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def _read_password(from_stdin: bool) -> str:
-    if from_stdin:
+    if from_stdin and sys.stdin.isatty():
+        password = getpass.getpass("Password: ")  # typed at a terminal: never echoed
+    elif from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         if not sys.stdin.isatty():
@@ -121,7 +138,9 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _config(args) -> ServerConfig:
-    config = load_config(args.config)
+    path = find_config(args.config)
+    config = load_config(path)
+    config.source = path  # type: ignore[attr-defined] - printed by serve
     if getattr(args, "database", None):
         config.database = args.database
     for key in ("host", "port", "processes"):
@@ -129,6 +148,8 @@ def _config(args) -> ServerConfig:
             setattr(config, key, getattr(args, key))
     if not 0 < config.port < 65536:
         raise CLIError(f"--port: must be 1-65535, got {config.port}")
+    if config.processes < 1:
+        raise CLIError(f"--processes: must be at least 1, got {config.processes}")
     return config
 
 
@@ -143,7 +164,9 @@ def run(args) -> int:
     if args.command == "cert":
         return _cert(args)
     config = _config(args)
-    open_database(config.database)
+    if args.command == "migrate":
+        return _migrate(config)
+    _open(args, config)
     if args.command == "serve":
         return _serve(config)
     if args.command == "import":
@@ -193,6 +216,28 @@ def run(args) -> int:
         sys.stdout.buffer.write(apple_profile(info, practitioner.practice.name, password))
         return 0
     raise CLIError(f"unknown command {args.command!r}")
+
+
+def _open(args, config: ServerConfig) -> None:
+    """Open the database; only `serve` refuses to create a SQLite file (a typo, usually)."""
+    path = sqlite_path(config.database)
+    is_new = path is not None and not os.path.exists(path)
+    creating = args.command != "serve" or args.create
+    open_database(config.database, durability=config.durability, create=creating, migrate=config.auto_migrate)
+    if is_new:
+        print(f"praxis-caldav: created a new database {os.path.abspath(path)}", file=sys.stderr)
+
+
+def _migrate(config: ServerConfig) -> int:
+    from providers.migrations import migrate_database
+
+    open_database(config.database, durability=config.durability, create=False, migrate=None)
+    before, head = migrate_database()
+    if before == head:
+        print(f"database schema is current (version {head})")
+    else:
+        print(f"database schema migrated from version {before} to {head}")
+    return 0
 
 
 def _user(args, config: ServerConfig) -> int:
@@ -264,16 +309,12 @@ def _limit_malloc_arenas() -> None:
 
 def _serve(config: ServerConfig) -> int:
     from davserver.app import build_app
-    from davserver.server import make_server, serve_forever
-
-    logging.basicConfig(
-        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    if not config.access_log:
-        logging.getLogger("praxis_caldav.access").setLevel(logging.WARNING)
-    from davserver.server import fork_workers, stop_workers
+    from davserver.request_log import configure_logging
+    from davserver.server import fork_workers, make_server, serve_forever, stop_workers
     from providers.models import database_proxy
 
+    configure_logging(config.log_level, config.log_format, config.access_log)
+    _check_tls(config)
     children: list[int] = []
     if config.processes > 1:
         database_proxy.close()  # no connection may cross a fork
@@ -287,18 +328,56 @@ def _serve(config: ServerConfig) -> int:
         server.prepare()
     except OSError as exc:
         stop_workers(children)
-        raise CLIError(f"cannot listen on {config.host}:{config.port}: {exc.strerror}") from None
+        raise CLIError(f"cannot listen on {config.host}:{config.port}: {_listen_error(exc)}") from None
     if is_parent:
+        source = getattr(config, "source", None)
         print(
-            f"praxis-caldav serving {config.base_url()} with {config.processes} process(es) "
-            f"(database {_safe_db(config.database)})",
+            f"praxis-caldav {_version()} serving {config.base_url()} with {config.processes} process(es) "
+            f"(configuration {source or 'none: defaults'}; database {shown_url(config.database)})",
             flush=True,
         )
     try:
         serve_forever(server)
     finally:
         stop_workers(children)
+        close_database()  # SQLite: checkpoint, so the .db file alone holds every write
     return 0
+
+
+def _listen_error(exc: OSError) -> str:
+    """cheroot's OSError has no strerror; say what the admin can act on."""
+    text = str(exc).lower()
+    if exc.errno == errno.EADDRINUSE or "in use" in text:
+        return "the port is in use (is another server running?)"
+    if exc.errno == errno.EACCES or "permission denied" in text:
+        return "permission denied (ports below 1024 need CAP_NET_BIND_SERVICE)"
+    if exc.strerror:
+        return exc.strerror
+    return "address not available" if "assign" in text else text.splitlines()[0][:200]
+
+
+def _check_tls(config: ServerConfig) -> None:
+    """Load certificate and key once before serving: a wrong or protected key is one line,
+    not a traceback or an OpenSSL passphrase prompt."""
+    import ssl
+
+    cert, key = config.tls.certificate, config.tls.private_key
+    if not cert:
+        return
+
+    def no_passphrase():
+        raise CLIError(f"tls.private_key: {key} is protected by a passphrase; use a key without one")
+
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key, password=no_passphrase)
+    except ssl.SSLError as exc:
+        reason = exc.reason or "not a PEM certificate and key"
+        raise CLIError(
+            f"tls: cannot use certificate {cert} with private key {key} ({reason}): "
+            f"private_key must be the certificate's unencrypted PEM key"
+        ) from None
+    except OSError as exc:
+        raise CLIError(f"tls: cannot read {exc.filename or cert}: {exc.strerror}") from None
 
 
 def _cert(args) -> int:
@@ -310,7 +389,12 @@ def _cert(args) -> int:
     if shutil.which("openssl") is None:
         raise CLIError("the openssl command is needed to create a certificate")
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CLIError(f"cert --out: cannot create {out}: {exc.strerror}") from None
+    if not os.access(out, os.W_OK):
+        raise CLIError(f"cert --out: cannot write to {out}: permission denied; choose another folder")
     crt, key = out / "praxis-caldav.crt", out / "praxis-caldav.key"
     result = subprocess.run(
         [
@@ -335,20 +419,14 @@ def _cert(args) -> int:
         text=True,
     )
     if result.returncode != 0:
-        raise CLIError(f"openssl failed: {result.stderr.strip().splitlines()[-1:]}")
+        last = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        raise CLIError(f"openssl failed: {last}")
     key.chmod(0o600)
     print(
         f"certificate: {crt}\nprivate key: {key}\n"
         f"add them to wsgidav.yaml under tls: certificate / private_key"
     )
     return 0
-
-
-def _safe_db(url: str) -> str:
-    """The database URL without a password (it goes to the console and logs)."""
-    import re
-
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
 def main(argv: list[str] | None = None) -> int:

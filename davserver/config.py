@@ -55,7 +55,13 @@ class ServerConfig:
     threads: int = 16
     processes: int = 1
     log_level: str = "info"
+    log_format: str = "text"
     access_log: bool = True
+    # full: every acknowledged write survives a power cut (SQLite synchronous=full);
+    # fast: SQLite synchronous=normal, faster commits, the last writes may be lost on power loss.
+    durability: str = "full"
+    # Migrate an older database schema at start instead of refusing to serve.
+    auto_migrate: bool = False
     tls: TLSConfig = field(default_factory=TLSConfig)
     sync: SyncDefaults = field(default_factory=SyncDefaults)
     auth: AuthConfig = field(default_factory=AuthConfig)
@@ -130,6 +136,10 @@ def validate(config: ServerConfig) -> ServerConfig:
         raise ConfigError(f"auth.realm: must be printable text without quotes, got {realm!r}")
     if config.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError("log_level: must be debug, info, warning or error")
+    if config.log_format not in ("text", "json"):
+        raise ConfigError("log_format: must be text or json")
+    if config.durability not in ("full", "fast"):
+        raise ConfigError("durability: must be full or fast")
     if bool(config.tls.certificate) != bool(config.tls.private_key):
         raise ConfigError("tls: set both certificate and private_key, or neither")
     for key in ("certificate", "private_key"):
@@ -137,6 +147,20 @@ def validate(config: ServerConfig) -> ServerConfig:
         if path and not Path(path).is_file():
             raise ConfigError(f"tls.{key}: file not found: {path}")
     return config
+
+
+ENV_VARIABLE = "PRAXIS_CALDAV_CONFIG"
+SEARCH_PATH = ("wsgidav.yaml", "/etc/praxis-caldav/wsgidav.yaml")
+
+
+def find_config(given: str | os.PathLike | None) -> str | None:
+    """The configuration file to use: --config, $PRAXIS_CALDAV_CONFIG, ./wsgidav.yaml,
+    /etc/praxis-caldav/wsgidav.yaml (the first that is given or exists); None: defaults."""
+    if given is not None:
+        return str(given)
+    if os.environ.get(ENV_VARIABLE):
+        return os.environ[ENV_VARIABLE]
+    return next((candidate for candidate in SEARCH_PATH if Path(candidate).is_file()), None)
 
 
 def load_config(path: str | os.PathLike | None) -> ServerConfig:
