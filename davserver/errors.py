@@ -14,7 +14,7 @@ from wsgidav.dav_error import DAVError, get_http_status_string
 from wsgidav.mw.base_mw import BaseMiddleware
 
 from davserver.http import status_line
-from providers.db import discard_connection_if_broken, unavailable_reason
+from providers.db import ConnectionLost, connection_lost, discard_connection_if_broken, unavailable_reason
 
 log = logging.getLogger("praxis_caldav.errors")
 
@@ -40,7 +40,7 @@ def exception_summary(exc: BaseException) -> str:
         frames = traceback.format_list(traceback.extract_tb(current.__traceback__))
         parts.append("".join(frames) + type(current).__module__ + "." + type(current).__qualname__)
         current = current.__cause__ or current.__context__
-    return "\n-- caused by --\n".join(reversed(parts))
+    return "\n-- raised while handling --\n".join(parts)
 
 
 def text_response(start_response, status: int, message: str, headers=()) -> list[bytes]:
@@ -107,6 +107,8 @@ class ErrorMiddleware(BaseMiddleware):
             try:
                 for chunk in result:
                     if not started:
+                        if connection_lost():  # the answer may hold errors built from it
+                            raise ConnectionLost
                         start_response(*pending)
                         started = True
                     yield chunk

@@ -24,6 +24,9 @@ class HealthMiddleware:
     def __init__(self, app):
         self.app = app
 
+    def __getattr__(self, name: str):
+        return getattr(self.app, name)  # the wrapped WsgiDAVApp's provider_map, config
+
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path not in PATHS:

@@ -39,6 +39,9 @@ class RequestLogMiddleware:
         self.app = app
         self.trusted_proxy = trusted_proxy
 
+    def __getattr__(self, name: str):
+        return getattr(self.app, name)  # the wrapped WsgiDAVApp's provider_map, config
+
     def __call__(self, environ, start_response):
         request_id = uuid.uuid4().hex[:16]
         environ["praxis.request_id"] = request_id

@@ -145,10 +145,27 @@ _PG_UNAVAILABLE_STATES = ("25006",)
 _SQLITE_UNAVAILABLE = ("locked", "busy", "disk", "readonly", "unable to open", "full", "i/o")
 
 
+class ConnectionLost(Exception):
+    """This thread's connection died during a request although no error reached us (a
+    layer such as wsgidav's property evaluation turned it into part of its answer)."""
+
+
+def connection_lost() -> bool:
+    """Whether this thread's PostgreSQL connection is known dead (psycopg2 marks it closed)."""
+    db = database_proxy.obj
+    if not isinstance(db, pw.PostgresqlDatabase) or db.is_closed():
+        return False
+    return bool(getattr(db._state.conn, "closed", 0))
+
+
 def driver_error(exc: BaseException) -> BaseException:
-    """The database driver's exception behind a peewee one (peewee keeps it as args[0])."""
-    if isinstance(exc, pw.PeeweeException) and exc.args and isinstance(exc.args[0], BaseException):
-        return exc.args[0]
+    """The database driver's exception behind a peewee one (peewee raises from within it)."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 5:
+        if isinstance(current, psycopg2.Error | sqlite3.Error):
+            return current
+        current, seen = current.__cause__ or current.__context__, seen + 1
     return exc
 
 
@@ -157,6 +174,8 @@ def unavailable_reason(exc: BaseException) -> str | None:
 
     The reason never carries the driver's message: PostgreSQL quotes row values in some.
     """
+    if isinstance(exc, ConnectionLost):
+        return "connection lost"
     if not isinstance(exc, pw.PeeweeException | psycopg2.Error | sqlite3.Error):
         return None
     driver = driver_error(exc)
