@@ -29,15 +29,18 @@ _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PROPFIND", "REPORT"})
 def exception_summary(exc: BaseException) -> str:
     """Where an exception was raised, without its message: messages may quote patient data.
 
-    The exception types of the whole chain and the frames (file, line, function, source
-    line: our code, never request data) are enough to find the bug.
+    The exception types of the whole chain and the frames (file, line, function; no source
+    text, no local values) are enough to find the bug.
     """
     parts = []
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        frames = traceback.format_list(traceback.extract_tb(current.__traceback__))
+        frames = [
+            f'  File "{f.filename}", line {f.lineno}, in {f.name}\n'
+            for f in traceback.extract_tb(current.__traceback__)
+        ]
         parts.append("".join(frames) + type(current).__module__ + "." + type(current).__qualname__)
         current = current.__cause__ or current.__context__
     return "\n-- raised while handling --\n".join(parts)
