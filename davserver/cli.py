@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     command("migrate", "bring the database schema up to date (back up first)")
+    backup = command("backup", "write a consistent copy of the database to FILE (while serving)")
+    backup.add_argument("file")
+    restore = command("restore", "replace the database's content by a backup (stop the server first)")
+    restore.add_argument("file")
 
     imp = command("import", "upsert practice data from a JSON file (idempotent)")
     imp.add_argument("file")
@@ -166,6 +170,11 @@ def run(args) -> int:
     config = _config(args)
     if args.command == "migrate":
         return _migrate(config)
+    if args.command in ("backup", "restore"):
+        from providers import backup
+
+        print(getattr(backup, args.command)(config.database, args.file))
+        return 0
     _open(args, config)
     if args.command == "serve":
         return _serve(config)

@@ -1,0 +1,99 @@
+"""`praxis-caldav backup FILE` and `restore FILE`, while the server runs.
+
+SQLite: the online backup API copies a consistent snapshot page by page while writers go
+on (copying the `.db` file alone misses what is still in the `-wal` file); the copy is
+one self-contained file. PostgreSQL: pg_dump's custom format and pg_restore (the client
+tools of the server's major version or newer must be installed: Debian `postgresql-client`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from providers.db import DatabaseURLError, shown_url, sqlite_path
+
+
+class BackupError(DatabaseURLError):
+    """A backup or restore that cannot be done (one line for the CLI)."""
+
+
+def backup(url: str, target: str) -> str:
+    """Write a consistent copy of the database to `target`; returns what was written."""
+    out = Path(target)
+    if out.exists():
+        raise BackupError(f"{target} exists: choose a new file name (a backup never overwrites)")
+    if not out.parent.is_dir():
+        raise BackupError(f"cannot write {target}: folder {out.parent} does not exist")
+    path = sqlite_path(url)
+    if path is not None:
+        _sqlite_copy(path, out, must_exist=True)
+        with sqlite3.connect(out) as conn:
+            conn.execute("PRAGMA journal_mode=DELETE")  # one file, no -wal beside it
+        return f"SQLite backup {target}"
+    _run("pg_dump", ["--format=custom", "--no-owner", f"--file={out}", *_pg_args(url)], url)
+    return f"PostgreSQL backup {target} (pg_dump custom format)"
+
+
+def restore(url: str, source: str) -> str:
+    """Replace the database's content by the backup's (the server is best stopped first)."""
+    if not Path(source).is_file():
+        raise BackupError(f"backup file {source} not found")
+    path = sqlite_path(url)
+    if path is not None:
+        with open(source, "rb") as f:
+            if f.read(16) != b"SQLite format 3\x00":
+                raise BackupError(f"{source} is not a SQLite backup")
+        _sqlite_copy(source, Path(path), must_exist=False)
+        return f"restored {source} into {path}"
+    _run(
+        "pg_restore",
+        ["--clean", "--if-exists", "--no-owner", "--single-transaction", *_pg_args(url), source],
+        url,
+    )
+    return f"restored {source} into {shown_url(url)}"
+
+
+def _sqlite_copy(source: str | os.PathLike, target: Path, must_exist: bool) -> None:
+    if must_exist and not Path(source).exists():
+        raise BackupError(f"database file {source} does not exist")
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
+    dst = sqlite3.connect(target, timeout=30)
+    try:
+        src.backup(dst)  # one step: a consistent snapshot even while the server writes
+    except sqlite3.Error as exc:
+        raise BackupError(f"copy failed: {exc}") from None
+    finally:
+        src.close()
+        dst.close()
+
+
+def _pg_args(url: str) -> list[str]:
+    parsed = urlparse(url)
+    args = [f"--dbname={parsed.path.strip('/')}"]
+    if parsed.hostname:
+        args.append(f"--host={parsed.hostname}")
+    if parsed.port:
+        args.append(f"--port={parsed.port}")
+    if parsed.username:
+        args.append(f"--username={unquote(parsed.username)}")
+    return args
+
+
+def _run(tool: str, args: list[str], url: str) -> None:
+    if shutil.which(tool) is None:
+        raise BackupError(
+            f"{tool} not found: install the PostgreSQL client tools (Debian: postgresql-client)"
+        )
+    env = dict(os.environ)
+    password = urlparse(url).password
+    if password:
+        env["PGPASSWORD"] = unquote(password)  # never on the command line (ps shows it)
+    result = subprocess.run([tool, *args], env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        raise BackupError(f"{tool} failed: {last}")
