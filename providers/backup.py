@@ -17,6 +17,10 @@ from urllib.parse import unquote, urlparse
 
 from providers.db import DatabaseURLError, shown_url, sqlite_path
 
+# How many changes a lost server may have made after the backup it is restored from: new
+# changes are numbered past them (a practice makes thousands a day; the ids are 32-bit).
+RESTORE_GAP = 10_000_000
+
 
 class BackupError(DatabaseURLError):
     """A backup or restore that cannot be done (one line for the CLI)."""
@@ -49,13 +53,40 @@ def restore(url: str, source: str) -> str:
             if f.read(16) != b"SQLite format 3\x00":
                 raise BackupError(f"{source} is not a SQLite backup")
         _sqlite_copy(source, Path(path), must_exist=False)
-        return f"restored {source} into {path}"
-    _run(
-        "pg_restore",
-        ["--clean", "--if-exists", "--no-owner", "--single-transaction", *_pg_args(url), source],
-        url,
-    )
-    return f"restored {source} into {shown_url(url)}"
+    else:
+        options = ["--clean", "--if-exists", "--no-owner", "--single-transaction"]
+        _run("pg_restore", [*options, *_pg_args(url), source], url)
+    _move_change_numbering(url)
+    return f"restored {source} into {shown_url(url)}; devices that synced after the backup sync anew"
+
+
+def _move_change_numbering(url: str) -> None:
+    """Number the restored database's changes from far beyond the backup's last one.
+
+    Devices that synced after the backup hold sync tokens naming changes the restored
+    database does not have; new changes must never get those numbers, or such a token
+    would pass for valid and the device would keep appointments that no longer exist.
+    Each calendar gets an empty change (it moves the token, lists nothing) numbered past
+    the gap; a token naming no change of its calendar is then refused (sync-collection
+    403 valid-sync-token) and the device syncs anew.
+    """
+    import peewee as pw
+
+    from providers.db import open_database
+    from providers.models import Change, Practitioner
+
+    db = open_database(url)
+    with db.atomic():
+        base = (Change.select(pw.fn.MAX(Change.id)).scalar() or 0) + RESTORE_GAP
+        owners = [pid for (pid,) in Practitioner.select(Practitioner.id).order_by(Practitioner.id).tuples()]
+        rows = [{"id": base + i, "practitioner": pid, "resource_name": ""} for i, pid in enumerate(owners)]
+        if rows:
+            Change.insert_many(rows).execute()
+        if isinstance(db, pw.PostgresqlDatabase):
+            # Explicit ids do not move PostgreSQL's sequence; SQLite continues after the maximum.
+            last = base + max(len(rows), 1)
+            db.execute_sql("SELECT setval(pg_get_serial_sequence('\"change\"', 'id'), %s)", (last,))
+    db.close()
 
 
 def _sqlite_copy(source: str | os.PathLike, target: Path, must_exist: bool) -> None:

@@ -14,6 +14,7 @@ from providers.models import database_proxy
 from tests.conftest import start_server, wait_until
 from tests.test_cli import cli
 from tests.test_db_resilience import CALENDAR, Load
+from tests.two_way import event as _event
 
 SYNC = (
     '<?xml version="1.0" encoding="UTF-8"?><sync-collection xmlns="DAV:"><sync-token>{}</sync-token>'
@@ -28,6 +29,10 @@ def _sync(live, token: str = ""):
     root = etree.fromstring(resp.content)
     hrefs = {el.text for el in root.iter("{DAV:}href")}
     return 207, root.findtext("{DAV:}sync-token"), hrefs
+
+
+def _number(token: str) -> int:
+    return int(re.search(r"(\d+)$", token).group(1))
 
 
 def _stop(live) -> None:
@@ -68,9 +73,19 @@ def test_backup_under_writes_then_restore(db_url, tmp_path):
         # A device that synced before the backup: its token is valid and its changes come.
         status, _, changed = _sync(live, token_before)
         assert status == 207 and acknowledged_before <= changed
-        # A device that synced after the backup knows changes the database no longer has.
-        assert int(re.search(r"(\d+)$", token_after).group(1)) > int(re.search(r"(\d+)$", token).group(1))
+        # A device that synced after the backup knows changes the database no longer has:
+        # refused, also once the restored database has made as many changes again.
         assert _sync(live, token_after)[0] == 403
+        gap = _number(token_after) - _number(token_before)
+        for n in range(gap + 2):
+            headers = {"Content-Type": "text/calendar"}
+            put = live.request(
+                "PUT", f"{CALENDAR}after-restore-{n}.ics", _event(f"after-{n}"), headers=headers
+            )
+            assert put.status_code == 201
+        assert _sync(live, token_after)[0] == 403
+        status, _, changed = _sync(live, token_before)
+        assert status == 207 and acknowledged_before <= changed
     finally:
         _stop(live)
 
