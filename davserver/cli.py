@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import errno
 import getpass
+import logging
 import os
+import signal
 import sys
 
 from davserver.config import ConfigError, ServerConfig, find_config, load_config
@@ -177,7 +179,7 @@ def run(args) -> int:
         return 0
     _open(args, config)
     if args.command == "serve":
-        return _serve(config)
+        return _serve(config, args)
     if args.command == "import":
         from providers.importer import import_file
 
@@ -191,7 +193,7 @@ def run(args) -> int:
         print(f"login: user name {demo.DEMO_USER!r}, password {demo.DEMO_PASSWORD!r}")
         if args.no_serve:
             return 0
-        return _serve(config)
+        return _serve(config, args)
     if args.command == "user":
         return _user(args, config)
     if args.command == "settings":
@@ -316,41 +318,105 @@ def _limit_malloc_arenas() -> None:
         pass  # serve as we are
 
 
-def _serve(config: ServerConfig) -> int:
-    from davserver.app import build_app
+def _serve(config: ServerConfig, args) -> int:
     from davserver.request_log import configure_logging
-    from davserver.server import fork_workers, make_server, serve_forever, stop_workers
-    from providers.models import database_proxy
 
     configure_logging(config.log_level, config.log_format, config.access_log)
     _check_tls(config)
-    children: list[int] = []
     if config.processes > 1:
-        database_proxy.close()  # no connection may cross a fork
-        children = fork_workers(config.processes - 1)
-        is_parent = bool(children)
-    else:
-        is_parent = True
-    app = build_app(config, open_db=config.processes > 1)
+        return _serve_supervised(config, args)
+    from davserver.app import build_app
+    from davserver.server import make_server, serve_forever
+
+    app = build_app(config, open_db=False)
     server = make_server(app, config)
     try:
         server.prepare()
     except OSError as exc:
-        stop_workers(children)
         raise CLIError(f"cannot listen on {config.host}:{config.port}: {_listen_error(exc)}") from None
-    if is_parent:
-        source = getattr(config, "source", None)
-        print(
-            f"praxis-caldav {_version()} serving {config.base_url()} with {config.processes} process(es) "
-            f"(configuration {source or 'none: defaults'}; database {shown_url(config.database)})",
-            flush=True,
-        )
+    _announce(config)
+    # One process cannot swap its configuration under running requests: SIGHUP (which
+    # used to end the server) is logged and ignored; `--processes 2` or more reloads.
+    signal.signal(
+        signal.SIGHUP,
+        lambda *_: logging.getLogger("praxis_caldav").warning(
+            "SIGHUP ignored: reloading needs processes: 2 or more; restart to apply changes"
+        ),
+    )
     try:
         serve_forever(server)
     finally:
-        stop_workers(children)
         close_database()  # SQLite: checkpoint, so the .db file alone holds every write
     return 0
+
+
+def _serve_supervised(config: ServerConfig, args) -> int:
+    """`--processes N`: a parent that keeps N workers serving (davserver.supervisor)."""
+    from davserver.supervisor import Supervisor
+    from providers.models import database_proxy
+
+    _check_port_free(config)
+    database_proxy.close()  # no connection may cross a fork
+    log = logging.getLogger("praxis_caldav")
+    current = [config]
+
+    def work() -> int:
+        from davserver.app import build_app
+        from davserver.server import make_server, serve_forever
+
+        worker_config = current[0]
+        server = make_server(build_app(worker_config), worker_config)
+        try:
+            server.prepare()
+        except OSError as exc:
+            log.error("cannot listen on %s:%s: %s", config.host, config.port, _listen_error(exc))
+            return 1
+        try:
+            serve_forever(server)
+        finally:
+            close_database()
+        return 0
+
+    def reload() -> bool:
+        try:
+            fresh = _config(args)
+            _check_tls(fresh)
+        except (CLIError, ConfigError, DatabaseURLError) as exc:
+            log.error("reload refused, the running configuration stays: %s", exc)
+            return False
+        for key in ("host", "port", "processes", "database"):
+            if getattr(fresh, key) != getattr(config, key):
+                log.warning("reload: %s changes only with a restart", key)
+                setattr(fresh, key, getattr(config, key))
+        current[0] = fresh
+        return True
+
+    _announce(config)
+    return Supervisor(config.processes, work, reload).run()
+
+
+def _check_port_free(config: ServerConfig) -> None:
+    """The parent binds once before forking: a port in use is one line, not N dying workers."""
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            config.host, config.port, type=socket.SOCK_STREAM
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            probe.bind(address)
+    except OSError as exc:
+        raise CLIError(f"cannot listen on {config.host}:{config.port}: {_listen_error(exc)}") from None
+
+
+def _announce(config: ServerConfig) -> None:
+    source = getattr(config, "source", None)
+    print(
+        f"praxis-caldav {_version()} serving {config.base_url()} with {config.processes} process(es) "
+        f"(configuration {source or 'none: defaults'}; database {shown_url(config.database)})",
+        flush=True,
+    )
 
 
 def _listen_error(exc: OSError) -> str:

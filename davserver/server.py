@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 import signal
 import threading
 
@@ -90,31 +89,3 @@ def serve_forever(server: wsgi.Server) -> None:
         pass
     finally:
         server.stop()
-
-
-def fork_workers(count: int) -> list[int]:
-    """Fork `count` worker processes before any server or database connection exists.
-
-    Returns the children's pids in the parent, [] in a child. Every process then opens its
-    own database connection and its own SO_REUSEPORT socket; the kernel spreads connections.
-    """
-    children: list[int] = []
-    for _ in range(count):
-        pid = os.fork()
-        if pid == 0:
-            return []
-        children.append(pid)
-    return children
-
-
-def stop_workers(children: list[int]) -> None:
-    for pid in children:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    for pid in children:
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
