@@ -12,6 +12,7 @@ from davserver.auth import PracticeAuthenticator, PracticeDomainController
 from davserver.config import ServerConfig
 from davserver.errors import ErrorMiddleware
 from davserver.health import HealthMiddleware
+from davserver.metrics import MetricsMiddleware
 from davserver.middleware import CalDAVMiddleware, RequestBodyMiddleware
 from davserver.render import RenderPolicy, etag_for, render_appointment
 from davserver.request_log import RequestLogMiddleware
@@ -97,4 +98,5 @@ def build_app(config: ServerConfig, *, open_db: bool = True):
     # peewee logs every SQL statement with its parameters at DEBUG: patient names and phone
     # numbers. Never let those reach a log, whatever level the admin configures.
     logging.getLogger("peewee").setLevel(logging.INFO)
-    return RequestLogMiddleware(HealthMiddleware(app), trusted_proxy=config.trusted_proxy)
+    app = MetricsMiddleware(HealthMiddleware(app), config.metrics_allow)
+    return RequestLogMiddleware(app, trusted_proxy=config.trusted_proxy)

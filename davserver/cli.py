@@ -357,6 +357,13 @@ def _serve_supervised(config: ServerConfig, args) -> int:
 
     _check_port_free(config)
     database_proxy.close()  # no connection may cross a fork
+    metrics_dir = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        import tempfile
+
+        # Each worker writes its counters here; /metrics on any worker sums them up.
+        metrics_dir = tempfile.mkdtemp(prefix="praxis-caldav-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     log = logging.getLogger("praxis_caldav")
     current = [config]
 
@@ -392,7 +399,13 @@ def _serve_supervised(config: ServerConfig, args) -> int:
         return True
 
     _announce(config)
-    return Supervisor(config.processes, work, reload).run()
+    try:
+        return Supervisor(config.processes, work, reload).run()
+    finally:
+        if metrics_dir:
+            import shutil
+
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _check_port_free(config: ServerConfig) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,8 @@ class ServerConfig:
     durability: str = "full"
     # Migrate an older database schema at start instead of refusing to serve.
     auto_migrate: bool = False
+    # Addresses or networks (space-separated) that may read /metrics; empty: nobody.
+    metrics_allow: str = "127.0.0.1 ::1"
     tls: TLSConfig = field(default_factory=TLSConfig)
     sync: SyncDefaults = field(default_factory=SyncDefaults)
     auth: AuthConfig = field(default_factory=AuthConfig)
@@ -108,6 +111,11 @@ def _apply(obj: Any, data: dict, prefix: str = "") -> None:
         setattr(obj, key, _typed(full, value, getattr(obj, key)))
 
 
+def parse_allowlist(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """`metrics_allow`: addresses or networks separated by spaces or commas ('' turns it off)."""
+    return [ipaddress.ip_network(item, strict=False) for item in text.replace(",", " ").split()]
+
+
 def validate(config: ServerConfig) -> ServerConfig:
     if not 0 < config.port < 65536:
         raise ConfigError(f"port: must be 1-65535, got {config.port}")
@@ -138,6 +146,10 @@ def validate(config: ServerConfig) -> ServerConfig:
         raise ConfigError("log_level: must be debug, info, warning or error")
     if config.log_format not in ("text", "json"):
         raise ConfigError("log_format: must be text or json")
+    try:
+        parse_allowlist(config.metrics_allow or "")
+    except ValueError:
+        raise ConfigError(f"metrics_allow: not addresses or networks: {config.metrics_allow!r}") from None
     if config.durability not in ("full", "fast"):
         raise ConfigError("durability: must be full or fast")
     if bool(config.tls.certificate) != bool(config.tls.private_key):

@@ -83,6 +83,7 @@ class ErrorMiddleware(BaseMiddleware):
                 continue
             environ["praxis.error_logged"] = True
             if reason is not None:
+                environ["praxis.database_unavailable"] = True
                 log.error("request %s: database unavailable (%s): answered 503", _rid(environ), reason)
                 yield from text_response(
                     start_response,

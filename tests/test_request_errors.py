@@ -95,3 +95,40 @@ def test_readyz_refuses_an_outdated_schema(server):
         assert (resp.status_code, resp.text) == (503, "schema outdated\n")
     finally:
         SchemaVersion.update(version=1).execute()
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith((name + "{", name + " ")) and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_metrics_count_requests_and_failed_logins(server):
+    before = requests.get(server.url("/metrics"), timeout=10).text
+    for _ in range(3):
+        server.request(
+            "PROPFIND", "/anna_maier/", headers={"Depth": "0", "User-Agent": "DAVx5/4.4 (Android)"}
+        )
+    server.request("PROPFIND", "/anna_maier/", password="wrong")
+    resp = requests.get(server.url("/metrics"), timeout=10)
+    assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/plain")
+    after = resp.text
+    name = "praxis_caldav_requests_total"
+    labels = {"method": "PROPFIND", "status": "207", "client": "davx5"}
+    assert _metric(after, name, **labels) - _metric(before, name, **labels) == 3
+    failures = "praxis_caldav_login_failures_total"
+    assert _metric(after, failures) - _metric(before, failures) == 1
+    assert "praxis_caldav_request_duration_seconds_bucket" in after
+    assert "anna" not in after and "maier" not in after
+
+
+def test_metrics_only_for_allowed_addresses(tmp_path):
+    from davserver.config import ServerConfig
+
+    live = start_server(f"sqlite:///{tmp_path / 'p.db'}", ServerConfig(metrics_allow="10.0.0.0/8"))
+    try:
+        assert requests.get(live.url("/metrics"), timeout=10).status_code == 404
+    finally:
+        live.server.stop()

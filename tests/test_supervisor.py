@@ -130,3 +130,23 @@ def test_sighup_replaces_the_workers_without_closing_the_port(supervised):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(20) == 0
     assert not _children(proc.pid)
+
+
+def test_metrics_add_up_every_worker(supervised):
+    """prometheus_client's multiprocess mode: any worker answers for all of them."""
+    proc, port, _, _ = supervised
+    for _ in range(30):
+        assert _propfind(port) == 207
+    totals = set()
+    for _ in range(6):
+        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        totals.add(
+            sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("praxis_caldav_requests_total{") and 'method="PROPFIND"' in line
+            )
+        )
+    assert len(totals) == 1 and totals.pop() >= 30
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 0
