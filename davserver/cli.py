@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("file")
     restore = command("restore", "replace the database's content by a backup (stop the server first)")
     restore.add_argument("file")
+    copy = command("copy-database", "copy every row into a new, empty database (e.g. SQLite to PostgreSQL)")
+    copy.add_argument("source", metavar="FROM")
+    copy.add_argument("target", metavar="TO")
 
     imp = command("import", "upsert practice data from a JSON file (idempotent)")
     imp.add_argument("file")
@@ -172,6 +175,12 @@ def run(args) -> int:
     config = _config(args)
     if args.command == "migrate":
         return _migrate(config)
+    if args.command == "copy-database":
+        from providers.backup import copy_database
+
+        counts = copy_database(args.source, args.target)
+        print(f"copied {sum(counts.values())} rows to {shown_url(args.target)}")
+        return 0
     if args.command in ("backup", "restore"):
         from providers import backup
 

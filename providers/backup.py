@@ -128,3 +128,38 @@ def _run(tool: str, args: list[str], url: str) -> None:
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["no message"])[-1]
         raise BackupError(f"{tool} failed: {last}")
+
+
+def copy_database(source_url: str, target_url: str) -> dict[str, int]:
+    """`praxis-caldav copy-database FROM TO`: every row, ids kept, into an empty database
+    (typically SQLite to PostgreSQL). Sync tokens stay valid: they are change ids."""
+    import peewee as pw
+
+    from providers.db import open_database
+    from providers.models import ALL_MODELS, SchemaVersion
+
+    source = open_database(source_url)  # also refuses an outdated schema: migrate it first
+    tables: dict[type, list[dict]] = {}
+    for model in ALL_MODELS:
+        if model is not SchemaVersion:
+            tables[model] = list(model.select().order_by(model._meta.primary_key).dicts())
+    source.close()
+    target = open_database(target_url)
+    occupied = [m.__name__ for m in tables if m.select().exists()]
+    if occupied:
+        raise BackupError(f"the target database is not empty ({', '.join(occupied)}): copy into a new one")
+    counts: dict[str, int] = {}
+    with target.atomic():
+        for model, rows in tables.items():  # ALL_MODELS is in foreign-key order
+            for start in range(0, len(rows), 500):
+                model.insert_many(rows[start : start + 500]).execute()
+            counts[model._meta.table_name] = len(rows)
+            if isinstance(target, pw.PostgresqlDatabase) and rows:
+                # Explicit ids do not move PostgreSQL's sequences: new rows continue after them.
+                table = model._meta.table_name
+                target.execute_sql(
+                    f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
+                    f'(SELECT max(id) FROM "{table}"))'
+                )
+    target.close()
+    return counts

@@ -104,3 +104,39 @@ def test_backup_errors_are_one_line(tmp_path):
     assert_one_line_error(
         cli("--database", db, "restore", str(tmp_path / "text.bak"), cwd=tmp_path), "not a SQLite"
     )
+
+
+def test_copy_database_from_sqlite_to_postgresql(tmp_path, tmp_path_factory, postgres_available):
+    from tests.conftest import make_database_url
+
+    sqlite_url = f"sqlite:///{tmp_path / 'p.db'}"
+    live = start_server(sqlite_url)
+    try:
+        put = live.request(
+            "PUT", f"{CALENDAR}moved.ics", _event("moved"), headers={"Content-Type": "text/calendar"}
+        )
+        assert put.status_code == 201
+        _, token, listed = _sync(live)
+    finally:
+        _stop(live)
+    pg = make_database_url("postgresql", tmp_path_factory, postgres_available)
+    pg_url = next(pg)
+    try:
+        result = cli("copy-database", sqlite_url, pg_url, timeout=60)
+        assert result.returncode == 0, result.stderr
+        again = cli("copy-database", sqlite_url, pg_url, timeout=60)
+        assert "not empty" in again.stderr and again.returncode != 0
+        live = start_server(pg_url, load_demo=False)
+        try:
+            status, token_pg, listed_pg = _sync(live)
+            assert (status, token_pg, listed_pg) == (207, token, listed)
+            assert _sync(live, token)[2] == set()  # the device's token: valid, nothing new
+            new = live.request(
+                "PUT", f"{CALENDAR}new.ics", _event("new"), headers={"Content-Type": "text/calendar"}
+            )
+            assert new.status_code == 201
+            assert _sync(live, token)[2] == {f"{CALENDAR}new.ics"}
+        finally:
+            _stop(live)
+    finally:
+        next(pg, None)
