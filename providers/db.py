@@ -12,8 +12,6 @@ import psycopg2
 
 from providers.models import database_proxy
 
-DURABILITY = ("full", "fast")
-
 
 class DatabaseURLError(ValueError):
     """The database URL cannot be used (one-line message for the CLI)."""
