@@ -143,7 +143,8 @@ class ErrorMiddleware(BaseMiddleware):
             get_http_status_string(err),
             [("Content-Type", content_type), ("Content-Length", str(len(body))), *(err.add_headers or [])],
         )
-        yield body
+        # HEAD: the headers of the page, not the page (wsgidav marks such errors add_body=False).
+        yield body if err.add_body and environ.get("REQUEST_METHOD", "").upper() != "HEAD" else b""
 
 
 class _Failed(Exception):
