@@ -124,3 +124,14 @@ def test_serve_refuses_an_older_schema_naming_the_command(tmp_path):
     assert_one_line_error(
         cli("serve", "--database", db, "--port", "1", cwd=tmp_path), "praxis-caldav migrate"
     )
+
+
+def test_password_stdin_at_a_terminal_is_not_echoed(tmp_path):
+    from tests.test_cli import run_with_terminal
+
+    db = f"sqlite:///{tmp_path}/p.db"
+    code, out = run_with_terminal(
+        ["--database", db, "user", "add", "am terminal", "--password-stdin"], ["geheim-am-tty"]
+    )
+    assert code == 0, out
+    assert "geheim-am-tty" not in out
