@@ -11,6 +11,7 @@ from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from davserver.config import ServerConfig
+from davserver.connections import RequestFirstConnections
 
 log = logging.getLogger("praxis_caldav")
 
@@ -59,14 +60,28 @@ def _warm_worker_pool(server: wsgi.Server) -> None:
     pool.get = pool._queue.get
 
 
+class Server(wsgi.Server):
+    """cheroot's WSGI server whose connections reach a worker only with their request
+    (davserver.connections): idle and slow clients cannot hold the worker threads."""
+
+    def prepare(self) -> None:
+        super().prepare()
+        plain = self._connections
+        self._connections = RequestFirstConnections(self)
+        plain._selector.close()  # it only watched the listening socket so far
+
+
 def make_server(app, config: ServerConfig, port: int | None = None) -> wsgi.Server:
     # SO_REUSEPORT lets several processes (serve --processes N) share the port.
-    server = wsgi.Server(
+    server = Server(
         (config.host, config.port if port is None else port),
         app,
         numthreads=config.threads,
         server_name="praxis-caldav",
         reuse_port=config.processes > 1,
+        # Connections wait in the kernel's queue until the connection thread accepts them
+        # (cheroot's default of 5 made a burst of clients retry their SYN a second later).
+        request_queue_size=128,
     )
     _warm_worker_pool(server)
     if config.tls.certificate:

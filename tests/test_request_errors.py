@@ -132,3 +132,33 @@ def test_metrics_only_for_allowed_addresses(tmp_path):
         assert requests.get(live.url("/metrics"), timeout=10).status_code == 404
     finally:
         live.server.stop()
+
+
+def test_slow_and_silent_clients_hold_no_worker(server):
+    """200 slowloris connections and 200 that send nothing; 8 worker threads."""
+    import socket
+    import time
+
+    port = server.server.bind_addr[1]
+    idle, slow = [], []
+    try:
+        for _ in range(200):
+            idle.append(socket.create_connection(("127.0.0.1", port)))
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(b"PROPFIND /anna_maier/ HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            slow.append(sock)
+        timings = []
+        for _ in range(5):
+            for sock in slow:  # still trickling in (or closed: its head took too long)
+                try:
+                    sock.sendall(b"a")
+                except OSError:
+                    pass
+            started = time.perf_counter()
+            resp = server.request("PROPFIND", "/anna_maier/", headers={"Depth": "0"})
+            timings.append(time.perf_counter() - started)
+            assert resp.status_code == 207
+        assert sorted(timings)[2] < 0.1, timings
+    finally:
+        for sock in idle + slow:
+            sock.close()
