@@ -10,9 +10,9 @@ the workers are replaced one by one, each new one listening before an old one st
 port never closes. (Connections still waiting in a stopped worker's accept queue are
 reset; clients retry those. A reverse proxy in front retries them itself.)
 
-Measured against gunicorn: it would replace cheroot, whose worker-thread pool and request
-framing our server is tuned and tested on; systemd restarts only a whole service. What is
-needed here is a hundred lines of fork and waitpid.
+Why not gunicorn (not measured): it would replace cheroot, whose worker-thread pool,
+connection hand-off and request framing this server is tuned and tested on; systemd
+restarts only the whole service. What is needed here is a hundred lines of fork and waitpid.
 """
 
 from __future__ import annotations

@@ -106,20 +106,31 @@ def _metric(text: str, name: str, **labels: str) -> float:
 
 
 def test_metrics_count_requests_and_failed_logins(server):
+    from tests.conftest import wait_until
+
     before = requests.get(server.url("/metrics"), timeout=10).text
     for _ in range(3):
         server.request(
             "PROPFIND", "/anna_maier/", headers={"Depth": "0", "User-Agent": "DAVx5/4.4 (Android)"}
         )
     server.request("PROPFIND", "/anna_maier/", password="wrong")
-    resp = requests.get(server.url("/metrics"), timeout=10)
-    assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/plain")
-    after = resp.text
     name = "praxis_caldav_requests_total"
     labels = {"method": "PROPFIND", "status": "207", "client": "davx5"}
-    assert _metric(after, name, **labels) - _metric(before, name, **labels) == 3
     failures = "praxis_caldav_login_failures_total"
-    assert _metric(after, failures) - _metric(before, failures) == 1
+    scraped = []
+
+    def counted() -> bool:
+        # A request is counted once its answer is sent: a moment after the client has it.
+        resp = requests.get(server.url("/metrics"), timeout=10)
+        assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/plain")
+        scraped[:] = [resp.text]
+        return (
+            _metric(resp.text, name, **labels) - _metric(before, name, **labels) == 3
+            and _metric(resp.text, failures) - _metric(before, failures) == 1
+        )
+
+    wait_until(counted, 5)
+    after = scraped[0]
     assert "praxis_caldav_request_duration_seconds_bucket" in after
     assert "anna" not in after and "maier" not in after
 
