@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import selectors
+import socket
 import time
 
 from cheroot.connections import ConnectionManager
@@ -78,16 +79,13 @@ class RequestFirstConnections(ConnectionManager):
     def _read_ahead(self, sock_fd: int, conn) -> None:
         rfile = conn.rfile
         buffered = rfile._read_buf[rfile._read_pos :]  # cheroot's reader is _pyio's BufferedReader
-        sock = conn.socket
         try:
-            sock.settimeout(0)  # with a timeout set, Python waits for data before recv
-            data = sock.recv(READ_AHEAD - len(buffered) or 1)
+            # The selector said readable: Python's poll before recv returns at once.
+            data = conn.socket.recv(READ_AHEAD - len(buffered) or 1, socket.MSG_DONTWAIT)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
             data = b""
-        finally:
-            sock.settimeout(self.server.timeout)
         if not data:  # closed by the client (or reset): nothing left to answer
             self._selector.unregister(sock_fd)
             if buffered:
