@@ -26,6 +26,7 @@ from cheroot.connections import ConnectionManager
 READ_AHEAD = 64 * 1024
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 # Only a plain number: anything else ("1e3", "-5", two headers) the worker refuses at once.
+_EXPECT = re.compile(rb"\nexpect:", re.IGNORECASE)
 _CONTENT_LENGTH = re.compile(rb"\ncontent-length:[ \t]*(\d{1,12})[ \t]*\r?(?=\n)", re.IGNORECASE)
 
 
@@ -37,7 +38,10 @@ def request_ready(buffer: bytes) -> bool:
     end = _HEAD_END.search(data)
     if end is None:
         return False
-    length = _CONTENT_LENGTH.search(data[: end.end()])
+    head = data[: end.end()]
+    if _EXPECT.search(head):
+        return True  # the client sends its body only after the worker's "100 Continue"
+    length = _CONTENT_LENGTH.search(head)
     if length is None:
         return True  # no body, a chunked or an invalid one: the worker reads or refuses it
     wanted = end.end() + int(length.group(1))

@@ -173,3 +173,23 @@ def test_slow_and_silent_clients_hold_no_worker(server):
     finally:
         for sock in idle + slow:
             sock.close()
+
+
+@pytest.mark.parametrize(
+    "data,ready",
+    [
+        (b"GET / HTTP/1.1\r\nHost: x\r\n", False),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", True),
+        (b"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", True),
+        (b"PUT / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab", False),
+        (b"PUT / HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcde", True),
+        (b"PUT / HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n", True),
+        (b"PUT / HTTP/1.1\r\nContent-Length: 1e3\r\n\r\n", True),  # invalid: refused at once
+        (b"PUT / HTTP/1.1\r\nContent-Length: 999999\r\n\r\n", True),  # large: the worker reads it
+        (b"PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", True),
+    ],
+)
+def test_when_a_connection_goes_to_a_worker(data, ready):
+    from davserver.connections import request_ready
+
+    assert request_ready(data) is ready
