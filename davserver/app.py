@@ -11,9 +11,12 @@ from davserver import reports
 from davserver.auth import PracticeAuthenticator, PracticeDomainController
 from davserver.config import ServerConfig
 from davserver.device_form import render_for_view
-from davserver.error_pages import ErrorPages
+from davserver.errors import ErrorMiddleware
+from davserver.health import HealthMiddleware
+from davserver.metrics import MetricsMiddleware
 from davserver.middleware import CalDAVMiddleware, RequestBodyMiddleware
 from davserver.render import RenderPolicy, etag_for, practice_matcher
+from davserver.request_log import RequestLogMiddleware
 from davserver.settings_page import middleware_entry as settings_page
 from davserver.vtimezone import vtimezone
 from providers import practitioner_cache
@@ -63,16 +66,19 @@ def service_settings(config: ServerConfig) -> ServiceSettings:
     )
 
 
-def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
+def build_app(config: ServerConfig, *, open_db: bool = True):
+    """The whole WSGI app: request ids and probes outside, wsgidav and our layers inside."""
     if open_db:
-        open_database(config.database)
+        open_database(config.database, durability=config.durability, migrate=config.auto_migrate)
     practitioner_cache.enable(database_proxy.obj)
     provider = PracticeProvider(service_settings(config))
     wsgidav_config = {
         "provider_mapping": {"/": provider},
         "middleware_stack": [
             RequestBodyMiddleware,
-            ErrorPages,  # wsgidav's ErrorPrinter without path, exception or version in pages
+            # 503 while the database is unavailable; 500 without exception text; error pages
+            # without path or framework version.
+            ErrorMiddleware,
             PracticeAuthenticator,
             settings_page(config),  # /settings/: behind the same login; notes device status
             CalDAVMiddleware,
@@ -102,4 +108,5 @@ def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
     # peewee logs every SQL statement with its parameters at DEBUG: patient names and phone
     # numbers. Never let those reach a log, whatever level the admin configures.
     logging.getLogger("peewee").setLevel(logging.INFO)
-    return app
+    app = MetricsMiddleware(HealthMiddleware(app), config.metrics_allow)
+    return RequestLogMiddleware(app, trusted_proxy=config.trusted_proxy)

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import logging
 import os
 import sys
 
-from davserver.config import ConfigError, ServerConfig, load_config
+from davserver.config import ConfigError, ServerConfig, find_config, load_config
 from providers import practice_api as api
-from providers.db import DatabaseURLError, open_database
+from providers.db import DatabaseURLError, open_database, shown_url, sqlite_path
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
@@ -36,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="praxis-caldav", description="CalDAV sync for practice appointments"
     )
     _common(parser, suppress=False)
+    parser.add_argument("--version", action="version", version=f"praxis-caldav {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -47,6 +47,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--processes", type=int)
+    serve.add_argument(
+        "--create", action="store_true", help="create the SQLite database file when it does not exist"
+    )
+
+    command("migrate", "bring the database schema up to date (back up first)")
+    backup = command("backup", "write a consistent copy of the database to FILE (while serving)")
+    backup.add_argument("file")
+    restore = command("restore", "replace the database's content by a backup (stop the server first)")
+    restore.add_argument("file")
+    copy = command("copy-database", "copy every row into a new, empty database (e.g. SQLite to PostgreSQL)")
+    copy.add_argument("source", metavar="FROM")
+    copy.add_argument("target", metavar="TO")
 
     imp = command("import", "upsert practice data from a JSON file (idempotent)")
     imp.add_argument("file")
@@ -112,8 +124,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("praxis-caldav")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def _read_password(from_stdin: bool) -> str:
-    if from_stdin:
+    if from_stdin and sys.stdin.isatty():
+        password = getpass.getpass("Password: ")  # typed at a terminal: never echoed
+    elif from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         if not sys.stdin.isatty():
@@ -127,7 +150,9 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _config(args) -> ServerConfig:
-    config = load_config(args.config)
+    path = find_config(args.config)
+    config = load_config(path)
+    config.source = path  # type: ignore[attr-defined] - printed by serve
     if getattr(args, "database", None):
         config.database = args.database
     for key in ("host", "port", "processes"):
@@ -135,6 +160,8 @@ def _config(args) -> ServerConfig:
             setattr(config, key, getattr(args, key))
     if not 0 < config.port < 65536:
         raise CLIError(f"--port: must be 1-65535, got {config.port}")
+    if config.processes < 1:
+        raise CLIError(f"--processes: must be at least 1, got {config.processes}")
     return config
 
 
@@ -149,9 +176,22 @@ def run(args) -> int:
     if args.command == "cert":
         return _cert(args)
     config = _config(args)
-    open_database(config.database)
+    if args.command == "migrate":
+        return _migrate(config)
+    if args.command == "copy-database":
+        from providers.backup import copy_database
+
+        counts = copy_database(args.source, args.target)
+        print(f"copied {sum(counts.values())} rows to {shown_url(args.target)}")
+        return 0
+    if args.command in ("backup", "restore"):
+        from providers import backup
+
+        print(getattr(backup, args.command)(config.database, args.file))
+        return 0
+    _open(args, config)
     if args.command == "serve":
-        return _serve(config)
+        return _serve(config, args)
     if args.command == "import":
         from providers.importer import import_file
 
@@ -165,7 +205,7 @@ def run(args) -> int:
         print(f"login: user name {demo.DEMO_USER!r}, password {demo.DEMO_PASSWORD!r}")
         if args.no_serve:
             return 0
-        return _serve(config)
+        return _serve(config, args)
     if args.command == "user":
         return _user(args, config)
     if args.command == "settings":
@@ -199,6 +239,28 @@ def run(args) -> int:
         sys.stdout.buffer.write(apple_profile(info, practitioner.practice.name, password, args.lang))
         return 0
     raise CLIError(f"unknown command {args.command!r}")
+
+
+def _open(args, config: ServerConfig) -> None:
+    """Open the database; only `serve` refuses to create a SQLite file (a typo, usually)."""
+    path = sqlite_path(config.database)
+    is_new = path is not None and not os.path.exists(path)
+    creating = args.command != "serve" or args.create
+    open_database(config.database, durability=config.durability, create=creating, migrate=config.auto_migrate)
+    if is_new:
+        print(f"praxis-caldav: created a new database {os.path.abspath(path)}", file=sys.stderr)
+
+
+def _migrate(config: ServerConfig) -> int:
+    from providers.migrations import migrate_database
+
+    open_database(config.database, durability=config.durability, create=False, migrate=None)
+    before, head = migrate_database()
+    if before == head:
+        print(f"database schema is current (version {head})")
+    else:
+        print(f"database schema migrated from version {before} to {head}")
+    return 0
 
 
 def _user(args, config: ServerConfig) -> int:
@@ -251,6 +313,12 @@ def _settings(args) -> int:
     return 0
 
 
+def _serve(config: ServerConfig, args) -> int:
+    from davserver import serve_command
+
+    return serve_command.serve(config, reload_config=lambda: _config(args), version=_version())
+
+
 def _limit_malloc_arenas() -> None:
     """Start over (same PID, same arguments) with MALLOC_ARENA_MAX=2 unless it is set.
 
@@ -270,45 +338,6 @@ def _limit_malloc_arenas() -> None:
         pass  # serve as we are
 
 
-def _serve(config: ServerConfig) -> int:
-    from davserver.app import build_app
-    from davserver.server import make_server, serve_forever
-
-    logging.basicConfig(
-        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    if not config.access_log:
-        logging.getLogger("praxis_caldav.access").setLevel(logging.WARNING)
-    from davserver.server import fork_workers, stop_workers
-    from providers.models import database_proxy
-
-    children: list[int] = []
-    if config.processes > 1:
-        database_proxy.close()  # no connection may cross a fork
-        children = fork_workers(config.processes - 1)
-        is_parent = bool(children)
-    else:
-        is_parent = True
-    app = build_app(config, open_db=config.processes > 1)
-    server = make_server(app, config)
-    try:
-        server.prepare()
-    except OSError as exc:
-        stop_workers(children)
-        raise CLIError(f"cannot listen on {config.host}:{config.port}: {exc.strerror}") from None
-    if is_parent:
-        print(
-            f"praxis-caldav serving {config.base_url()} with {config.processes} process(es) "
-            f"(database {_safe_db(config.database)})",
-            flush=True,
-        )
-    try:
-        serve_forever(server)
-    finally:
-        stop_workers(children)
-    return 0
-
-
 def _cert(args) -> int:
     """Self-signed certificate via the openssl command (trying out TLS only; not for devices)."""
     import shutil
@@ -318,7 +347,12 @@ def _cert(args) -> int:
     if shutil.which("openssl") is None:
         raise CLIError("the openssl command is needed to create a certificate")
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CLIError(f"cert --out: cannot create {out}: {exc.strerror}") from None
+    if not os.access(out, os.W_OK):
+        raise CLIError(f"cert --out: cannot write to {out}: permission denied; choose another folder")
     crt, key = out / "praxis-caldav.crt", out / "praxis-caldav.key"
     result = subprocess.run(
         [
@@ -343,20 +377,14 @@ def _cert(args) -> int:
         text=True,
     )
     if result.returncode != 0:
-        raise CLIError(f"openssl failed: {result.stderr.strip().splitlines()[-1:]}")
+        last = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        raise CLIError(f"openssl failed: {last}")
     key.chmod(0o600)
     print(
         f"certificate: {crt}\nprivate key: {key}\n"
         f"add them to wsgidav.yaml under tls: certificate / private_key"
     )
     return 0
-
-
-def _safe_db(url: str) -> str:
-    """The database URL without a password (it goes to the console and logs)."""
-    import re
-
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
 def main(argv: list[str] | None = None) -> int:

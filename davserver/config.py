@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,7 +64,15 @@ class ServerConfig:
     threads: int = 16
     processes: int = 1
     log_level: str = "info"
+    log_format: str = "text"
     access_log: bool = True
+    # full: every acknowledged write survives a power cut (SQLite synchronous=full);
+    # fast: SQLite synchronous=normal, faster commits, the last writes may be lost on power loss.
+    durability: str = "full"
+    # Migrate an older database schema at start instead of refusing to serve.
+    auto_migrate: bool = False
+    # Addresses or networks (space-separated) that may read /metrics; empty: nobody.
+    metrics_allow: str = "127.0.0.1 ::1"
     tls: TLSConfig = field(default_factory=TLSConfig)
     profile: ProfileConfig = field(default_factory=ProfileConfig)
     sync: SyncDefaults = field(default_factory=SyncDefaults)
@@ -111,6 +120,11 @@ def _apply(obj: Any, data: dict, prefix: str = "") -> None:
         setattr(obj, key, _typed(full, value, getattr(obj, key)))
 
 
+def parse_allowlist(text: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """`metrics_allow`: addresses or networks separated by spaces or commas ('' turns it off)."""
+    return [ipaddress.ip_network(item, strict=False) for item in text.replace(",", " ").split()]
+
+
 def validate(config: ServerConfig) -> ServerConfig:
     if not 0 < config.port < 65536:
         raise ConfigError(f"port: must be 1-65535, got {config.port}")
@@ -139,6 +153,14 @@ def validate(config: ServerConfig) -> ServerConfig:
         raise ConfigError(f"auth.realm: must be printable text without quotes, got {realm!r}")
     if config.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError("log_level: must be debug, info, warning or error")
+    if config.log_format not in ("text", "json"):
+        raise ConfigError("log_format: must be text or json")
+    try:
+        parse_allowlist(config.metrics_allow or "")
+    except ValueError:
+        raise ConfigError(f"metrics_allow: not addresses or networks: {config.metrics_allow!r}") from None
+    if config.durability not in ("full", "fast"):
+        raise ConfigError("durability: must be full or fast")
     if bool(config.tls.certificate) != bool(config.tls.private_key):
         raise ConfigError("tls: set both certificate and private_key, or neither")
     for key in ("certificate", "private_key"):
@@ -164,6 +186,20 @@ def _validate_profile_signing(profile: ProfileConfig) -> None:
         ProfileSigner.from_files(profile.signing_certificate, profile.signing_key)
     except SigningError as exc:
         raise ConfigError(str(exc)) from None
+
+
+ENV_VARIABLE = "PRAXIS_CALDAV_CONFIG"
+SEARCH_PATH = ("wsgidav.yaml", "/etc/praxis-caldav/wsgidav.yaml")
+
+
+def find_config(given: str | os.PathLike | None) -> str | None:
+    """The configuration file to use: --config, $PRAXIS_CALDAV_CONFIG, ./wsgidav.yaml,
+    /etc/praxis-caldav/wsgidav.yaml (the first that is given or exists); None: defaults."""
+    if given is not None:
+        return str(given)
+    if os.environ.get(ENV_VARIABLE):
+        return os.environ[ENV_VARIABLE]
+    return next((candidate for candidate in SEARCH_PATH if Path(candidate).is_file()), None)
 
 
 def load_config(path: str | os.PathLike | None) -> ServerConfig:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 import signal
 import threading
 
@@ -13,6 +12,7 @@ from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from davserver import framing
 from davserver.config import ServerConfig
+from davserver.connections import RequestFirstConnections
 
 log = logging.getLogger("praxis_caldav")
 
@@ -61,14 +61,28 @@ def _warm_worker_pool(server: wsgi.Server) -> None:
     pool.get = pool._queue.get
 
 
+class Server(wsgi.Server):
+    """cheroot's WSGI server whose connections reach a worker only with their request
+    (davserver.connections): idle and slow clients cannot hold the worker threads."""
+
+    def prepare(self) -> None:
+        super().prepare()
+        plain = self._connections
+        self._connections = RequestFirstConnections(self)
+        plain._selector.close()  # it only watched the listening socket so far
+
+
 def make_server(app, config: ServerConfig, port: int | None = None) -> wsgi.Server:
     # SO_REUSEPORT lets several processes (serve --processes N) share the port.
-    server = wsgi.Server(
+    server = Server(
         (config.host, config.port if port is None else port),
         framing.guard(app),
         numthreads=config.threads,
         server_name="praxis-caldav",
         reuse_port=config.processes > 1,
+        # Connections wait in the kernel's queue until the connection thread accepts them
+        # (cheroot's default of 5 made a burst of clients retry their SYN a second later).
+        request_queue_size=128,
     )
     _warm_worker_pool(server)
     framing.harden(server)
@@ -92,31 +106,3 @@ def serve_forever(server: wsgi.Server) -> None:
         pass
     finally:
         server.stop()
-
-
-def fork_workers(count: int) -> list[int]:
-    """Fork `count` worker processes before any server or database connection exists.
-
-    Returns the children's pids in the parent, [] in a child. Every process then opens its
-    own database connection and its own SO_REUSEPORT socket; the kernel spreads connections.
-    """
-    children: list[int] = []
-    for _ in range(count):
-        pid = os.fork()
-        if pid == 0:
-            return []
-        children.append(pid)
-    return children
-
-
-def stop_workers(children: list[int]) -> None:
-    for pid in children:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    for pid in children:
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass

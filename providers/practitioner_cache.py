@@ -141,7 +141,7 @@ class PractitionerCache:
                 if conn is not None:
                     conn.close()
             self._stopping.wait(backoff)
-            backoff = min(backoff * 2, 30.0)
+            backoff = min(backoff * 2, 5.0)  # back within seconds of the database
 
 
 def _rebuild(data: dict, practice_data: dict) -> Practitioner:

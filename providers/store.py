@@ -364,6 +364,13 @@ def changes_since(
     return (rows[:limit] if truncated else rows), truncated
 
 
+def is_change_of(practitioner_id: int, change_id: int) -> bool:
+    """Whether `change_id` is a change of this calendar: every sync token but the empty
+    calendar's 0 names one. A token from a database later restored from an older backup
+    names none (restore moves the numbering past the numbers such tokens carry)."""
+    return Change.select().where((Change.practitioner == practitioner_id) & (Change.id == change_id)).exists()
+
+
 # ---------------------------------------------------------------- reports
 
 

@@ -15,8 +15,9 @@ import pytest
 from lxml import etree
 
 from providers import demo
-from providers.db import SCHEMA_VERSION, open_database
+from providers.db import open_database
 from providers.importer import ImportError_, import_data, import_file
+from providers.migrations import HEAD as SCHEMA_VERSION
 from providers.models import Appointment, Change, Patient, Practice, Practitioner, SchemaVersion
 
 DAV = "DAV:"

@@ -107,27 +107,6 @@ def test_a_renamed_patient_republishes_and_is_masked_everywhere(live) -> None:
     assert b"Hildegard" not in render_appointment(row, policy_for(owner, owner))
 
 
-def test_a_version_1_database_gains_the_privacy_columns(tmp_path) -> None:
-    from providers.db import SCHEMA_VERSION, open_database
-    from providers.models import Practice, Practitioner, SchemaVersion, database_proxy
-
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    previous = database_proxy.obj
-    db = open_database(url)
-    db.execute_sql("ALTER TABLE practice DROP COLUMN names_version")
-    db.execute_sql("ALTER TABLE practitioner DROP COLUMN may_relax")
-    SchemaVersion.update(version=1).execute()
-    db.close()
-    db = open_database(url)
-    try:
-        assert [r.version for r in SchemaVersion.select()] == [SCHEMA_VERSION] == [2]
-        assert {"names_version"} <= {c.name for c in db.get_columns(Practice._meta.table_name)}
-        assert {"may_relax"} <= {c.name for c in db.get_columns(Practitioner._meta.table_name)}
-    finally:
-        db.close()
-        database_proxy.initialize(previous)  # the module's live server goes on with its database
-
-
 def test_the_admin_allows_loosening_from_the_command_line(live) -> None:
     from tests.test_delegation import cli
 

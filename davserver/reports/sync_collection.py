@@ -47,8 +47,12 @@ def parse_token(text: str, calendar: CalendarCollection) -> int | None:
     if match is None or int(match.group(1)) != calendar.owner.id or match.group(2) != calendar.policy.tag:
         raise CalDAVError(403, VALID_SYNC_TOKEN, "unknown sync token")
     since = int(match.group(3))
-    if since > calendar.change_number():
+    newest = calendar.change_number()
+    if since > newest:
         raise CalDAVError(403, VALID_SYNC_TOKEN, "sync token from the future")
+    if 0 < since < newest and not store.is_change_of(calendar.owner.id, since):
+        # Handed out by this database before a restore from an older backup.
+        raise CalDAVError(403, VALID_SYNC_TOKEN, "sync token from before a restore")
     return since
 
 
