@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 
+from davserver import import_command
 from davserver.config import ConfigError, ServerConfig, load_config
 from providers import practice_api as api
 from providers.db import DatabaseURLError, open_database
@@ -48,8 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--processes", type=int)
 
-    imp = command("import", "upsert practice data from a JSON file (idempotent)")
-    imp.add_argument("file")
+    import_command.add_arguments(command("import", "upsert practice data from a JSON file (idempotent)"))
 
     demo = command("demo", "load the demo practice and run the server")
     demo.add_argument("--no-serve", action="store_true", help="only load the demo data")
@@ -153,10 +153,7 @@ def run(args) -> int:
     if args.command == "serve":
         return _serve(config)
     if args.command == "import":
-        from providers.importer import import_file
-
-        print(f"imported {args.file}: {import_file(args.file)}")
-        return 0
+        return import_command.run(args)
     if args.command == "demo":
         from providers import demo
 

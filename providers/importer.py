@@ -18,8 +18,10 @@ import contextlib
 import datetime as dt
 import difflib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 import peewee as pw
@@ -27,18 +29,18 @@ from dateutil import rrule as du_rrule
 
 from providers import practice_api as api
 from providers import practitioner_cache
-from providers.models import Appointment, Patient, Practice, Practitioner, database_proxy
+from providers.import_summary import ImportSummary
+from providers.models import (
+    STATUS_CANCELLED,
+    Appointment,
+    AppointmentOverride,
+    Location,
+    Patient,
+    Practice,
+    Practitioner,
+    database_proxy,
+)
 from providers.series import _until_as_local
-
-
-@dataclass
-class ImportSummary:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-
-    def __str__(self) -> str:
-        return f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged"
 
 
 class ImportError_(api.DataError):
@@ -167,53 +169,97 @@ def _when(value: Any, where: str, all_day: bool = False) -> dt.datetime:
     return parsed
 
 
-def import_data(data: dict) -> ImportSummary:
+@dataclass
+class ImportOptions:
+    """How to import. `snapshot`: the file is the complete set of appointments of the
+    practitioners it lists ("practitioner") or of the whole practice ("practice"): the
+    others are cancelled, except those a device created (no external id) unless
+    `include_device_created`. `dry_run`: everything is done and then rolled back, so the
+    summary says exactly what a real run would change. `progress(stage, done, total)` is
+    called as records are done."""
+
+    snapshot: str | None = None
+    include_device_created: bool = False
+    dry_run: bool = False
+    progress: Callable[[str, int, int], None] | None = None
+
+    def report(self, stage: str, done: int, total: int) -> None:
+        if self.progress is not None and (done == total or done % _PROGRESS_STEP == 0):
+            self.progress(stage, done, total)
+
+
+SNAPSHOT_SCOPES = ("practitioner", "practice")
+_PROGRESS_STEP = 500
+
+
+class _DryRun(Exception):
+    """Raised inside the import's transaction to roll a dry run back."""
+
+
+def import_data(data: dict, options: ImportOptions | None = None) -> ImportSummary:
     """Upsert everything in `data` in one transaction: all or nothing."""
+    options = options or ImportOptions()
+    if options.snapshot not in (None, *SNAPSHOT_SCOPES):
+        raise ImportError_(f"snapshot: expected one of {', '.join(SNAPSHOT_SCOPES)}")
     if not isinstance(data, dict):
         raise ImportError_("top level: expected a JSON object")
-    summary = ImportSummary()
+    summary = ImportSummary(dry_run=options.dry_run)
     try:
-        return _import(data, summary)
+        with database_proxy.atomic():
+            _import(data, summary, options)
+            if options.dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
     finally:
         practitioner_cache.forget_all()  # practitioners and the practice may have changed
-
-
-def _import(data: dict, summary: ImportSummary) -> ImportSummary:
-    with database_proxy.atomic():
-        _known_keys(data, "top level", "top level")
-        practice_rec = _req(data, "practice", "top level")
-        if not isinstance(practice_rec, dict):
-            raise ImportError_("practice: expected a JSON object")
-        _known_keys(practice_rec, "practice", "practice")
-        _typed(practice_rec, "name", "practice", str)
-        practice = api.get_or_create_practice(
-            _req(practice_rec, "name", "practice"), str(_req(practice_rec, "id", "practice"))
-        )
-        timezone = _typed(practice_rec, "timezone", "practice", str)
-        if timezone and practice.timezone != timezone:
-            practice.timezone = timezone
-            practice.save()
-        # Records are keyed by their external id; every failure names the record.
-        practitioners, patients, locations = {}, {}, {}
-        for where, rec in _records(data, "practitioners"):
-            with _record(where):
-                practitioners[str(_req(rec, "id", where))] = _practitioner(practice, rec, where, summary)
-        for where, rec in _records(data, "patients"):
-            with _record(where):
-                patients[str(_req(rec, "id", where))] = _patient(practice, rec, where)
-        for where, rec in _records(data, "locations"):
-            _typed(rec, "name", where, str)
-            with _record(where):
-                locations[str(_req(rec, "id", where))] = api.upsert_location(
-                    practice,
-                    _req(rec, "name", where),
-                    _typed(rec, "address", where, str),
-                    str(_req(rec, "id", where)),
-                )
-        for where, rec in _records(data, "appointments"):
-            with _record(where):
-                _appointment(practice, rec, where, practitioners, patients, locations, summary)
     return summary
+
+
+def _practice(data: dict) -> Practice:
+    _known_keys(data, "top level", "top level")
+    practice_rec = _req(data, "practice", "top level")
+    if not isinstance(practice_rec, dict):
+        raise ImportError_("practice: expected a JSON object")
+    _known_keys(practice_rec, "practice", "practice")
+    _typed(practice_rec, "name", "practice", str)
+    timezone = _typed(practice_rec, "timezone", "practice", str)
+    if timezone is not None:
+        _check_zone(timezone, "practice.timezone")
+    practice = api.get_or_create_practice(
+        _req(practice_rec, "name", "practice"), str(_req(practice_rec, "id", "practice"))
+    )
+    if timezone and practice.timezone != timezone:
+        practice.timezone = timezone
+        practice.save()
+    return practice
+
+
+def _check_zone(name: str, where: str) -> None:
+    """An IANA zone name (Europe/Vienna), checked when read: "CET+1" is a POSIX TZ string."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ImportError_(f"{where}: not an IANA time zone name: {name[:64]!r}") from None
+
+
+def _import(data: dict, summary: ImportSummary, options: ImportOptions) -> None:
+    practice = _practice(data)
+    # Records are keyed by their external id; every failure names the record.
+    practitioners: dict[str, Practitioner] = {}
+    records = _records(data, "practitioners")
+    for i, (where, rec) in enumerate(records, 1):
+        with _record(where):
+            practitioners[str(_req(rec, "id", where))] = _practitioner(practice, rec, where, summary)
+        options.report("practitioners", i, len(records))
+    patients = _upsert_patients(practice, _records(data, "patients"), summary, options)
+    locations = _upsert_locations(practice, _records(data, "locations"), summary, options)
+    seen = _upsert_appointments(
+        practice, _records(data, "appointments"), practitioners, patients, locations, summary, options
+    )
+    if options.snapshot:
+        scope = None if options.snapshot == "practice" else [p.id for p in practitioners.values()]
+        _cancel_missing(practice, scope, seen, summary, options)
 
 
 def _practitioner(practice: Practice, rec: dict, where: str, summary: ImportSummary):
@@ -232,8 +278,9 @@ def _practitioner(practice: Practice, rec: dict, where: str, summary: ImportSumm
             f"{where}.username: practitioner id {ext!r} is another login; import does not rename logins"
         )
     existing = by_id or api.find_practitioner(username)
+    settings = {k: rec[k] for k in PRACTITIONER_SETTINGS if k in rec}
     if existing is None:
-        summary.created += 1
+        summary.count("practitioners", "created")
         existing = api.create_practitioner(
             practice,
             username,
@@ -246,27 +293,82 @@ def _practitioner(practice: Practice, rec: dict, where: str, summary: ImportSumm
     elif existing.practice_id != practice.id:
         raise ImportError_(f"{where}.username: belongs to another practice")
     else:
-        summary.unchanged += 1
-    settings = {k: rec[k] for k in PRACTITIONER_SETTINGS if k in rec}
+        changed = any(getattr(existing, k) != v for k, v in settings.items())
+        summary.count("practitioners", "updated" if changed else "unchanged")
     api.update_practitioner(existing, **settings)
     return existing
 
 
-def _patient(practice: Practice, rec: dict, where: str) -> Patient:
-    for key in ("first_name", "last_name", "phone"):
-        _typed(rec, key, where, str)
-    return api.upsert_patient(
-        practice,
-        str(_req(rec, "patient_number", where)),
-        rec.get("first_name", ""),
-        rec.get("last_name", ""),
-        rec.get("phone"),
-        str(_req(rec, "id", where)),
-    )
+def _upsert_patients(practice, records, summary, options) -> dict[str, int]:
+    """{external id: row id}; a patient whose stored values equal the file's is not written."""
+    stored = {
+        ext: (pid, (number, first, last, phone))
+        for pid, ext, number, first, last, phone in Patient.select(
+            Patient.id,
+            Patient.external_id,
+            Patient.patient_number,
+            Patient.first_name,
+            Patient.last_name,
+            Patient.phone,
+        )
+        .where(Patient.practice == practice.id)
+        .tuples()
+    }
+    result = {}
+    for i, (where, rec) in enumerate(records, 1):
+        for key in ("first_name", "last_name", "phone"):
+            _typed(rec, key, where, str)
+        ext = str(_req(rec, "id", where))
+        number = str(_req(rec, "patient_number", where))
+        wanted = (
+            api.normalize_patient_number(number),
+            rec.get("first_name") or "",
+            rec.get("last_name") or "",
+            rec.get("phone") or None,
+        )
+        known = stored.get(ext)
+        if known is not None and known[1] == wanted:
+            summary.count("patients", "unchanged")
+            result[ext] = known[0]
+        else:
+            with _record(where):
+                patient = api.upsert_patient(practice, number, *wanted[1:], ext)
+            summary.count("patients", "created" if known is None else "updated")
+            result[ext] = patient.id
+        options.report("patients", i, len(records))
+    return result
 
 
-def _appointment(practice, rec, where, practitioners, patients, locations, summary):
-    ext = str(_req(rec, "id", where))
+def _upsert_locations(practice, records, summary, options) -> dict[str, int]:
+    """{external id: row id}; an unchanged location is not written."""
+    stored = {
+        ext: (lid, (name, address))
+        for lid, ext, name, address in Location.select(
+            Location.id, Location.external_id, Location.name, Location.address
+        )
+        .where(Location.practice == practice.id)
+        .tuples()
+    }
+    result = {}
+    for i, (where, rec) in enumerate(records, 1):
+        _typed(rec, "name", where, str)
+        _typed(rec, "address", where, str)
+        ext = str(_req(rec, "id", where))
+        wanted = (_req(rec, "name", where), rec.get("address"))
+        known = stored.get(ext)
+        if known is not None and known[1] == wanted:
+            summary.count("locations", "unchanged")
+            result[ext] = known[0]
+        else:
+            with _record(where):
+                result[ext] = api.upsert_location(practice, *wanted, ext).id
+            summary.count("locations", "created" if known is None else "updated")
+        options.report("locations", i, len(records))
+    return result
+
+
+def _appointment_fields(practice, rec, where, practitioners, patients, locations):
+    """(practitioner, patient id, fields) of one appointment record, or an error naming the field."""
     practitioner = practitioners.get(str(_req(rec, "practitioner", where)))
     if practitioner is None:
         raise ImportError_(f"{where}.practitioner: unknown practitioner id")
@@ -306,36 +408,99 @@ def _appointment(practice, rec, where, practitioners, patients, locations, summa
         subject=rec.get("subject", ""),
         notes=rec.get("notes", ""),
         status=rec.get("status", "confirmed"),
-        location=location,
+        location=Location(id=location) if location is not None else None,
         rrule=rrule,
         exdates=[_when(x, f"{where}.exdates", all_day) for x in rec.get("exdates") or []],
         rdates=[_when(x, f"{where}.rdates", all_day) for x in rec.get("rdates") or []],
         overrides=overrides,
     )
-    existing = Appointment.get_or_none(
-        (Appointment.practice == practice.id) & (Appointment.external_id == ext)
-    )
-    try:
-        if existing is None:
-            api.create_appointment(practitioner, fields, patient=patient, external_id=ext)
-            summary.created += 1
-        elif api.appointment_differs(existing, fields, patient, practitioner):
-            if existing.practitioner_id != practitioner.id:
-                raise ImportError_(
-                    f"{where}.practitioner: cannot move an appointment to "
-                    "another practitioner; delete and re-create it"
+    return practitioner, (Patient(id=patient) if patient is not None else None), fields
+
+
+# Read per chunk of records: memory stays flat in the file size, and an unchanged record
+# costs no query of its own.
+_CHUNK = 500
+
+
+def _stored_appointments(practice: Practice, exts: list[str]) -> dict[str, tuple[Appointment, list]]:
+    """{external id: (row, its overrides)} of the stored appointments among `exts`."""
+    rows = {
+        a.external_id: a
+        for a in Appointment.select().where(
+            (Appointment.practice == practice.id) & Appointment.external_id.in_(exts)
+        )
+    }
+    overrides: dict[int, list] = {a.id: [] for a in rows.values()}
+    if rows:
+        for o in AppointmentOverride.select().where(AppointmentOverride.appointment.in_(list(overrides))):
+            overrides[o.appointment_id].append(o)
+    return {ext: (a, overrides[a.id]) for ext, a in rows.items()}
+
+
+def _upsert_appointments(practice, records, practitioners, patients, locations, summary, options) -> set:
+    """Create, update or leave each appointment; returns the external ids the file holds."""
+    seen: set[str] = set()
+    for first in range(0, len(records), _CHUNK):
+        chunk = records[first : first + _CHUNK]
+        stored = _stored_appointments(practice, [str(rec.get("id")) for _, rec in chunk])
+        for i, (where, rec) in enumerate(chunk, first + 1):
+            with _record(where):
+                ext = str(_req(rec, "id", where))
+                seen.add(ext)
+                practitioner, patient, fields = _appointment_fields(
+                    practice, rec, where, practitioners, patients, locations
                 )
-            api.update_appointment(existing, fields, patient=patient)
-            summary.updated += 1
-        else:
-            summary.unchanged += 1
-    except api.DataError as exc:
-        if isinstance(exc, ImportError_):
-            raise
-        raise ImportError_(f"{where}: {exc}") from None
+                outcome = _upsert_appointment(stored.get(ext), ext, practitioner, patient, fields, where)
+            summary.count("appointments", outcome, practitioner.external_id or practitioner.username)
+            options.report("appointments", i, len(records))
+    return seen
 
 
-def import_file(path: str) -> ImportSummary:
+def _upsert_appointment(stored, ext, practitioner, patient, fields, where) -> str:
+    if stored is None:
+        api.create_appointment(practitioner, fields, patient=patient, external_id=ext)
+        return "created"
+    existing, overrides = stored
+    if not api.appointment_differs(existing, fields, patient, practitioner, overrides):
+        return "unchanged"
+    if existing.practitioner_id != practitioner.id:
+        raise ImportError_(
+            f"{where}.practitioner: cannot move an appointment to another practitioner; "
+            "delete and re-create it"
+        )
+    api.update_appointment(existing, fields, patient=patient, reload=False)
+    return "updated"
+
+
+def _cancel_missing(practice, practitioner_ids, seen, summary, options) -> None:
+    """Snapshot: cancel the served appointments of the scope the file does not hold (hidden
+    from devices like a device's own delete, STATUS:CANCELLED where cancelled ones are served)."""
+    cond = (Appointment.practice == practice.id) & (Appointment.status != STATUS_CANCELLED)
+    if practitioner_ids is not None:
+        cond &= Appointment.practitioner.in_(practitioner_ids)
+    if not options.include_device_created:
+        cond &= Appointment.external_id.is_null(False)
+    names = {
+        p.id: p.external_id or p.username
+        for p in Practitioner.select(Practitioner.id, Practitioner.external_id, Practitioner.username).where(
+            Practitioner.practice == practice.id
+        )
+    }
+    candidates = Appointment.select(
+        Appointment.id,
+        Appointment.practitioner,
+        Appointment.resource_name,
+        Appointment.revision,
+        Appointment.external_id,
+    ).where(cond)
+    missing = [a for a in candidates if a.external_id is None or a.external_id not in seen]
+    for i, appointment in enumerate(missing, 1):
+        api.delete_appointment(appointment, cancel=True)
+        summary.count("appointments", "cancelled", names[appointment.practitioner_id])
+        options.report("cancelling", i, len(missing))
+
+
+def import_file(path: str, options: ImportOptions | None = None) -> ImportSummary:
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
@@ -345,4 +510,4 @@ def import_file(path: str) -> ImportSummary:
         raise ImportError_(f"{path}: not valid JSON (line {exc.lineno})") from None
     except UnicodeDecodeError:  # e.g. a Windows-1252 export: a ValueError, not a JSONDecodeError
         raise ImportError_(f"{path}: not UTF-8 text") from None
-    return import_data(data)
+    return import_data(data, options)

@@ -730,8 +730,11 @@ def appointment_differs(
     fields: AppointmentFields,
     patient: Patient | None,
     practitioner: Practitioner,
+    overrides: Sequence[AppointmentOverride] | None = None,
 ) -> bool:
-    """Whether storing `fields` would change anything (keeps re-imports from moving sync tokens)."""
+    """Whether storing `fields` would change anything (keeps re-imports from moving sync tokens).
+
+    `overrides`: the stored overrides when the caller has read them already (else one query)."""
     current = {
         "start_local": appointment.start_local,
         "end_local": appointment.end_local,
@@ -764,12 +767,12 @@ def appointment_differs(
     }
     if current != wanted:
         return True
-    stored = [
+    if overrides is None:
+        overrides = AppointmentOverride.select().where(AppointmentOverride.appointment == appointment.id)
+    stored = sorted(
         (o.recurrence_id, o.start_local, o.end_local, o.tzid, o.all_day, o.status, o.subject)
-        for o in AppointmentOverride.select()
-        .where(AppointmentOverride.appointment == appointment.id)
-        .order_by(AppointmentOverride.recurrence_id)
-    ]
+        for o in overrides
+    )
     given = sorted(
         (o.recurrence_id, o.start_local, o.end_local, o.tzid, o.all_day, o.status, o.subject)
         for o in fields.overrides

@@ -132,7 +132,9 @@ def find(cals: dict[str, icalendar.Calendar], summary_part: str):
 @pytest.fixture(scope="module")
 def imported(live):
     summary = import_data(practice_data())
-    assert (summary.created, summary.updated) == (4, 0)  # one practitioner, three appointments
+    created = {kind: counts.created for kind, counts in summary.by_type.items()}
+    assert created == {"practitioners": 1, "patients": 1, "locations": 1, "appointments": 3}
+    assert (summary.created, summary.updated) == (6, 0)
     return summary
 
 
