@@ -385,7 +385,11 @@ def _appointment_fields(practice, rec, where, practitioners, patients, locations
     all_day = bool(_typed(rec, "all_day", where, bool, False))
     start = _when(_req(rec, "start", where), f"{where}.start", all_day)
     end = _when(_req(rec, "end", where), f"{where}.end", all_day)
+    if end < start:
+        raise ImportError_(f"{where}.end: before the start")
     tzid = rec.get("tzid", practice.timezone)
+    if "tzid" in rec:
+        _check_zone(tzid, f"{where}.tzid")
     rrule = _rrule(rec.get("rrule"), start, None if all_day else tzid, where)
     overrides = []
     for ow, o in _records(rec, "overrides"):
