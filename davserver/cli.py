@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 
-from davserver import import_command
+from davserver import changes_command, import_command
 from davserver.config import ConfigError, ServerConfig, load_config
 from providers import practice_api as api
 from providers.db import DatabaseURLError, open_database
@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--processes", type=int)
 
     import_command.add_arguments(command("import", "upsert practice data from a JSON file (idempotent)"))
+    changes_command.add_arguments(command("changes", "what devices changed, as JSON lines (the change feed)"))
 
     demo = command("demo", "load the demo practice and run the server")
     demo.add_argument("--no-serve", action="store_true", help="only load the demo data")
@@ -154,6 +155,8 @@ def run(args) -> int:
         return _serve(config)
     if args.command == "import":
         return import_command.run(args)
+    if args.command == "changes":
+        return changes_command.run(args)
     if args.command == "demo":
         from providers import demo
 

@@ -12,6 +12,7 @@ from wsgidav.mw.base_mw import BaseMiddleware
 from davserver import methods
 from davserver.http import CalDAVError, request_xml, respond, respond_error
 from davserver.methods.conditions import refuse_readonly_proppatch
+from providers import practice_api as api
 
 access_log = logging.getLogger("praxis_caldav.access")
 # Object names the server makes (practice_api.create_appointment): safe to log.
@@ -151,7 +152,8 @@ class CalDAVMiddleware(BaseMiddleware):
             if handler is None:
                 return self.next_app(environ, start_response)
             provider = environ["wsgidav.provider"]
-            result = handler(environ, start_response, provider)
+            with api.device_request():  # what this request changes is a device's change
+                result = handler(environ, start_response, provider)
             # None: a fast path that does not apply (PROPFIND other than Depth 1 on a calendar).
             return self.next_app(environ, start_response) if result is None else result
         except CalDAVError as err:

@@ -10,12 +10,16 @@ import peewee as pw
 from providers import practitioner_cache
 from providers.models import ALL_MODELS, SchemaVersion, database_proxy
 
-SCHEMA_VERSION = 2
-# Columns added after version 1 (table, column, SQL type and default valid on SQLite and PostgreSQL).
-_ADDED_IN_2 = (
-    ("practice", "names_version", "BIGINT NOT NULL DEFAULT 0"),
-    ("practitioner", "may_relax", "BOOLEAN NOT NULL DEFAULT FALSE"),
-)
+SCHEMA_VERSION = 3
+# Columns added by each version after 1 (table, column, SQL type and default valid on SQLite
+# and PostgreSQL).
+_ADDED = {
+    2: (
+        ("practice", "names_version", "BIGINT NOT NULL DEFAULT 0"),
+        ("practitioner", "may_relax", "BOOLEAN NOT NULL DEFAULT FALSE"),
+    ),
+    3: (("change", "by_device", "BOOLEAN NOT NULL DEFAULT FALSE"),),
+}
 # ensure_schema's advisory lock: two 32-bit keys, a key space apart from the calendars' locks.
 _SCHEMA_LOCK = (74_602, 1)
 
@@ -96,10 +100,11 @@ def ensure_schema(db: pw.Database) -> None:
             raise DatabaseURLError(
                 f"database schema version {row.version} is newer than this server ({SCHEMA_VERSION})"
             )
-        # Migrations from older versions go here, one step per version.
-        elif row.version < 2:
-            for table, column, sql_type in _ADDED_IN_2:
-                if column not in {c.name for c in db.get_columns(table)}:
-                    db.execute_sql(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
-            row.version = 2
+        # Migrations from older versions, one step per version.
+        elif row.version < SCHEMA_VERSION:
+            for version in range(row.version + 1, SCHEMA_VERSION + 1):
+                for table, column, sql_type in _ADDED.get(version, ()):
+                    if column not in {c.name for c in db.get_columns(table)}:
+                        db.execute_sql(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
+            row.version = SCHEMA_VERSION
             row.save()

@@ -66,6 +66,7 @@ KNOWN_KEYS = {
         "exdates",
         "rdates",
         "overrides",
+        "server_id",
     },
     "overrides": {"recurrence_id", "start", "end", "status", "subject"},
 }

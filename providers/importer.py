@@ -269,10 +269,32 @@ def _upsert_appointments(practice, rows, practitioners, patients, locations, sum
                 practitioner, patient, fields = appointment_fields(
                     practice, rec, where, practitioners, patients, locations
                 )
-                outcome = _upsert_appointment(stored.get(ext), ext, practitioner, patient, fields, where)
+                found = _linked(practice, rec, ext, stored.get(ext), where)
+                outcome = _upsert_appointment(found, ext, practitioner, patient, fields, where)
             summary.count("appointments", outcome, practitioner.external_id or practitioner.username)
             options.report("appointments", i, len(rows))
     return seen
+
+
+def _linked(practice, rec, ext, stored, where):
+    """The stored row for a record: by external id, or the device-made appointment its
+    `server_id` (from the change feed) names, which then takes the external id: one
+    appointment on every device, not a second one."""
+    server_id = rec.get("server_id")
+    if server_id is None:
+        return stored
+    if not isinstance(server_id, int) or isinstance(server_id, bool):
+        raise ImportError_(f"{where}.server_id: expected a number from the change feed")
+    if stored is not None:
+        if stored[0].id != server_id:
+            raise ImportError_(f"{where}.server_id: id {ext!r} is another appointment already")
+        return stored
+    row = Appointment.get_or_none((Appointment.id == server_id) & (Appointment.practice == practice.id))
+    if row is None or row.external_id is not None:
+        raise ImportError_(f"{where}.server_id: no unlinked appointment of this practice has it")
+    api.link_appointment(row, ext)
+    overrides = list(AppointmentOverride.select().where(AppointmentOverride.appointment == row.id))
+    return row, overrides
 
 
 def _upsert_appointment(stored, ext, practitioner, patient, fields, where) -> str:

@@ -181,6 +181,9 @@ class Change(BaseModel):
     resource_name = pw.CharField(max_length=255)
     deleted = pw.BooleanField(default=False)
     changed_at = pw.DateTimeField(default=utcnow)
+    # Written while a device's request was handled (PUT, DELETE): the practice software's
+    # change feed (providers.change_feed) is these rows; its own imports are not echoed back.
+    by_device = pw.BooleanField(default=False)
 
     class Meta:
         indexes = ((("practitioner", "id"), False),)

@@ -7,12 +7,14 @@ calendar's sync token.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import json
 import secrets
 import unicodedata
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -88,6 +90,28 @@ def _check_username(username: str) -> str:
 # ---------------------------------------------------------------- change log
 
 
+_device_request: contextvars.ContextVar[bool] = contextvars.ContextVar("device_request", default=False)
+
+
+@contextlib.contextmanager
+def device_request() -> Iterator[None]:
+    """Changes logged inside are a device's (the change feed reports them to the practice)."""
+    token = _device_request.set(True)
+    try:
+        yield
+    finally:
+        _device_request.reset(token)
+
+
+def _change(practitioner_id: int, resource_name: str, deleted: bool = False) -> Change:
+    return Change(
+        practitioner=practitioner_id,
+        resource_name=resource_name,
+        deleted=deleted,
+        by_device=_device_request.get(),
+    )
+
+
 def _log_change(practitioner_id: int, resource_name: str, deleted: bool = False) -> int:
     """Append to the change log; callers hold a transaction that also carries the change.
 
@@ -99,7 +123,7 @@ def _log_change(practitioner_id: int, resource_name: str, deleted: bool = False)
     sequence value is drawn after the lock is held (EXPLAIN: nextval is projected above the
     lock's Result node) and the write needs no round trip of its own for it.
     """
-    row = Change(practitioner=practitioner_id, resource_name=resource_name, deleted=deleted)
+    row = _change(practitioner_id, resource_name, deleted)
     if isinstance(database_proxy.obj, pw.PostgresqlDatabase):
         return _insert(row, advisory_lock=practitioner_id)
     return _insert(row)
@@ -645,9 +669,7 @@ def create_appointment(
         **_row_values(fields),
     )
     if isinstance(database_proxy.obj, pw.PostgresqlDatabase) and not fields.overrides:
-        _insert_logged_pg(
-            appointment, Change(practitioner=practitioner.id, resource_name=resource_name, deleted=False)
-        )
+        _insert_logged_pg(appointment, _change(practitioner.id, resource_name))
         return appointment
     with database_proxy.atomic():
         appointment.revision = _log_change(practitioner.id, resource_name)
@@ -709,6 +731,13 @@ def delete_appointment(
             query = query.where(Appointment.revision == expected_revision)
         if query.execute() != 1:
             raise ConflictError("the appointment was changed or deleted meanwhile")
+
+
+def link_appointment(appointment: Appointment, external_id: str) -> None:
+    """Give a device-made appointment the practice software's id (it is not rendered, so no
+    device sees a change and the sync token stays)."""
+    Appointment.update(external_id=external_id).where(Appointment.id == appointment.id).execute()
+    appointment.external_id = external_id
 
 
 def transaction():
