@@ -106,3 +106,22 @@ def test_expired_cursor_is_one_line(live, device_changes):
     cursor = str(device_changes[0]["cursor"])
     result = cli("--database", live.db_url, "changes", "--since", cursor, "--retention-days", "0")
     assert_one_line_error(result, "cursor", "older")
+
+
+def test_a_version_2_database_gains_the_device_mark(tmp_path) -> None:
+    from providers.db import SCHEMA_VERSION, open_database
+    from providers.models import Change, SchemaVersion, database_proxy
+
+    url = f"sqlite:///{tmp_path / 'v2.db'}"
+    previous = database_proxy.obj
+    db = open_database(url)
+    db.execute_sql("ALTER TABLE change DROP COLUMN by_device")
+    SchemaVersion.update(version=2).execute()
+    db.close()
+    db = open_database(url)
+    try:
+        assert [r.version for r in SchemaVersion.select()] == [SCHEMA_VERSION] == [3]
+        assert "by_device" in {c.name for c in db.get_columns(Change._meta.table_name)}
+    finally:
+        db.close()
+        database_proxy.initialize(previous)  # the module's live server goes on with its database
