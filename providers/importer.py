@@ -327,14 +327,21 @@ def _cancel_missing(practice, practitioner_ids, seen, summary, options) -> None:
             Practitioner.practice == practice.id
         )
     }
-    candidates = Appointment.select(
-        Appointment.id,
-        Appointment.practitioner,
-        Appointment.resource_name,
-        Appointment.revision,
-        Appointment.external_id,
-    ).where(cond)
-    missing = [a for a in candidates if a.external_id is None or a.external_id not in seen]
+    # Read as plain rows, one at a time: a practice of 100,000 appointments never holds
+    # them all as objects, only those it cancels.
+    candidates = (
+        Appointment.select(
+            Appointment.id, Appointment.practitioner, Appointment.resource_name, Appointment.external_id
+        )
+        .where(cond)
+        .tuples()
+        .iterator()
+    )
+    missing = [
+        Appointment(id=appt_id, practitioner=owner, resource_name=name)
+        for appt_id, owner, name, ext in candidates
+        if ext is None or ext not in seen
+    ]
     for i, appointment in enumerate(missing, 1):
         api.delete_appointment(appointment, cancel=True)
         summary.count("appointments", "cancelled", names[appointment.practitioner_id])
