@@ -170,69 +170,60 @@ def _practitioner(practice: Practice, rec: dict, where: str, summary: ImportSumm
 
 def _upsert_patients(practice, rows, summary, options) -> dict[str, int]:
     """{external id: row id}; a patient whose stored values equal the file's is not written."""
-    stored = {
-        ext: (pid, (number, first, last, phone))
-        for pid, ext, number, first, last, phone in Patient.select(
-            Patient.id,
-            Patient.external_id,
-            Patient.patient_number,
-            Patient.first_name,
-            Patient.last_name,
-            Patient.phone,
-        )
-        .where(Patient.practice == practice.id)
-        .tuples()
-    }
-    result = {}
-    for i, (where, rec) in enumerate(rows, 1):
+    columns = (Patient.patient_number, Patient.first_name, Patient.last_name, Patient.phone)
+
+    def wanted(rec: dict, where: str) -> tuple:
         for key in ("first_name", "last_name", "phone"):
             typed(rec, key, where, str)
-        ext = str(required(rec, "id", where))
-        number = str(required(rec, "patient_number", where))
-        wanted = (
-            api.normalize_patient_number(number),
+        return (
+            api.normalize_patient_number(str(required(rec, "patient_number", where))),
             rec.get("first_name") or "",
             rec.get("last_name") or "",
             rec.get("phone") or None,
         )
-        known = stored.get(ext)
-        if known is not None and known[1] == wanted:
-            summary.count("patients", "unchanged")
-            result[ext] = known[0]
-        else:
-            with naming_record(where):
-                patient = api.upsert_patient(practice, number, *wanted[1:], ext)
-            summary.count("patients", "created" if known is None else "updated")
-            result[ext] = patient.id
-        options.report("patients", i, len(rows))
-    return result
+
+    def write(ext: str, values: tuple) -> int:
+        return api.upsert_patient(practice, *values, ext).id
+
+    stored = Patient.select(Patient.id, Patient.external_id, *columns).where(Patient.practice == practice.id)
+    return _upsert_unless_equal("patients", stored, rows, wanted, write, summary, options)
 
 
 def _upsert_locations(practice, rows, summary, options) -> dict[str, int]:
     """{external id: row id}; an unchanged location is not written."""
-    stored = {
-        ext: (lid, (name, address))
-        for lid, ext, name, address in Location.select(
-            Location.id, Location.external_id, Location.name, Location.address
-        )
-        .where(Location.practice == practice.id)
-        .tuples()
-    }
-    result = {}
-    for i, (where, rec) in enumerate(rows, 1):
+
+    def wanted(rec: dict, where: str) -> tuple:
         typed(rec, "name", where, str)
         typed(rec, "address", where, str)
+        return required(rec, "name", where), rec.get("address")
+
+    def write(ext: str, values: tuple) -> int:
+        return api.upsert_location(practice, *values, ext).id
+
+    stored = Location.select(Location.id, Location.external_id, Location.name, Location.address).where(
+        Location.practice == practice.id
+    )
+    return _upsert_unless_equal("locations", stored, rows, wanted, write, summary, options)
+
+
+def _upsert_unless_equal(kind, stored_rows, rows, wanted, write, summary, options) -> dict[str, int]:
+    """{external id: row id} of the records of one kind. `stored_rows` selects (id, external
+    id, values...) of the practice's rows, read once; a record whose `wanted(rec, where)`
+    equals its row's values is not written, else `write(ext, values)` creates or updates it."""
+    stored = {ext: (row_id, tuple(values)) for row_id, ext, *values in stored_rows.tuples().iterator()}
+    result = {}
+    for i, (where, rec) in enumerate(rows, 1):
         ext = str(required(rec, "id", where))
-        wanted = (required(rec, "name", where), rec.get("address"))
+        values = wanted(rec, where)
         known = stored.get(ext)
-        if known is not None and known[1] == wanted:
-            summary.count("locations", "unchanged")
+        if known is not None and known[1] == values:
+            summary.count(kind, "unchanged")
             result[ext] = known[0]
         else:
             with naming_record(where):
-                result[ext] = api.upsert_location(practice, *wanted, ext).id
-            summary.count("locations", "created" if known is None else "updated")
-        options.report("locations", i, len(rows))
+                result[ext] = write(ext, values)
+            summary.count(kind, "created" if known is None else "updated")
+        options.report(kind, i, len(rows))
     return result
 
 
