@@ -45,6 +45,9 @@ from providers.models import (
 
 __all__ = ["ImportError_", "ImportOptions", "ImportSummary", "SNAPSHOT_SCOPES", "import_data", "import_file"]
 
+SNAPSHOT_SCOPES = ("practitioner", "practice")
+_PROGRESS_STEP = 500  # progress is reported every this many records (and at each stage's end)
+
 
 @dataclass
 class ImportOptions:
@@ -63,10 +66,6 @@ class ImportOptions:
     def report(self, stage: str, done: int, total: int) -> None:
         if self.progress is not None and (done == total or done % _PROGRESS_STEP == 0):
             self.progress(stage, done, total)
-
-
-SNAPSHOT_SCOPES = ("practitioner", "practice")
-_PROGRESS_STEP = 500
 
 
 class _DryRun(Exception):

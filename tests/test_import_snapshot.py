@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import icalendar
 import pytest
 
 from providers import practice_api as api
@@ -17,6 +18,8 @@ from providers import store
 from providers.db import open_database
 from providers.models import STATUS_CANCELLED, Appointment, Change, Practitioner
 from tests.test_cli import assert_one_line_error, cli
+from tests.two_way import PASSWORD
+from tests.vdirsyncer_run import Sync, local_item
 
 
 def _export(appointment_ids: list[str], practitioners=("sn-p1", "sn-p2")) -> dict:
@@ -128,3 +131,39 @@ def test_bad_options_are_one_line(practice, tmp_path):
     )
     result = cli("--database", practice, "import", path, "--snapshot", "everything")
     assert result.returncode != 0 and "invalid choice" in result.stderr
+
+
+def test_nightly_snapshot_leaves_a_device_copy_in_the_new_state_after_one_sync(live, tmp_path):
+    """The issue's done-when, with vdirsyncer as the device: drop, move and add in one
+    snapshot; one sync later the device holds exactly the new state and its own appointment."""
+    base = _export(["a1", "a2", "a3"], practitioners=("sn-p1",))
+    base["practice"]["id"] = base["practitioners"][0]["id"] = "vs"
+    base["practitioners"][0].update(username="snap sync", password=PASSWORD)
+    for record in base["appointments"]:
+        record["practitioner"] = "vs"
+        record["id"] = "vs-" + record["id"]
+    base["practice"]["name"] = "Vdirsyncer-Praxis"
+    assert cli("--database", live.db_url, "import", _write(tmp_path, "base.json", base)).returncode == 0
+    user = api.find_practitioner("snap sync")
+    sync = Sync(live, user, tmp_path)
+    (sync.local / "device-1.ics").write_text(local_item("device-1", "Fortbildung"))
+    sync.run()
+    assert len(sync.files()) == 4
+
+    nightly = json.loads(json.dumps(base))
+    nightly["appointments"] = [base["appointments"][0], dict(base["appointments"][2])]  # vs-a2 dropped
+    nightly["appointments"][1].update(start="2031-05-20T15:00:00", end="2031-05-20T15:30:00")  # moved
+    added = dict(base["appointments"][0], id="vs-a4", start="2031-05-21T08:00:00", end="2031-05-21T08:30:00")
+    nightly["appointments"].append(added)
+    result = cli(
+        "--database", live.db_url, "import", _write(tmp_path, "n.json", nightly), "--snapshot", "practitioner"
+    )
+    assert "appointments: 1 created, 1 updated, 1 unchanged, 1 cancelled" in result.stdout, result.stdout
+    sync.run()
+    uids = {a.external_id: a.uid for a in Appointment.select().where(Appointment.practitioner == user.id)}
+    by_uid = {}
+    for text in sync.files().values():
+        event = icalendar.Calendar.from_ical(text).walk("VEVENT")[0]
+        by_uid[str(event["UID"])] = event
+    assert set(by_uid) == {uids["vs-a1"], uids["vs-a3"], uids["vs-a4"], "device-1"}
+    assert by_uid[uids["vs-a3"]].decoded("DTSTART").replace(tzinfo=None) == dt.datetime(2031, 5, 20, 15)
