@@ -11,6 +11,7 @@ from davserver import reports
 from davserver.auth import PracticeAuthenticator, PracticeDomainController
 from davserver.config import ServerConfig
 from davserver.error_pages import ErrorPages
+from davserver.feed_api import ChangeFeedAPI
 from davserver.middleware import CalDAVMiddleware, RequestBodyMiddleware
 from davserver.render import RenderPolicy, etag_for, practice_matcher, render_appointment
 from davserver.settings_page import middleware_entry as settings_page
@@ -72,6 +73,7 @@ def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
         "middleware_stack": [
             RequestBodyMiddleware,
             ErrorPages,  # wsgidav's ErrorPrinter without path, exception or version in pages
+            ChangeFeedAPI,  # /api/v1/changes: a practice's API token, not a practitioner's login
             PracticeAuthenticator,
             settings_page(config),  # /settings/: behind the same login; notes device status
             CalDAVMiddleware,

@@ -1,12 +1,14 @@
-"""`praxis-caldav changes`: the change feed as JSON lines, one entry a line, for a practice
-software's nightly (or minutely) loop: read from the last cursor it stored, upsert, store the
-last entry's cursor. An expired cursor is a one-line error naming it (exit 1)."""
+"""`praxis-caldav changes` (the change feed as JSON lines, one entry a line, for a practice
+software's loop: read from the last cursor it stored, upsert, store the last entry's cursor;
+an expired cursor is a one-line error) and `praxis-caldav api-token add --practice ID` (a
+token for the same feed over HTTP, davserver.feed_api)."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import json
+import sys
 
 from providers import change_feed
 
@@ -26,9 +28,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    practice_id = None
+    if args.practice is not None:
+        practice = change_feed.practice_by_external_id(args.practice)
+        if practice is None:
+            raise change_feed.api.DataError(f"--practice: no practice has the id {args.practice!r}")
+        practice_id = practice.id
     found = change_feed.entries(
-        args.since, args.practice, max(1, args.limit), dt.timedelta(days=args.retention_days)
+        args.since, practice_id, max(1, args.limit), dt.timedelta(days=args.retention_days)
     )
     for entry in found:
         print(json.dumps(entry, ensure_ascii=False, sort_keys=True))
+    return 0
+
+
+def add_token_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["add"])
+    parser.add_argument("--practice", required=True, metavar="ID", help="the practice's external id")
+
+
+def run_token(args: argparse.Namespace) -> int:
+    practice = change_feed.practice_by_external_id(args.practice)
+    if practice is None:
+        raise change_feed.api.DataError(f"--practice: no practice has the id {args.practice!r}")
+    token = change_feed.api.create_api_token(practice)
+    print(token)
+    print(f"(shown once: the change feed of practice {args.practice!r} at /api/v1/changes)", file=sys.stderr)
     return 0

@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     import_command.add_arguments(command("import", "upsert practice data from a JSON file (idempotent)"))
     changes_command.add_arguments(command("changes", "what devices changed, as JSON lines (the change feed)"))
+    changes_command.add_token_arguments(command("api-token", "a token for GET /api/v1/changes"))
 
     demo = command("demo", "load the demo practice and run the server")
     demo.add_argument("--no-serve", action="store_true", help="only load the demo data")
@@ -157,6 +158,8 @@ def run(args) -> int:
         return import_command.run(args)
     if args.command == "changes":
         return changes_command.run(args)
+    if args.command == "api-token":
+        return changes_command.run_token(args)
     if args.command == "demo":
         from providers import demo
 

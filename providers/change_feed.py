@@ -20,6 +20,7 @@ import peewee as pw
 from providers import practice_api as api
 from providers.models import (
     STATUS_CANCELLED,
+    ApiToken,
     Appointment,
     AppointmentOverride,
     Change,
@@ -40,12 +41,12 @@ class CursorExpired(api.DataError):
 
 def entries(
     since: int,
-    practice: str | None = None,
+    practice_id: int | None = None,
     limit: int = 1000,
     retention: dt.timedelta = DEFAULT_RETENTION,
 ) -> list[dict]:
-    """Device changes after cursor `since`, oldest first, at most `limit`; `practice` is the
-    practice's external id (None: every practice)."""
+    """Device changes after cursor `since`, oldest first, at most `limit`, of one practice
+    (its row id; None: every practice, for the admin's command line only)."""
     if since < 0:
         raise api.DataError("--since: a cursor is 0 or a number the feed gave")
     if since > 0:
@@ -60,14 +61,13 @@ def entries(
             pw.fn.MAX(Change.changed_at).alias("at"),
         )
         .join(Practitioner)
-        .join(Practice)
         .where((Change.by_device == True) & (Change.id > since) & (Change.resource_name != ""))  # noqa: E712
         .group_by(Change.practitioner, Change.resource_name)
         .order_by(pw.fn.MAX(Change.id))
         .limit(limit)
     )
-    if practice is not None:
-        query = query.where(Practice.external_id == practice)
+    if practice_id is not None:
+        query = query.where(Practitioner.practice == practice_id)
     found = list(query.tuples())
     keys = [(owner, name) for owner, name, _, _ in found]
     rows, first = _rows(keys), _first_changes(keys)
@@ -75,6 +75,18 @@ def entries(
         _entry(last, at, owner, rows.get((owner, name)), first.get((owner, name), 0) > since)
         for owner, name, last, at in found
     ]
+
+
+def practice_by_external_id(external_id: str) -> Practice | None:
+    return Practice.get_or_none(Practice.external_id == external_id)
+
+
+def practice_for_token(token: str) -> Practice | None:
+    """The practice an API token belongs to, or None."""
+    if not token:
+        return None
+    query = Practice.select().join(ApiToken).where(ApiToken.token_hash == api.api_token_hash(token))
+    return query.first()
 
 
 def _rows(keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], Appointment]:

@@ -215,6 +215,15 @@ class DeviceSeen(BaseModel):
         indexes = ((("practitioner", "family"), True),)
 
 
+class ApiToken(BaseModel):
+    """A practice software's key to the change feed (GET /api/v1/changes), scoped to one
+    practice. Only its SHA-256 is kept: the token is random, so no slow hash is needed."""
+
+    practice = pw.ForeignKeyField(Practice, on_delete="CASCADE")
+    token_hash = pw.CharField(max_length=64, unique=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
 class ServerSecret(BaseModel):
     """Random secrets made on first use, so every server process derives the same keys."""
 
@@ -233,5 +242,6 @@ ALL_MODELS = [
     Change,
     Grant,
     DeviceSeen,
+    ApiToken,
     ServerSecret,
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
+import hashlib
 import json
 import secrets
 import unicodedata
@@ -26,6 +27,7 @@ from providers import practitioner_cache, prepared
 from providers.models import (
     STATUS_CANCELLED,
     STATUSES,
+    ApiToken,
     Appointment,
     AppointmentOverride,
     Change,
@@ -82,7 +84,7 @@ def _check_username(username: str) -> str:
     bad = [c for c in name if c in "/\\:?#%" or unicodedata.category(c).startswith("C")]
     if bad:
         raise DataError(f"user name contains a character not allowed in URLs: {bad[0]!r}")
-    if name.startswith(".") or name.casefold() in {"well-known", "settings"}:
+    if name.startswith(".") or name.casefold() in {"well-known", "settings", "api"}:
         raise DataError(f"user name {name!r} is reserved")
     return name
 
@@ -810,6 +812,17 @@ def appointment_differs(
 
 
 # ---------------------------------------------------------------- server state (no practice data)
+
+
+def create_api_token(practice: Practice) -> str:
+    """A new change-feed token for the practice; shown once, stored as its hash."""
+    token = "pcf_" + secrets.token_urlsafe(32)
+    ApiToken.create(practice=practice, token_hash=api_token_hash(token))
+    return token
+
+
+def api_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def server_secret(name: str) -> str:

@@ -4,13 +4,16 @@ back with `import` (server_id) they link without a second appointment on any dev
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
+import requests
 
+from providers import practice_api as api
 from providers import store
 from providers.importer import import_data
-from providers.models import Appointment, Practitioner
+from providers.models import ApiToken, Appointment, Change, Practitioner
 from tests.test_cli import assert_one_line_error, cli
 from tests.two_way import ICAL, PASSWORD, event
 
@@ -125,3 +128,36 @@ def test_a_version_2_database_gains_the_device_mark(tmp_path) -> None:
     finally:
         db.close()
         database_proxy.initialize(previous)  # the module's live server goes on with its database
+
+
+def test_http_feed_with_an_api_token(live, device_changes):
+    made = cli("--database", live.db_url, "api-token", "add", "--practice", "feed-practice")
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    assert ApiToken.select().where(ApiToken.token_hash.contains(token)).count() == 0  # stored hashed
+
+    def get(query: str = "", auth: str | None = f"Bearer {token}", **kwargs):
+        headers = {"Authorization": auth} if auth else {}
+        return requests.get(live.url("/api/v1/changes" + query), headers=headers, timeout=10, **kwargs)
+
+    answer = get()
+    assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("application/json")
+    body = answer.json()
+    assert body["entries"] == feed(live.db_url) and body["cursor"] == device_changes[-1]["cursor"]
+    assert get(f"?since={body['cursor']}").json() == {"entries": [], "cursor": body["cursor"]}
+    assert [e["kind"] for e in get("?since=0&limit=1").json()["entries"]] == ["created"]
+    assert get(auth=None).status_code == 401
+    assert get(auth="Bearer pcf_wrong").status_code == 401
+    practitioner_login = requests.get(live.url("/api/v1/changes"), auth=(USER, PASSWORD), timeout=10)
+    assert practitioner_login.status_code == 401  # a device login is not an API token
+    assert get("?since=soon").status_code == 400
+    assert requests.post(live.url("/api/v1/changes"), timeout=10).status_code == 405
+    other = api.get_or_create_practice("Andere Praxis", "feed-other")
+    assert get(auth=f"Bearer {api.create_api_token(other)}").json()["entries"] == []  # scoped
+    first = device_changes[0]["cursor"]
+    kept = Change.get_by_id(first).changed_at
+    Change.update(changed_at=kept - dt.timedelta(days=31)).where(Change.id == first).execute()
+    try:
+        assert get(f"?since={first}").status_code == 410
+    finally:
+        Change.update(changed_at=kept).where(Change.id == first).execute()
