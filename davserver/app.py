@@ -16,6 +16,7 @@ from davserver.middleware import CalDAVMiddleware, RequestBodyMiddleware
 from davserver.render import RenderPolicy, etag_for, practice_matcher, render_appointment
 from davserver.settings_page import middleware_entry as settings_page
 from davserver.vtimezone import vtimezone
+from davserver.webhook import Webhook
 from providers import practitioner_cache
 from providers.db import open_database
 from providers.models import Practitioner, database_proxy
@@ -63,6 +64,14 @@ def service_settings(config: ServerConfig) -> ServiceSettings:
     )
 
 
+def webhook(config: ServerConfig) -> Webhook | None:
+    """The change feed's webhook, when configured (one sender per server process)."""
+    integration = config.integration
+    if not integration.webhook_url:
+        return None
+    return Webhook(integration.webhook_url, integration.webhook_secret or "")
+
+
 def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
     if open_db:
         open_database(config.database)
@@ -96,6 +105,8 @@ def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
             "auth": config.auth,
             "max_body_size": config.max_body_size,
             "trusted_proxy": config.trusted_proxy,
+            "feed_retention_days": config.integration.retention_days,
+            "webhook": webhook(config),
         },
     }
     app = WsgiDAVApp(wsgidav_config)

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import sys
 
+from davserver.config import ServerConfig
 from providers import change_feed
 
 
@@ -22,20 +23,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--retention-days",
         type=int,
-        default=change_feed.DEFAULT_RETENTION.days,
-        help="a cursor older than this is refused (default 30)",
+        help="a cursor older than this is refused (default: integration.retention_days, 30)",
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, config: ServerConfig) -> int:
     practice_id = None
     if args.practice is not None:
         practice = change_feed.practice_by_external_id(args.practice)
         if practice is None:
             raise change_feed.api.DataError(f"--practice: no practice has the id {args.practice!r}")
         practice_id = practice.id
+    days = args.retention_days
     found = change_feed.entries(
-        args.since, practice_id, max(1, args.limit), dt.timedelta(days=args.retention_days)
+        args.since,
+        practice_id,
+        max(1, args.limit),
+        dt.timedelta(days=config.integration.retention_days if days is None else days),
     )
     for entry in found:
         print(json.dumps(entry, ensure_ascii=False, sort_keys=True))

@@ -157,7 +157,7 @@ def run(args) -> int:
     if args.command == "import":
         return import_command.run(args)
     if args.command == "changes":
-        return changes_command.run(args)
+        return changes_command.run(args, config)
     if args.command == "api-token":
         return changes_command.run_token(args)
     if args.command == "demo":

@@ -9,6 +9,7 @@ Basic authentication in the stack: a token is not a login.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from urllib.parse import parse_qs
 
@@ -45,7 +46,8 @@ class ChangeFeedAPI(BaseMiddleware):
         except ValueError:
             return _json(start_response, "400 Bad Request", {"error": "since and limit are numbers"})
         try:
-            entries = change_feed.entries(since, practice.id, limit)
+            retention = dt.timedelta(days=self.config.get("praxis", {}).get("feed_retention_days", 30))
+            entries = change_feed.entries(since, practice.id, limit, retention)
         except change_feed.CursorExpired as exc:
             return _json(start_response, "410 Gone", {"error": str(exc)})
         except change_feed.api.DataError as exc:

@@ -152,8 +152,11 @@ class CalDAVMiddleware(BaseMiddleware):
             if handler is None:
                 return self.next_app(environ, start_response)
             provider = environ["wsgidav.provider"]
-            with api.device_request():  # what this request changes is a device's change
+            with api.device_request() as writes:  # what this request changes is a device's change
                 result = handler(environ, start_response, provider)
+            webhook = self.config.get("praxis", {}).get("webhook")
+            if writes.count and webhook is not None:
+                webhook.notify()
             # None: a fast path that does not apply (PROPFIND other than Depth 1 on a calendar).
             return self.next_app(environ, start_response) if result is None else result
         except CalDAVError as err:

@@ -92,25 +92,38 @@ def _check_username(username: str) -> str:
 # ---------------------------------------------------------------- change log
 
 
-_device_request: contextvars.ContextVar[bool] = contextvars.ContextVar("device_request", default=False)
+@dataclass
+class DeviceWrites:
+    """What a device's request logged (the change feed's webhook fires only if anything)."""
+
+    count: int = 0
+
+
+_device_request: contextvars.ContextVar[DeviceWrites | None] = contextvars.ContextVar(
+    "device_request", default=None
+)
 
 
 @contextlib.contextmanager
-def device_request() -> Iterator[None]:
+def device_request() -> Iterator[DeviceWrites]:
     """Changes logged inside are a device's (the change feed reports them to the practice)."""
-    token = _device_request.set(True)
+    writes = DeviceWrites()
+    token = _device_request.set(writes)
     try:
-        yield
+        yield writes
     finally:
         _device_request.reset(token)
 
 
 def _change(practitioner_id: int, resource_name: str, deleted: bool = False) -> Change:
+    writes = _device_request.get()
+    if writes is not None:
+        writes.count += 1
     return Change(
         practitioner=practitioner_id,
         resource_name=resource_name,
         deleted=deleted,
-        by_device=_device_request.get(),
+        by_device=writes is not None,
     )
 
 
