@@ -12,6 +12,7 @@ import sys
 
 from davserver.config import ServerConfig
 from providers import change_feed
+from providers import practice_api as api
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,12 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: ServerConfig) -> int:
-    practice_id = None
-    if args.practice is not None:
-        practice = change_feed.practice_by_external_id(args.practice)
-        if practice is None:
-            raise change_feed.api.DataError(f"--practice: no practice has the id {args.practice!r}")
-        practice_id = practice.id
+    practice_id = _practice(args.practice).id if args.practice is not None else None
     days = args.retention_days
     found = change_feed.entries(
         args.since,
@@ -52,10 +48,14 @@ def add_token_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_token(args: argparse.Namespace) -> int:
-    practice = change_feed.practice_by_external_id(args.practice)
-    if practice is None:
-        raise change_feed.api.DataError(f"--practice: no practice has the id {args.practice!r}")
-    token = change_feed.api.create_api_token(practice)
+    token = api.create_api_token(_practice(args.practice))
     print(token)
     print(f"(shown once: the change feed of practice {args.practice!r} at /api/v1/changes)", file=sys.stderr)
     return 0
+
+
+def _practice(external_id: str):
+    practice = change_feed.practice_by_external_id(external_id)
+    if practice is None:
+        raise api.DataError(f"--practice: no practice has the id {external_id!r}")
+    return practice

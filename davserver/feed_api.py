@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 from wsgidav.mw.base_mw import BaseMiddleware
 
 from providers import change_feed
+from providers.practice_api import DataError
 
 PATH = "/api/v1/changes"
 
@@ -50,7 +51,7 @@ class ChangeFeedAPI(BaseMiddleware):
             entries = change_feed.entries(since, practice.id, limit, retention)
         except change_feed.CursorExpired as exc:
             return _json(start_response, "410 Gone", {"error": str(exc)})
-        except change_feed.api.DataError as exc:
+        except DataError as exc:
             return _json(start_response, "400 Bad Request", {"error": str(exc)})
         cursor = entries[-1]["cursor"] if entries else since
         return _json(start_response, "200 OK", {"entries": entries, "cursor": cursor})

@@ -161,3 +161,8 @@ def test_http_feed_with_an_api_token(live, device_changes):
         assert get(f"?since={first}").status_code == 410
     finally:
         Change.update(changed_at=kept).where(Change.id == first).execute()
+
+
+def test_unknown_practice_is_one_line(live):
+    for args in (("changes", "--practice", "nope"), ("api-token", "add", "--practice", "nope")):
+        assert_one_line_error(cli("--database", live.db_url, *args), "--practice", "nope")
