@@ -12,6 +12,7 @@ from davserver.auth import PracticeAuthenticator, PracticeDomainController
 from davserver.config import ServerConfig
 from davserver.device_form import render_for_view
 from davserver.errors import ErrorMiddleware
+from davserver.feed_api import ChangeFeedAPI
 from davserver.health import HealthMiddleware
 from davserver.metrics import MetricsMiddleware
 from davserver.middleware import CalDAVMiddleware, RequestBodyMiddleware
@@ -19,6 +20,7 @@ from davserver.render import RenderPolicy, etag_for, practice_matcher
 from davserver.request_log import RequestLogMiddleware
 from davserver.settings_page import middleware_entry as settings_page
 from davserver.vtimezone import vtimezone
+from davserver.webhook import Webhook
 from providers import practitioner_cache
 from providers.db import open_database
 from providers.models import Practitioner, database_proxy
@@ -66,7 +68,15 @@ def service_settings(config: ServerConfig) -> ServiceSettings:
     )
 
 
-def build_app(config: ServerConfig, *, open_db: bool = True):
+def webhook(config: ServerConfig) -> Webhook | None:
+    """The change feed's webhook, when configured (one sender per server process)."""
+    integration = config.integration
+    if not integration.webhook_url:
+        return None
+    return Webhook(integration.webhook_url, integration.webhook_secret or "")
+
+
+def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
     """The whole WSGI app: request ids and probes outside, wsgidav and our layers inside."""
     if open_db:
         open_database(config.database, durability=config.durability, migrate=config.auto_migrate)
@@ -79,6 +89,7 @@ def build_app(config: ServerConfig, *, open_db: bool = True):
             # 503 while the database is unavailable; 500 without exception text; error pages
             # without path or framework version.
             ErrorMiddleware,
+            ChangeFeedAPI,  # /api/v1/changes: a practice's API token, not a practitioner's login
             PracticeAuthenticator,
             settings_page(config),  # /settings/: behind the same login; notes device status
             CalDAVMiddleware,
@@ -101,6 +112,8 @@ def build_app(config: ServerConfig, *, open_db: bool = True):
             "auth": config.auth,
             "max_body_size": config.max_body_size,
             "trusted_proxy": config.trusted_proxy,
+            "feed_retention_days": config.integration.retention_days,
+            "webhook": webhook(config),
         },
     }
     app = WsgiDAVApp(wsgidav_config)

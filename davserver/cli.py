@@ -10,6 +10,7 @@ import getpass
 import os
 import sys
 
+from davserver import changes_command, import_command
 from davserver.config import ConfigError, ServerConfig, find_config, load_config
 from providers import practice_api as api
 from providers.db import DatabaseURLError, open_database, shown_url, sqlite_path
@@ -60,8 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     copy.add_argument("source", metavar="FROM")
     copy.add_argument("target", metavar="TO")
 
-    imp = command("import", "upsert practice data from a JSON file (idempotent)")
-    imp.add_argument("file")
+    import_command.add_arguments(command("import", "upsert practice data from a JSON file (idempotent)"))
+    changes_command.add_arguments(command("changes", "what devices changed, as JSON lines (the change feed)"))
+    changes_command.add_token_arguments(command("api-token", "a token for GET /api/v1/changes"))
 
     demo = command("demo", "load the demo practice and run the server")
     demo.add_argument("--no-serve", action="store_true", help="only load the demo data")
@@ -193,10 +195,11 @@ def run(args) -> int:
     if args.command == "serve":
         return _serve(config, args)
     if args.command == "import":
-        from providers.importer import import_file
-
-        print(f"imported {args.file}: {import_file(args.file)}")
-        return 0
+        return import_command.run(args)
+    if args.command == "changes":
+        return changes_command.run(args, config)
+    if args.command == "api-token":
+        return changes_command.run_token(args)
     if args.command == "demo":
         from providers import demo
 

@@ -51,6 +51,16 @@ class AuthConfig:
 
 
 @dataclass
+class IntegrationConfig:
+    """The practice software's side: how long the change feed keeps a cursor, and an optional
+    webhook POSTed (HMAC-SHA256 signed with webhook_secret) when devices changed something."""
+
+    retention_days: int = 30
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+
+
+@dataclass
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -77,6 +87,7 @@ class ServerConfig:
     profile: ProfileConfig = field(default_factory=ProfileConfig)
     sync: SyncDefaults = field(default_factory=SyncDefaults)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    integration: IntegrationConfig = field(default_factory=IntegrationConfig)
 
     def base_url(self) -> str:
         if self.public_base_url:
@@ -85,7 +96,13 @@ class ServerConfig:
         return f"{scheme}://{self.host}:{self.port}/"
 
 
-_SECTIONS = {"tls": TLSConfig, "profile": ProfileConfig, "sync": SyncDefaults, "auth": AuthConfig}
+_SECTIONS = {
+    "tls": TLSConfig,
+    "profile": ProfileConfig,
+    "sync": SyncDefaults,
+    "auth": AuthConfig,
+    "integration": IntegrationConfig,
+}
 
 
 def _typed(key: str, value: Any, default: Any) -> Any:
@@ -168,7 +185,19 @@ def validate(config: ServerConfig) -> ServerConfig:
         if path and not Path(path).is_file():
             raise ConfigError(f"tls.{key}: file not found: {path}")
     _validate_profile_signing(config.profile)
+    _validate_integration(config.integration)
     return config
+
+
+def _validate_integration(integration: IntegrationConfig) -> None:
+    if integration.retention_days < 1:
+        raise ConfigError("integration.retention_days: must be at least 1")
+    if integration.webhook_url:
+        parsed = urlparse(integration.webhook_url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ConfigError("integration.webhook_url: not an http(s) URL")
+        if not integration.webhook_secret:
+            raise ConfigError("integration.webhook_secret: needed to sign the webhook's requests")
 
 
 def _validate_profile_signing(profile: ProfileConfig) -> None:

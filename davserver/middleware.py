@@ -13,6 +13,7 @@ from davserver import methods
 from davserver.http import CalDAVError, request_xml, respond, respond_error
 from davserver.methods import propfind
 from davserver.methods.conditions import refuse_readonly_proppatch
+from providers import practice_api as api
 
 access_log = logging.getLogger("praxis_caldav.access")
 # Object names the server makes (practice_api.create_appointment): safe to log.
@@ -161,7 +162,11 @@ class CalDAVMiddleware(BaseMiddleware):
             if handler is None:
                 return self.next_app(environ, start_response)
             provider = environ["wsgidav.provider"]
-            result = handler(environ, start_response, provider)
+            with api.device_request() as writes:  # what this request changes is a device's change
+                result = handler(environ, start_response, provider)
+            webhook = self.config.get("praxis", {}).get("webhook")
+            if writes.count and webhook is not None:
+                webhook.notify()
             # None: a fast path that does not apply (PROPFIND other than Depth 1 on a calendar).
             return self.next_app(environ, start_response) if result is None else result
         except CalDAVError as err:

@@ -18,7 +18,7 @@ from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 
 from providers import practitioner_cache
 from providers.db import DatabaseURLError
-from providers.models import ALL_MODELS, SchemaVersion, database_proxy
+from providers.models import ALL_MODELS, ApiToken, SchemaVersion, database_proxy
 
 log = logging.getLogger("praxis_caldav.migrations")
 
@@ -45,7 +45,14 @@ def _privacy_policy_columns(db: pw.Database, migrator: SchemaMigrator) -> None:
     )
 
 
-MIGRATIONS: dict[int, Step] = {1: _privacy_policy_columns}
+def _change_feed(db: pw.Database, migrator: SchemaMigrator) -> None:
+    """2 -> 3: a change row says whether a device made it (the practice software's change
+    feed leaves out its own imports); API tokens for GET /api/v1/changes."""
+    _add_columns(db, ("change", "by_device", "BOOLEAN NOT NULL DEFAULT FALSE"))
+    db.create_tables([ApiToken], safe=True)
+
+
+MIGRATIONS: dict[int, Step] = {1: _privacy_policy_columns, 2: _change_feed}
 HEAD = 1 + len(MIGRATIONS)
 # ensure_schema's advisory lock: two 32-bit keys, a key space apart from the calendars' locks.
 _SCHEMA_LOCK = (74_602, 1)

@@ -181,6 +181,9 @@ class Change(BaseModel):
     resource_name = pw.CharField(max_length=255)
     deleted = pw.BooleanField(default=False)
     changed_at = pw.DateTimeField(default=utcnow)
+    # Written while a device's request was handled (PUT, DELETE): the practice software's
+    # change feed (providers.change_feed) is these rows; its own imports are not echoed back.
+    by_device = pw.BooleanField(default=False)
 
     class Meta:
         indexes = ((("practitioner", "id"), False),)
@@ -212,6 +215,15 @@ class DeviceSeen(BaseModel):
         indexes = ((("practitioner", "family"), True),)
 
 
+class ApiToken(BaseModel):
+    """A practice software's key to the change feed (GET /api/v1/changes), scoped to one
+    practice. Only its SHA-256 is kept: the token is random, so no slow hash is needed."""
+
+    practice = pw.ForeignKeyField(Practice, on_delete="CASCADE")
+    token_hash = pw.CharField(max_length=64, unique=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
 class ServerSecret(BaseModel):
     """Random secrets made on first use, so every server process derives the same keys."""
 
@@ -230,5 +242,6 @@ ALL_MODELS = [
     Change,
     Grant,
     DeviceSeen,
+    ApiToken,
     ServerSecret,
 ]

@@ -7,12 +7,15 @@ calendar's sync token.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
+import hashlib
 import json
 import secrets
 import unicodedata
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,6 +27,7 @@ from providers import practitioner_cache, prepared, validation
 from providers.models import (
     STATUS_CANCELLED,
     STATUSES,
+    ApiToken,
     Appointment,
     AppointmentOverride,
     Change,
@@ -81,12 +85,47 @@ def _check_username(username: str) -> str:
     bad = [c for c in name if c in "/\\:?#%" or unicodedata.category(c).startswith("C")]
     if bad:
         raise DataError(f"user name contains a character not allowed in URLs: {bad[0]!r}")
-    if name.startswith(".") or name.casefold() in {"well-known", "settings"}:
+    if name.startswith(".") or name.casefold() in {"well-known", "settings", "api"}:
         raise DataError(f"user name {name!r} is reserved")
     return name
 
 
 # ---------------------------------------------------------------- change log
+
+
+@dataclass
+class DeviceWrites:
+    """What a device's request logged (the change feed's webhook fires only if anything)."""
+
+    count: int = 0
+
+
+_device_request: contextvars.ContextVar[DeviceWrites | None] = contextvars.ContextVar(
+    "device_request", default=None
+)
+
+
+@contextlib.contextmanager
+def device_request() -> Iterator[DeviceWrites]:
+    """Changes logged inside are a device's (the change feed reports them to the practice)."""
+    writes = DeviceWrites()
+    token = _device_request.set(writes)
+    try:
+        yield writes
+    finally:
+        _device_request.reset(token)
+
+
+def _change(practitioner_id: int, resource_name: str, deleted: bool = False) -> Change:
+    writes = _device_request.get()
+    if writes is not None:
+        writes.count += 1
+    return Change(
+        practitioner=practitioner_id,
+        resource_name=resource_name,
+        deleted=deleted,
+        by_device=writes is not None,
+    )
 
 
 def _log_change(practitioner_id: int, resource_name: str, deleted: bool = False) -> int:
@@ -100,7 +139,7 @@ def _log_change(practitioner_id: int, resource_name: str, deleted: bool = False)
     sequence value is drawn after the lock is held (EXPLAIN: nextval is projected above the
     lock's Result node) and the write needs no round trip of its own for it.
     """
-    row = Change(practitioner=practitioner_id, resource_name=resource_name, deleted=deleted)
+    row = _change(practitioner_id, resource_name, deleted)
     if isinstance(database_proxy.obj, pw.PostgresqlDatabase):
         return _insert(row, advisory_lock=practitioner_id)
     return _insert(row)
@@ -678,9 +717,7 @@ def create_appointment(
         **_row_values(fields),
     )
     if isinstance(database_proxy.obj, pw.PostgresqlDatabase) and not fields.overrides:
-        _insert_logged_pg(
-            appointment, Change(practitioner=practitioner.id, resource_name=resource_name, deleted=False)
-        )
+        _insert_logged_pg(appointment, _change(practitioner.id, resource_name))
         return appointment
     with database_proxy.atomic():
         appointment.revision = _log_change(practitioner.id, resource_name)
@@ -745,6 +782,13 @@ def delete_appointment(
             raise ConflictError("the appointment was changed or deleted meanwhile")
 
 
+def link_appointment(appointment: Appointment, external_id: str) -> None:
+    """Give a device-made appointment the practice software's id (it is not rendered, so no
+    device sees a change and the sync token stays)."""
+    Appointment.update(external_id=external_id).where(Appointment.id == appointment.id).execute()
+    appointment.external_id = external_id
+
+
 def transaction():
     """One transaction around several data-API calls (savepoints inside): all or nothing."""
     return database_proxy.atomic()
@@ -764,8 +808,11 @@ def appointment_differs(
     fields: AppointmentFields,
     patient: Patient | None,
     practitioner: Practitioner,
+    overrides: Sequence[AppointmentOverride] | None = None,
 ) -> bool:
-    """Whether storing `fields` would change anything (keeps re-imports from moving sync tokens)."""
+    """Whether storing `fields` would change anything (keeps re-imports from moving sync tokens).
+
+    `overrides`: the stored overrides when the caller has read them already (else one query)."""
     current = {
         "start_local": appointment.start_local,
         "end_local": appointment.end_local,
@@ -798,12 +845,12 @@ def appointment_differs(
     }
     if current != wanted:
         return True
-    stored = [
+    if overrides is None:
+        overrides = AppointmentOverride.select().where(AppointmentOverride.appointment == appointment.id)
+    stored = sorted(
         (o.recurrence_id, o.start_local, o.end_local, o.tzid, o.all_day, o.status, o.subject)
-        for o in AppointmentOverride.select()
-        .where(AppointmentOverride.appointment == appointment.id)
-        .order_by(AppointmentOverride.recurrence_id)
-    ]
+        for o in overrides
+    )
     given = sorted(
         (o.recurrence_id, o.start_local, o.end_local, o.tzid, o.all_day, o.status, o.subject)
         for o in fields.overrides
@@ -812,6 +859,17 @@ def appointment_differs(
 
 
 # ---------------------------------------------------------------- server state (no practice data)
+
+
+def create_api_token(practice: Practice) -> str:
+    """A new change-feed token for the practice; shown once, stored as its hash."""
+    token = "pcf_" + secrets.token_urlsafe(32)
+    ApiToken.create(practice=practice, token_hash=api_token_hash(token))
+    return token
+
+
+def api_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def server_secret(name: str) -> str:

@@ -118,7 +118,7 @@ def check_tzid(tzid: str | None, field: str) -> None:
     try:
         ZoneInfo(tzid)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise InvalidValue(f"{field}: unknown time zone") from None
+        raise InvalidValue(f"{field}: not an IANA time zone name: {tzid!r}") from None
 
 
 def check_rrule(text: str, dtstart: dt.datetime, field: str = "rrule") -> None:

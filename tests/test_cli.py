@@ -248,7 +248,9 @@ def test_import_is_idempotent(db_url, tmp_path):
     path.write_text(json.dumps(_practice_json()), encoding="utf-8")
     first = cli("--database", db_url, "import", str(path))
     assert first.returncode == 0, first.stderr
-    assert "3 created, 0 updated" in first.stdout  # one practitioner, two appointments
+    assert "4 created, 0 updated" in first.stdout  # one practitioner, one patient, two appointments
+    assert "appointments: 2 created, 0 updated, 0 unchanged, 0 cancelled" in first.stdout
+    assert "appointments: 2/2" in first.stdout  # progress on a pipe: a line per stage
     second = cli("import", str(path), "--database", db_url)
     assert second.returncode == 0, second.stderr
     assert "0 created, 0 updated" in second.stdout

@@ -133,7 +133,9 @@ def find(cals: dict[str, icalendar.Calendar], summary_part: str):
 @pytest.fixture(scope="module")
 def imported(live):
     summary = import_data(practice_data())
-    assert (summary.created, summary.updated) == (4, 0)  # one practitioner, three appointments
+    created = {kind: counts.created for kind, counts in summary.by_type.items()}
+    assert created == {"practitioners": 1, "patients": 1, "locations": 1, "appointments": 3}
+    assert (summary.created, summary.updated) == (6, 0)
     return summary
 
 
@@ -272,8 +274,13 @@ BAD_RECORDS = {
     ),
     "patient": (lambda d: d["appointments"][0].update(patient="nobody"), "appointments[0].patient"),
     "rrule": (lambda d: d["appointments"][1].update(rrule="FREQ=FORTNIGHTLY"), "appointments[1].rrule"),
-    "tzid": (lambda d: d["appointments"][1].update(tzid="Europe/Atlantis"), "appointments[1]"),
-    "ends-before": (lambda d: d["appointments"][2].update(end="2031-03-01"), "appointments[2]"),
+    "tzid": (lambda d: d["appointments"][1].update(tzid="Europe/Atlantis"), "appointments[1].tzid"),
+    "posix-zone": (lambda d: d["practice"].update(timezone="CET+1"), "practice.timezone"),
+    "posix-zone-unused": (
+        lambda d: (d["practice"].update(timezone="CET+1"), [a.update(tzid="UTC") for a in d["appointments"]]),
+        "practice.timezone",
+    ),
+    "ends-before": (lambda d: d["appointments"][2].update(end="2031-03-01"), "appointments[2].end"),
     "override": (
         lambda d: d["appointments"][1]["overrides"][0].pop("recurrence_id"),
         "appointments[1].overrides[0].recurrence_id",

@@ -10,11 +10,24 @@ from playhouse.migrate import migrate
 
 from providers import demo, migrations
 from providers.db import open_database
-from providers.models import ALL_MODELS, Practice, Practitioner, SchemaVersion, database_proxy
+from providers.models import (
+    ALL_MODELS,
+    ApiToken,
+    Change,
+    Practice,
+    Practitioner,
+    SchemaVersion,
+    database_proxy,
+)
 from providers.store import current_change
 
-# Columns each release added after version 1: a version-1 database does not have them.
-ADDED_SINCE_V1 = {"practice": ("names_version",), "practitioner": ("may_relax",)}
+# Columns and tables each release added after version 1: a version-1 database lacks them.
+ADDED_SINCE_V1 = {
+    "practice": ("names_version",),
+    "practitioner": ("may_relax",),
+    "change": ("by_device",),
+}
+TABLES_SINCE_V1 = ("api_token",)
 
 
 def _everything(db: pw.Database) -> dict:
@@ -23,7 +36,7 @@ def _everything(db: pw.Database) -> dict:
     rows = {}
     for model in ALL_MODELS:
         table = model._meta.table_name
-        if model is SchemaVersion:
+        if model is SchemaVersion or table in TABLES_SINCE_V1:
             continue
         cursor = db.execute_sql(f'SELECT * FROM "{table}"')
         names = [d[0] for d in cursor.description]
@@ -46,6 +59,8 @@ def v1_database(db_url):
     for table, columns in ADDED_SINCE_V1.items():
         for column in columns:
             db.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    for table in TABLES_SINCE_V1:
+        db.execute_sql(f'DROP TABLE "{table}"')
     SchemaVersion.update(version=1).execute()
     return db
 
@@ -64,6 +79,8 @@ def test_version_1_with_data_migrates_to_head_unchanged(v1_database, db_url):
     # The added columns hold their defaults for the rows that were there.
     assert {p.names_version for p in Practice.select()} == {0}
     assert {p.may_relax for p in Practitioner.select()} == {False}
+    assert {c.by_device for c in Change.select()} == {False}
+    assert set(TABLES_SINCE_V1) <= set(db.get_tables()) and ApiToken.select().count() == 0
 
 
 def test_steps_run_in_order_in_one_transaction(v1_database, db_url, monkeypatch):

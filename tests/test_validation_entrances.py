@@ -191,7 +191,7 @@ def _import_doc(**appointment) -> dict:
                     }
                 ]
             },
-            "appointments[0]: tzid: time zone names are limited",
+            "appointments[0].tzid: time zone names are limited",
         ),
     ],
 )

@@ -1,0 +1,89 @@
+"""Import benchmark: writes a practice export of N appointments and times `praxis-caldav import`.
+
+    python scripts/bench_import.py write FILE [--appointments 100000]
+    python scripts/bench_import.py run FILE --database URL   # first import, then the same file again
+
+20 practitioners, 5,000 patients, 4 locations; one appointment in twenty is a weekly series
+with an exception. Reports wall time and peak RSS (of the child process) of each run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PRACTITIONERS, PATIENTS, LOCATIONS = 20, 5000, 4
+FIRST_DAY = dt.datetime(2027, 1, 4, 8, 0)
+
+
+def export(appointments: int, seed: int = 19) -> dict:
+    rng = random.Random(seed)
+    data = {
+        "practice": {"id": "bench", "name": "Bench-Praxis", "timezone": "Europe/Vienna"},
+        "practitioners": [
+            {"id": f"p{i}", "username": f"bench user {i}", "password": f"pw-{i}"}
+            for i in range(PRACTITIONERS)
+        ],
+        "patients": [
+            {"id": f"pat{i}", "patient_number": str(1000 + i), "first_name": f"V{i}", "last_name": f"N{i}"}
+            for i in range(PATIENTS)
+        ],
+        "locations": [{"id": f"loc{i}", "name": f"Raum {i}"} for i in range(LOCATIONS)],
+        "appointments": [],
+    }
+    for i in range(appointments):
+        start = FIRST_DAY + dt.timedelta(days=rng.randrange(700), hours=rng.randrange(10))
+        rec = {
+            "id": f"a{i}",
+            "practitioner": f"p{i % PRACTITIONERS}",
+            "patient": f"pat{rng.randrange(PATIENTS)}",
+            "location": f"loc{rng.randrange(LOCATIONS)}",
+            "subject": "Sitzung",
+            "start": start.isoformat(),
+            "end": (start + dt.timedelta(minutes=50)).isoformat(),
+        }
+        if i % 20 == 0:
+            rec["rrule"] = "FREQ=WEEKLY;COUNT=10"
+            rec["exdates"] = [(start + dt.timedelta(weeks=2)).isoformat()]
+        data["appointments"].append(rec)
+    return data
+
+
+def run(path: str, database: str) -> None:
+    command = [str(Path(sys.executable).with_name("praxis-caldav")), "--database", database, "import", path]
+    for label in ("first import", "unchanged re-import"):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        started = time.perf_counter()
+        result = subprocess.run(command, capture_output=True, text=True)
+        elapsed = time.perf_counter() - started
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        summary = result.stdout.strip().splitlines()[:1] or result.stderr.strip().splitlines()[-1:]
+        rss = f"{peak / 1024:.0f} MiB" if peak > before else "(not above the first run)"
+        print(f"{label}: {elapsed:.1f} s, peak RSS {rss}: {summary[0] if summary else ''}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="action", required=True)
+    write = sub.add_parser("write")
+    write.add_argument("file")
+    write.add_argument("--appointments", type=int, default=100_000)
+    timed = sub.add_parser("run")
+    timed.add_argument("file")
+    timed.add_argument("--database", required=True)
+    args = parser.parse_args()
+    if args.action == "write":
+        Path(args.file).write_text(json.dumps(export(args.appointments)), encoding="utf-8")
+    else:
+        run(args.file, args.database)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""The change feed: a device's create, move and delete through the real server appear in
+`praxis-caldav changes` with their fields in the import format; imports are not echoed; fed
+back with `import` (server_id) they link without a second appointment on any device."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+import requests
+
+from providers import practice_api as api
+from providers import store
+from providers.importer import import_data
+from providers.models import ApiToken, Appointment, Change, Practitioner
+from tests.test_cli import assert_one_line_error, cli
+from tests.two_way import ICAL, PASSWORD, event
+
+USER = "feed user"
+CAL = "/feed_user/calendar/"
+
+
+def _practice(appointments: list[dict]) -> dict:
+    return {
+        "practice": {"id": "feed-practice", "name": "Feed-Praxis"},
+        "practitioners": [{"id": "feed-p1", "username": USER, "password": PASSWORD}],
+        "appointments": appointments,
+    }
+
+
+IMPORTED = {
+    "id": "f-a1",
+    "practitioner": "feed-p1",
+    "subject": "Kontrolle",
+    "start": "2031-07-01T09:00:00",
+    "end": "2031-07-01T09:30:00",
+}
+
+
+def feed(db_url: str, *args: str) -> list[dict]:
+    result = cli("--database", db_url, "changes", "--practice", "feed-practice", *args)
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def put(live, name: str, body: str) -> int:
+    return live.request("PUT", CAL + name, body, user=USER, password=PASSWORD, headers=ICAL).status_code
+
+
+@pytest.fixture(scope="module")
+def device_changes(live):
+    import_data(_practice([IMPORTED]))
+    assert feed(live.db_url) == []  # the practice's own import is not echoed back
+    imported = Appointment.get(Appointment.external_id == "f-a1").resource_name
+    assert put(live, "dev1.ics", event("dev1", start="20310702T100000", end="20310702T110000")) == 201
+    assert put(live, "dev1.ics", event("dev1", start="20310703T120000", end="20310703T130000")) == 204
+    deleted = live.request("DELETE", CAL + imported, user=USER, password=PASSWORD)
+    assert deleted.status_code == 204
+    return feed(live.db_url)
+
+
+def test_device_changes_in_order_with_their_fields(device_changes):
+    created, cancelled = device_changes
+    assert created["kind"] == "created" and created["practitioner"] == "feed-p1"
+    assert created["id"] is None and isinstance(created["server_id"], int)
+    record = created["appointment"]
+    assert (record["start"], record["end"]) == ("2031-07-03T12:00:00", "2031-07-03T13:00:00")  # moved
+    assert (record["subject"], record["tzid"], record["status"]) == ("Termin", "Europe/Vienna", "confirmed")
+    assert cancelled["kind"] == "cancelled" and cancelled["id"] == "f-a1"
+    assert cancelled["appointment"]["status"] == "cancelled"
+    assert created["cursor"] < cancelled["cursor"]
+    assert created["time"].endswith("Z")
+
+
+def test_reading_from_a_cursor(live, device_changes):
+    first = device_changes[0]["cursor"]
+    assert [e["kind"] for e in feed(live.db_url, "--since", str(first))] == ["cancelled"]
+    assert feed(live.db_url, "--since", str(device_changes[-1]["cursor"])) == []
+    assert [e["kind"] for e in feed(live.db_url, "--limit", "1")] == ["created"]
+
+
+def test_feeding_back_links_without_a_duplicate(live, device_changes):
+    created, cancelled = device_changes
+    back = [
+        {**cancelled["appointment"], "id": "f-a1"},
+        {**created["appointment"], "id": "f-dev1", "subject": "Termin (bestätigt)"},
+    ]
+    owner = Practitioner.get(Practitioner.username == USER).id
+    served_before = len(store.list_members(owner))
+    summary = import_data(_practice(back))
+    assert summary.by_type["appointments"].created == 0
+    assert summary.by_type["appointments"].updated == 1  # the subject the practice changed
+    assert Appointment.select().where(Appointment.practitioner == owner).count() == 2
+    assert len(store.list_members(owner)) == served_before == 1
+    assert Appointment.get_by_id(created["server_id"]).external_id == "f-dev1"
+    assert feed(live.db_url, "--since", str(cancelled["cursor"])) == []  # the import is not echoed
+    again = import_data(_practice(back[1:]))  # idempotent: the server id names the same row
+    assert again.by_type["appointments"].unchanged == 1
+
+
+def test_unknown_server_id_is_refused(live, device_changes):
+    bad = {**IMPORTED, "id": "f-x", "server_id": 10**9}
+    with pytest.raises(Exception, match=r"appointments\[0\]\.server_id"):
+        import_data(_practice([bad]))
+
+
+def test_expired_cursor_is_one_line(live, device_changes):
+    cursor = str(device_changes[0]["cursor"])
+    result = cli("--database", live.db_url, "changes", "--since", cursor, "--retention-days", "0")
+    assert_one_line_error(result, "cursor", "older")
+
+
+def test_http_feed_with_an_api_token(live, device_changes):
+    made = cli("--database", live.db_url, "api-token", "add", "--practice", "feed-practice")
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    assert ApiToken.select().where(ApiToken.token_hash.contains(token)).count() == 0  # stored hashed
+
+    def get(query: str = "", auth: str | None = f"Bearer {token}", **kwargs):
+        headers = {"Authorization": auth} if auth else {}
+        return requests.get(live.url("/api/v1/changes" + query), headers=headers, timeout=10, **kwargs)
+
+    answer = get()
+    assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("application/json")
+    body = answer.json()
+    assert body["entries"] == feed(live.db_url) and body["cursor"] == device_changes[-1]["cursor"]
+    assert get(f"?since={body['cursor']}").json() == {"entries": [], "cursor": body["cursor"]}
+    assert [e["kind"] for e in get("?since=0&limit=1").json()["entries"]] == ["created"]
+    assert get(auth=None).status_code == 401
+    assert get(auth="Bearer pcf_wrong").status_code == 401
+    practitioner_login = requests.get(live.url("/api/v1/changes"), auth=(USER, PASSWORD), timeout=10)
+    assert practitioner_login.status_code == 401  # a device login is not an API token
+    assert get("?since=soon").status_code == 400
+    assert requests.post(live.url("/api/v1/changes"), timeout=10).status_code == 405
+    other = api.get_or_create_practice("Andere Praxis", "feed-other")
+    assert get(auth=f"Bearer {api.create_api_token(other)}").json()["entries"] == []  # scoped
+    first = device_changes[0]["cursor"]
+    kept = Change.get_by_id(first).changed_at
+    Change.update(changed_at=kept - dt.timedelta(days=31)).where(Change.id == first).execute()
+    try:
+        assert get(f"?since={first}").status_code == 410
+    finally:
+        Change.update(changed_at=kept).where(Change.id == first).execute()
+
+
+def test_unknown_practice_is_one_line(live):
+    for args in (("changes", "--practice", "nope"), ("api-token", "add", "--practice", "nope")):
+        assert_one_line_error(cli("--database", live.db_url, *args), "--practice", "nope")
