@@ -94,6 +94,7 @@ def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
             "auth": config.auth,
             "max_body_size": config.max_body_size,
             "trusted_proxy": config.trusted_proxy,
+            "trusted_proxies": config.trusted_proxies,
         },
     }
     app = WsgiDAVApp(wsgidav_config)

@@ -10,7 +10,7 @@ import peewee as pw
 from providers import practitioner_cache
 from providers.models import ALL_MODELS, SchemaVersion, database_proxy
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Columns added after version 1 (table, column, SQL type and default valid on SQLite and PostgreSQL).
 _ADDED_IN_2 = (
     ("practice", "names_version", "BIGINT NOT NULL DEFAULT 0"),
@@ -102,4 +102,12 @@ def ensure_schema(db: pw.Database) -> None:
                 if column not in {c.name for c in db.get_columns(table)}:
                     db.execute_sql(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
             row.version = 2
+            row.save()
+        if row is not None and row.version == 2:
+            from playhouse.migrate import SchemaMigrator
+
+            from providers.schema_logins import add_login_tables
+
+            add_login_tables(db, SchemaMigrator.from_database(db))
+            row.version = 3
             row.save()

@@ -70,6 +70,8 @@ class Practitioner(BaseModel):
     # The admin allows the practitioner to loosen their own privacy settings on the settings
     # page (pseudonymization off, phone on); making them stricter is always allowed.
     may_relax = pw.BooleanField(default=False)
+    # A disabled practitioner cannot log in anywhere; their data stays (user disable/enable).
+    disabled = pw.BooleanField(default=False)
     # Calendar collection properties a device may set (PROPPATCH).
     calendar_displayname = pw.CharField(max_length=200, null=True)
     calendar_color = pw.CharField(max_length=20, null=True)
@@ -219,6 +221,40 @@ class ServerSecret(BaseModel):
     value = pw.CharField(max_length=128)
 
 
+class DevicePassword(BaseModel):
+    """An app password: one device's own CalDAV login, revoked alone when the device is lost.
+
+    Only a scrypt hash is kept. `selector` is the password's first characters: it finds the
+    row to verify without trying every device's hash (it is no secret on its own).
+    """
+
+    practitioner = pw.ForeignKeyField(Practitioner, backref="device_passwords", on_delete="CASCADE")
+    label = pw.CharField(max_length=100)
+    selector = pw.CharField(max_length=16)
+    password_hash = pw.CharField(max_length=255)
+    created_at = pw.DateTimeField(default=utcnow)
+    first_used = pw.DateTimeField(null=True)
+    last_used = pw.DateTimeField(null=True)
+    last_address = pw.CharField(max_length=64, null=True)
+    family = pw.CharField(max_length=40, null=True)
+    revoked_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("practitioner", "selector"), False),)
+
+
+class LoginCounter(BaseModel):
+    """Login state of one throttle key, shared by every server process: failures of an
+    address, of an account from an address, of an account from anywhere, or an address's
+    last success for an account (`ok:` keys). Deleted once `forget_at` has passed."""
+
+    key = pw.CharField(max_length=200, unique=True)
+    failures = pw.IntegerField(default=0)
+    last_at = pw.DateTimeField(default=utcnow)
+    locked_until = pw.DateTimeField(null=True)
+    forget_at = pw.DateTimeField(index=True)
+
+
 ALL_MODELS = [
     SchemaVersion,
     Practice,
@@ -231,4 +267,6 @@ ALL_MODELS = [
     Grant,
     DeviceSeen,
     ServerSecret,
+    DevicePassword,
+    LoginCounter,
 ]

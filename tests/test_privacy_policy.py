@@ -120,7 +120,7 @@ def test_a_version_1_database_gains_the_privacy_columns(tmp_path) -> None:
     db.close()
     db = open_database(url)
     try:
-        assert [r.version for r in SchemaVersion.select()] == [SCHEMA_VERSION] == [2]
+        assert [r.version for r in SchemaVersion.select()] == [SCHEMA_VERSION] == [3]
         assert {"names_version"} <= {c.name for c in db.get_columns(Practice._meta.table_name)}
         assert {"may_relax"} <= {c.name for c in db.get_columns(Practitioner._meta.table_name)}
     finally:

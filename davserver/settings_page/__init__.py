@@ -61,8 +61,9 @@ class SettingsPage:
 
     def _page(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         viewer = environ.get("praxis.viewer")
-        if viewer is None:
-            # Only a request the authenticator let through unauthenticated gets here.
+        if viewer is None or environ.get("praxis.device") is not None:
+            # Only a request the authenticator let through unauthenticated gets here; and a
+            # device password never opens the page (the authenticator does not take one here).
             authenticator = environ["wsgidav.app"].http_authenticator
             return authenticator.send_basic_auth_response(environ, start_response)
         prefix = environ.get("praxis.prefix", "")
