@@ -11,9 +11,11 @@ import logging
 import os
 import sys
 
+from davserver import cli_logins
 from davserver.config import ConfigError, ServerConfig, load_config
 from providers import practice_api as api
 from providers.db import DatabaseURLError, open_database
+from providers.device_passwords import DeviceError
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
@@ -63,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--email")
     add.add_argument("--display-name")
-    add.add_argument("--practice", help="practice name (default: from the configuration)")
+    add.add_argument("--practice", help="practice id, external id or name (needed when there are several)")
     add.add_argument("--password-stdin", action="store_true")
     passwd = user_sub.add_parser("passwd", help="set a practitioner's password")
     _common(passwd, suppress=True)
@@ -71,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     passwd.add_argument("--password-stdin", action="store_true")
     lst = user_sub.add_parser("list", help="list practitioner logins")
     _common(lst, suppress=True)
+    cli_logins.add_commands(command, user_sub, _common)
 
     urls = command("urls", "print what each client needs to be set up")
     urls.add_argument("name")
@@ -112,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _read_password(from_stdin: bool) -> str:
+def _read_password(from_stdin: bool, policy_inputs: list[str | None] | None = None) -> str:
+    """A password from stdin or the terminal; with `policy_inputs` (a login's own name and
+    e-mail) it must pass the password policy."""
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -123,6 +128,12 @@ def _read_password(from_stdin: bool) -> str:
             raise CLIError("passwords do not match")
     if not password:
         raise CLIError("password is empty")
+    if policy_inputs is not None:
+        from providers.passwords import password_problem
+
+        problem = password_problem(password, [i for i in policy_inputs if i])
+        if problem:
+            raise CLIError(problem)
     return password
 
 
@@ -170,6 +181,8 @@ def run(args) -> int:
         return _user(args, config)
     if args.command == "settings":
         return _settings(args)
+    if args.command == "device":
+        return cli_logins.run_device(args, _practitioner(args.name))
     if args.command == "grant":
         owner, grantee = _practitioner(args.owner), _practitioner(args.to)
         api.grant_access(owner, grantee, can_write=args.read_write)
@@ -202,15 +215,20 @@ def run(args) -> int:
 
 
 def _user(args, config: ServerConfig) -> int:
+    from providers import accounts
+
+    if args.user_command in cli_logins.USER_ACTIONS:
+        return cli_logins.run_user_action(args, _practitioner(args.name))
     if args.user_command == "list":
         from providers.models import Practitioner
 
-        for p in Practitioner.select().order_by(Practitioner.login_key):
-            print(f"{p.username}\t{p.display_name}\t{p.email or '-'}\t{p.practice.name}")
+        for p in Practitioner.select().where(accounts.active()).order_by(Practitioner.login_key):
+            state = "\tdisabled" if p.disabled else ""
+            print(f"{p.username}\t{p.display_name}\t{p.email or '-'}\t{p.practice.name}{state}")
         return 0
     if args.user_command == "add":
-        password = _read_password(args.password_stdin)
-        practice = api.get_or_create_practice(args.practice or config.practice_name)
+        practice = accounts.choose_practice(args.practice, config.practice_name)
+        password = _read_password(args.password_stdin, [args.name, args.email, args.display_name])
         p = api.create_practitioner(
             practice, args.name, password, email=args.email, display_name=args.display_name
         )
@@ -224,7 +242,8 @@ def _user(args, config: ServerConfig) -> int:
         return 0
     if args.user_command == "passwd":
         practitioner = _practitioner(args.name)
-        api.set_password(practitioner, _read_password(args.password_stdin))
+        inputs = [practitioner.username, practitioner.email, practitioner.display_name]
+        api.set_password(practitioner, _read_password(args.password_stdin, inputs))
         print(f"password of {practitioner.username!r} changed")
         return 0
     raise CLIError(f"unknown user action {args.user_command!r}")
@@ -366,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
         _limit_malloc_arenas()  # before any work: the exec starts the command over
     try:
         return run(args)
-    except (CLIError, ConfigError, DatabaseURLError, api.DataError) as exc:
+    except (CLIError, ConfigError, DatabaseURLError, api.DataError, DeviceError) as exc:
         print(f"praxis-caldav: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

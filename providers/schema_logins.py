@@ -13,7 +13,7 @@ from providers.models import DevicePassword, LoginCounter
 
 
 def add_login_tables(db: pw.Database, migrator: SchemaMigrator) -> None:
-    """New tables `devicepassword` and `logincounter`; new column `practitioner.disabled`."""
+    """New tables `device_password` and `login_counter`; new column `practitioner.disabled`."""
     db.create_tables([DevicePassword, LoginCounter], safe=True)
     if "disabled" not in {c.name for c in db.get_columns("practitioner")}:
         # NOT NULL with a DEFAULT in one ALTER: peewee's default path would rebuild the table
