@@ -280,3 +280,48 @@ def test_user_delete_refuses_owners_and_archives_with_keep_appointments(live):
             disabled=False,
         ).where(Practitioner.id == anna.id).execute()
         api.set_password(Practitioner.get_by_id(anna.id), DEMO_PASSWORD)
+
+
+def test_user_add_refuses_weak_passwords_and_ambiguous_practices(live):
+    db = live.db_url
+    short = cli("--database", db, "user", "add", "schwach test", "--password-stdin", stdin="kurz-1\n")
+    assert_one_line_error(short, "at least 10 characters")
+    own_name = cli(
+        "--database", db, "user", "add", "schwach test", "--password-stdin", stdin="schwach test 1\n"
+    )
+    assert_one_line_error(own_name, "too easy to guess")
+    second = api.get_or_create_practice("Zweitpraxis")
+    try:
+        strong = "Kiefer-Lampe-47\n"
+        ambiguous = cli("--database", db, "user", "add", "praxis wahl", "--password-stdin", stdin=strong)
+        assert_one_line_error(ambiguous, "several practices", "Zweitpraxis", "--practice")
+        unknown = cli(
+            "--database",
+            db,
+            "user",
+            "add",
+            "praxis wahl",
+            "--practice",
+            "Nirgends",
+            "--password-stdin",
+            stdin=strong,
+        )
+        assert_one_line_error(unknown, "no practice 'Nirgends'")
+        chosen = cli(
+            "--database",
+            db,
+            "user",
+            "add",
+            "praxis wahl",
+            "--practice",
+            str(second.id),
+            "--password-stdin",
+            stdin=strong,
+        )
+        assert chosen.returncode == 0, chosen.stderr
+        assert api.find_practitioner("praxis wahl").practice_id == second.id
+    finally:
+        accounts.delete(api.find_practitioner("praxis wahl")) if api.find_practitioner(
+            "praxis wahl"
+        ) else None
+        second.delete_instance()

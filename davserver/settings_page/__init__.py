@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 
 from davserver.config import ServerConfig
 from davserver.profile_signing import ProfileSigner
-from davserver.settings_page import admin, views, web
+from davserver.settings_page import account, admin, views, web
 from davserver.settings_page.csrf import CsrfTokens
 from davserver.settings_page.devices import DeviceRecorder
 from davserver.settings_page.i18n import LANGUAGES, negotiate
@@ -94,6 +94,9 @@ class SettingsPage:
             "": (views.show, views.save),
             "profile.mobileconfig": (views.profile, None),
             "admin": (admin.show, admin.act),
+            "devices": (views.show, account.devices),
+            "password": (views.show, account.change_password),
+            "logout": (account.logout, None),
         }
         if sub not in routes:
             return message(request, 404, "error.not_found")

@@ -146,6 +146,38 @@ DE: dict[str, str] = {
     "error.policy": "Diese Einstellung kann nur die Praxisverwaltung lockern.",
     "error.method": "Diese Anfrage ist hier nicht erlaubt.",
     "error.back": "Zurück",
+    "apppw": "Geräte-Passwörter",
+    "apppw.explain": "Geben Sie jedem Gerät ein eigenes Passwort statt Ihres Praxis-Passworts: "
+    "Geht ein Handy verloren, sperren Sie hier nur dieses Gerät, alle anderen synchronisieren weiter. "
+    "Ein Geräte-Passwort gilt nur für den Kalender, nie für diese Seite.",
+    "apppw.none": "Noch keine Geräte-Passwörter.",
+    "apppw.new": "Neues Gerät",
+    "apppw.label": "Name des Geräts (z. B. iPhone Anna)",
+    "apppw.create": "Passwort erstellen",
+    "apppw.family": "Programm",
+    "apppw.first_used": "erste Nutzung",
+    "apppw.last_used": "letzte Nutzung",
+    "apppw.address": "letzte Adresse",
+    "apppw.never": "noch nie",
+    "apppw.revoke": "Sperren",
+    "apppw.revoked": "Gerät „{label}“ gesperrt: Seine nächste Anfrage wird abgewiesen.",
+    "apppw.title": "Geräte-Passwort für „{label}“",
+    "apppw.once": "Das Passwort wird nur dieses eine Mal angezeigt. Tragen Sie es jetzt auf dem Gerät "
+    "ein (statt Ihres Praxis-Passworts), mit Ihrem Benutzernamen.",
+    "apppw.bad_label": "Bitte geben Sie dem Gerät einen Namen (höchstens 100 Zeichen).",
+    "account": "Passwort und Abmelden",
+    "account.current": "Aktuelles Praxis-Passwort",
+    "account.new": "Neues Praxis-Passwort (mindestens 10 Zeichen)",
+    "account.repeat": "Neues Passwort wiederholen",
+    "account.change": "Passwort ändern",
+    "account.changed": "Ihr Praxis-Passwort ist geändert. Geräte mit Geräte-Passwort synchronisieren weiter.",
+    "account.wrong": "Das aktuelle Passwort stimmt nicht.",
+    "account.mismatch": "Die neuen Passwörter stimmen nicht überein.",
+    "account.weak": "Das neue Passwort ist zu kurz oder zu leicht zu erraten.",
+    "account.logout": "Abmelden",
+    "account.logged_out": "Sie sind abgemeldet. Schließen Sie das Browserfenster, damit der Browser "
+    "Ihr Passwort vergisst.",
+    "account.login_again": "Wieder anmelden",
 }
 
 EN: dict[str, str] = {
@@ -279,6 +311,39 @@ EN: dict[str, str] = {
     "error.policy": "Only the practice admin can loosen this setting.",
     "error.method": "This request is not allowed here.",
     "error.back": "Back",
+    "apppw": "Device passwords",
+    "apppw.explain": "Give every device its own password instead of your practice password: if a "
+    "phone is lost, you revoke just that device here and all others keep syncing. A device password "
+    "works for the calendar only, never for this page.",
+    "apppw.none": "No device passwords yet.",
+    "apppw.new": "New device",
+    "apppw.label": "Name of the device (e.g. iPhone Anna)",
+    "apppw.create": "Create password",
+    "apppw.family": "Program",
+    "apppw.first_used": "first use",
+    "apppw.last_used": "last use",
+    "apppw.address": "last address",
+    "apppw.never": "never",
+    "apppw.revoke": "Revoke",
+    "apppw.revoked": "Device “{label}” revoked: its next request is refused.",
+    "apppw.title": "Device password for “{label}”",
+    "apppw.once": "The password is shown this one time only. Enter it on the device now (instead of "
+    "your practice password), with your user name.",
+    "apppw.bad_label": "Please give the device a name (at most 100 characters).",
+    "account": "Password and logout",
+    "account.current": "Current practice password",
+    "account.new": "New practice password (at least 10 characters)",
+    "account.repeat": "Repeat the new password",
+    "account.change": "Change password",
+    "account.changed": "Your practice password has been changed. Devices with a device password "
+    "keep syncing.",
+    "account.wrong": "The current password is not correct.",
+    "account.mismatch": "The new passwords do not match.",
+    "account.weak": "The new password is too short or too easy to guess.",
+    "account.logout": "Log out",
+    "account.logged_out": "You are logged out. Close the browser window so that the browser forgets "
+    "your password.",
+    "account.login_again": "Log in again",
 }
 
 LANGUAGES: dict[str, dict[str, str]] = {"de": DE, "en": EN}

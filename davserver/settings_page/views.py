@@ -16,6 +16,7 @@ from davserver.settings_page import web
 from davserver.settings_page.devices import devices_by_practitioner
 from davserver.settings_page.render import Request, message, render
 from davserver.setup_info import SetupInfo, apple_profile, setup_info
+from providers import device_passwords
 from providers import practice_api as api
 
 log = logging.getLogger("praxis_caldav.settings_page")
@@ -95,6 +96,7 @@ def own_page(request: Request, status: int = 200, notices: list[str] | None = No
         loopback=web.is_loopback(info.base_url),
         directions=DIRECTIONS,
         devices=devices,
+        device_passwords=device_passwords.devices_of(request.viewer.id),
         notices=notices or [],
         timezone=request.viewer.practice.timezone,
     )
