@@ -11,6 +11,7 @@ import secrets
 from davserver.settings_page import web
 from davserver.settings_page.devices import devices_by_practitioner
 from davserver.settings_page.render import Request, message, render
+from providers import device_passwords
 from providers import practice_api as api
 from providers.models import Grant, Practitioner
 
@@ -77,6 +78,7 @@ def act(request: Request, fields: dict[str, str]) -> web.Response:
             return message(request, 404, "error.not_found")
         password = new_password()
         api.set_password(person, password)
+        device_passwords.revoke_all(person.id)  # every device: device passwords too
         return render(request, "password.html", person=person, password=password)
     if action not in ("grant", "revoke"):
         return message(request, 400, "error.bad_request")
