@@ -117,3 +117,17 @@ def test_logout_answers_401_with_the_challenge(live, lang):
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith('Basic realm="praxis-caldav"')
     assert TEXTS[lang]["out"] in response.text
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+def test_a_profile_with_its_own_device_password(live, lang):
+    import plistlib
+
+    response = post(live, "devices", {"action": "profile", "label": f"iPad {lang}"}, lang)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/x-apple-aspen-config"
+    account = plistlib.loads(response.content)["PayloadContent"][0]
+    password = account["CalDAVPassword"]
+    assert propfind(live, account["CalDAVUsername"], password) == 207
+    page = live.request("GET", f"{PAGE}?lang={lang}").text
+    assert f"iPad {lang}" in page and password not in page

@@ -11,13 +11,16 @@ from providers.passwords import password_problem, verify_password
 
 
 def devices(request: Request, fields: dict[str, str]) -> web.Response:
-    """`action=new` with a label: the new device's password, shown once; `action=revoke`."""
+    """`action=new` with a label: the new device's password, shown once; `action=profile`:
+    the Apple profile with the new device's password in it; `action=revoke`."""
     viewer = request.viewer
-    if fields.get("action") == "new":
+    if fields.get("action") in ("new", "profile"):
         try:
             row, password = device_passwords.create(viewer, fields.get("label", ""))
         except device_passwords.DeviceError:
             return message(request, 400, "apppw.bad_label")
+        if fields["action"] == "profile":
+            return views.profile(request, password)
         return render(request, "device_password.html", device=row, password=password)
     if fields.get("action") != "revoke" or not (fields.get("device") or "").isdigit():
         return message(request, 400, "error.bad_request")

@@ -154,6 +154,9 @@ DE: dict[str, str] = {
     "apppw.new": "Neues Gerät",
     "apppw.label": "Name des Geräts (z. B. iPhone Anna)",
     "apppw.create": "Passwort erstellen",
+    "apppw.profile": "Profil mit eigenem Geräte-Passwort laden (iPhone, iPad, Mac)",
+    "apppw.profile_hint": "Auf dem iPhone, iPad oder Mac selbst tippen: Das Profil enthält ein "
+    "neues Geräte-Passwort nur für dieses Gerät, Sie müssen kein Passwort eintragen.",
     "apppw.family": "Programm",
     "apppw.first_used": "erste Nutzung",
     "apppw.last_used": "letzte Nutzung",
@@ -319,6 +322,9 @@ EN: dict[str, str] = {
     "apppw.new": "New device",
     "apppw.label": "Name of the device (e.g. iPhone Anna)",
     "apppw.create": "Create password",
+    "apppw.profile": "Download a profile with its own device password (iPhone, iPad, Mac)",
+    "apppw.profile_hint": "Tap it on the iPhone, iPad or Mac itself: the profile holds a new "
+    "device password for this device only, and you enter no password.",
     "apppw.family": "Program",
     "apppw.first_used": "first use",
     "apppw.last_used": "last use",

@@ -132,11 +132,12 @@ def save(request: Request, fields: dict[str, str]) -> web.Response:
     return web.redirect(request.url("", saved="1", pseudonymize=changed))
 
 
-def profile(request: Request) -> web.Response:
-    """The Apple configuration profile in the page's language, without the password (the
-    device asks for it), signed when the admin configured a signing certificate."""
+def profile(request: Request, device_password: str | None = None) -> web.Response:
+    """The Apple configuration profile in the page's language, signed when the admin
+    configured a signing certificate; without a password (the device asks for it) unless it
+    is made for a new device with its own device password."""
     info = setup_info(request.viewer, request.base_url)
-    body = apple_profile(info, request.viewer.practice.name, lang=request.lang)
+    body = apple_profile(info, request.viewer.practice.name, device_password, lang=request.lang)
     if request.signer is not None:
         body = request.signer.sign(body)
     filename = request.t("ios.profile_file")
