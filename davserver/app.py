@@ -8,6 +8,7 @@ from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from davserver import reports
+from davserver.access_audit import middleware_entry as access_audit
 from davserver.auth import PracticeAuthenticator, PracticeDomainController
 from davserver.config import ServerConfig
 from davserver.error_pages import ErrorPages
@@ -74,6 +75,7 @@ def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
             ErrorPages,  # wsgidav's ErrorPrinter without path, exception or version in pages
             PracticeAuthenticator,
             settings_page(config),  # /settings/: behind the same login; notes device status
+            access_audit(config.auth.audit_days),  # requests per device and hour, by kind
             CalDAVMiddleware,
             RequestResolver,
         ],

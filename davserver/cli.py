@@ -181,8 +181,8 @@ def run(args) -> int:
         return _user(args, config)
     if args.command == "settings":
         return _settings(args)
-    if args.command == "device":
-        return cli_logins.run_device(args, _practitioner(args.name))
+    if args.command in cli_logins.COMMANDS:
+        return cli_logins.run(args, _practitioner(args.name))
     if args.command == "grant":
         owner, grantee = _practitioner(args.owner), _practitioner(args.to)
         api.grant_access(owner, grantee, can_write=args.read_write)

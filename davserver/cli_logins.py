@@ -1,15 +1,16 @@
-"""Command-line parts of logins: device passwords (`device add|list|revoke`) and the user
-lifecycle actions (`user disable|enable|delete`). Registered by davserver.cli."""
+"""Command-line parts of logins: device passwords (`device add|list|revoke`), the access
+audit (`audit NAME`) and the user lifecycle actions (`user disable|enable|delete`).
+Registered by davserver.cli."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
 
-from providers import accounts, device_passwords
+from providers import access_audit, accounts, device_passwords
 from providers.models import Practitioner
 
-COMMANDS = ("device",)
+COMMANDS = ("device", "audit")
 USER_ACTIONS = ("disable", "enable", "delete")
 
 
@@ -34,6 +35,10 @@ def add_commands(
     revoke.add_argument("name")
     revoke.add_argument("id", type=int)
 
+    audit = command("audit", "a practitioner's access audit: requests per device and hour, by kind")
+    audit.add_argument("name")
+    audit.add_argument("--limit", type=int, default=48, help="newest rows (default 48)")
+
     for action, text in (
         ("disable", "stop a practitioner's logins (practice and device passwords); data stays"),
         ("enable", "allow a disabled practitioner's logins again"),
@@ -49,6 +54,27 @@ def add_commands(
         action="store_true",
         help="keep its appointments in an archive (the login and its devices go)",
     )
+
+
+def run(args, practitioner: Practitioner) -> int:
+    """`device ...` or `audit`."""
+    if args.command == "audit":
+        return run_audit(args, practitioner)
+    return run_device(args, practitioner)
+
+
+def run_audit(args, practitioner: Practitioner) -> int:
+    labels = {d.id: d.label for d in device_passwords.devices_of(practitioner.id, include_revoked=True)}
+    print("hour (UTC)\tdevice\tclient\taddress\tsync\tread\twrite\trefused\tobjects written")
+    for row in access_audit.rows_of(practitioner, limit=max(1, args.limit)):
+        device = labels.get(row.device_key, f"device {row.device_key}")
+        if not row.device_key:
+            device = "practice login"
+        print(
+            f"{row.hour:%Y-%m-%d %H:00}\t{device}\t{row.family}\t{row.address or '-'}\t"
+            f"{row.sync}\t{row.read}\t{row.write}\t{row.refused}\t{row.objects_written}"
+        )
+    return 0
 
 
 def run_device(args, practitioner: Practitioner) -> int:

@@ -49,6 +49,8 @@ class AuthConfig:
     realm: str = "praxis-caldav"
     # Only device passwords log in over CalDAV; the practice password only on the settings page.
     device_passwords_only: bool = False
+    # Days the access audit (requests per device and hour) is kept.
+    audit_days: int = 90
 
 
 @dataclass

@@ -255,6 +255,26 @@ class LoginCounter(BaseModel):
     forget_at = pw.DateTimeField(index=True)
 
 
+class AccessAudit(BaseModel):
+    """One row per practitioner, device (0 = the practice password) and hour of activity:
+    what kind of requests, from which client family and address. Never a patient datum:
+    counts only, no path, no resource name."""
+
+    practitioner = pw.ForeignKeyField(Practitioner, on_delete="CASCADE")
+    device_key = pw.IntegerField(default=0)
+    hour = pw.DateTimeField()
+    family = pw.CharField(max_length=40, default="other")
+    address = pw.CharField(max_length=64, default="")
+    sync = pw.IntegerField(default=0)
+    read = pw.IntegerField(default=0)
+    write = pw.IntegerField(default=0)
+    refused = pw.IntegerField(default=0)
+    objects_written = pw.IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("practitioner", "device_key", "hour"), True), (("hour",), False))
+
+
 ALL_MODELS = [
     SchemaVersion,
     Practice,
@@ -269,4 +289,5 @@ ALL_MODELS = [
     ServerSecret,
     DevicePassword,
     LoginCounter,
+    AccessAudit,
 ]

@@ -25,12 +25,13 @@ def test_a_version_2_database_gains_the_login_tables_and_keeps_its_appointments(
         appointments = Appointment.select().count()
         db.execute_sql("DROP TABLE device_password")
         db.execute_sql("DROP TABLE login_counter")
+        db.execute_sql("DROP TABLE access_audit")
         db.execute_sql("ALTER TABLE practitioner DROP COLUMN disabled")
         SchemaVersion.update(version=2).execute()
         db.close()
         db = open_database(url)
         assert [r.version for r in SchemaVersion.select()] == [SCHEMA_VERSION] == [3]
-        assert {"device_password", "login_counter"} <= set(db.get_tables())
+        assert {"device_password", "login_counter", "access_audit"} <= set(db.get_tables())
         assert Appointment.select().count() == appointments > 0
         assert not any(p.disabled for p in Practitioner.select())
         device_passwords.create(Practitioner.select().first(), "nach Migration")
