@@ -227,8 +227,9 @@ def _user(args, config: ServerConfig) -> int:
             print(f"{p.username}\t{p.display_name}\t{p.email or '-'}\t{p.practice.name}{state}")
         return 0
     if args.user_command == "add":
-        practice = accounts.choose_practice(args.practice, config.practice_name)
+        practice = accounts.choose_practice(args.practice)
         password = _read_password(args.password_stdin, [args.name, args.email, args.display_name])
+        practice = practice or api.get_or_create_practice(config.practice_name)
         p = api.create_practitioner(
             practice, args.name, password, email=args.email, display_name=args.display_name
         )

@@ -15,14 +15,14 @@ from providers.practice_api import DataError
 ARCHIVE_PREFIX = "~archived-"
 
 
-def choose_practice(wanted: str | None, default_name: str) -> Practice:
+def choose_practice(wanted: str | None) -> Practice | None:
     """The practice a new login joins: `wanted` by external id, row id or name; without it
-    the only practice there is (or a new one named `default_name` in an empty database).
+    the only practice there is (None in an empty database: the caller makes the first).
     Ambiguity is refused with the list, never answered with a second practice."""
     practices = list(Practice.select().order_by(Practice.id))
     if wanted is None:
         if not practices:
-            return Practice.create(name=default_name)
+            return None
         if len(practices) == 1:
             return practices[0]
         raise DataError(f"several practices: choose one with --practice ({_listing(practices)})")

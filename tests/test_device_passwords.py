@@ -295,33 +295,25 @@ def test_user_add_refuses_weak_passwords_and_ambiguous_practices(live):
         strong = "Kiefer-Lampe-47\n"
         ambiguous = cli("--database", db, "user", "add", "praxis wahl", "--password-stdin", stdin=strong)
         assert_one_line_error(ambiguous, "several practices", "Zweitpraxis", "--practice")
-        unknown = cli(
-            "--database",
-            db,
-            "user",
-            "add",
-            "praxis wahl",
-            "--practice",
-            "Nirgends",
-            "--password-stdin",
-            stdin=strong,
-        )
-        assert_one_line_error(unknown, "no practice 'Nirgends'")
-        chosen = cli(
-            "--database",
-            db,
-            "user",
-            "add",
-            "praxis wahl",
-            "--practice",
-            str(second.id),
-            "--password-stdin",
-            stdin=strong,
-        )
+
+        def add_to(practice: str):
+            args = (
+                "--database",
+                db,
+                "user",
+                "add",
+                "praxis wahl",
+                "--practice",
+                practice,
+                "--password-stdin",
+            )
+            return cli(*args, stdin=strong)
+
+        assert_one_line_error(add_to("Nirgends"), "no practice 'Nirgends'")
+        chosen = add_to(str(second.id))
         assert chosen.returncode == 0, chosen.stderr
         assert api.find_practitioner("praxis wahl").practice_id == second.id
     finally:
-        accounts.delete(api.find_practitioner("praxis wahl")) if api.find_practitioner(
-            "praxis wahl"
-        ) else None
+        if api.find_practitioner("praxis wahl"):
+            accounts.delete(api.find_practitioner("praxis wahl"))
         second.delete_instance()
