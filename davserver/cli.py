@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument(
         "--lang", choices=("de", "en"), default="de", help="language of the texts the device shows"
     )
+    profile.add_argument("--device", metavar="LABEL", help="embed a new device password for this device")
 
     cert = command("cert", "create a self-signed certificate and key for trying out TLS")
     cert.add_argument("--host", default="localhost", help="host name the certificate is for")
@@ -208,6 +209,10 @@ def run(args) -> int:
 
         practitioner = _practitioner(args.name)
         password = _read_password(True) if args.password_stdin else None
+        if args.device:
+            from providers import device_passwords
+
+            password = device_passwords.create(practitioner, args.device)[1]
         info = setup_info(practitioner, config.base_url())
         sys.stdout.buffer.write(apple_profile(info, practitioner.practice.name, password, args.lang))
         return 0

@@ -317,3 +317,21 @@ def test_user_add_refuses_weak_passwords_and_ambiguous_practices(live):
         if api.find_practitioner("praxis wahl"):
             accounts.delete(api.find_practitioner("praxis wahl"))
         second.delete_instance()
+
+
+def test_profile_command_embeds_a_new_device_password(live):
+    import plistlib
+    import subprocess
+
+    from tests.test_cli import COMMAND, REPO
+
+    result = subprocess.run(
+        [*COMMAND, "--database", live.db_url, "profile", DEMO_USER, "--device", "iPad Praxis"],
+        capture_output=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    account = plistlib.loads(result.stdout)["PayloadContent"][0]
+    assert propfind(live, account["CalDAVUsername"], account["CalDAVPassword"]).status_code == 207
+    assert "iPad Praxis" in cli("--database", live.db_url, "device", "list", DEMO_USER).stdout
