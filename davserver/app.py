@@ -8,6 +8,7 @@ from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from davserver import reports
+from davserver.access_audit import middleware_entry as access_audit
 from davserver.auth import PracticeAuthenticator, PracticeDomainController
 from davserver.config import ServerConfig
 from davserver.device_form import render_for_view
@@ -92,6 +93,7 @@ def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
             ChangeFeedAPI,  # /api/v1/changes: a practice's API token, not a practitioner's login
             PracticeAuthenticator,
             settings_page(config),  # /settings/: behind the same login; notes device status
+            access_audit(config.auth.audit_days),  # requests per device and hour, by kind
             CalDAVMiddleware,
             RequestResolver,
         ],
@@ -114,6 +116,7 @@ def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
             "trusted_proxy": config.trusted_proxy,
             "feed_retention_days": config.integration.retention_days,
             "webhook": webhook(config),
+            "trusted_proxies": config.trusted_proxies,
         },
     }
     app = WsgiDAVApp(wsgidav_config)

@@ -1,4 +1,5 @@
-"""Practice credentials over HTTP Basic: verification cache, failure throttling, UTF-8 logins.
+"""Logins over HTTP Basic: device passwords and practice passwords, verification cache,
+failure throttling shared through the database (providers.login_throttle), UTF-8 logins.
 
 scrypt costs tens of milliseconds by design; clients send credentials with every request,
 so a verified (user, password, stored hash) triple is cached briefly. The stored hash is
@@ -11,18 +12,21 @@ import base64
 import binascii
 import hashlib
 import logging
-import math
 import secrets
 import threading
 import time
-from collections import deque
+from dataclasses import dataclass
 
 from wsgidav.dc.base_dc import BaseDomainController
 from wsgidav.http_authenticator import HTTPAuthenticator
 
+from davserver.client_address import client_address, parse_networks
 from davserver.config import AuthConfig
-from providers import store
-from providers.models import Practitioner
+from davserver.settings_page import MOUNT as SETTINGS_MOUNT
+from davserver.settings_page.devices import user_agent_family
+from providers import device_passwords, store
+from providers.login_throttle import LoginThrottle
+from providers.models import DevicePassword, Practitioner
 from providers.passwords import hash_password, verify_password
 from providers.practice_api import find_login, login_key, url_key
 
@@ -51,57 +55,35 @@ def decode_basic(header: str) -> tuple[str, str] | None:
     return user, password
 
 
-class Throttle:
-    """Counts recent failures per key; a key over the limit is refused without checking."""
+@dataclass
+class Login:
+    """The outcome of one login: who (and with which device), or how long to wait."""
 
-    def __init__(self, max_failures: int, window: float, lockout: float):
-        self.max_failures, self.window, self.lockout = max_failures, window, lockout
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+    practitioner: Practitioner | None = None
+    device: DevicePassword | None = None
+    retry_after: int = 0
 
-    def retry_after(self, key: str, now: float | None = None) -> int:
-        """Seconds until `key` may try again (0 = allowed)."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            times = self._failures.get(key)
-            if not times:
-                return 0
-            while times and now - times[0] > max(self.window, self.lockout):
-                times.popleft()
-            recent = [t for t in times if now - t <= self.window]
-            if len(recent) < self.max_failures:
-                return 0
-            # Locked for `lockout` after the last failure; then the key may try again (one
-            # more failure re-locks it). Retry-After must hold: never "1" for a whole window.
-            remaining = times[-1] + self.lockout - now
-            return 0 if remaining <= 0 else max(1, math.ceil(remaining))
 
-    def fail(self, key: str, now: float | None = None) -> None:
-        with self._lock:
-            self._failures.setdefault(key, deque(maxlen=self.max_failures * 4)).append(
-                time.monotonic() if now is None else now
-            )
-
-    def clear(self, key: str) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
+def is_settings_path(path: str) -> bool:
+    """The settings page takes the practice password only, never a device's."""
+    return path == SETTINGS_MOUNT or path.startswith(SETTINGS_MOUNT + "/")
 
 
 class PracticeDomainController(BaseDomainController):
-    """wsgidav domain controller over the practitioners table."""
+    """wsgidav domain controller over the practitioners and their device passwords."""
 
     def __init__(self, wsgidav_app, config):
         super().__init__(wsgidav_app, config)
-        self.settings: AuthConfig = config["praxis"]["auth"]
-        self._cache: dict[tuple[str, str, str], float] = {}
+        praxis = config["praxis"]
+        self.settings: AuthConfig = praxis["auth"]
+        self.trusted_proxy: bool = praxis.get("trusted_proxy", False)
+        self.proxies = parse_networks(praxis.get("trusted_proxies", ()))
+        self._cache: dict[tuple, float] = {}
         self._cache_lock = threading.Lock()
-        self._pending: dict[tuple[str, str, str], _PendingCheck] = {}
-        self.user_throttle = Throttle(
+        self._pending: dict[tuple, _PendingCheck] = {}
+        self._device_noted: dict[int, float] = {}
+        self.throttle = LoginThrottle(
             self.settings.max_failures, self.settings.failure_window, self.settings.lockout_seconds
-        )
-        # An address may try several users (a practice behind one NAT): a wider limit.
-        self.address_throttle = Throttle(
-            self.settings.max_failures * 5, self.settings.failure_window, self.settings.lockout_seconds
         )
 
     def __str__(self):
@@ -116,36 +98,89 @@ class PracticeDomainController(BaseDomainController):
     def supports_http_digest_auth(self):
         return False
 
-    def throttled(self, user_name: str, environ: dict) -> int:
-        return max(
-            self.user_throttle.retry_after(url_key(user_name)),
-            self.address_throttle.retry_after(environ.get("REMOTE_ADDR", "")),
-        )
+    def client_address(self, environ: dict) -> str:
+        return client_address(environ, self.trusted_proxy, self.proxies)
 
     def basic_auth_user(self, realm, user_name, password, environ):
-        # "anna maier" and "anna_maier" are one throttle key: spelling does not buy attempts.
-        key = url_key(user_name)
+        """wsgidav's interface: the canonical user name, or None."""
+        login = self.login(user_name, password, environ)
+        return login.practitioner.username if login.practitioner else None
+
+    def login(self, user_name: str, password: str, environ: dict) -> Login:
+        """Check a login, device password first; count failures; never lock a valid device out."""
+        address = environ.setdefault("praxis.client_address", self.client_address(environ))
+        on_page = is_settings_path(environ.get("PATH_INFO", ""))
         # The exact login name is what clients send on every request: one prepared query;
         # the other spellings (URL form, e-mail) only when it finds nothing.
         practitioner = store.practitioner_by_login_key(login_key(user_name)) or find_login(user_name)
-        if practitioner is None:
+        # One counter per account whatever spelling was typed; unknown names count like known ones.
+        account = f"#{practitioner.id}" if practitioner else "?" + url_key(user_name)[:100]
+        usable = practitioner is not None and not practitioner.disabled
+        chars = device_passwords.normalized(password) if usable and not on_page else None
+        found = device_passwords.candidates(practitioner.id, chars) if chars else []
+        if found:
+            # The selector is 50 bits of the password itself: whoever sends a matching one knows
+            # the password's beginning. Checked whatever the throttle says: devices keep working
+            # during an attack, and guessing costs a hash only after guessing the selector.
+            device = found[0]
+            key = ("device", device.id, device.password_hash)
+            if self._verify(key, chars, device.password_hash):
+                self._note_device(device, address, environ)
+                return self._accept(practitioner, environ, device)
+            self.throttle.failed(account, address)
+            return Login()
+        allowed = usable and (on_page or not self.settings.device_passwords_only)
+        key = ("practice", practitioner.login_key, practitioner.password_hash) if allowed else None
+        if key and self._cached(key, password):
+            return self._accept(practitioner, environ)  # verified moments ago: no throttle, no hash
+        wait = self.throttle.retry_after(account, address)
+        if wait:
+            return Login(retry_after=wait)
+        if key and self._verify(key, password, practitioner.password_hash):
+            self.throttle.succeeded(account, address)
+            return self._accept(practitioner, environ)
+        if not key:
             # Pay for a hash anyway: an unknown name must not answer faster than a wrong password.
             verify_password(password, _DUMMY_HASH)
-        elif self._verify(practitioner, password):
-            environ["praxis.viewer"] = practitioner
-            self.user_throttle.clear(key)
-            return practitioner.username
-        self.user_throttle.fail(key)
-        self.address_throttle.fail(environ.get("REMOTE_ADDR", ""))
-        return None
+        self.throttle.failed(account, address)
+        return Login()
 
-    def _verify(self, practitioner: Practitioner, password: str) -> bool:
-        """Cached scrypt check. When the cache entry of a client's credentials expires, its
-        next requests arrive together (a device syncs over several connections): only the
-        first computes the hash, the others wait for its answer instead of each paying
-        16 MiB and tens of milliseconds for the same result."""
+    def _accept(
+        self, practitioner: Practitioner, environ: dict, device: DevicePassword | None = None
+    ) -> Login:
+        environ["praxis.viewer"] = practitioner
+        environ["praxis.device"] = device.id if device else None
+        return Login(practitioner, device)
+
+    def _note_device(self, device: DevicePassword, address: str, environ: dict) -> None:
+        """Last use and address of a device, at most once a minute per process."""
+        now = time.monotonic()
+        with self._cache_lock:
+            if now - self._device_noted.get(device.id, -1e9) < 60:
+                return
+            if len(self._device_noted) > 10_000:
+                self._device_noted.clear()
+            self._device_noted[device.id] = now
+        try:
+            family = user_agent_family(environ.get("HTTP_USER_AGENT"))
+            device_passwords.note_use(device.id, address, family)
+        except Exception:  # noqa: BLE001 - a status row must never fail a sync
+            log.warning("could not record device use", exc_info=True)
+
+    def _cached(self, key: tuple, password: str) -> bool:
+        cache_key = (*key, hashlib.sha256(password.encode("utf-8")).hexdigest())
+        with self._cache_lock:
+            expires = self._cache.get(cache_key)
+        return expires is not None and expires > time.monotonic()
+
+    def _verify(self, key: tuple, password: str, stored: str) -> bool:
+        """Cached scrypt check. `key` holds the stored hash, so a password change or a
+        revoked device takes effect at once. When the cache entry of a client's credentials
+        expires, its next requests arrive together (a device syncs over several
+        connections): only the first computes the hash, the others wait for its answer
+        instead of each paying 16 MiB and tens of milliseconds for the same result."""
         digest = hashlib.sha256(password.encode("utf-8")).hexdigest()
-        cache_key = (practitioner.login_key, digest, practitioner.password_hash)
+        cache_key = (*key, digest)
         now = time.monotonic()
         with self._cache_lock:
             expires = self._cache.get(cache_key)
@@ -160,9 +195,9 @@ class PracticeDomainController(BaseDomainController):
             if pending.ok is not None:
                 return pending.ok
             # The first check failed with an error: check on our own.
-            return verify_password(password, practitioner.password_hash)
+            return verify_password(password, stored)
         try:
-            pending.ok = verify_password(password, practitioner.password_hash)
+            pending.ok = verify_password(password, stored)
             if pending.ok:
                 with self._cache_lock:
                     if len(self._cache) > 10_000:
@@ -221,14 +256,14 @@ class PracticeAuthenticator(HTTPAuthenticator):
             return self.send_basic_auth_response(environ, start_response)
         user_name, password = credentials
         dc: PracticeDomainController = self.domain_controller
-        wait = dc.throttled(user_name, environ)
-        if wait:
-            log.warning("login throttled from %s", environ.get("REMOTE_ADDR", "?"))
-            return self.send_basic_auth_response(environ, start_response, retry_after=wait)
-        canonical = dc.basic_auth_user(dc.settings.realm, user_name, password, environ)
-        if canonical:
+        login = dc.login(user_name, password, environ)
+        address = environ.get("praxis.client_address", "?")
+        if login.retry_after:
+            log.warning("login throttled from %s", address)
+            return self.send_basic_auth_response(environ, start_response, retry_after=login.retry_after)
+        if login.practitioner is not None:
             environ["wsgidav.auth.realm"] = dc.settings.realm
-            environ["wsgidav.auth.user_name"] = canonical
+            environ["wsgidav.auth.user_name"] = login.practitioner.username
             return self.next_app(environ, start_response)
-        log.info("login failed from %s", environ.get("REMOTE_ADDR", "?"))
+        log.info("login failed from %s", address)
         return self.send_basic_auth_response(environ, start_response)

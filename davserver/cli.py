@@ -10,10 +10,11 @@ import getpass
 import os
 import sys
 
-from davserver import changes_command, import_command
+from davserver import changes_command, cli_logins, import_command
 from davserver.config import ConfigError, ServerConfig, find_config, load_config
 from providers import practice_api as api
 from providers.db import DatabaseURLError, open_database, shown_url, sqlite_path
+from providers.device_passwords import DeviceError
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--email")
     add.add_argument("--display-name")
-    add.add_argument("--practice", help="practice name (default: from the configuration)")
+    add.add_argument("--practice", help="practice id, external id or name (needed when there are several)")
     add.add_argument("--password-stdin", action="store_true")
     passwd = user_sub.add_parser("passwd", help="set a practitioner's password")
     _common(passwd, suppress=True)
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     passwd.add_argument("--password-stdin", action="store_true")
     lst = user_sub.add_parser("list", help="list practitioner logins")
     _common(lst, suppress=True)
+    cli_logins.add_commands(command, user_sub, _common)
 
     urls = command("urls", "print what each client needs to be set up")
     urls.add_argument("name")
@@ -99,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument(
         "--lang", choices=("de", "en"), default="de", help="language of the texts the device shows"
     )
+    profile.add_argument("--device", metavar="LABEL", help="embed a new device password for this device")
 
     cert = command("cert", "create a self-signed certificate and key for trying out TLS")
     cert.add_argument("--host", default="localhost", help="host name the certificate is for")
@@ -135,7 +138,9 @@ def _version() -> str:
         return "(not installed)"
 
 
-def _read_password(from_stdin: bool) -> str:
+def _read_password(from_stdin: bool, policy_inputs: list[str | None] | None = None) -> str:
+    """A password from stdin or the terminal; with `policy_inputs` (a login's own name and
+    e-mail) it must pass the password policy."""
     if from_stdin and sys.stdin.isatty():
         password = getpass.getpass("Password: ")  # typed at a terminal: never echoed
     elif from_stdin:
@@ -148,6 +153,12 @@ def _read_password(from_stdin: bool) -> str:
             raise CLIError("passwords do not match")
     if not password:
         raise CLIError("password is empty")
+    if policy_inputs is not None:
+        from providers.passwords import password_problem
+
+        problem = password_problem(password, [i for i in policy_inputs if i])
+        if problem:
+            raise CLIError(problem)
     return password
 
 
@@ -213,6 +224,8 @@ def run(args) -> int:
         return _user(args, config)
     if args.command == "settings":
         return _settings(args)
+    if args.command in cli_logins.COMMANDS:
+        return cli_logins.run(args, _practitioner(args.name))
     if args.command == "grant":
         owner, grantee = _practitioner(args.owner), _practitioner(args.to)
         api.grant_access(owner, grantee, can_write=args.read_write)
@@ -238,6 +251,10 @@ def run(args) -> int:
 
         practitioner = _practitioner(args.name)
         password = _read_password(True) if args.password_stdin else None
+        if args.device:
+            from providers import device_passwords
+
+            password = device_passwords.create(practitioner, args.device)[1]
         info = setup_info(practitioner, config.base_url())
         sys.stdout.buffer.write(apple_profile(info, practitioner.practice.name, password, args.lang))
         return 0
@@ -267,15 +284,21 @@ def _migrate(config: ServerConfig) -> int:
 
 
 def _user(args, config: ServerConfig) -> int:
+    from providers import accounts
+
+    if args.user_command in cli_logins.USER_ACTIONS:
+        return cli_logins.run_user_action(args, _practitioner(args.name))
     if args.user_command == "list":
         from providers.models import Practitioner
 
-        for p in Practitioner.select().order_by(Practitioner.login_key):
-            print(f"{p.username}\t{p.display_name}\t{p.email or '-'}\t{p.practice.name}")
+        for p in Practitioner.select().where(accounts.active()).order_by(Practitioner.login_key):
+            state = "\tdisabled" if p.disabled else ""
+            print(f"{p.username}\t{p.display_name}\t{p.email or '-'}\t{p.practice.name}{state}")
         return 0
     if args.user_command == "add":
-        password = _read_password(args.password_stdin)
-        practice = api.get_or_create_practice(args.practice or config.practice_name)
+        practice = accounts.choose_practice(args.practice)
+        password = _read_password(args.password_stdin, [args.name, args.email, args.display_name])
+        practice = practice or api.get_or_create_practice(config.practice_name)
         p = api.create_practitioner(
             practice, args.name, password, email=args.email, display_name=args.display_name
         )
@@ -289,7 +312,8 @@ def _user(args, config: ServerConfig) -> int:
         return 0
     if args.user_command == "passwd":
         practitioner = _practitioner(args.name)
-        api.set_password(practitioner, _read_password(args.password_stdin))
+        inputs = [practitioner.username, practitioner.email, practitioner.display_name]
+        api.set_password(practitioner, _read_password(args.password_stdin, inputs))
         print(f"password of {practitioner.username!r} changed")
         return 0
     raise CLIError(f"unknown user action {args.user_command!r}")
@@ -397,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         _limit_malloc_arenas()  # before any work: the exec starts the command over
     try:
         return run(args)
-    except (CLIError, ConfigError, DatabaseURLError, api.DataError) as exc:
+    except (CLIError, ConfigError, DatabaseURLError, api.DataError, DeviceError) as exc:
         print(f"praxis-caldav: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

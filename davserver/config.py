@@ -48,6 +48,10 @@ class AuthConfig:
     failure_window: int = 300
     lockout_seconds: int = 300
     realm: str = "praxis-caldav"
+    # Only device passwords log in over CalDAV; the practice password only on the settings page.
+    device_passwords_only: bool = False
+    # Days the access audit (requests per device and hour) is kept.
+    audit_days: int = 90
 
 
 @dataclass
@@ -68,6 +72,8 @@ class ServerConfig:
     public_base_url: str | None = None
     # Honour X-Forwarded-Prefix from a reverse proxy (only when one is in front).
     trusted_proxy: bool = False
+    # With trusted_proxy: proxies whose X-Forwarded-For entries are skipped to find the client.
+    trusted_proxies: list = field(default_factory=lambda: ["127.0.0.1", "::1"])
     practice_name: str = "Praxis"
     timezone: str = "Europe/Vienna"
     max_body_size: int = 1_000_000
@@ -113,6 +119,9 @@ def _typed(key: str, value: Any, default: Any) -> Any:
     if expected is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    elif expected is list:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key}: expected a list of text, got {value!r}")
     elif expected is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{key}: expected a whole number, got {value!r}")
@@ -168,6 +177,12 @@ def validate(config: ServerConfig) -> ServerConfig:
     realm = config.auth.realm
     if not realm or any(c in '"\\' or not c.isprintable() for c in realm):
         raise ConfigError(f"auth.realm: must be printable text without quotes, got {realm!r}")
+    from davserver.client_address import parse_networks
+
+    try:
+        parse_networks(config.trusted_proxies)
+    except ValueError as exc:
+        raise ConfigError(f"trusted_proxies: {exc}") from None
     if config.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError("log_level: must be debug, info, warning or error")
     if config.log_format not in ("text", "json"):

@@ -18,7 +18,15 @@ from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 
 from providers import practitioner_cache
 from providers.db import DatabaseURLError
-from providers.models import ALL_MODELS, ApiToken, SchemaVersion, database_proxy
+from providers.models import (
+    ALL_MODELS,
+    AccessAudit,
+    ApiToken,
+    DevicePassword,
+    LoginCounter,
+    SchemaVersion,
+    database_proxy,
+)
 
 log = logging.getLogger("praxis_caldav.migrations")
 
@@ -52,7 +60,14 @@ def _change_feed(db: pw.Database, migrator: SchemaMigrator) -> None:
     db.create_tables([ApiToken], safe=True)
 
 
-MIGRATIONS: dict[int, Step] = {1: _privacy_policy_columns, 2: _change_feed}
+def _login_tables(db: pw.Database, migrator: SchemaMigrator) -> None:
+    """3 -> 4: device passwords, the login throttle shared by every process, the access audit,
+    and disabled logins."""
+    db.create_tables([DevicePassword, LoginCounter, AccessAudit], safe=True)
+    _add_columns(db, ("practitioner", "disabled", "BOOLEAN NOT NULL DEFAULT FALSE"))
+
+
+MIGRATIONS: dict[int, Step] = {1: _privacy_policy_columns, 2: _change_feed, 3: _login_tables}
 HEAD = 1 + len(MIGRATIONS)
 # ensure_schema's advisory lock: two 32-bit keys, a key space apart from the calendars' locks.
 _SCHEMA_LOCK = (74_602, 1)

@@ -70,6 +70,8 @@ class Practitioner(BaseModel):
     # The admin allows the practitioner to loosen their own privacy settings on the settings
     # page (pseudonymization off, phone on); making them stricter is always allowed.
     may_relax = pw.BooleanField(default=False)
+    # A disabled practitioner cannot log in anywhere; their data stays (user disable/enable).
+    disabled = pw.BooleanField(default=False)
     # Calendar collection properties a device may set (PROPPATCH).
     calendar_displayname = pw.CharField(max_length=200, null=True)
     calendar_color = pw.CharField(max_length=20, null=True)
@@ -231,6 +233,60 @@ class ServerSecret(BaseModel):
     value = pw.CharField(max_length=128)
 
 
+class DevicePassword(BaseModel):
+    """An app password: one device's own CalDAV login, revoked alone when the device is lost.
+
+    Only a scrypt hash is kept. `selector` is the password's first characters: it finds the
+    row to verify without trying every device's hash (it is no secret on its own).
+    """
+
+    practitioner = pw.ForeignKeyField(Practitioner, backref="device_passwords", on_delete="CASCADE")
+    label = pw.CharField(max_length=100)
+    selector = pw.CharField(max_length=16)
+    password_hash = pw.CharField(max_length=255)
+    created_at = pw.DateTimeField(default=utcnow)
+    first_used = pw.DateTimeField(null=True)
+    last_used = pw.DateTimeField(null=True)
+    last_address = pw.CharField(max_length=64, null=True)
+    family = pw.CharField(max_length=40, null=True)
+    revoked_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("practitioner", "selector"), False),)
+
+
+class LoginCounter(BaseModel):
+    """Login state of one throttle key, shared by every server process: failures of an
+    address, of an account from an address, of an account from anywhere, or an address's
+    last success for an account (`ok:` keys). Deleted once `forget_at` has passed."""
+
+    key = pw.CharField(max_length=200, unique=True)
+    failures = pw.IntegerField(default=0)
+    last_at = pw.DateTimeField(default=utcnow)
+    locked_until = pw.DateTimeField(null=True)
+    forget_at = pw.DateTimeField(index=True)
+
+
+class AccessAudit(BaseModel):
+    """One row per practitioner, device (0 = the practice password) and hour of activity:
+    what kind of requests, from which client family and address. Never a patient datum:
+    counts only, no path, no resource name."""
+
+    practitioner = pw.ForeignKeyField(Practitioner, on_delete="CASCADE")
+    device_key = pw.IntegerField(default=0)
+    hour = pw.DateTimeField()
+    family = pw.CharField(max_length=40, default="other")
+    address = pw.CharField(max_length=64, default="")
+    sync = pw.IntegerField(default=0)
+    read = pw.IntegerField(default=0)
+    write = pw.IntegerField(default=0)
+    refused = pw.IntegerField(default=0)
+    objects_written = pw.IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("practitioner", "device_key", "hour"), True), (("hour",), False))
+
+
 ALL_MODELS = [
     SchemaVersion,
     Practice,
@@ -244,4 +300,7 @@ ALL_MODELS = [
     DeviceSeen,
     ApiToken,
     ServerSecret,
+    DevicePassword,
+    LoginCounter,
+    AccessAudit,
 ]

@@ -39,3 +39,23 @@ def verify_password(password: str, stored: str) -> bool:
             dklen=32,
         )
     return hmac.compare_digest(digest, base64.b64decode(digest_b64))
+
+
+MIN_LENGTH = 10
+MIN_STRENGTH = 3  # zxcvbn's score 0-4: 3 = "safely unguessable: moderate protection from offline attack"
+
+
+def password_problem(password: str, user_inputs: list[str] | None = None) -> str | None:
+    """Why a new practice password is refused (one line), or None: at least MIN_LENGTH
+    characters and, by zxcvbn's estimate, not guessable from words, names, dates or the
+    user's own name and e-mail (`user_inputs`)."""
+    if len(password) < MIN_LENGTH:
+        return f"the password must have at least {MIN_LENGTH} characters"
+    from zxcvbn import zxcvbn
+
+    # zxcvbn's matching is quadratic in the length; the first 100 characters decide.
+    result = zxcvbn(password[:100], user_inputs=[i for i in user_inputs or [] if i])
+    if result["score"] < MIN_STRENGTH:
+        advice = result["feedback"].get("warning") or " ".join(result["feedback"].get("suggestions", []))
+        return "the password is too easy to guess" + (f": {advice}" if advice else "")
+    return None

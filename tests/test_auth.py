@@ -18,10 +18,10 @@ import pytest
 import requests
 
 import davserver.auth
-from davserver.auth import PracticeDomainController, Throttle, decode_basic
+from davserver.auth import PracticeDomainController, decode_basic
 from davserver.config import AuthConfig, ServerConfig
 from providers import practice_api as api
-from providers.models import Practice, Practitioner
+from providers.models import LoginCounter, Practice, Practitioner
 from providers.passwords import verify_password
 from tests.conftest import DEMO_PASSWORD, DEMO_USER, start_server
 
@@ -46,6 +46,11 @@ def raw_propfind(live, authorization: str | None, path: str = ANNA) -> requests.
 
 def practice() -> Practice:
     return Practice.get(Practice.external_id == "demo-practice")
+
+
+def check(dc: PracticeDomainController, user: Practitioner, password: str) -> bool:
+    """The domain controller's cached check of a practice password."""
+    return dc._verify(("practice", user.login_key, user.password_hash), password, user.password_hash)
 
 
 def ensure_user(name: str, password: str) -> Practitioner:
@@ -203,12 +208,12 @@ def test_cache_entries_expire_after_cache_seconds(live, monkeypatch):
     monkeypatch.setattr(
         davserver.auth, "verify_password", lambda pw, stored: calls.append(pw) or real(pw, stored)
     )
-    assert dc._verify(user, "pw-ablauf") and len(calls) == 1
+    assert check(dc, user, "pw-ablauf") and len(calls) == 1
     clock[0] += 29
-    assert dc._verify(user, "pw-ablauf") and len(calls) == 1
+    assert check(dc, user, "pw-ablauf") and len(calls) == 1
     clock[0] += 2
-    assert dc._verify(user, "pw-ablauf") and len(calls) == 2  # expired: scrypt again
-    assert not dc._verify(user, "falsch")
+    assert check(dc, user, "pw-ablauf") and len(calls) == 2  # expired: scrypt again
+    assert not check(dc, user, "falsch")
 
 
 def test_concurrent_checks_of_one_login_hash_once(live, monkeypatch):
@@ -229,7 +234,7 @@ def test_concurrent_checks_of_one_login_hash_once(live, monkeypatch):
         calls.clear()
         release.clear()
         with ThreadPoolExecutor(6) as pool:
-            answers = [pool.submit(dc._verify, user, password) for _ in range(6)]
+            answers = [pool.submit(check, dc, user, password) for _ in range(6)]
             time.sleep(0.3)  # all six are in _verify by now; five wait for the first
             release.set()
             assert [a.result(10) for a in answers] == [expected] * 6
@@ -253,9 +258,9 @@ def test_a_failed_check_lets_the_waiting_requests_check_themselves(live, monkeyp
 
     monkeypatch.setattr(davserver.auth, "verify_password", first_fails)
     with ThreadPoolExecutor(2) as pool:
-        first = pool.submit(dc._verify, user, "pw-fehler")
+        first = pool.submit(check, dc, user, "pw-fehler")
         assert started.wait(10)
-        second = pool.submit(dc._verify, user, "pw-fehler")
+        second = pool.submit(check, dc, user, "pw-fehler")
         time.sleep(0.2)
         release.set()
         with pytest.raises(OSError):
@@ -311,6 +316,7 @@ def throttled_server(live, **auth):
 
 @pytest.fixture
 def small_limits(live):
+    LoginCounter.delete().execute()  # failures are shared through the database: start afresh
     server = throttled_server(live, max_failures=3, failure_window=60, lockout_seconds=1)
     yield server
     server.server.stop()
@@ -343,16 +349,3 @@ def test_repeated_failures_from_one_address_get_429(small_limits):
     locked = raw_propfind(small_limits, anna, path="/")
     assert locked.status_code == 429
     assert int(locked.headers["Retry-After"]) >= 1
-
-
-def test_throttle_unit():
-    throttle = Throttle(max_failures=2, window=100, lockout=10)
-    assert throttle.retry_after("k", now=0) == 0
-    throttle.fail("k", now=0.0)
-    throttle.fail("k", now=1.0)
-    assert throttle.retry_after("k", now=2) == 9
-    assert throttle.retry_after("other", now=2) == 0
-    # After the lockout the key may try again, although its failures are still in the window.
-    assert throttle.retry_after("k", now=12) == 0
-    throttle.clear("k")
-    assert throttle.retry_after("k", now=2) == 0

@@ -68,7 +68,7 @@ def cli_db(db_url) -> str:
         "--email",
         "anna@example.org",
         "--password-stdin",
-        stdin="geheim-1\n",
+        stdin="Kiefer-Lampe-47\n",
     )
     assert result.returncode == 0, result.stderr
     assert "anna_maier" in result.stdout
@@ -90,7 +90,9 @@ def check_login(db_url: str, user: str, password: str) -> bool:
 
 def test_user_add_and_list(cli_db):
     # Options after the subcommand work as well as before it.
-    result = cli("user", "add", "--database", cli_db, "jürgen öztürk", "--password-stdin", stdin="pässwört\n")
+    result = cli(
+        "user", "add", "--database", cli_db, "jürgen öztürk", "--password-stdin", stdin="pässwört-Zügel-58\n"
+    )
     assert result.returncode == 0, result.stderr
     assert "jürgen_öztürk" in result.stdout
     listed = cli("user", "list", "--database", cli_db)
@@ -98,16 +100,20 @@ def test_user_add_and_list(cli_db):
     rows = {line.split("\t")[0]: line.split("\t") for line in listed.stdout.splitlines()}
     assert rows[DEMO_USER][2] == "anna@example.org"
     assert rows["jürgen öztürk"][2] == "-"
-    assert check_login(cli_db, "jürgen öztürk", "pässwört")
-    assert check_login(cli_db, DEMO_USER, "geheim-1")
+    assert check_login(cli_db, "jürgen öztürk", "pässwört-Zügel-58")
+    assert check_login(cli_db, DEMO_USER, "Kiefer-Lampe-47")
 
 
 def test_user_passwd(cli_db):
-    result = cli("--database", cli_db, "user", "passwd", "Anna Maier", "--password-stdin", stdin="geheim-2\n")
+    result = cli(
+        "--database", cli_db, "user", "passwd", "Anna Maier", "--password-stdin", stdin="Wolke-Tasse-93\n"
+    )
     assert result.returncode == 0, result.stderr
-    assert check_login(cli_db, DEMO_USER, "geheim-2")
-    assert not check_login(cli_db, DEMO_USER, "geheim-1")
-    back = cli("user", "passwd", DEMO_USER, "--database", cli_db, "--password-stdin", stdin="geheim-1\n")
+    assert check_login(cli_db, DEMO_USER, "Wolke-Tasse-93")
+    assert not check_login(cli_db, DEMO_USER, "Kiefer-Lampe-47")
+    back = cli(
+        "user", "passwd", DEMO_USER, "--database", cli_db, "--password-stdin", stdin="Kiefer-Lampe-47\n"
+    )
     assert back.returncode == 0
 
 
@@ -118,7 +124,7 @@ def test_user_passwd_of_unknown_user(cli_db):
 
 @pytest.mark.parametrize("name", ["anna_maier", "ANNA MAIER"])
 def test_user_add_refuses_names_that_collide(cli_db, name):
-    result = cli("--database", cli_db, "user", "add", name, "--password-stdin", stdin="pw\n")
+    result = cli("--database", cli_db, "user", "add", name, "--password-stdin", stdin="Kiefer-Lampe-47\n")
     assert_one_line_error(result, name)
 
 
@@ -173,17 +179,17 @@ def run_with_terminal(args: list[str], answers: list[str], timeout: float = 20) 
 
 def test_passwords_from_the_prompt(cli_db):
     code, out = run_with_terminal(
-        ["--database", cli_db, "user", "add", "prompt test"], ["tippen-1", "tippen-1"]
+        ["--database", cli_db, "user", "add", "prompt test"], ["Tasten-Hafen-81", "Tasten-Hafen-81"]
     )
     assert code == 0, out
     assert "Password:" in out and "Repeat password:" in out
-    assert "tippen-1" not in out  # not echoed
-    assert check_login(cli_db, "prompt test", "tippen-1")
+    assert "Tasten-Hafen-81" not in out  # not echoed
+    assert check_login(cli_db, "prompt test", "Tasten-Hafen-81")
     code, out = run_with_terminal(
         ["--database", cli_db, "user", "passwd", "prompt test"], ["neu-1", "anders-2"]
     )
     assert code == 1 and "passwords do not match" in out and "Traceback" not in out
-    assert check_login(cli_db, "prompt test", "tippen-1")
+    assert check_login(cli_db, "prompt test", "Tasten-Hafen-81")
 
 
 def test_user_add_with_empty_password_or_bad_email(cli_db):
@@ -200,7 +206,7 @@ def test_user_add_with_empty_password_or_bad_email(cli_db):
             "--email",
             "kein at",
             "--password-stdin",
-            stdin="pw\n",
+            stdin="Kiefer-Lampe-47\n",
         ),
         "e-mail",
     )
@@ -432,7 +438,14 @@ def test_configuration_supplies_the_database(tmp_path):
     config = tmp_path / "wsgidav.yaml"
     config.write_text(f"database: sqlite:///{tmp_path}/from-config.db\n", encoding="utf-8")
     result = cli(
-        "--config", str(config), "user", "add", "konfig", "--password-stdin", stdin="pw\n", cwd=tmp_path
+        "--config",
+        str(config),
+        "user",
+        "add",
+        "konfig",
+        "--password-stdin",
+        stdin="Kiefer-Lampe-47\n",
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "from-config.db").exists()

@@ -8,7 +8,7 @@ import peewee as pw
 import pytest
 from playhouse.migrate import migrate
 
-from providers import demo, migrations
+from providers import demo, device_passwords, migrations
 from providers.db import open_database
 from providers.models import (
     ALL_MODELS,
@@ -24,10 +24,10 @@ from providers.store import current_change
 # Columns and tables each release added after version 1: a version-1 database lacks them.
 ADDED_SINCE_V1 = {
     "practice": ("names_version",),
-    "practitioner": ("may_relax",),
+    "practitioner": ("may_relax", "disabled"),
     "change": ("by_device",),
 }
-TABLES_SINCE_V1 = ("api_token",)
+TABLES_SINCE_V1 = ("api_token", "device_password", "login_counter", "access_audit")
 
 
 def _everything(db: pw.Database) -> dict:
@@ -80,7 +80,9 @@ def test_version_1_with_data_migrates_to_head_unchanged(v1_database, db_url):
     assert {p.names_version for p in Practice.select()} == {0}
     assert {p.may_relax for p in Practitioner.select()} == {False}
     assert {c.by_device for c in Change.select()} == {False}
+    assert {p.disabled for p in Practitioner.select()} == {False}
     assert set(TABLES_SINCE_V1) <= set(db.get_tables()) and ApiToken.select().count() == 0
+    device_passwords.create(Practitioner.select().first(), "after the migration")  # the new tables work
 
 
 def test_steps_run_in_order_in_one_transaction(v1_database, db_url, monkeypatch):

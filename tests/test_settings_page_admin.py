@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from providers import device_passwords
 from providers import practice_api as api
 from providers.models import DeviceSeen, Grant, utcnow
 from tests.conftest import COLLEAGUE, DEMO_PASSWORD, DEMO_USER
@@ -172,9 +173,19 @@ def test_lock_out_sets_a_new_password_shown_once(admin_live):
         live.request("PROPFIND", "/bernd_huber/calendar/", user=COLLEAGUE, headers={"Depth": "0"}).status_code
         == 207
     )
+    _, phone = device_passwords.create(bernd, "Berndes Handy")
+    assert (
+        live.request("PROPFIND", "/", user=COLLEAGUE, password=phone, headers={"Depth": "0"}).status_code
+        == 207
+    )
     response = post_admin(live, {"action": "reset", "practitioner": str(bernd.id)})
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
+    # Lock-out means every device: device passwords too.
+    assert (
+        live.request("PROPFIND", "/", user=COLLEAGUE, password=phone, headers={"Depth": "0"}).status_code
+        == 401
+    )
     new = re.search(r'<code id="new-password"[^>]*>([a-z2-9-]+)</code>', response.text).group(1)
     assert len(new) == 19
     # Every device with the old password is out at once (the credential cache included).

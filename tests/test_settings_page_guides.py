@@ -116,6 +116,8 @@ def test_guide_has_the_troubleshooting_the_practitioners_need(guide, lang):
     assert f"{auth.lockout_seconds // 60} {minutes}" in text
     assert "`_`" in (GUIDES / f"{guide}.{lang}.md").read_text(encoding="utf-8")  # space vs _
     assert t("admin.reset") in text, "a lost device: the admin page's lock-out action by name"
+    # ... and, set up with a device password, revoking just that device on the own page.
+    assert t("apppw") in text and t("apppw.revoke") in text and t("apppw.new") in text
     assert t("nav.admin") in text
     certificate = {"de": "Zertifikat", "en": "ertificate"}[lang]
     assert certificate in text

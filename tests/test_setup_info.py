@@ -93,7 +93,7 @@ def test_profile_command_speaks_the_chosen_language(tmp_path):
             timeout=60,
         )
 
-    assert cli("user", "add", "anna maier", "--password-stdin", stdin="pw\n").returncode == 0
+    assert cli("user", "add", "anna maier", "--password-stdin", stdin="Kiefer-Lampe-47\n").returncode == 0
     german, english = cli("profile", "anna maier"), cli("profile", "anna maier", "--lang", "en")
     assert german.returncode == english.returncode == 0, english.stderr
     assert plistlib.loads(german.stdout)["PayloadDescription"].startswith("Richtet")

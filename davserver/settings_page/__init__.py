@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 
 from davserver.config import ServerConfig
 from davserver.profile_signing import ProfileSigner
-from davserver.settings_page import admin, views, web
+from davserver.settings_page import account, admin, views, web
 from davserver.settings_page.csrf import CsrfTokens
 from davserver.settings_page.devices import DeviceRecorder
 from davserver.settings_page.i18n import LANGUAGES, negotiate
@@ -61,8 +61,9 @@ class SettingsPage:
 
     def _page(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         viewer = environ.get("praxis.viewer")
-        if viewer is None:
-            # Only a request the authenticator let through unauthenticated gets here.
+        if viewer is None or environ.get("praxis.device") is not None:
+            # Only a request the authenticator let through unauthenticated gets here; and a
+            # device password never opens the page (the authenticator does not take one here).
             authenticator = environ["wsgidav.app"].http_authenticator
             return authenticator.send_basic_auth_response(environ, start_response)
         prefix = environ.get("praxis.prefix", "")
@@ -93,6 +94,9 @@ class SettingsPage:
             "": (views.show, views.save),
             "profile.mobileconfig": (views.profile, None),
             "admin": (admin.show, admin.act),
+            "devices": (views.show, account.devices),
+            "password": (views.show, account.change_password),
+            "logout": (account.logout, None),
         }
         if sub not in routes:
             return message(request, 404, "error.not_found")

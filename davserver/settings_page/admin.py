@@ -1,4 +1,5 @@
-"""The practice admin's view: practitioners with device sync status, delegations, lock-out.
+"""The practice admin's view: practitioners with device sync status, delegations, lock-out
+(and, in admin_accounts, adding, disabling, device revocation and privacy policy).
 
 Everything is limited to the admin's own practice: a practitioner id from another practice
 is answered like one that does not exist. Changes go through practice_api.
@@ -8,9 +9,10 @@ from __future__ import annotations
 
 import secrets
 
-from davserver.settings_page import web
+from davserver.settings_page import admin_accounts, web
 from davserver.settings_page.devices import devices_by_practitioner
 from davserver.settings_page.render import Request, message, render
+from providers import device_passwords
 from providers import practice_api as api
 from providers.models import Grant, Practitioner
 
@@ -53,6 +55,7 @@ def admin_page(
         status,
         people=people,
         devices=devices_by_practitioner(ids),
+        device_passwords={pid: device_passwords.devices_of(pid) for pid in ids},
         by_id=by_id,
         grants=[g for g in grants if g.grantee_id in by_id],
         timezone=request.viewer.practice.timezone,
@@ -63,7 +66,8 @@ def admin_page(
 
 def show(request: Request) -> web.Response:
     done = web.query(request.environ).get("done")
-    notices = [request.t(f"admin.{done}.done")] if done in ("grant", "revoke") else []
+    known = ("grant", "revoke", *admin_accounts.ACTIONS)
+    notices = [request.t(f"admin.{done}.done")] if done in known and done != "add" else []
     return admin_page(request, notices=notices)
 
 
@@ -77,7 +81,10 @@ def act(request: Request, fields: dict[str, str]) -> web.Response:
             return message(request, 404, "error.not_found")
         password = new_password()
         api.set_password(person, password)
+        device_passwords.revoke_all(person.id)  # every device: device passwords too
         return render(request, "password.html", person=person, password=password)
+    if action in admin_accounts.ACTIONS:
+        return admin_accounts.act(request, fields, _colleague, new_password)
     if action not in ("grant", "revoke"):
         return message(request, 400, "error.bad_request")
     if action == "grant" and not (fields.get("owner") and fields.get("grantee")):

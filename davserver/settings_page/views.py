@@ -16,6 +16,7 @@ from davserver.settings_page import web
 from davserver.settings_page.devices import devices_by_practitioner
 from davserver.settings_page.render import Request, message, render
 from davserver.setup_info import SetupInfo, apple_profile, setup_info
+from providers import access_audit, device_passwords
 from providers import practice_api as api
 
 log = logging.getLogger("praxis_caldav.settings_page")
@@ -95,6 +96,11 @@ def own_page(request: Request, status: int = 200, notices: list[str] | None = No
         loopback=web.is_loopback(info.base_url),
         directions=DIRECTIONS,
         devices=devices,
+        device_passwords=device_passwords.devices_of(request.viewer.id),
+        audit=access_audit.rows_of(request.viewer, limit=24),
+        device_labels={
+            d.id: d.label for d in device_passwords.devices_of(request.viewer.id, include_revoked=True)
+        },
         notices=notices or [],
         timezone=request.viewer.practice.timezone,
     )
@@ -130,11 +136,12 @@ def save(request: Request, fields: dict[str, str]) -> web.Response:
     return web.redirect(request.url("", saved="1", pseudonymize=changed))
 
 
-def profile(request: Request) -> web.Response:
-    """The Apple configuration profile in the page's language, without the password (the
-    device asks for it), signed when the admin configured a signing certificate."""
+def profile(request: Request, device_password: str | None = None) -> web.Response:
+    """The Apple configuration profile in the page's language, signed when the admin
+    configured a signing certificate; without a password (the device asks for it) unless it
+    is made for a new device with its own device password."""
     info = setup_info(request.viewer, request.base_url)
-    body = apple_profile(info, request.viewer.practice.name, lang=request.lang)
+    body = apple_profile(info, request.viewer.practice.name, device_password, lang=request.lang)
     if request.signer is not None:
         body = request.signer.sign(body)
     filename = request.t("ios.profile_file")

@@ -31,6 +31,7 @@ REASONS = {
     303: "See Other",
     301: "Moved Permanently",
     400: "Bad Request",
+    401: "Unauthorized",
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",

@@ -233,6 +233,12 @@ class Deployment:
     def device(self, username: str = LOGIN, password: str = PASSWORD, **kw) -> Device:
         return Device(self, username, password, **kw)
 
+    def device_password(self, label: str) -> str:
+        """A device password for `label`, as the settings page's "Neues Gerät" makes it."""
+        from providers import device_passwords
+
+        return device_passwords.create(api.find_practitioner(LOGIN), label)[1]
+
 
 @contextlib.contextmanager
 def deploy(kind: str, db_url: str, cert: tuple[str, str] | None = None):

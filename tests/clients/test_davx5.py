@@ -195,7 +195,7 @@ class Davx5:
 @pytest.fixture(scope="module")
 def davx5(deployment):
     urls = deployment.urls()
-    device = deployment.device(urls[USER_NAME], user_agent=UA)
+    device = deployment.device(urls[USER_NAME], deployment.device_password("Pixel"), user_agent=UA)
     yield Davx5(device, urls[DAVX5_BASE])
     device.close()
 

@@ -31,7 +31,9 @@ def account(deployment):
     urls = deployment.urls()
     server, login = urls[IOS_SERVER], urls[USER_NAME]
     assert login == "anna maier" and "anna_maier" not in login
-    device = deployment.device(login, user_agent="iOS/17.4 (21E219) dataaccessd/1.0")
+    device = deployment.device(
+        login, deployment.device_password("iPhone"), user_agent="iOS/17.4 (21E219) dataaccessd/1.0"
+    )
     acc = apple.AppleAccount(device)
     acc.typed = server
     yield acc

@@ -156,7 +156,7 @@ class Thunderbird:
 @pytest.fixture(scope="module")
 def thunderbird(deployment):
     urls = deployment.urls()
-    device = deployment.device(urls[USER_NAME], user_agent=UA)
+    device = deployment.device(urls[USER_NAME], deployment.device_password("Thunderbird"), user_agent=UA)
     yield Thunderbird(device, urls[THUNDERBIRD])
     device.close()
 
