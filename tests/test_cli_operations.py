@@ -11,7 +11,7 @@ import pytest
 
 from tests.test_cli import COMMAND, REPO, assert_one_line_error, cli
 
-VALID_PASSWORD = "geheim-1\n"
+VALID_PASSWORD = "Lindenblüte-Kaffeetasse-7\n"  # passes the password policy (10+ characters, zxcvbn 3)
 
 
 def test_version():
