@@ -116,19 +116,26 @@ def device_request() -> Iterator[DeviceWrites]:
         _device_request.reset(token)
 
 
-def _change(practitioner_id: int, resource_name: str, deleted: bool = False) -> Change:
+def _change(
+    practitioner_id: int, resource_name: str, deleted: bool = False, practice_data: bool = True
+) -> Change:
+    """A change-log row; inside a device's request it is the feed's unless it changed no
+    practice data (`practice_data=False`: an alarm or category edit)."""
     writes = _device_request.get()
-    if writes is not None:
+    by_device = writes is not None and practice_data
+    if by_device:
         writes.count += 1
     return Change(
         practitioner=practitioner_id,
         resource_name=resource_name,
         deleted=deleted,
-        by_device=writes is not None,
+        by_device=by_device,
     )
 
 
-def _log_change(practitioner_id: int, resource_name: str, deleted: bool = False) -> int:
+def _log_change(
+    practitioner_id: int, resource_name: str, deleted: bool = False, practice_data: bool = True
+) -> int:
     """Append to the change log; callers hold a transaction that also carries the change.
 
     On PostgreSQL, sequence values are handed out at insert but become visible at commit, so
@@ -139,7 +146,7 @@ def _log_change(practitioner_id: int, resource_name: str, deleted: bool = False)
     sequence value is drawn after the lock is held (EXPLAIN: nextval is projected above the
     lock's Result node) and the write needs no round trip of its own for it.
     """
-    row = _change(practitioner_id, resource_name, deleted)
+    row = _change(practitioner_id, resource_name, deleted, practice_data)
     if isinstance(database_proxy.obj, pw.PostgresqlDatabase):
         return _insert(row, advisory_lock=practitioner_id)
     return _insert(row)
@@ -751,11 +758,13 @@ def update_appointment(
     if uid is not None:
         values["uid"] = uid
     name = resource_name or appointment.resource_name
+    # Whether the practice software's feed hears of it (a device's alarm-only edit: no).
+    practice_data = _device_request.get() is None or _practice_data_differs(appointment, fields, patient)
     with database_proxy.atomic():
         if name != appointment.resource_name:
             _log_change(appointment.practitioner_id, appointment.resource_name, deleted=True)
             values["resource_name"] = name
-        change_id = _log_change(appointment.practitioner_id, name)
+        change_id = _log_change(appointment.practitioner_id, name, practice_data=practice_data)
         query = Appointment.update(revision=change_id, **values).where(Appointment.id == appointment.id)
         if expected_revision is not None:
             query = query.where(Appointment.revision == expected_revision)
@@ -803,6 +812,15 @@ def park_appointment(appointment: Appointment) -> None:
     Appointment.update(resource_name=parked).where(Appointment.id == appointment.id).execute()
 
 
+def _practice_data_differs(appointment: Appointment, fields: AppointmentFields, patient) -> bool:
+    """Whether a device's update changes practice data, not only what the device keeps for
+    itself (alarms, categories, X- properties); `patient=False` keeps the stored link."""
+    if (fields.location_text or None) != (appointment.location_text or None):
+        return True
+    patient_id = appointment.patient_id if patient is False else (patient.id if patient else None)
+    return _differs(appointment, fields, patient_id, appointment.practitioner_id)
+
+
 def appointment_differs(
     appointment: Appointment,
     fields: AppointmentFields,
@@ -813,6 +831,16 @@ def appointment_differs(
     """Whether storing `fields` would change anything (keeps re-imports from moving sync tokens).
 
     `overrides`: the stored overrides when the caller has read them already (else one query)."""
+    return _differs(appointment, fields, patient.id if patient else None, practitioner.id, overrides)
+
+
+def _differs(
+    appointment: Appointment,
+    fields: AppointmentFields,
+    patient_id: int | None,
+    practitioner_id: int,
+    overrides: Sequence[AppointmentOverride] | None = None,
+) -> bool:
     current = {
         "start_local": appointment.start_local,
         "end_local": appointment.end_local,
@@ -840,8 +868,8 @@ def appointment_differs(
         "rrule": fields.rrule or None,
         "exdates": _iso_list(fields.exdates),
         "rdates": _iso_list(fields.rdates),
-        "patient": patient.id if patient else None,
-        "practitioner": practitioner.id,
+        "patient": patient_id,
+        "practitioner": practitioner_id,
     }
     if current != wanted:
         return True

@@ -147,3 +147,21 @@ def test_http_feed_with_an_api_token(live, device_changes):
 def test_unknown_practice_is_one_line(live):
     for args in (("changes", "--practice", "nope"), ("api-token", "add", "--practice", "nope")):
         assert_one_line_error(cli("--database", live.db_url, *args), "--practice", "nope")
+
+
+def test_an_alarm_only_edit_is_not_in_the_feed(live, device_changes):
+    """The issue: alarm changes are the device's own; a move still is the practice's.
+    Last in this module: it moves the device's appointment."""
+    last = str(device_changes[-1]["cursor"])
+    moved = {"start": "20310703T120000", "end": "20310703T130000"}
+    alarm = "BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT15M\r\nDESCRIPTION:x\r\nEND:VALARM"
+    owner = Practitioner.get(Practitioner.username == USER).id
+    before = store.current_change(owner)
+    subject = Appointment.get(Appointment.external_id == "f-dev1").subject  # as fed back above
+    assert put(live, "dev1.ics", event("dev1", summary=subject, extra=alarm, **moved)) == 204
+    assert store.current_change(owner) > before  # devices see the new alarm
+    assert feed(live.db_url, "--since", last) == []
+    later = {"start": "20310704T120000", "end": "20310704T130000"}
+    assert put(live, "dev1.ics", event("dev1", summary=subject, extra=alarm, **later)) == 204
+    (entry,) = feed(live.db_url, "--since", last)
+    assert entry["kind"] == "changed" and entry["appointment"]["start"] == "2031-07-04T12:00:00"
