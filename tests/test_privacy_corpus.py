@@ -14,8 +14,8 @@ import pytest
 from davserver.app import policy_for
 from davserver.config import ServerConfig
 from davserver.render import RenderPolicy, render_appointment
+from providers import opaque_names, store
 from providers import practice_api as api
-from providers import store
 from tests import privacy_corpus as corpus
 from tests.conftest import start_server
 from tests.leak_scanner import LeakScanner
@@ -246,7 +246,7 @@ def test_a_pseudonymized_device_edit_keeps_what_it_never_saw(session):
     alarms only: the real subject, notes and location stay, and the alarm shows the summary."""
     live, _, owner, _ = session
     auth = {"user": owner.username, "password": PASSWORD}
-    href = calendar_path(owner) + "corpus-1.ics"
+    href = calendar_path(owner) + opaque_names.shown_name(owner.id, "corpus-1.ics")  # its opaque name
     before = _loaded(owner, "corpus-1.ics")
     response = live.request("GET", href, **auth)
     cal = icalendar.Calendar.from_ical(response.content)
