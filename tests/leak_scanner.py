@@ -216,9 +216,12 @@ class LeakScanner:
         return middleware
 
     @contextlib.contextmanager
-    def debug_log(self) -> Iterator[None]:
-        """Record every log line at debug level (records below the root level never exist)."""
+    def debug_log(self, only: Callable[[logging.LogRecord], bool] | None = None) -> Iterator[None]:
+        """Record every log line at debug level (records below the root level never exist),
+        or those ``only`` accepts."""
         handler = self.log_handler()
+        if only is not None:
+            handler.addFilter(only)
         root = logging.getLogger()
         old_level = root.level
         root.addHandler(handler)

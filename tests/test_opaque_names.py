@@ -7,7 +7,6 @@ the same row through them. Real server, SQLite and PostgreSQL, under the leak sc
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 from collections.abc import Iterator
@@ -87,15 +86,14 @@ def team(db_url) -> Iterator[_Team]:
     holder: list[_Team] = []
 
     def wrap(app):
-        scanned = scanner.wsgi(app)
-        return lambda environ, start: (scanned if holder[0].scanning else app)(environ, start)
+        recorded = scanner.wsgi(app)
+        return lambda environ, start: (recorded if holder[0].scanning else app)(environ, start)
 
-    # The server's log at debug level while scanning (not the test client's own log).
-    handler = scanner.log_handler()
-    handler.addFilter(
-        lambda record: bool(holder) and holder[0].scanning and not record.name.startswith("urllib3")
-    )
-    with _root_log(handler):
+    def scanned(record: logging.LogRecord) -> bool:
+        """The server's log while scanning (not the test client's own log)."""
+        return bool(holder) and holder[0].scanning and not record.name.startswith("urllib3")
+
+    with scanner.debug_log(only=scanned):
         live = start_server(db_url, ServerConfig(), load_demo=False, wrap=wrap)
         owner = new_practitioner("opaque")
         reader = api.create_practitioner(owner.practice, f"opaque reader {owner.id}", PASSWORD)
@@ -107,18 +105,6 @@ def team(db_url) -> Iterator[_Team]:
             yield holder[0]
         finally:
             live.server.stop()
-
-
-@contextlib.contextmanager
-def _root_log(handler: logging.Handler) -> Iterator[None]:
-    root, level = logging.getLogger(), logging.getLogger().level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
-        yield
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
 
 
 def _hrefs(body: bytes) -> list[str]:
