@@ -7,7 +7,8 @@ upload maps onto exactly the row as it is now (no practice-side edit since, noth
 normalised away) the upload is that row's faithful iCalendar form, and it is served as sent:
 PUT can then answer with the ETag (RFC 4791 §5.3.4) and the device's next sync finds nothing
 new. Otherwise, and whenever the view could hide something (a patient linked, a pseudonymized
-or delegated view, a phone-like number the view would mask), the one renderer renders the row as always.
+or delegated view, a phone-like number the view would mask), the one renderer renders the
+row as always.
 """
 
 from __future__ import annotations
