@@ -60,10 +60,11 @@ _PHONE_WINDOW = 7
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
 _CARET = re.compile(r"\^([n'^])")
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{12,}={0,2}")
-# A run of 32 or more lowercase hex digits standing on its own is a server-made identifier
-# (object names, opaque names and UIDs), never base64 of text: decoded as base64, its random
-# bytes would spell two-letter names ("Wu", "Zoë") now and then.
-_HEX_ID = re.compile(r"(?<![A-Za-z0-9+])(?:[0-9a-f]{32})+(?![A-Za-z0-9+/=])")
+# A run of lowercase hex digits standing on its own is a server-made identifier (object
+# names, opaque names and UIDs, or a piece of one that iCalendar folding cut), never base64
+# of text: decoded as base64, its random bytes would spell two-letter names ("Wu", "Zoë")
+# now and then.
+_HEX_ID = re.compile(r"(?<![A-Za-z0-9+])[0-9a-f]{12,}(?![A-Za-z0-9+/=])")
 _SPACELESS = re.compile(
     r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]"
 )
