@@ -63,13 +63,14 @@ class RenderPolicy:
     names_version: int = 0
     names: PracticeNames | None = field(default=None, compare=False, hash=False, repr=False)
     # A delegate's view (not the owner's): object names and UIDs are opaque even in clear.
-    delegated: bool = False
+    delegated: bool = field(default=False, compare=False)
+    # Whether names and UIDs are shown opaque (providers/opaque_names.py): in every view but
+    # the owner's clear one. What decides the rendering is this, not who views: a
+    # pseudonymized delegate shares the owner's pseudonymized renderings.
+    opaque_names: bool = field(init=False)
 
-    @property
-    def opaque_names(self) -> bool:
-        """Whether names and UIDs are shown opaque (providers/opaque_names.py): in every
-        view but the owner's clear one."""
-        return self.pseudonymize or self.delegated
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "opaque_names", self.pseudonymize or self.delegated)
 
     @property
     def tag(self) -> str:
