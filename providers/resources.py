@@ -329,7 +329,7 @@ class CalendarObject(_LiveProps, DAVNonCollection):
         self._appointment = appointment
         self._data: bytes | None = None
         # The name as stored (the path's last segment is the name as this view shows it).
-        row = member or appointment
+        row = member if member is not None else appointment
         self.stored_name = row.resource_name if row is not None else calendar.stored_name(self.name)
 
     @property
