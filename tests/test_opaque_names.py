@@ -299,3 +299,16 @@ def test_opaque_names_and_uids_round_trip_and_depend_on_the_owner(team):
     # A name no view was shown maps to a server-made one, the same every time.
     made = opaque_names.stored_name(team.owner.id, "foo.ics")
     assert opaque_names.is_textless_name(made) and made == opaque_names.stored_name(team.owner.id, "foo.ics")
+
+
+def test_the_access_log_writes_only_textless_object_names():
+    from davserver.middleware import loggable_path
+
+    uuid_name = "3F2504E0-4F89-11D3-9A0C-0305E82C3301.ics"
+    for name, logged in [
+        ("Maria-Muster-Kontrolle.ics", "<name>"),
+        ("0123456789abcdef0123456789abcdef.ics", "0123456789abcdef0123456789abcdef.ics"),
+        (uuid_name, uuid_name),
+        ("ab" * 48 + ".ics", "<name>"),  # token-shaped: a device could choose that shape too
+    ]:
+        assert loggable_path(f"/anna_maier/calendar/{name}") == f"/anna_maier/calendar/{logged}"
