@@ -18,6 +18,7 @@ from lxml import etree
 
 from davserver import methods
 from davserver.config import ServerConfig
+from davserver.middleware import loggable_path
 from davserver.reports import fragments, sync_collection
 from providers import opaque_names, store
 from providers import practice_api as api
@@ -302,8 +303,6 @@ def test_opaque_names_and_uids_round_trip_and_depend_on_the_owner(team):
 
 
 def test_the_access_log_writes_only_textless_object_names():
-    from davserver.middleware import loggable_path
-
     uuid_name = "3F2504E0-4F89-11D3-9A0C-0305E82C3301.ics"
     for name, logged in [
         ("Maria-Muster-Kontrolle.ics", "<name>"),
