@@ -36,12 +36,14 @@ def policy_for(owner: Practitioner, viewer: Practitioner) -> RenderPolicy:
     the practice's patient names (the practice row is cached with the practitioner)."""
     policy = RenderPolicy(owner.pseudonymize, owner.include_phone)
     if viewer.id != owner.id:
-        policy = policy.stricter(RenderPolicy(viewer.pseudonymize, viewer.include_phone))
+        policy = policy.stricter(RenderPolicy(viewer.pseudonymize, viewer.include_phone, delegated=True))
     if not policy.pseudonymize:
         return policy
     practice = owner.practice
     names = practice_matcher(practice.id, practice.names_version)
-    return RenderPolicy(policy.pseudonymize, policy.include_phone, practice.names_version, names)
+    return RenderPolicy(
+        policy.pseudonymize, policy.include_phone, practice.names_version, names, delegated=policy.delegated
+    )
 
 
 def calendar_timezone_ical(tzid: str) -> str:

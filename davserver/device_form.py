@@ -7,7 +7,8 @@ upload maps onto exactly the row as it is now (no practice-side edit since, noth
 normalised away) the upload is that row's faithful iCalendar form, and it is served as sent:
 PUT can then answer with the ETag (RFC 4791 §5.3.4) and the device's next sync finds nothing
 new. Otherwise, and whenever the view could hide something (a patient linked, a pseudonymized
-view, a phone-like number the view would mask), the one renderer renders the row as always.
+or delegated view, a phone-like number the view would mask), the one renderer renders the
+row as always.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ def render_for_view(appointment: Appointment, policy: render.RenderPolicy) -> by
 def as_uploaded(appointment: Appointment, policy: render.RenderPolicy) -> bytes | None:
     """The device's last upload (CRLF line ends) if it says exactly what the row says, else None."""
     text = appointment.device_ical
-    if not text or appointment.patient_id is not None or policy.pseudonymize:
-        return None
+    if not text or appointment.patient_id is not None or policy.opaque_names:
+        return None  # the upload holds its name-bearing UID, which such a view must not see
     mapped = _mapped(text)
     if mapped is None or mapped != (appointment.uid, *_row_state(appointment)):
         return None
@@ -97,7 +98,10 @@ _TZID_PARAM = re.compile(r";TZID=(\"[^\"]*\"|[^;:]*)", re.IGNORECASE)
 def _stored_as_written(obj: ical_parse.DeviceObject, fields: AppointmentFields) -> bool:
     """Whether mapping kept the upload's own spelling: its texts as written (not trimmed,
     cut or normalised) and only the IANA zone names we store (a Windows or custom TZID is
-    served as the IANA zone it was mapped to)."""
+    served as the IANA zone it was mapped to). Not an upload whose opaque UID was mapped
+    back to the stored one (put.py): served as sent, it would show the opaque UID."""
+    if any(str(c.get("UID")) != obj.uid for c in (obj.master, *obj.overrides) if c is not None):
+        return False
     texts = [
         (fields.subject, obj.master.get("SUMMARY")),
         (fields.notes, obj.master.get("DESCRIPTION")),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import re
 import time
 
 from wsgidav.mw.base_mw import BaseMiddleware
@@ -14,18 +13,18 @@ from davserver.http import CalDAVError, request_xml, respond, respond_error
 from davserver.methods import propfind
 from davserver.methods.conditions import refuse_readonly_proppatch
 from providers import practice_api as api
+from providers.opaque_names import is_textless_name
 
 access_log = logging.getLogger("praxis_caldav.access")
-# Object names the server makes (practice_api.create_appointment): safe to log.
-_SERVER_MADE_NAME = re.compile(r"[0-9a-f]{32}\.ics")
 log = logging.getLogger("praxis_caldav")
 
 
 def loggable_path(path: str) -> str:
     """The path for the access log: an object name a device chose (it may name a patient,
-    "Maria-Muster-Kontrolle.ics") is written as "<name>"; server-made names as they are."""
+    "Maria-Muster-Kontrolle.ics") is written as "<name>"; server-made and UUID names as they
+    are (opaque_names.is_textless_name)."""
     parts = path.split("/")
-    if len(parts) > 3 and parts[3] and not _SERVER_MADE_NAME.fullmatch(parts[3]):
+    if len(parts) > 3 and parts[3] and not is_textless_name(parts[3]):
         parts[3:] = ["<name>"]
     return "/".join(parts)
 

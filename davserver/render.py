@@ -36,7 +36,7 @@ from davserver.masking import (
 )
 from davserver.pseudonym import pseudonym
 from davserver.vtimezone import vtimezone
-from providers import store
+from providers import opaque_names, store
 from providers.models import Appointment, AppointmentOverride
 
 PRODID = "-//praxis-caldav//praxis-caldav 0.1//EN"
@@ -62,11 +62,21 @@ class RenderPolicy:
     # row's revision; rows whose masking changes get a new revision when a name changes).
     names_version: int = 0
     names: PracticeNames | None = field(default=None, compare=False, hash=False, repr=False)
+    # A delegate's view (not the owner's): object names and UIDs are opaque even in clear.
+    delegated: bool = field(default=False, compare=False)
+    # Whether names and UIDs are shown opaque (providers/opaque_names.py): in every view but
+    # the owner's clear one. What decides the rendering is this, not who views: a
+    # pseudonymized delegate shares the owner's pseudonymized renderings.
+    opaque_names: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "opaque_names", self.pseudonymize or self.delegated)
 
     @property
     def tag(self) -> str:
         mode = "p" if self.pseudonymize else "c"
-        return f"{mode}{'t' if self.include_phone else 'n'}{RENDER_GENERATION}"
+        opaque = "o" if self.opaque_names else ""
+        return f"{mode}{'t' if self.include_phone else 'n'}{opaque}{RENDER_GENERATION}"
 
     @property
     def etag_suffix(self) -> str:
@@ -82,6 +92,7 @@ class RenderPolicy:
             self.include_phone and other.include_phone,
             self.names_version,
             self.names,
+            self.delegated or other.delegated,
         )
 
 
@@ -213,6 +224,8 @@ def _base_event(
     for name, value in device.property_items(recursive=False):
         if name in ("BEGIN", "END") or name in MODEL_PROPERTIES:
             continue
+        if name == "RELATED-TO" and policy.opaque_names:
+            value = icalendar.vText(shown_uid(appointment, str(value), policy))
         kept = phone_free(value) if mask_phones else value
         if kept is not None:
             event.add(name, kept, encode=False)
@@ -231,9 +244,13 @@ def _add_alarms(event: icalendar.Event, device: icalendar.Event | None, appointm
         event.add_component(alarm)
 
 
-# Values whose digits are dates, times or durations, never phone numbers.
-def _stamp(event: icalendar.Event, appointment: Appointment) -> None:
-    event.add("uid", appointment.uid)
+def shown_uid(appointment: Appointment, uid: str, policy: RenderPolicy) -> str:
+    """A UID of the owner's calendar as this view shows it (opaque but in the owner's clear view)."""
+    return opaque_names.shown_uid(appointment.practitioner_id, uid) if policy.opaque_names else uid
+
+
+def _stamp(event: icalendar.Event, appointment: Appointment, policy: RenderPolicy) -> None:
+    event.add("uid", shown_uid(appointment, appointment.uid, policy))
     modified = appointment.modified_at.replace(tzinfo=dt.UTC)
     event.add("dtstamp", modified)
     event.add("last-modified", modified)
@@ -252,7 +269,7 @@ def render_appointment(appointment: Appointment, policy: RenderPolicy) -> bytes:
 
     master_device = device_events.get(None)
     master = _base_event(master_device, appointment, policy, mask_phones_in_extras)
-    _stamp(master, appointment)
+    _stamp(master, appointment, policy)
     all_day = appointment.all_day
     _add_instance_properties(
         master,
@@ -329,7 +346,7 @@ def _render_override(
     mask_phones: bool,
 ) -> icalendar.Event:
     event = _base_event(device, appointment, policy, mask_phones)
-    _stamp(event, appointment)
+    _stamp(event, appointment, policy)
     event.add("recurrence-id", _time_value(override.recurrence_id, appointment.tzid, appointment.all_day))
     subject = override.subject if override.subject is not None else appointment.subject
     _add_instance_properties(

@@ -21,7 +21,7 @@ from urllib.parse import quote
 from wsgidav.dav_error import HTTP_CONFLICT, HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 
-from providers import properties, served_data, store, validation
+from providers import opaque_names, properties, served_data, store, validation
 from providers.models import Appointment, Practitioner
 from providers.practice_api import update_practitioner, url_segment
 from providers.properties import CALENDAR, OBJECT, PRINCIPAL, ROOT
@@ -44,7 +44,8 @@ class ServiceSettings:
     timezone_ical: str = ""
     # Rendering is protocol work (davserver); it is handed in so providers never import it.
     renderer: Callable[[Appointment, Any], bytes] | None = None
-    # The policy must be hashable (render cache key) and have a short `tag` (sync tokens).
+    # The policy must be hashable (render cache key), have a short `tag` (sync tokens) and
+    # say whether the view shows names and UIDs opaque (`opaque_names`, see opaque_names.py).
     policy_factory: Callable[[Practitioner, Practitioner], Any] | None = None
     etag_factory: Callable[[int, Any], str] | None = None
     render_cache: RenderCache = field(default_factory=RenderCache)
@@ -162,6 +163,8 @@ class CalendarCollection(_LiveProps, DAVCollection):
         self._can_write = can_write
         self.settings: ServiceSettings = self.provider.settings
         self.policy = self.settings.policy_factory(owner, viewer)
+        # Every view but the owner's clear one: object names and UIDs are opaque.
+        self.opaque: bool = self.policy.opaque_names
         self._token: int | None = None
 
     # Identity and properties ---------------------------------------------------
@@ -259,26 +262,41 @@ class CalendarCollection(_LiveProps, DAVCollection):
         return None
 
     # Members ----------------------------------------------------------------------
+    def shown_name(self, name: str) -> str:
+        """A stored object name as this view shows it."""
+        return opaque_names.shown_name(self.owner.id, name) if self.opaque else name
+
+    def stored_name(self, name: str) -> str:
+        """The stored object name a request of this view means."""
+        return opaque_names.stored_name(self.owner.id, name) if self.opaque else name
+
+    def stored_uid(self, uid: str) -> str:
+        """The stored UID an upload of this view means."""
+        return opaque_names.stored_uid(self.owner.id, uid) if self.opaque else uid
+
+    def member_path(self, name: str) -> str:
+        """The path of the member stored as `name`, as this view shows it."""
+        return f"{self.path.rstrip('/')}/{self.shown_name(name)}"
+
     def get_member_names(self):
-        return [m.resource_name for m in store.list_members(self.owner.id, self.settings.serve_cancelled)]
+        members = store.list_members(self.owner.id, self.settings.serve_cancelled)
+        return [self.shown_name(m.resource_name) for m in members]
 
     def get_member_list(self):
         """One query for all members (wsgidav would look each up by name)."""
         return [
-            CalendarObject(f"{self.path.rstrip('/')}/{m.resource_name}", self.environ, self, member=m)
+            CalendarObject(self.member_path(m.resource_name), self.environ, self, member=m)
             for m in store.list_members(self.owner.id, self.settings.serve_cancelled)
         ]
 
     def get_member(self, name):
-        appt = store.load_one(self.owner.id, name, self.settings.serve_cancelled)
+        appt = store.load_one(self.owner.id, self.stored_name(name), self.settings.serve_cancelled)
         if appt is None:
             return None
         return self.object_for(appt)
 
     def object_for(self, appt: Appointment) -> CalendarObject:
-        return CalendarObject(
-            f"{self.path.rstrip('/')}/{appt.resource_name}", self.environ, self, appointment=appt
-        )
+        return CalendarObject(self.member_path(appt.resource_name), self.environ, self, appointment=appt)
 
     def render(self, appt: Appointment) -> bytes:
         """Rendered iCalendar, cached by (row, revision, policy): a revision never changes content."""
@@ -310,6 +328,9 @@ class CalendarObject(_LiveProps, DAVNonCollection):
         self._member = member
         self._appointment = appointment
         self._data: bytes | None = None
+        # The name as stored (the path's last segment is the name as this view shows it).
+        row = member if member is not None else appointment
+        self.stored_name = row.resource_name if row is not None else calendar.stored_name(self.name)
 
     @property
     def revision(self) -> int:
@@ -319,7 +340,7 @@ class CalendarObject(_LiveProps, DAVNonCollection):
     def appointment(self) -> Appointment:
         if self._appointment is None:
             self._appointment = store.load_one(
-                self.calendar.owner.id, self.name, self.calendar.settings.serve_cancelled
+                self.calendar.owner.id, self.stored_name, self.calendar.settings.serve_cancelled
             )
             if self._appointment is None:
                 raise DAVError(HTTP_NOT_FOUND)

@@ -60,6 +60,11 @@ _PHONE_WINDOW = 7
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue"})
 _CARET = re.compile(r"\^([n'^])")
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{12,}={0,2}")
+# A run of lowercase hex digits standing on its own is a server-made identifier (object
+# names, opaque names and UIDs, or a piece of one that iCalendar folding cut), never base64
+# of text: decoded as base64, its random bytes would spell two-letter names ("Wu", "Zoë")
+# now and then.
+_HEX_ID = re.compile(r"(?<![A-Za-z0-9+])[0-9a-f]{12,}(?![A-Za-z0-9+/=])")
 _SPACELESS = re.compile(
     r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]"
 )
@@ -84,7 +89,7 @@ def _fold(text: str) -> str:
 def _base64_texts(text: str) -> list[str]:
     """Text hidden in base64 runs (an ATTACH, a data: URL), decoded as UTF-8."""
     found = []
-    for run in _BASE64_RUN.findall(text):
+    for run in _BASE64_RUN.findall(_HEX_ID.sub(" ", text)):
         padded = run + "=" * (-len(run) % 4)
         try:
             found.append(base64.b64decode(padded, validate=True).decode("utf-8", "replace"))
@@ -212,9 +217,12 @@ class LeakScanner:
         return middleware
 
     @contextlib.contextmanager
-    def debug_log(self) -> Iterator[None]:
-        """Record every log line at debug level (records below the root level never exist)."""
+    def debug_log(self, only: Callable[[logging.LogRecord], bool] | None = None) -> Iterator[None]:
+        """Record every log line at debug level (records below the root level never exist),
+        or those ``only`` accepts."""
         handler = self.log_handler()
+        if only is not None:
+            handler.addFilter(only)
         root = logging.getLogger()
         old_level = root.level
         root.addHandler(handler)

@@ -41,6 +41,8 @@ PATIENTS = [
 ]
 
 HOME_ADDRESS = "Quellenstraße 88/14"
+# Appointment 1 as a device named it (issue 15, 6): its name and UID spell a patient.
+DEVICE_NAMED = ("Maria-Muster-Kontrolle.ics", "kontrolle-maria-muster-2026@example")
 LANDLINE = "57913"
 
 SECRETS = sorted(
@@ -128,7 +130,7 @@ def build(practitioner, practice) -> list:
     rows = []
     for i, (patient, subject, notes, location) in enumerate(APPOINTMENTS):
         begin = start + dt.timedelta(days=i // 4, hours=i % 4)
-        uid = f"corpus-{i}"
+        name, uid = DEVICE_NAMED if i == 1 else (f"corpus-{i}.ics", f"corpus-{i}")
         device = None
         if i % 2 == 0:
             device = (
@@ -151,7 +153,7 @@ def build(practitioner, practice) -> list:
                 fields,
                 patient=patients[patient] if patient is not None else None,
                 uid=uid,
-                resource_name=f"{uid}.ics",
+                resource_name=name,
             )
         )
     return rows

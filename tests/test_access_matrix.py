@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import pytest
 from lxml import etree
 
+from providers import opaque_names
 from providers import practice_api as api
 from providers.models import (
     Appointment,
@@ -255,7 +256,10 @@ class World:
         base = place.path.format(me=self.me(actor))
         if not resource.event:
             return base
-        return base + (name or self.event_name(place))
+        name = name or self.event_name(place)
+        if "/shared-" in place.path:  # a delegated view names others' objects opaquely
+            name = opaque_names.shown_name(self.ids[place.owner], name)
+        return base + name
 
     def event_name(self, place: Place) -> str:
         return self.events[place.owner][0] if place.owner else "nichts.ics"

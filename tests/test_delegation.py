@@ -328,7 +328,11 @@ def test_rw_delegate_uid_scope_is_the_owner_calendar(team):
     assert own.status_code == 201
     there = live.request("PUT", AS_WRITER + "theirs.ics", _event("shared-uid@x"), user=WRITER, headers=ICAL)
     assert there.status_code == 201
-    assert store.find_by_uid(anna.id, "shared-uid@x").resource_name == "theirs.ics"
+    # A delegate's new object gets a server-made name (opaque_names.py), given as Location.
+    stored = store.find_by_uid(anna.id, "shared-uid@x").resource_name
+    assert re.fullmatch(r"[0-9a-f]{32}\.ics", stored)
+    assert there.headers["Location"].endswith(AS_WRITER + stored)
+    assert live.request("GET", AS_WRITER + "theirs.ics", user=WRITER).status_code == 200
 
 
 def _event(uid: str) -> str:

@@ -3,6 +3,7 @@ on clean protocol traffic (else nobody will keep it switched on)."""
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Iterator
 
@@ -248,3 +249,16 @@ def test_names_are_found_in_every_script_and_encoding(secrets, data) -> None:
     scanner = LeakScanner(secrets)
     scanner.record(data, "test")
     assert scanner.leaks() == ["secret #1 (name " + secrets[0][0] + "***) in test"]
+
+
+def test_server_made_hex_identifiers_are_not_read_as_base64() -> None:
+    """An object name or opaque UID in hex is random bytes as base64 (this one spells "zo"
+    there); base64 text around or beside hex is still decoded."""
+    name = "b8bcc9c620f6068ff3d4c6fabdf5ee1ab367092edce276706458a5f2f22f681c"
+    scanner = LeakScanner(["Zoë", "Wu"])
+    folded = f"UID:{name[:40]}\r\n {name[40:]}@praxis-caldav"  # a piece shorter than 32
+    scanner.record(f"<D:href>/a/calendar/{name}.ics</D:href>{folded}", "hex")
+    assert scanner.leaks() == []
+    hidden = base64.b64encode(b"Termin Zoe Wu").decode()
+    scanner.record(f"ATTACH:{hidden}{name[:32]}\r\nX-DATA:{name[:32]}{hidden}", "beside")
+    assert scanner.leaks() == ["secret #1 (name Z***) in beside", "secret #2 (name W***) in beside"]

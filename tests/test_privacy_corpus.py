@@ -14,8 +14,8 @@ import pytest
 from davserver.app import policy_for
 from davserver.config import ServerConfig
 from davserver.render import RenderPolicy, render_appointment
+from providers import opaque_names, store
 from providers import practice_api as api
-from providers import store
 from tests import privacy_corpus as corpus
 from tests.conftest import start_server
 from tests.leak_scanner import LeakScanner
@@ -118,7 +118,7 @@ def test_home_visit_shows_the_fixed_word_and_free_text_locations_are_left_out(pr
     for name, data in _renderings(owner, rows, policy):
         event = icalendar.Calendar.from_ical(data).walk("VEVENT")[0]
         locations[name] = str(event.get("LOCATION", ""))
-    assert locations["corpus-1.ics"] == "Hausbesuch"  # "Hausbesuch Familie Öztürk"
+    assert locations[corpus.DEVICE_NAMED[0]] == "Hausbesuch"  # "Hausbesuch Familie Öztürk"
     assert locations["corpus-2.ics"] == "Praxis am Park"
     assert locations["corpus-4.ics"] == ""  # free text "bei Quellenstraße 88/14"
 
@@ -246,8 +246,9 @@ def test_a_pseudonymized_device_edit_keeps_what_it_never_saw(session):
     alarms only: the real subject, notes and location stay, and the alarm shows the summary."""
     live, _, owner, _ = session
     auth = {"user": owner.username, "password": PASSWORD}
-    href = calendar_path(owner) + "corpus-1.ics"
-    before = _loaded(owner, "corpus-1.ics")
+    name = corpus.DEVICE_NAMED[0]
+    href = calendar_path(owner) + opaque_names.shown_name(owner.id, name)  # what the device sees
+    before = _loaded(owner, name)
     response = live.request("GET", href, **auth)
     cal = icalendar.Calendar.from_ical(response.content)
     event = cal.walk("VEVENT")[0]
@@ -270,7 +271,8 @@ def test_a_pseudonymized_device_edit_keeps_what_it_never_saw(session):
         **auth,
     )
     assert put.status_code == 204, put.text
-    after = _loaded(owner, "corpus-1.ics")
+    after = _loaded(owner, name)
+    assert (after.resource_name, after.uid) == corpus.DEVICE_NAMED
     assert (after.subject, after.notes, after.location_id) == (
         before.subject,
         before.notes,

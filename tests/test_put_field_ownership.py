@@ -16,6 +16,7 @@ import pytest
 
 from davserver import render
 from davserver.pseudonym import pseudonym
+from providers import opaque_names
 from providers import practice_api as api
 from providers.models import Appointment, Patient
 from tests.two_way import ICAL, PASSWORD, calendar_path, event, new_practitioner
@@ -59,17 +60,22 @@ class View:
             resource_name=NAME,
         )
 
+    @property
+    def href(self) -> str:
+        """The object's URL in this view (a pseudonymized view names it opaquely)."""
+        opaque = api.find_practitioner(self.user.username).pseudonymize
+        name = opaque_names.shown_name(self.user.id, NAME) if opaque else NAME
+        return calendar_path(self.user) + name
+
     def get(self) -> tuple[str, str]:
-        r = self.live.request(
-            "GET", calendar_path(self.user) + NAME, user=self.user.username, password=PASSWORD
-        )
+        r = self.live.request("GET", self.href, user=self.user.username, password=PASSWORD)
         assert r.status_code == 200
         return unfold(r.content), r.headers["ETag"]
 
     def put(self, text: str, etag: str):
         return self.live.request(
             "PUT",
-            calendar_path(self.user) + NAME,
+            self.href,
             text,
             user=self.user.username,
             password=PASSWORD,

@@ -13,7 +13,7 @@ from providers import practice_api as api
 from providers.models import Appointment, Patient
 from tests.two_way import ICAL, PASSWORD, calendar_path, new_practitioner
 
-NAME = "patient.ics"
+NAME = "5a6f1c2e9b8d4a7f8e3c2b1a0d9e8f7a.ics"  # a practice appointment: a server-made name
 
 
 @pytest.fixture()

@@ -185,7 +185,7 @@ def _get(live, view: View, path: str) -> tuple[bytes, str]:
 )
 def test_write_back(live, world, view_name, edit_name, client):
     view, edit = world.views[view_name], EDITS[edit_name]
-    name = f"m-{uuid.uuid4().hex[:10]}.ics"
+    name = f"{uuid.uuid4().hex}.ics"  # a practice appointment: a server-made name
     appt = api.create_appointment(
         view.owner,
         api.AppointmentFields(

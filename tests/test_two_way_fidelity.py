@@ -13,6 +13,7 @@ import icalendar
 import pytest
 from vdirsyncer.vobject import hash_item
 
+from providers import opaque_names
 from providers import practice_api as api
 from providers.models import Appointment
 from tests.clients.replay import VIENNA_TZ
@@ -83,13 +84,21 @@ def test_an_edit_stored_as_sent_is_served_as_sent(live, owner):
     assert (appt.subject, appt.start_local.hour) == ("Intervision, Gruppe C", 17)
 
 
-def test_a_delegate_with_the_same_clear_view_sees_it_as_sent(live, owner):
+def test_a_delegate_with_the_same_clear_view_gets_it_rendered_under_opaque_names(live, owner):
+    """The upload holds the device's own name and UID, which only the owner's clear view
+    shows (opaque_names.py): a clear delegate gets the rendering, texts as sent."""
     delegate = api.create_practitioner(owner.practice, f"delegate {owner.id}", PASSWORD)
     api.grant_access(owner, delegate, can_write=False)
-    shared = f"/{api.url_segment(delegate.username)}/shared-{api.url_segment(owner.username)}/own-a.ics"
-    response = live.request("GET", shared, user=delegate.username, password=PASSWORD)
-    assert response.status_code == 200, shared
-    assert response.content == own_event("a").encode()
+    shared = f"/{api.url_segment(delegate.username)}/shared-{api.url_segment(owner.username)}/"
+    auth = {"user": delegate.username, "password": PASSWORD}
+    assert live.request("GET", shared + "own-a.ics", **auth).status_code == 404
+    response = live.request("GET", shared + opaque_names.shown_name(owner.id, "own-a.ics"), **auth)
+    assert response.status_code == 200
+    assert response.content != own_event("a").encode()
+    served = icalendar.Calendar.from_ical(response.content).walk("VEVENT")[0]
+    sent = icalendar.Calendar.from_ical(own_event("a")).walk("VEVENT")[0]
+    assert str(served["UID"]) == opaque_names.shown_uid(owner.id, str(sent["UID"])) != str(sent["UID"])
+    assert str(served["SUMMARY"]) == str(sent["SUMMARY"])
 
 
 def test_a_practice_edit_is_rendered_from_the_row_and_keeps_the_device_extras(live, owner):

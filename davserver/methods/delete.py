@@ -23,7 +23,8 @@ RETRIES = 20
 
 def handle(environ: dict, start_response: Callable, provider: PracticeProvider) -> list[bytes]:
     """204 when removed; 404 for an unknown URL, 412 for a stale or unmatched If-Match."""
-    calendar, name = writable_calendar(provider, environ, for_put=False)
+    calendar, shown = writable_calendar(provider, environ, for_put=False)
+    name = calendar.stored_name(shown)
     settings = calendar.settings
     for attempt in range(RETRIES):
         row = store.find_any_by_name(calendar.owner.id, name)

@@ -80,7 +80,8 @@ def handle(environ, start_response, provider):
     if first is None:
         return util.send_multi_status_response(environ, start_response, ms)
     base = calendar.path.rstrip("/") + "/"
-    obj = CalendarObject(base + first[0], environ, calendar, member=store.MemberInfo(first[0], first[1], ""))
+    member = store.MemberInfo(first[0], first[1], "")
+    obj = CalendarObject(calendar.member_path(first[0]), environ, calendar, member=member)
     head = xml_tools.xml_to_bytes(ms, pretty=False)
     util.add_property_response(ms, obj.get_href(), obj.get_properties("named", name_list=names))
     template = ms[-1]
@@ -105,8 +106,9 @@ def handle(environ, start_response, provider):
     # The body leaves as chunks of 300 members (Content-Length is their sum): never the
     # whole listing twice in memory.
     chunks, batch = [head[: -len(tail)]], []
-    etag = calendar.etag
-    for name, revision in itertools.chain((first,), members):
+    etag, shown = calendar.etag, calendar.shown_name if calendar.opaque else None
+    for stored, revision in itertools.chain((first,), members):
+        name = shown(stored) if shown else stored
         href = href_prefix + (name if _PLAIN(name) else quote(name, safe=HREF_SAFE))
         batch.append(f"{before_href}{href}{middle}{etag(revision) if with_etag else ''}{after_etag}")
         if len(batch) == 300:  # chunks of about 50 KB (see fragments._BATCH)

@@ -37,8 +37,13 @@ class _Retry(Exception):
 
 
 def handle(environ: dict, start_response: Callable, provider: PracticeProvider) -> list[bytes]:
-    """Create (201) or update (204) the appointment at this URL."""
-    calendar, name = writable_calendar(provider, environ, for_put=True)
+    """Create (201) or update (204) the appointment at this URL.
+
+    In a view with opaque names (opaque_names.py) the URL and the UID map to the stored ones;
+    a new object gets a server-made name there, which the 201's Location gives.
+    """
+    calendar, requested = writable_calendar(provider, environ, for_put=True)
+    name = calendar.stored_name(requested)
     if len(name) > MAX_NAME:
         raise CalDAVError(400, message=f"resource names are limited to {MAX_NAME} characters")
     charset = _check_content_type(environ.get("CONTENT_TYPE", ""))
@@ -54,6 +59,7 @@ def handle(environ: dict, start_response: Callable, provider: PracticeProvider) 
         obj = ical_parse.parse_object(body, charset)
     except ical_parse.InvalidObject as exc:
         raise CalDAVError(403, exc.condition, exc.message) from None
+    obj.uid = calendar.stored_uid(obj.uid)
     if len(obj.uid) > MAX_NAME:
         raise CalDAVError(403, ical_parse.VALID_OBJECT, f"UIDs are limited to {MAX_NAME} characters")
     for attempt in range(RETRIES):
@@ -64,7 +70,10 @@ def handle(environ: dict, start_response: Callable, provider: PracticeProvider) 
             time.sleep(random.uniform(0, 0.01 * (attempt + 1)))  # let the other writer finish
     else:
         raise CalDAVError(409, message="the appointment keeps changing; try again")
-    return respond(start_response, status, headers=[("ETag", etag)] if etag else [])
+    headers = [("ETag", etag)] if etag else []
+    if status == 201 and calendar.shown_name(name) != requested:
+        headers.append(("Location", _href(calendar, name)))
+    return respond(start_response, status, headers=headers)
 
 
 def _check_content_type(value: str) -> str | None:
@@ -80,7 +89,8 @@ def _check_content_type(value: str) -> str | None:
 
 
 def _href(calendar: CalendarCollection, name: str) -> str:
-    return calendar.href_for(f"{calendar.path}{name}")
+    """The href of the member stored as `name`, as this view shows it."""
+    return calendar.href_for(calendar.member_path(name))
 
 
 def _store(

@@ -171,7 +171,7 @@ def multistatus_chunks(
                 cache.put(("resp", entry[0], entry[2], policy, sig), tail)
         href = entry[4]
         if href is None:  # percent-encoded: nothing in it that XML escapes
-            name = entry[1]
+            name = calendar.shown_name(entry[1])
             href = prefix + name if _PLAIN(name) else calendar.href_for(base + name)
         else:
             if _NOT_XML.search(href):

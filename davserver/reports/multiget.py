@@ -34,7 +34,7 @@ def calendar_multiget(
     hrefs = [(h.text or "").strip() for h in request_el.findall(f"{{{DAV}}}href")]
     if not any(hrefs):
         raise CalDAVError(400, message="calendar-multiget without href")
-    wanted = {href: member_name(href, calendar) for href in dict.fromkeys(hrefs) if href}
+    wanted = {href: _stored_name(href, calendar) for href in dict.fromkeys(hrefs) if href}
     if fragments.applies(names):
         body = _text(calendar, wanted, names, calendar_data)
         if body is not None:
@@ -88,12 +88,18 @@ def _text(
         return None
 
 
+def _stored_name(href: str, calendar: CalendarCollection) -> str | None:
+    """The stored name of the member `href` names in this view (opaque names map back)."""
+    name = member_name(href, calendar)
+    return None if name is None else calendar.stored_name(name)
+
+
 def _object(calendar: CalendarCollection, name: str, row) -> CalendarObject:
     """The object of a loaded row, or of (revision, data) from the render cache."""
     if not isinstance(row, tuple):
         return calendar.object_for(row)
     obj = CalendarObject(
-        calendar.path.rstrip("/") + "/" + name,
+        calendar.member_path(name),
         calendar.environ,
         calendar,
         member=store.MemberInfo(name, row[0], ""),

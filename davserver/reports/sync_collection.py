@@ -109,7 +109,7 @@ def sync_collection(
         if not ROW_PROPS.intersection(names):  # the listing already has all they need
             objects = {
                 m.resource_name: CalendarObject(
-                    calendar.path + m.resource_name, calendar.environ, calendar, member=m
+                    calendar.member_path(m.resource_name), calendar.environ, calendar, member=m
                 )
                 for m in members
             }
@@ -120,7 +120,8 @@ def sync_collection(
     for name, _ in changed:
         obj = objects.get(name)
         if obj is None:
-            add_status_response(ms, calendar.href_for(calendar.path + name), "404 Not Found")
+            # The tombstone carries the name the view showed (opaque where it was).
+            add_status_response(ms, calendar.href_for(calendar.member_path(name)), "404 Not Found")
         else:
             add_object_response(ms, obj, names, calendar_data)
     _finish(ms, calendar, changed[-1][1] if truncated else token, truncated)
@@ -168,15 +169,16 @@ def _initial_listing(
         return None
     before, before_href, middle, after_etag, with_etag, after = parts
     href_prefix = calendar.href_for(calendar.path)
-    etag = calendar.etag
+    etag, shown = calendar.etag, calendar.shown_name if calendar.opaque else None
     chunks, batch = [before.encode("utf-8")], []
     count, last = 0, first[1]
-    for name, revision in itertools.chain((first,), members):
+    for stored, revision in itertools.chain((first,), members):
         count += 1
         if limit is not None and count > limit:  # the one row more: the page is truncated
             after = _template(calendar, first, names, last, True)[-1]
             break
         last = revision
+        name = shown(stored) if shown else stored
         href = href_prefix + (name if _PLAIN(name) else quote(name, safe=HREF_SAFE))
         batch.append(f"{before_href}{href}{middle}{etag(revision) if with_etag else ''}{after_etag}")
         if len(batch) == 300:  # chunks of about 50 KB (see fragments._BATCH)
@@ -196,7 +198,7 @@ def _template(
     member = store.MemberInfo(first[0], first[1], "")
     add_object_response(
         ms,
-        CalendarObject(calendar.path + member.resource_name, calendar.environ, calendar, member=member),
+        CalendarObject(calendar.member_path(member.resource_name), calendar.environ, calendar, member=member),
         names,
     )
     template = ms[0]
@@ -228,6 +230,6 @@ def _objects(
         return {name: calendar.object_for(appt) for name, appt in rows.items()}
     infos = store.members_by_names(owner, member_names, cancelled)
     return {
-        name: CalendarObject(calendar.path + name, calendar.environ, calendar, member=info)
+        name: CalendarObject(calendar.member_path(name), calendar.environ, calendar, member=info)
         for name, info in infos.items()
     }
