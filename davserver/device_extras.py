@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
-from davserver.masking import mask_phones, phone_spans
+from providers.masking import mask_phones, phone_spans
 from providers.models import Appointment
 
 # Properties the practice database owns; on render they always come from the row.

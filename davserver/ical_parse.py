@@ -23,9 +23,9 @@ from dateutil import rrule as du_rrule
 from icalendar.parser.content_line import Contentlines
 from icalendar.timezone import tzp
 
-from davserver import field_ownership, ical_validate, masking, render
+from davserver import field_ownership, ical_validate, render
 from davserver.ical_tz import ZoneResolver, convert
-from providers import patient_mentions, store
+from providers import masking, patient_mentions, store
 from providers.models import Appointment, AppointmentOverride
 from providers.practice_api import AppointmentFields, OverrideFields
 

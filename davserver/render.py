@@ -26,7 +26,9 @@ from davserver.device_extras import (
     phone_free_component,
     rid_key,
 )
-from davserver.masking import (
+from davserver.vtimezone import vtimezone
+from providers import opaque_names, store
+from providers.masking import (
     Person,
     PracticeNames,
     contains_patient_name,
@@ -34,10 +36,8 @@ from davserver.masking import (
     mask_text,
     practice_names,
 )
-from davserver.pseudonym import pseudonym
-from davserver.vtimezone import vtimezone
-from providers import opaque_names, store
 from providers.models import Appointment, AppointmentOverride
+from providers.pseudonym import pseudonym
 
 PRODID = "-//praxis-caldav//praxis-caldav 0.1//EN"
 

@@ -46,7 +46,7 @@ class Practice(BaseModel):
     external_id = pw.CharField(max_length=100, null=True, unique=True)
     timezone = pw.CharField(max_length=64, default="Europe/Vienna")
     # Moves whenever a patient's name or phone is added, changed or removed: the key of the
-    # practice-wide name matcher each server process builds once (davserver.masking).
+    # practice-wide name matcher each server process builds once (providers.masking).
     names_version = pw.BigIntegerField(default=0)
 
 

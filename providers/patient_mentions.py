@@ -2,7 +2,7 @@
 
 A pseudonym is a view's mask, never practice data: the data API refuses to store one
 (`pseudonyms_in`), of any patient of the practice, not only the appointment's own. (Names
-in text are found by davserver/masking.py's practice-wide matcher.)
+in text are found by providers/masking.py's practice-wide matcher.)
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Iterable
 
 import regex
 
-from davserver.pseudonym import pseudonym
 from providers.models import Patient
+from providers.pseudonym import pseudonym
 
 _SPACE = regex.compile(r"\s+")
 _EDGE = regex.compile(r"^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$")

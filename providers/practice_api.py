@@ -21,9 +21,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import peewee as pw
 
-# Name matching is text, not protocol: shared with the renderer so both find the same names.
-from davserver.masking import Person, PracticeNames
 from providers import practitioner_cache, prepared, validation
+
+# Name matching is text, not protocol: shared with the renderer so both find the same names.
+from providers.masking import Person, PracticeNames
 from providers.models import (
     STATUS_CANCELLED,
     STATUSES,

@@ -15,10 +15,10 @@ import icalendar
 import pytest
 
 from davserver import render
-from davserver.pseudonym import pseudonym
 from providers import opaque_names
 from providers import practice_api as api
 from providers.models import Appointment, Patient
+from providers.pseudonym import pseudonym
 from tests.two_way import ICAL, PASSWORD, calendar_path, event, new_practitioner
 
 NAME = "owned.ics"

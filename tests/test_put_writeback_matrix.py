@@ -20,10 +20,10 @@ import icalendar
 import pytest
 
 from davserver import render
-from davserver.pseudonym import pseudonym
 from providers import practice_api as api
 from providers import store
 from providers.models import Appointment, Patient, Practitioner
+from providers.pseudonym import pseudonym
 from tests.two_way import ICAL, PASSWORD, calendar_path
 from tests.writeback_clients import CLIENTS, write_back
 

@@ -28,7 +28,7 @@ from functools import lru_cache
 import regex
 from anyascii import anyascii
 
-from davserver.pseudonym import name_words, pseudonym
+from providers.pseudonym import name_words, pseudonym
 
 __all__ = [
     "PracticeNames",
