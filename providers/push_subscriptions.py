@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import peewee as pw
 
-from providers.models import Change, PushSubscription, utcnow
+from providers.models import Change, Grant, Practitioner, PushSubscription, utcnow
 from providers.practice_api import server_secret
 
 
@@ -118,12 +118,19 @@ def newest_change_id() -> int:
 def claim_due(owner_id: int, change_id: int, coalesce: dt.timedelta) -> tuple[list[PushSubscription], bool]:
     """Subscriptions of this calendar that still need a message for `change_id`, each claimed
     by one conditional UPDATE so that of several processes exactly one sends it; and whether
-    some were left for later because they got a message less than `coalesce` ago."""
+    some were left for later because they got a message less than `coalesce` ago.
+
+    Only viewers who may still see the calendar count: the owner or a grantee whose grant was
+    not revoked, and a login that is not disabled."""
     now = utcnow()
+    grantees = Grant.select(Grant.grantee).where(Grant.owner == owner_id)
+    disabled = Practitioner.select(Practitioner.id).where(Practitioner.disabled == True)  # noqa: E712
     candidates = PushSubscription.select().where(
         PushSubscription.owner == owner_id,
         PushSubscription.notified_change < change_id,
         PushSubscription.expires > now,
+        (PushSubscription.viewer == owner_id) | PushSubscription.viewer.in_(grantees),
+        PushSubscription.viewer.not_in(disabled),
     )
     claimed, waiting = [], False
     for sub in candidates:

@@ -21,7 +21,7 @@ from py_vapid import Vapid02
 
 from davserver import app as app_module
 from davserver.config import ServerConfig
-from davserver.push.sender import EndpointRefused, check_endpoint
+from davserver.push.sender import EndpointRefused, PushSender, check_endpoint
 from providers import practice_api as api
 from providers import push_properties
 from providers.importer import import_data
@@ -265,3 +265,69 @@ def test_push_endpoints_must_be_public_https():
             check_endpoint(url, allow_insecure=False)
     check_endpoint("https://1.1.1.1/x", allow_insecure=False)  # a public literal: no lookup
     check_endpoint("http://127.0.0.1:9/x", allow_insecure=True)
+
+
+def _wait_for(service: PushService, path: str, count: int) -> None:
+    wait_until(lambda: len(service.to(path)) >= count, seconds=5)
+    time.sleep(0.4)  # and no more than that
+    assert len(service.to(path)) == count
+
+
+def test_a_revoked_grantee_gets_no_more_messages(pushed):
+    live, service = pushed
+    owner = new_practitioner("lender")
+    grantee = api.create_practitioner(owner.practice, f"borrower {owner.id}", PASSWORD)
+    api.grant_access(owner, grantee, can_write=False)
+    assert _register(live, owner, service, "/lender").status_code == 201
+    shared = f"/{api.url_segment(grantee.username)}/shared-{api.url_segment(owner.username)}/"
+    answer = live.request(
+        "POST",
+        shared,
+        register_body(service.base + "/borrower", service),
+        user=grantee.username,
+        password=PASSWORD,
+        headers={"Content-Type": "application/xml"},
+    )
+    assert answer.status_code == 201
+    api.create_appointment(owner, _fields(dt.datetime(2031, 5, 7, 9), "x"))
+    _wait_for(service, "/lender", 1)
+    _wait_for(service, "/borrower", 1)
+    assert service.to("/lender")[0][1]["topic"] == service.to("/borrower")[0][1]["topic"]
+    api.revoke_access(owner, grantee)
+    api.create_appointment(owner, _fields(dt.datetime(2031, 5, 8, 9), "x"))
+    _wait_for(service, "/lender", 2)
+    assert len(service.to("/borrower")) == 1
+
+
+def test_two_senders_on_one_database_send_each_change_once(pushed):
+    """Two server processes share the database: each change is claimed by one of them."""
+    live, service = pushed
+    second = PushSender(live.config.push, retry_delays=(0.05,)).start()
+    try:
+        user = new_practitioner("twice")
+        assert _register(live, user, service, "/twice").status_code == 201
+        for day in range(1, 11):
+            api.create_appointment(user, _fields(dt.datetime(2031, 7, day, 9), "x"))
+            wait_until(lambda day=day: len(service.to("/twice")) >= day, seconds=5)
+        time.sleep(0.5)
+        assert len(service.to("/twice")) == 10
+    finally:
+        second.stop()
+
+
+def test_a_burst_of_changes_is_coalesced(pushed):
+    live, service = pushed
+    sender = app_module.SENDERS[-1]
+    sender.coalesce = dt.timedelta(seconds=1.5)
+    try:
+        user = new_practitioner("burst")
+        assert _register(live, user, service, "/burst").status_code == 201
+        for day in range(1, 6):
+            api.create_appointment(user, _fields(dt.datetime(2031, 8, day, 9), "x"))
+            time.sleep(0.05)
+        _wait_for(service, "/burst", 1)  # the first at once ...
+        wait_until(lambda: len(service.to("/burst")) >= 2, seconds=5)  # ... the rest in one more
+        time.sleep(2)
+        assert len(service.to("/burst")) == 2
+    finally:
+        sender.coalesce = dt.timedelta(0)

@@ -41,6 +41,7 @@ from providers.models import PushSubscription, database_proxy
 
 log = logging.getLogger("praxis_caldav.push")
 POLL_SECONDS = 0.2
+CLEANUP_SECONDS = 600  # expired registrations are deleted this often
 TTL_SECONDS = 86_400
 GONE = (404, 410)
 
@@ -114,12 +115,15 @@ class PushSender:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _run(self) -> None:
-        seen = None
+        seen, cleaned = None, 0.0
         while not self._stop.is_set():
             try:
                 if seen is None:
                     seen = subs.newest_change_id()
                 seen = self.poll(seen)
+                if time.monotonic() - cleaned > CLEANUP_SECONDS:
+                    subs.delete_expired()
+                    cleaned = time.monotonic()
             except Exception:  # a database outage must not end push for this process
                 log.warning("push sender: polling failed", exc_info=True)
             self._stop.wait(POLL_SECONDS)
