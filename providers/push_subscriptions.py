@@ -137,18 +137,23 @@ def claim_due(owner_id: int, change_id: int, coalesce: dt.timedelta) -> tuple[li
         if sub.sent_at is not None and sub.sent_at > now - coalesce:
             waiting = True
             continue
-        won = (
-            PushSubscription.update(notified_change=change_id, sent_at=now)
-            .where(
-                PushSubscription.id == sub.id,
-                PushSubscription.notified_change < change_id,
-                PushSubscription.sent_at.is_null() | (PushSubscription.sent_at <= now - coalesce),
-            )
-            .execute()
-        )
-        if won:
+        if claim(sub.id, change_id, now, coalesce):
             claimed.append(sub)
     return claimed, waiting
+
+
+def claim(subscription_id: int, change_id: int, now: dt.datetime, coalesce: dt.timedelta) -> bool:
+    """One conditional UPDATE: True for the one process whose update found the row unclaimed."""
+    won = (
+        PushSubscription.update(notified_change=change_id, sent_at=now)
+        .where(
+            PushSubscription.id == subscription_id,
+            PushSubscription.notified_change < change_id,
+            PushSubscription.sent_at.is_null() | (PushSubscription.sent_at <= now - coalesce),
+        )
+        .execute()
+    )
+    return won > 0
 
 
 def delete_expired() -> int:

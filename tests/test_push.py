@@ -24,8 +24,9 @@ from davserver.config import ServerConfig
 from davserver.push.sender import EndpointRefused, PushSender, check_endpoint
 from providers import practice_api as api
 from providers import push_properties
+from providers import push_subscriptions as subs
 from providers.importer import import_data
-from providers.models import PushSubscription
+from providers.models import PushSubscription, utcnow
 from tests.conftest import start_server, wait_until
 from tests.two_way import ICAL, PASSWORD, calendar_path, event, new_practitioner
 
@@ -331,3 +332,15 @@ def test_a_burst_of_changes_is_coalesced(pushed):
         assert len(service.to("/burst")) == 2
     finally:
         sender.coalesce = dt.timedelta(0)
+
+
+def test_of_two_claims_of_one_change_only_the_first_wins(pushed):
+    """What two processes that both selected a subscription do next: only one may send."""
+    live, service = pushed
+    user = new_practitioner("claim")
+    assert _register(live, user, service, "/claim").status_code == 201
+    sub = PushSubscription.get(PushSubscription.viewer == user.id)
+    now, newer = utcnow(), sub.notified_change + 1
+    assert subs.claim(sub.id, newer, now, dt.timedelta(0))
+    assert not subs.claim(sub.id, newer, now, dt.timedelta(0))
+    assert not subs.claim(sub.id, newer + 1, now, dt.timedelta(seconds=5))  # coalesced
