@@ -125,12 +125,16 @@ def claim_due(owner_id: int, change_id: int, coalesce: dt.timedelta) -> tuple[li
     now = utcnow()
     grantees = Grant.select(Grant.grantee).where(Grant.owner == owner_id)
     disabled = Practitioner.select(Practitioner.id).where(Practitioner.disabled == True)  # noqa: E712
-    candidates = PushSubscription.select().where(
-        PushSubscription.owner == owner_id,
-        PushSubscription.notified_change < change_id,
-        PushSubscription.expires > now,
-        (PushSubscription.viewer == owner_id) | PushSubscription.viewer.in_(grantees),
-        PushSubscription.viewer.not_in(disabled),
+    # A list, so the read ends before the claims: on SQLite (WAL) a write from inside an open
+    # read whose snapshot another process has written past fails at once ("database is locked").
+    candidates = list(
+        PushSubscription.select().where(
+            PushSubscription.owner == owner_id,
+            PushSubscription.notified_change < change_id,
+            PushSubscription.expires > now,
+            (PushSubscription.viewer == owner_id) | PushSubscription.viewer.in_(grantees),
+            PushSubscription.viewer.not_in(disabled),
+        )
     )
     claimed, waiting = [], False
     for sub in candidates:

@@ -115,7 +115,7 @@ class PushSender:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _run(self) -> None:
-        seen, cleaned = None, 0.0
+        seen, cleaned = None, time.monotonic()
         while not self._stop.is_set():
             try:
                 if seen is None:
