@@ -20,7 +20,8 @@ from lxml import etree
 from py_vapid import Vapid02
 
 from davserver import app as app_module
-from davserver.config import ServerConfig
+from davserver.config import ConfigError, ServerConfig, validate
+from davserver.metrics import PUSH_MESSAGES
 from davserver.push.sender import EndpointRefused, PushSender, check_endpoint
 from providers import practice_api as api
 from providers import push_properties
@@ -108,15 +109,20 @@ def pushed(db_url):
     service.close()
 
 
-def _register(live, user, service, path: str, **kw):
+def _post(live, user, calendar: str, body: str):
+    """A POST as the device of `user` sends it."""
     return live.request(
         "POST",
-        calendar_path(user),
-        register_body(service.base + path, service, **kw),
+        calendar,
+        body,
         user=user.username,
         password=PASSWORD,
         headers={"Content-Type": "application/xml"},
     )
+
+
+def _register(live, user, service, path: str, **kw):
+    return _post(live, user, calendar_path(user), register_body(service.base + path, service, **kw))
 
 
 def _properties(live, user) -> etree._Element:
@@ -208,8 +214,10 @@ def test_a_gone_subscription_is_removed_and_an_expired_one_is_not_used(pushed):
     PushSubscription.update(expires=dt.datetime(2020, 1, 1)).where(
         PushSubscription.push_resource == service.base + "/expired"
     ).execute()
+    gone_before = PUSH_MESSAGES.labels("gone")._value.get()
     api.create_appointment(user, _fields(dt.datetime(2031, 5, 6, 9), "x"))
     wait_until(lambda: len(service.to("/gone")) == 1)
+    wait_until(lambda: PUSH_MESSAGES.labels("gone")._value.get() == gone_before + 1)  # /metrics
     wait_until(
         lambda: PushSubscription.get_or_none(PushSubscription.push_resource == service.base + "/gone") is None
     )
@@ -225,14 +233,7 @@ def test_another_login_cannot_unregister_and_bad_registrations_are_refused(pushe
     assert PushSubscription.get_or_none(PushSubscription.viewer == owner.id) is not None
 
     def post(body: str):
-        return live.request(
-            "POST",
-            calendar_path(owner),
-            body,
-            user=owner.username,
-            password=PASSWORD,
-            headers={"Content-Type": "application/xml"},
-        )
+        return _post(live, owner, calendar_path(owner), body)
 
     good = register_body(service.base + "/x", service)
     assert post(good.replace(service.public_key, "AAAA")).status_code == 400
@@ -243,15 +244,7 @@ def test_another_login_cannot_unregister_and_bad_registrations_are_refused(pushe
         == 403
     )
     # A foreign calendar is invisible: 404, not a registration.
-    answer = live.request(
-        "POST",
-        calendar_path(other),
-        good,
-        user=owner.username,
-        password=PASSWORD,
-        headers={"Content-Type": "application/xml"},
-    )
-    assert answer.status_code == 404
+    assert _post(live, owner, calendar_path(other), good).status_code == 404
 
 
 def test_push_endpoints_must_be_public_https():
@@ -281,14 +274,7 @@ def test_a_revoked_grantee_gets_no_more_messages(pushed):
     api.grant_access(owner, grantee, can_write=False)
     assert _register(live, owner, service, "/lender").status_code == 201
     shared = f"/{api.url_segment(grantee.username)}/shared-{api.url_segment(owner.username)}/"
-    answer = live.request(
-        "POST",
-        shared,
-        register_body(service.base + "/borrower", service),
-        user=grantee.username,
-        password=PASSWORD,
-        headers={"Content-Type": "application/xml"},
-    )
+    answer = _post(live, grantee, shared, register_body(service.base + "/borrower", service))
     assert answer.status_code == 201
     api.create_appointment(owner, _fields(dt.datetime(2031, 5, 7, 9), "x"))
     _wait_for(service, "/lender", 1)
@@ -344,3 +330,13 @@ def test_of_two_claims_of_one_change_only_the_first_wins(pushed):
     assert subs.claim(sub.id, newer, now, dt.timedelta(0))
     assert not subs.claim(sub.id, newer, now, dt.timedelta(0))
     assert not subs.claim(sub.id, newer + 1, now, dt.timedelta(seconds=5))  # coalesced
+
+
+def test_push_configuration_is_checked():
+    config = ServerConfig()
+    config.push.contact = "admin@example.org"
+    with pytest.raises(ConfigError, match="push.contact"):
+        validate(config)
+    config.push.contact, config.push.max_expiry_hours = "mailto:admin@example.org", 0
+    with pytest.raises(ConfigError, match="push.max_expiry_hours"):
+        validate(config)
