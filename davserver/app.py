@@ -127,6 +127,7 @@ def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
             "webhook": webhook(config),
             "trusted_proxies": config.trusted_proxies,
             "push": config.push,
+            "server_config": config,  # absolute URLs (the push registration's Location)
         },
     }
     app = WsgiDAVApp(wsgidav_config)

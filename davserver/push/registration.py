@@ -21,7 +21,7 @@ from davserver.push import NS
 from davserver.push.sender import EndpointRefused, check_endpoint
 from providers import push_subscriptions as subs
 from providers.models import utcnow
-from providers.resources import CalendarCollection, href
+from providers.resources import CalendarCollection
 
 PREFIX = "/.push/"
 MIN_EXPIRY = dt.timedelta(hours=1)
@@ -94,8 +94,10 @@ def _expiry(text: str | None, config: PushConfig) -> dt.datetime:
     return min(max(wanted, now + MIN_EXPIRY), longest).replace(microsecond=0)
 
 
-def handle_post(environ: dict, start_response: Callable, provider, config: PushConfig) -> list[bytes]:
-    """201 (new) or 204 (renewed) with Location and Expires."""
+def handle_post(
+    environ: dict, start_response: Callable, provider, config: PushConfig, root_url: str
+) -> list[bytes]:
+    """201 (new) or 204 (renewed) with Location (absolute: DAVx5 parses it as a URL) and Expires."""
     calendar = provider.get_resource_inst(environ["PATH_INFO"], environ)
     if not isinstance(calendar, CalendarCollection):
         raise CalDAVError(
@@ -111,7 +113,7 @@ def handle_post(environ: dict, start_response: Callable, provider, config: PushC
     except subs.TooManySubscriptions:
         raise CalDAVError(403, message="too many push subscriptions for this login") from None
     headers = [
-        ("Location", href(environ, PREFIX + key)),
+        ("Location", root_url.rstrip("/") + PREFIX + key),
         ("Expires", email.utils.format_datetime(registration.expires.replace(tzinfo=dt.UTC), usegmt=True)),
     ]
     return respond(start_response, 201 if new else 204, headers=headers)
