@@ -17,12 +17,14 @@ from davserver.feed_api import ChangeFeedAPI
 from davserver.health import HealthMiddleware
 from davserver.metrics import MetricsMiddleware
 from davserver.middleware import CalDAVMiddleware, RequestBodyMiddleware
+from davserver.push.middleware import PushMiddleware
+from davserver.push.sender import PushSender
 from davserver.render import RenderPolicy, etag_for, practice_matcher
 from davserver.request_log import RequestLogMiddleware
 from davserver.settings_page import middleware_entry as settings_page
 from davserver.vtimezone import vtimezone
 from davserver.webhook import Webhook
-from providers import practitioner_cache
+from providers import practitioner_cache, push_properties
 from providers.db import open_database
 from providers.models import Practitioner, database_proxy
 from providers.provider import PracticeProvider
@@ -79,6 +81,10 @@ def webhook(config: ServerConfig) -> Webhook | None:
     return Webhook(integration.webhook_url, integration.webhook_secret or "")
 
 
+# The push senders this process started (one per app; tests stop theirs before dropping a database).
+SENDERS: list[PushSender] = []
+
+
 def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
     """The whole WSGI app: request ids and probes outside, wsgidav and our layers inside."""
     if open_db:
@@ -96,6 +102,7 @@ def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
             PracticeAuthenticator,
             settings_page(config),  # /settings/: behind the same login; notes device status
             access_audit(config.auth.audit_days),  # requests per device and hour, by kind
+            PushMiddleware,  # WebDAV-Push registrations (push.enabled)
             CalDAVMiddleware,
             RequestResolver,
         ],
@@ -119,9 +126,14 @@ def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
             "feed_retention_days": config.integration.retention_days,
             "webhook": webhook(config),
             "trusted_proxies": config.trusted_proxies,
+            "push": config.push,
+            "server_config": config,  # absolute URLs (the push registration's Location)
         },
     }
     app = WsgiDAVApp(wsgidav_config)
+    if config.push.enabled:
+        push_properties.enable()
+        SENDERS.append(PushSender(config.push).start())
     logging.getLogger("wsgidav").setLevel(logging.WARNING)
     # peewee logs every SQL statement with its parameters at DEBUG: patient names and phone
     # numbers. Never let those reach a log, whatever level the admin configures.

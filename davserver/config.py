@@ -65,6 +65,20 @@ class IntegrationConfig:
 
 
 @dataclass
+class PushConfig:
+    """WebDAV-Push: devices register a Web Push subscription on a calendar and get a message
+    (the calendar's topic, nothing else) after each change. Push endpoints on private or
+    loopback addresses, or without https, only with allow_insecure_endpoints (tests)."""
+
+    enabled: bool = False
+    contact: str = "mailto:admin@localhost"
+    allow_insecure_endpoints: bool = False
+    max_subscriptions_per_user: int = 50
+    max_expiry_hours: int = 72
+    coalesce_seconds: int = 2
+
+
+@dataclass
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -94,6 +108,7 @@ class ServerConfig:
     sync: SyncDefaults = field(default_factory=SyncDefaults)
     auth: AuthConfig = field(default_factory=AuthConfig)
     integration: IntegrationConfig = field(default_factory=IntegrationConfig)
+    push: PushConfig = field(default_factory=PushConfig)
 
     def base_url(self) -> str:
         if self.public_base_url:
@@ -108,6 +123,7 @@ _SECTIONS = {
     "sync": SyncDefaults,
     "auth": AuthConfig,
     "integration": IntegrationConfig,
+    "push": PushConfig,
 }
 
 
@@ -201,6 +217,10 @@ def validate(config: ServerConfig) -> ServerConfig:
             raise ConfigError(f"tls.{key}: file not found: {path}")
     _validate_profile_signing(config.profile)
     _validate_integration(config.integration)
+    if not config.push.contact.startswith(("mailto:", "https://")):
+        raise ConfigError("push.contact: a mailto: or https: URL (sent to push services with VAPID)")
+    if config.push.max_expiry_hours < 1:
+        raise ConfigError("push.max_expiry_hours: must be at least 1")
     return config
 
 

@@ -43,6 +43,9 @@ LATENCY = Histogram(
 DATABASE_UNAVAILABLE = Counter(
     "praxis_caldav_database_unavailable", "Requests answered 503 because the database could not serve"
 )
+PUSH_MESSAGES = Counter(
+    "praxis_caldav_push_messages", "WebDAV-Push messages to push services, by outcome", ["outcome"]
+)
 LOGIN_FAILURES = Counter("praxis_caldav_login_failures", "Requests with credentials that were refused (401)")
 
 

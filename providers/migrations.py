@@ -24,6 +24,7 @@ from providers.models import (
     ApiToken,
     DevicePassword,
     LoginCounter,
+    PushSubscription,
     SchemaVersion,
     database_proxy,
 )
@@ -67,7 +68,17 @@ def _login_tables(db: pw.Database, migrator: SchemaMigrator) -> None:
     _add_columns(db, ("practitioner", "disabled", "BOOLEAN NOT NULL DEFAULT FALSE"))
 
 
-MIGRATIONS: dict[int, Step] = {1: _privacy_policy_columns, 2: _change_feed, 3: _login_tables}
+def _push_subscriptions(db: pw.Database, migrator: SchemaMigrator) -> None:
+    """4 -> 5: WebDAV-Push registrations of devices."""
+    db.create_tables([PushSubscription], safe=True)
+
+
+MIGRATIONS: dict[int, Step] = {
+    1: _privacy_policy_columns,
+    2: _change_feed,
+    3: _login_tables,
+    4: _push_subscriptions,
+}
 HEAD = 1 + len(MIGRATIONS)
 # ensure_schema's advisory lock: two 32-bit keys, a key space apart from the calendars' locks.
 _SCHEMA_LOCK = (74_602, 1)

@@ -287,6 +287,27 @@ class AccessAudit(BaseModel):
         indexes = ((("practitioner", "device_key", "hour"), True), (("hour",), False))
 
 
+class PushSubscription(BaseModel):
+    """A device's WebDAV-Push registration on one calendar (RFC 8030 push resource plus the
+    RFC 8291 keys). `key` is the random last segment of its registration URL; `notified_change`
+    is the newest change a message was sent for: the claim that lets only one server process
+    send it."""
+
+    key = pw.CharField(max_length=43, unique=True)
+    viewer = pw.ForeignKeyField(Practitioner, backref="+", on_delete="CASCADE")
+    owner = pw.ForeignKeyField(Practitioner, backref="+", on_delete="CASCADE")
+    push_resource = pw.CharField(max_length=2000)
+    client_public_key = pw.CharField(max_length=100)
+    auth_secret = pw.CharField(max_length=40)
+    expires = pw.DateTimeField()
+    notified_change = pw.BigIntegerField(default=0)
+    sent_at = pw.DateTimeField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("owner", "notified_change"), False), (("viewer",), False))
+
+
 ALL_MODELS = [
     SchemaVersion,
     Practice,
@@ -303,4 +324,5 @@ ALL_MODELS = [
     DevicePassword,
     LoginCounter,
     AccessAudit,
+    PushSubscription,
 ]

@@ -18,8 +18,9 @@ DAV = "DAV:"
 CALDAV = "urn:ietf:params:xml:ns:caldav"
 CS = "http://calendarserver.org/ns/"
 APPLE = "http://apple.com/ns/ical/"
+PUSH = "https://bitfire.at/webdav-push"  # WebDAV-Push (providers/push_properties.py)
 
-NSMAP = {"D": DAV, "C": CALDAV, "CS": CS, "A": APPLE}
+NSMAP = {"D": DAV, "C": CALDAV, "CS": CS, "A": APPLE, "P": PUSH}
 
 ROOT, PRINCIPAL, CALENDAR, OBJECT = "root", "principal", "calendar", "object"
 ALL = frozenset({ROOT, PRINCIPAL, CALENDAR, OBJECT})
