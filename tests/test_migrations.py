@@ -27,7 +27,7 @@ ADDED_SINCE_V1 = {
     "practitioner": ("may_relax", "disabled"),
     "change": ("by_device",),
 }
-TABLES_SINCE_V1 = ("api_token", "device_password", "login_counter", "access_audit")
+TABLES_SINCE_V1 = ("api_token", "device_password", "login_counter", "access_audit", "push_subscription")
 
 
 def _everything(db: pw.Database) -> dict:
