@@ -5,17 +5,13 @@ processes while a device with a valid device password gets 207 throughout."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import time
-
 import pytest
 import requests
 
 from providers.db import open_database
-from tests.conftest import DEMO_PASSWORD, DEMO_USER, free_port, make_database_url
-from tests.test_cli import COMMAND, REPO, cli
+from tests.conftest import DEMO_PASSWORD, DEMO_USER, make_database_url
+from tests.serve_processes import serving_processes
+from tests.test_cli import cli
 from tests.test_device_passwords import add_device
 
 # Connections are spread over the processes by the kernel (SO_REUSEPORT): with 40 fresh
@@ -29,49 +25,14 @@ def served(request, tmp_path_factory, postgres_available):
     db_url = next(urls)
     open_database(db_url)  # this process's models too (the fixture's clean-up closes them)
     assert cli("--database", db_url, "demo", "--no-serve").returncode == 0
-    workdir = tmp_path_factory.mktemp("serve")
-    config = workdir / "wsgidav.yaml"
-    config.write_text(
-        "threads: 4\ntrusted_proxy: true\nauth:\n  max_failures: 3\n  lockout_seconds: 120\n",
-        encoding="utf-8",
-    )
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            *COMMAND,
-            "--config",
-            str(config),
-            "serve",
-            "--database",
-            db_url,
-            "--port",
-            str(port),
-            "--processes",
-            "2",
-        ],
-        cwd=workdir,
-        env=dict(os.environ, PYTHONPATH=str(REPO)),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-            try:
-                requests.get(base + "/", timeout=2)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        time.sleep(1)  # the second process listens too
-        yield base, db_url
+        with serving_processes(
+            db_url,
+            tmp_path_factory.mktemp("serve"),
+            "threads: 4\ntrusted_proxy: true\nauth:\n  max_failures: 3\n  lockout_seconds: 120\n",
+        ) as base:
+            yield base, db_url
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         next(urls, None)
 
 

@@ -4,18 +4,16 @@ processes run a sender on the same database."""
 
 from __future__ import annotations
 
-import os
-import signal
 import statistics
-import subprocess
 import time
 
 import pytest
 import requests
 
 from providers.db import open_database
-from tests.conftest import DEMO_PASSWORD, DEMO_USER, free_port, make_database_url
-from tests.test_cli import COMMAND, REPO, cli
+from tests.conftest import DEMO_PASSWORD, DEMO_USER, make_database_url
+from tests.serve_processes import serving_processes
+from tests.test_cli import cli
 from tests.test_push import PushService, register_body
 from tests.two_way import ICAL, event
 
@@ -29,39 +27,14 @@ def served(request, tmp_path_factory, postgres_available):
     db_url = next(urls)
     open_database(db_url)
     assert cli("--database", db_url, "demo", "--no-serve").returncode == 0
-    workdir = tmp_path_factory.mktemp("serve")
-    config = workdir / "wsgidav.yaml"
-    config.write_text(
-        "threads: 4\npush:\n  enabled: true\n  allow_insecure_endpoints: true\n  coalesce_seconds: 0\n",
-        encoding="utf-8",
-    )
-    port = free_port()
-    command = [*COMMAND, "--config", str(config), "serve", "--database", db_url, "--port", str(port)]
-    proc = subprocess.Popen(
-        [*command, "--processes", "2"],
-        cwd=workdir,
-        env=dict(os.environ, PYTHONPATH=str(REPO)),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-            try:
-                requests.get(base + "/", timeout=2)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        time.sleep(1)  # the second process and both senders are up
-        yield base
+        with serving_processes(
+            db_url,
+            tmp_path_factory.mktemp("serve"),
+            "threads: 4\npush:\n  enabled: true\n  allow_insecure_endpoints: true\n  coalesce_seconds: 0\n",
+        ) as base:
+            yield base
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         next(urls, None)
 
 
