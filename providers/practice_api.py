@@ -819,7 +819,9 @@ def _practice_data_differs(appointment: Appointment, fields: AppointmentFields, 
     if (fields.location_text or None) != (appointment.location_text or None):
         return True
     patient_id = appointment.patient_id if patient is False else (patient.id if patient else None)
-    return _differs(appointment, fields, patient_id, appointment.practitioner_id)
+    # The PUT path loaded the overrides with the row (store.load_one): no second query for them.
+    overrides = getattr(appointment, "override_rows", None)
+    return _differs(appointment, fields, patient_id, appointment.practitioner_id, overrides)
 
 
 def appointment_differs(
