@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Iterable
 
 from davserver.settings_page.devices import user_agent_family
-from providers.access_audit import AuditKey, AuditLog, current_hour
+from providers.practice.access_audit import AuditKey, AuditLog, current_hour
 
 log = logging.getLogger("praxis_caldav.audit")
 

@@ -11,24 +11,25 @@ from davserver import reports
 from davserver.access_audit import middleware_entry as access_audit
 from davserver.auth import PracticeAuthenticator, PracticeDomainController
 from davserver.config import ServerConfig
-from davserver.device_form import render_for_view
 from davserver.errors import ErrorMiddleware
 from davserver.feed_api import ChangeFeedAPI
 from davserver.health import HealthMiddleware
+from davserver.ical.device_form import render_for_view
+from davserver.ical.render import RenderPolicy, etag_for, practice_matcher
+from davserver.ical.vtimezone import vtimezone
 from davserver.metrics import MetricsMiddleware
 from davserver.middleware import CalDAVMiddleware, RequestBodyMiddleware
 from davserver.push.middleware import PushMiddleware
 from davserver.push.sender import PushSender
-from davserver.render import RenderPolicy, etag_for, practice_matcher
 from davserver.request_log import RequestLogMiddleware
 from davserver.settings_page import middleware_entry as settings_page
-from davserver.vtimezone import vtimezone
 from davserver.webhook import Webhook
-from providers import practitioner_cache, push_properties
-from providers.db import open_database
-from providers.models import Practitioner, database_proxy
+from providers import push_properties
+from providers.practice.models import Practitioner, database_proxy
 from providers.provider import PracticeProvider
 from providers.resources import ServiceSettings
+from providers.sql import practitioner_cache
+from providers.sql.db import open_database
 
 
 def policy_for(owner: Practitioner, viewer: Practitioner) -> RenderPolicy:

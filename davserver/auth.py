@@ -1,5 +1,5 @@
 """Logins over HTTP Basic: device passwords and practice passwords, verification cache,
-failure throttling shared through the database (providers.login_throttle), UTF-8 logins.
+failure throttling shared through the database (providers.practice.login_throttle), UTF-8 logins.
 
 scrypt costs tens of milliseconds by design; clients send credentials with every request,
 so a verified (user, password, stored hash) triple is cached briefly. The stored hash is
@@ -24,11 +24,11 @@ from davserver.client_address import client_address, parse_networks
 from davserver.config import AuthConfig
 from davserver.settings_page import MOUNT as SETTINGS_MOUNT
 from davserver.settings_page.devices import user_agent_family
-from providers import device_passwords, store
-from providers.login_throttle import LoginThrottle
-from providers.models import DevicePassword, Practitioner
-from providers.passwords import hash_password, verify_password
-from providers.practice_api import find_login, login_key, url_key
+from providers.practice import device_passwords, store
+from providers.practice.api import find_login, login_key, url_key
+from providers.practice.login_throttle import LoginThrottle
+from providers.practice.models import DevicePassword, Practitioner
+from providers.practice.passwords import hash_password, verify_password
 
 log = logging.getLogger("praxis_caldav.auth")
 

@@ -15,8 +15,8 @@ from urllib.parse import parse_qs
 
 from wsgidav.mw.base_mw import BaseMiddleware
 
-from providers import change_feed
-from providers.practice_api import DataError
+from providers.practice import change_feed
+from providers.practice.api import DataError
 
 PATH = "/api/v1/changes"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 
 from davserver.errors import RETRY_AFTER_SECONDS, text_response
-from providers.db import discard_connection_if_broken, unavailable_reason
-from providers.migrations import schema_state
+from providers.sql.db import discard_connection_if_broken, unavailable_reason
+from providers.sql.migrations import schema_state
 
 log = logging.getLogger("praxis_caldav.health")
 

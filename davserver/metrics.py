@@ -63,7 +63,7 @@ class _DevicesCollector:
         yield self._family()
 
     def collect(self):
-        from providers.models import DeviceSeen
+        from providers.practice.models import DeviceSeen
 
         family = self._family()
         since = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=1)

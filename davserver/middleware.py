@@ -12,8 +12,8 @@ from davserver import methods
 from davserver.http import CalDAVError, request_xml, respond, respond_error
 from davserver.methods import propfind
 from davserver.methods.conditions import refuse_readonly_proppatch
-from providers import practice_api as api
-from providers.opaque_names import is_textless_name
+from providers.practice import api
+from providers.practice.opaque_names import is_textless_name
 
 access_log = logging.getLogger("praxis_caldav.access")
 log = logging.getLogger("praxis_caldav")

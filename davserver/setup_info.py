@@ -12,8 +12,8 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import quote, urlparse
 
-from providers.models import Practitioner
-from providers.practice_api import url_segment
+from providers.practice.api import url_segment
+from providers.practice.models import Practitioner
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from providers import served_data
+from providers.practice import served_data
 
 DAV = "DAV:"
 CALDAV = "urn:ietf:params:xml:ns:caldav"

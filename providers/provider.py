@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from wsgidav.dav_provider import DAVProvider
 
-from providers import store
-from providers.models import Practitioner
-from providers.practice_api import url_key, url_segment
+from providers.practice import store
+from providers.practice.api import url_key, url_segment
+from providers.practice.models import Practitioner
 from providers.resources import (
     OWN_CALENDAR,
     SHARED_PREFIX,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from providers import push_subscriptions as subs
+from providers.practice import push_subscriptions as subs
 from providers.properties import CALENDAR, DAV, PUSH, REGISTRY, clark, element, live
 
 TRANSPORTS, TOPIC, TRIGGERS = (

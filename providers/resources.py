@@ -21,9 +21,10 @@ from urllib.parse import quote
 from wsgidav.dav_error import HTTP_CONFLICT, HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 
-from providers import opaque_names, properties, served_data, store, validation
-from providers.models import Appointment, Practitioner
-from providers.practice_api import update_practitioner, url_segment
+from providers import properties
+from providers.practice import opaque_names, served_data, store, validation
+from providers.practice.api import update_practitioner, url_segment
+from providers.practice.models import Appointment, Practitioner
 from providers.properties import CALENDAR, OBJECT, PRINCIPAL, ROOT
 from providers.render_cache import RenderCache
 

@@ -71,8 +71,8 @@ def main() -> int:
 
 
 def _run(args, db_url: str, port_file: str, pid: int) -> int:
-    from providers import practice_api as api
-    from providers.db import open_database
+    from providers.practice import api
+    from providers.sql.db import open_database
     from tests.conftest import LiveServer
     from tests.two_way import PASSWORD, new_practitioner, snapshot
 

@@ -19,9 +19,10 @@ import requests
 
 from davserver.app import build_app
 from davserver.config import ServerConfig
-from providers import demo, practitioner_cache
-from providers.db import open_database
-from providers.models import database_proxy
+from providers.practice import demo
+from providers.practice.models import database_proxy
+from providers.sql import practitioner_cache
+from providers.sql.db import open_database
 
 PG_HOST = os.environ.get("PRAXIS_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("PRAXIS_PG_PORT", "5432"))

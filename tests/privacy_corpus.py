@@ -17,7 +17,7 @@ import base64
 import datetime as dt
 import unicodedata
 
-from providers import practice_api as api
+from providers.practice import api
 
 NFD = lambda s: unicodedata.normalize("NFD", s)  # noqa: E731 - stored decomposed on purpose
 

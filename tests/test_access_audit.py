@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from providers import access_audit
-from providers.models import AccessAudit, LoginCounter
+from providers.practice import access_audit
+from providers.practice.models import AccessAudit, LoginCounter
 from tests.conftest import DEMO_USER, wait_until
 from tests.test_cli import cli
 from tests.test_device_passwords import add_device

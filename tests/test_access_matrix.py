@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 import pytest
 from lxml import etree
 
-from providers import opaque_names
-from providers import practice_api as api
-from providers.models import (
+from providers.practice import api, opaque_names
+from providers.practice.api import AppointmentFields
+from providers.practice.models import (
     Appointment,
     AppointmentOverride,
     Change,
@@ -43,7 +43,6 @@ from providers.models import (
     Patient,
     Practitioner,
 )
-from providers.practice_api import AppointmentFields
 from tests.conftest import COLLEAGUE, DEMO_PASSWORD, DEMO_USER
 
 DAV, CALDAV = "DAV:", "urn:ietf:params:xml:ns:caldav"

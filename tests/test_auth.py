@@ -20,9 +20,9 @@ import requests
 import davserver.auth
 from davserver.auth import PracticeDomainController, decode_basic
 from davserver.config import AuthConfig, ServerConfig
-from providers import practice_api as api
-from providers.models import LoginCounter, Practice, Practitioner
-from providers.passwords import verify_password
+from providers.practice import api
+from providers.practice.models import LoginCounter, Practice, Practitioner
+from providers.practice.passwords import verify_password
 from tests.conftest import DEMO_PASSWORD, DEMO_USER, start_server
 
 ANNA = "/anna_maier/"
@@ -271,7 +271,7 @@ def test_a_failed_check_lets_the_waiting_requests_check_themselves(live, monkeyp
 
 def test_at_most_two_scrypt_runs_at_once(monkeypatch):
     """Each run holds 16 MiB: sixteen worker threads hashing together cost 256 MiB."""
-    import providers.passwords as passwords
+    import providers.practice.passwords as passwords
 
     stored = passwords.hash_password("pw")
     running, peak, lock = [0], [0], threading.Lock()

@@ -9,8 +9,8 @@ import re
 
 from lxml import etree
 
-from providers import practitioner_cache
-from providers.models import database_proxy
+from providers.practice.models import database_proxy
+from providers.sql import practitioner_cache
 from tests.conftest import start_server, wait_until
 from tests.test_cli import cli
 from tests.test_db_resilience import CALENDAR, Load

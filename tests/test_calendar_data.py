@@ -13,7 +13,7 @@ import icalendar
 import pytest
 from lxml import etree
 
-from davserver.calendar_data import (
+from davserver.ical.calendar_data import (
     CalendarDataError,
     CalendarDataRequest,
     CompSpec,
@@ -21,7 +21,7 @@ from davserver.calendar_data import (
     apply_calendar_data,
     parse_calendar_data,
 )
-from davserver.filters import TimeRange
+from davserver.ical.filters import TimeRange
 
 VIENNA = ZoneInfo("Europe/Vienna")
 NEW_YORK = ZoneInfo("America/New_York")

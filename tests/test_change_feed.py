@@ -10,10 +10,9 @@ import json
 import pytest
 import requests
 
-from providers import practice_api as api
-from providers import store
-from providers.importer import import_data
-from providers.models import ApiToken, Appointment, Change, Practitioner
+from providers.practice import api, store
+from providers.practice.importer import import_data
+from providers.practice.models import ApiToken, Appointment, Change, Practitioner
 from tests.test_cli import assert_one_line_error, cli
 from tests.two_way import ICAL, PASSWORD, event
 

@@ -9,9 +9,9 @@ import time
 import peewee as pw
 import pytest
 
-from providers import practice_api as api
-from providers.db import open_database
-from providers.models import Appointment, Change, database_proxy
+from providers.practice import api
+from providers.practice.models import Appointment, Change, database_proxy
+from providers.sql.db import open_database
 
 
 def _while_a_writer_holds_the_lock(owner_id: int, second) -> list[str]:

@@ -76,9 +76,9 @@ def cli_db(db_url) -> str:
 
 
 def check_login(db_url: str, user: str, password: str) -> bool:
-    from providers import practice_api as api
-    from providers.db import open_database
-    from providers.passwords import verify_password
+    from providers.practice import api
+    from providers.practice.passwords import verify_password
+    from providers.sql.db import open_database
 
     open_database(db_url)
     practitioner = api.find_practitioner(user)

@@ -16,8 +16,8 @@ import uuid
 import pytest
 import requests
 
-from providers import practitioner_cache
-from providers.models import database_proxy
+from providers.practice.models import database_proxy
+from providers.sql import practitioner_cache
 from tests.conftest import DEMO_PASSWORD, DEMO_USER, _pg_admin, make_database_url, start_server, wait_until
 from tests.two_way import event
 

@@ -21,9 +21,8 @@ import caldav
 import pytest
 from lxml import etree
 
-from providers import practice_api as api
-from providers import store
-from providers.models import Appointment, Grant
+from providers.practice import api, store
+from providers.practice.models import Appointment, Grant
 from tests.conftest import COLLEAGUE, DEMO_PASSWORD, DEMO_USER
 from tests.test_access_matrix import digest
 

@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
-from providers import practice_api as api
-from providers.models import STATUS_CANCELLED, Appointment, AppointmentOverride, Change
+from providers.practice import api
+from providers.practice.models import STATUS_CANCELLED, Appointment, AppointmentOverride, Change
 from tests.two_way import (
     ICAL,
     PASSWORD,

@@ -14,9 +14,8 @@ import requests
 
 import davserver.auth
 from davserver.config import ServerConfig
-from providers import accounts, device_passwords, login_throttle
-from providers import practice_api as api
-from providers.models import DevicePassword, LoginCounter
+from providers.practice import accounts, api, device_passwords, login_throttle
+from providers.practice.models import DevicePassword, LoginCounter
 from tests.conftest import DEMO_PASSWORD, DEMO_USER, start_server
 from tests.test_cli import assert_one_line_error, cli
 
@@ -252,7 +251,7 @@ def test_backoff_doubles_and_success_clears_the_address(live):
 
 
 def test_user_delete_refuses_owners_and_archives_with_keep_appointments(live):
-    from providers.models import Appointment, Practitioner
+    from providers.practice.models import Appointment, Practitioner
 
     owner = api.create_practitioner(
         api.find_practitioner(DEMO_USER).practice, "loeschen test", "Pw-lang-genug-1"

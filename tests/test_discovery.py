@@ -12,8 +12,8 @@ import caldav
 import pytest
 from lxml import etree
 
-from providers import practice_api as api
-from providers.models import Practice
+from providers.practice import api
+from providers.practice.models import Practice
 from tests.conftest import DEMO_PASSWORD, DEMO_USER
 
 DAV = "DAV:"

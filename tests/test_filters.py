@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from davserver.filters import (
+from davserver.ical.filters import (
     CompFilter,
     FilterError,
     ParamFilter,

@@ -13,7 +13,7 @@ import resource
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from providers import practice_api as api
+from providers.practice import api
 from tests import fuzz
 from tests.two_way import PASSWORD, new_practitioner, snapshot
 

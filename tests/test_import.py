@@ -14,11 +14,11 @@ import icalendar
 import pytest
 from lxml import etree
 
-from providers import demo
-from providers.db import open_database
-from providers.importer import ImportError_, import_data, import_file
-from providers.migrations import HEAD as SCHEMA_VERSION
-from providers.models import Appointment, Change, Patient, Practice, Practitioner, SchemaVersion
+from providers.practice import demo
+from providers.practice.importer import ImportError_, import_data, import_file
+from providers.practice.models import Appointment, Change, Patient, Practice, Practitioner, SchemaVersion
+from providers.sql.db import open_database
+from providers.sql.migrations import HEAD as SCHEMA_VERSION
 
 DAV = "DAV:"
 CS = "http://calendarserver.org/ns/"

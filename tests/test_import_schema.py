@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from providers.import_format import KNOWN_KEYS
+from providers.practice.import_format import KNOWN_KEYS
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 SCHEMA = json.loads((DOCS / "import-schema.json").read_text(encoding="utf-8"))

@@ -13,10 +13,9 @@ import json
 import icalendar
 import pytest
 
-from providers import practice_api as api
-from providers import store
-from providers.db import open_database
-from providers.models import STATUS_CANCELLED, Appointment, Change, Practitioner
+from providers.practice import api, store
+from providers.practice.models import STATUS_CANCELLED, Appointment, Change, Practitioner
+from providers.sql.db import open_database
 from tests.test_cli import assert_one_line_error, cli
 from tests.two_way import PASSWORD
 from tests.vdirsyncer_run import Sync, local_item

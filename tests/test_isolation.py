@@ -13,8 +13,8 @@ import re
 import pytest
 from lxml import etree
 
-from providers import practice_api as api
-from providers.models import Practice
+from providers.practice import api
+from providers.practice.models import Practice
 from tests.conftest import COLLEAGUE, DEMO_PASSWORD
 
 DAV = "DAV:"

@@ -31,5 +31,5 @@ def test_providers_never_import_davserver() -> None:
 
 def test_the_check_sees_an_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
-    module.write_text("def f():\n    from davserver.render import x\n", encoding="utf-8")
-    assert _imported_modules(module) == {"davserver.render"}
+    module.write_text("def f():\n    from davserver.ical.render import x\n", encoding="utf-8")
+    assert _imported_modules(module) == {"davserver.ical.render"}

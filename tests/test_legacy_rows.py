@@ -16,8 +16,8 @@ import icalendar
 import pytest
 from lxml import etree
 
-from providers import practice_api as api
-from providers.models import Appointment, Patient, Practitioner
+from providers.practice import api
+from providers.practice.models import Appointment, Patient, Practitioner
 from tests.fuzz import nested
 from tests.two_way import PASSWORD, calendar_path, new_practitioner
 

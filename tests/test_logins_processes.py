@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from providers.db import open_database
+from providers.sql.db import open_database
 from tests.conftest import DEMO_PASSWORD, DEMO_USER, make_database_url
 from tests.serve_processes import serving_processes
 from tests.test_cli import cli

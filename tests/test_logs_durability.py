@@ -20,7 +20,7 @@ import requests
 from davserver.config import ServerConfig
 from davserver.request_log import JSONFormatter, RequestContextFilter
 from providers import provider
-from providers.db import open_database
+from providers.sql.db import open_database
 from tests.conftest import DEMO_PASSWORD, DEMO_USER, free_port, start_server
 from tests.leak_scanner import LeakScanner
 from tests.test_cli import COMMAND, REPO, cli

@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from providers.masking import Person, PracticeNames, contains_patient_name, mask_phones, mask_text
+from providers.practice.masking import Person, PracticeNames, contains_patient_name, mask_phones, mask_text
 
 PEOPLE = PracticeNames(
     [

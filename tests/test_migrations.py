@@ -8,9 +8,8 @@ import peewee as pw
 import pytest
 from playhouse.migrate import migrate
 
-from providers import demo, device_passwords, migrations
-from providers.db import open_database
-from providers.models import (
+from providers.practice import demo, device_passwords
+from providers.practice.models import (
     ALL_MODELS,
     ApiToken,
     Change,
@@ -19,7 +18,9 @@ from providers.models import (
     SchemaVersion,
     database_proxy,
 )
-from providers.store import current_change
+from providers.practice.store import current_change
+from providers.sql import migrations
+from providers.sql.db import open_database
 
 # Columns and tables each release added after version 1: a version-1 database lacks them.
 ADDED_SINCE_V1 = {

@@ -15,9 +15,9 @@ import caldav
 import pytest
 from lxml import etree
 
-from providers import practice_api as api
-from providers.models import Appointment
-from providers.practice_api import AppointmentFields
+from providers.practice import api
+from providers.practice.api import AppointmentFields
+from providers.practice.models import Appointment
 from tests.conftest import DEMO_PASSWORD, DEMO_USER
 from tests.test_access_matrix import digest
 from tests.test_delegation import cli, ctag, error_condition, privileges, propfind, sync

@@ -20,8 +20,7 @@ from davserver import methods
 from davserver.config import ServerConfig
 from davserver.middleware import loggable_path
 from davserver.reports import fragments, sync_collection
-from providers import opaque_names, store
-from providers import practice_api as api
+from providers.practice import api, opaque_names, store
 from tests.conftest import start_server
 from tests.leak_scanner import LeakScanner
 from tests.test_reports_support import multiget_body, query_body, vevent_filter

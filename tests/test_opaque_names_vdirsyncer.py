@@ -4,8 +4,7 @@ no device-chosen name afterwards, and a local edit through the opaque copy reach
 
 from __future__ import annotations
 
-from providers import practice_api as api
-from providers import store
+from providers.practice import api, store
 from tests.two_way import PASSWORD, calendar_path, new_practitioner
 from tests.vdirsyncer_run import Sync, local_item, practice_appointment
 

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import psycopg2
 import pytest
 
-from providers import practice_api as api
-from providers import practitioner_cache, store
-from providers.db import open_database
-from providers.models import Practitioner
+from providers.practice import api, store
+from providers.practice.models import Practitioner
+from providers.sql import practitioner_cache
+from providers.sql.db import open_database
 from tests.conftest import make_database_url, wait_until
 
 

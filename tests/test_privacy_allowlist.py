@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import icalendar
 
-from davserver.privacy_allowlist import safe_alarms, safe_event_extras
+from davserver.ical.privacy_allowlist import safe_alarms, safe_event_extras
 
 
 def _event(*lines: str) -> icalendar.Event:

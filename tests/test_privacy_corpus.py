@@ -13,9 +13,8 @@ import pytest
 
 from davserver.app import policy_for
 from davserver.config import ServerConfig
-from davserver.render import RenderPolicy, render_appointment
-from providers import opaque_names, store
-from providers import practice_api as api
+from davserver.ical.render import RenderPolicy, render_appointment
+from providers.practice import api, opaque_names, store
 from tests import privacy_corpus as corpus
 from tests.conftest import start_server
 from tests.leak_scanner import LeakScanner
@@ -68,9 +67,9 @@ def test_pseudonymized_rendering_is_built_from_the_allowlist_only(practice):
     owner, _, rows = practice
     policy = RenderPolicy(True, False)
     allowed = {"BEGIN", "END", "VERSION", "PRODID"}
-    allowed |= set(__import__("davserver.privacy_allowlist").privacy_allowlist.SERVER_PROPERTIES)
-    allowed |= set(__import__("davserver.privacy_allowlist").privacy_allowlist.EVENT_EXTRAS)
-    allowed |= set(__import__("davserver.privacy_allowlist").privacy_allowlist.ALARM_PROPERTIES)
+    allowed |= set(__import__("davserver.ical.privacy_allowlist").privacy_allowlist.SERVER_PROPERTIES)
+    allowed |= set(__import__("davserver.ical.privacy_allowlist").privacy_allowlist.EVENT_EXTRAS)
+    allowed |= set(__import__("davserver.ical.privacy_allowlist").privacy_allowlist.ALARM_PROPERTIES)
     allowed |= {"DESCRIPTION"}  # alarms only: the event's own summary (checked below)
     for name, data in _renderings(owner, rows, policy):
         cal = icalendar.Calendar.from_ical(data)

@@ -8,10 +8,9 @@ import datetime as dt
 import pytest
 
 from davserver.app import policy_for
-from davserver.render import render_appointment
-from providers import practice_api as api
-from providers import store
-from providers.importer import ImportError_, import_data
+from davserver.ical.render import render_appointment
+from providers.practice import api, store
+from providers.practice.importer import ImportError_, import_data
 from tests.two_way import new_practitioner
 
 

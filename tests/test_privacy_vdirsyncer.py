@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from providers import practice_api as api
-from providers.models import Appointment
+from providers.practice import api
+from providers.practice.models import Appointment
 from tests import privacy_corpus as corpus
 from tests.leak_scanner import LeakScanner
 from tests.two_way import new_practitioner

@@ -12,8 +12,8 @@ import icalendar
 import pytest
 from lxml import etree
 
-from providers import practice_api as api
-from providers.models import Practice
+from providers.practice import api
+from providers.practice.models import Practice
 
 DAV = "DAV:"
 CALDAV = "urn:ietf:params:xml:ns:caldav"

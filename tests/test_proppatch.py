@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from providers import practice_api as api
-from providers.models import Practitioner
-from providers.store import current_change
+from providers.practice import api
+from providers.practice.models import Practitioner
+from providers.practice.store import current_change
 from tests.two_way import ICAL, PASSWORD, calendar_path, event, new_practitioner, snapshot
 
 D, APPLE = "DAV:", "http://apple.com/ns/ical/"

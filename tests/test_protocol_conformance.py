@@ -9,7 +9,7 @@ import socket
 import pytest
 from lxml import etree
 
-from providers import practice_api as api
+from providers.practice import api
 from tests.conftest import DEMO_PASSWORD, DEMO_USER
 from tests.test_http_robustness import AUTH, raw_exchange, status_of
 from tests.test_put_preconditions import put

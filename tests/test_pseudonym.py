@@ -10,7 +10,7 @@ import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from providers.pseudonym import mask_patient_data, pseudonym
+from providers.practice.pseudonym import mask_patient_data, pseudonym
 
 
 def _graphemes(text: str) -> list[str]:

@@ -14,8 +14,8 @@ import caldav
 import pytest
 
 from davserver.config import ServerConfig
-from providers import practice_api as api
-from providers.models import Patient
+from providers.practice import api
+from providers.practice.models import Patient
 from tests.conftest import start_server
 from tests.leak_scanner import LeakScanner
 

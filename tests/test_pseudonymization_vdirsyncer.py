@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from providers import practice_api as api
+from providers.practice import api
 from tests.leak_scanner import LeakScanner
 from tests.two_way import new_practitioner
 from tests.vdirsyncer_run import Sync

@@ -24,11 +24,11 @@ from davserver import app as app_module
 from davserver.config import ConfigError, ServerConfig, validate
 from davserver.metrics import PUSH_MESSAGES
 from davserver.push.sender import EndpointRefused, PushSender, check_endpoint
-from providers import practice_api as api
 from providers import push_properties
-from providers import push_subscriptions as subs
-from providers.importer import import_data
-from providers.models import PushSubscription, utcnow
+from providers.practice import api
+from providers.practice import push_subscriptions as subs
+from providers.practice.importer import import_data
+from providers.practice.models import PushSubscription, utcnow
 from tests.conftest import start_server, wait_until
 from tests.two_way import ICAL, PASSWORD, calendar_path, event, new_practitioner
 

@@ -9,12 +9,12 @@ import datetime as dt
 import peewee as pw
 import pytest
 
-from davserver import ical_parse, render
+from davserver.ical import parse as ical_parse
+from davserver.ical import render
 from davserver.methods import put
-from providers import practice_api as api
-from providers import store
-from providers.db import open_database
-from providers.models import Appointment, database_proxy
+from providers.practice import api, store
+from providers.practice.models import Appointment, database_proxy
+from providers.sql.db import open_database
 
 ZONE = (
     "BEGIN:VTIMEZONE\r\nTZID:{name}\r\nBEGIN:STANDARD\r\nDTSTART:19701025T030000\r\n"

@@ -14,11 +14,10 @@ import uuid
 import icalendar
 import pytest
 
-from davserver import render
-from providers import opaque_names
-from providers import practice_api as api
-from providers.models import Appointment, Patient
-from providers.pseudonym import pseudonym
+from davserver.ical import render
+from providers.practice import api, opaque_names
+from providers.practice.models import Appointment, Patient
+from providers.practice.pseudonym import pseudonym
 from tests.two_way import ICAL, PASSWORD, calendar_path, event, new_practitioner
 
 NAME = "owned.ics"

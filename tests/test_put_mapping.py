@@ -8,9 +8,9 @@ import datetime as dt
 import icalendar
 import pytest
 
-from davserver import device_extras
-from providers import practice_api as api
-from providers.models import Appointment
+from davserver.ical import device_extras
+from providers.practice import api
+from providers.practice.models import Appointment
 from tests.two_way import ICAL, PASSWORD, calendar, calendar_path, event, new_practitioner, row, settings_of
 
 OUTLOOK_TZ = """BEGIN:VTIMEZONE

@@ -9,8 +9,8 @@ import datetime as dt
 import icalendar
 import pytest
 
-from providers import practice_api as api
-from providers.models import Appointment, Patient
+from providers.practice import api
+from providers.practice.models import Appointment, Patient
 from tests.two_way import ICAL, PASSWORD, calendar_path, new_practitioner
 
 NAME = "5a6f1c2e9b8d4a7f8e3c2b1a0d9e8f7a.ics"  # a practice appointment: a server-made name

@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from providers import practice_api as api
-from providers import store
+from providers.practice import api, store
 from tests.two_way import (
     ICAL,
     PASSWORD,

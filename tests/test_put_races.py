@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 import requests
 
-from providers.models import Appointment, Change
+from providers.practice.models import Appointment, Change
 from tests.two_way import ICAL, PASSWORD, calendar_path, event, new_practitioner, row
 
 WRITERS = 6

@@ -9,7 +9,7 @@ import json
 import icalendar
 import pytest
 
-from providers.models import Appointment, AppointmentOverride
+from providers.practice.models import Appointment, AppointmentOverride
 from tests.two_way import ICAL, PASSWORD, calendar, calendar_path, new_practitioner, row, vevent
 
 WEEKLY = "RRULE:FREQ=WEEKLY;COUNT=10"

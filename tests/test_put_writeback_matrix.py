@@ -19,11 +19,10 @@ from dataclasses import dataclass
 import icalendar
 import pytest
 
-from davserver import render
-from providers import practice_api as api
-from providers import store
-from providers.models import Appointment, Patient, Practitioner
-from providers.pseudonym import pseudonym
+from davserver.ical import render
+from providers.practice import api, store
+from providers.practice.models import Appointment, Patient, Practitioner
+from providers.practice.pseudonym import pseudonym
 from tests.two_way import ICAL, PASSWORD, calendar_path
 from tests.writeback_clients import CLIENTS, write_back
 

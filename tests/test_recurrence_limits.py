@@ -15,7 +15,7 @@ import icalendar
 import pytest
 from lxml import etree
 
-from providers import practice_api as api
+from providers.practice import api
 from tests.two_way import PASSWORD, calendar_path, new_practitioner
 
 C = "urn:ietf:params:xml:ns:caldav"

@@ -14,8 +14,8 @@ import pytest
 import requests
 
 import davserver.reports.calendar_query as calendar_query
-from providers import practice_api as api
-from providers.models import Appointment
+from providers.practice import api
+from providers.practice.models import Appointment
 from providers.render_cache import RenderCache
 from tests.conftest import DEMO_PASSWORD, DEMO_USER
 from tests.test_reports_support import query_body, time_range, utc, vevent_filter

@@ -11,7 +11,7 @@ import icalendar
 import pytest
 
 from davserver.config import ServerConfig
-from providers import practice_api as api
+from providers.practice import api
 from tests.conftest import start_server
 from tests.test_reports_support import (
     CALDAV,

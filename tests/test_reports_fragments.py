@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from providers import practice_api as api
-from providers.models import Appointment
+from providers.practice import api
+from providers.practice.models import Appointment
 from tests.conftest import DEMO_USER
 from tests.test_delegation import AS_READER, OWN, READER, team  # noqa: F401 - fixture
 from tests.test_reports_support import multiget_body, query_body, time_range, utc, vevent_filter

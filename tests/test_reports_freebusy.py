@@ -7,8 +7,8 @@ import datetime as dt
 import icalendar
 import pytest
 
-from providers import practice_api as api
-from providers.practice_api import OverrideFields
+from providers.practice import api
+from providers.practice.api import OverrideFields
 from tests.test_reports_support import CALDAV, new_calendar, time_range, utc
 
 D = dt.datetime

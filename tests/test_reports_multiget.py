@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 
-from providers import practice_api as api
-from providers.models import Appointment, database_proxy
-from providers.prepared import STATEMENTS
+from providers.practice import api
+from providers.practice.models import Appointment, database_proxy
+from providers.sql.prepared import STATEMENTS
 from tests.conftest import DEMO_USER
 from tests.test_reports_support import (
     CALDAV,

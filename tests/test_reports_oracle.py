@@ -18,9 +18,9 @@ import recurring_ical_events
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from providers import practice_api as api
-from providers.models import Appointment
-from providers.practice_api import OverrideFields
+from providers.practice import api
+from providers.practice.api import OverrideFields
+from providers.practice.models import Appointment
 from tests.test_reports_support import new_calendar, time_range, vevent_filter
 
 VIENNA = ZoneInfo("Europe/Vienna")

@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from lxml import etree
 
-from providers import practice_api as api
+from providers.practice import api
 from tests.test_reports_support import (
     CALDAV,
     NS,

@@ -1,5 +1,5 @@
 """Helpers shared by the report tests (no tests here): a practitioner of one's own, raw
-REPORT requests and multistatus parsing. Data is written through providers.practice_api
+REPORT requests and multistatus parsing. Data is written through providers.practice.api
 in the test process; the server thread reads the same database."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from xml.sax.saxutils import escape
 import requests
 from lxml import etree
 
-from providers import practice_api as api
-from providers.models import Appointment, Practitioner
-from providers.practice_api import AppointmentFields, OverrideFields
+from providers.practice import api
+from providers.practice.api import AppointmentFields, OverrideFields
+from providers.practice.models import Appointment, Practitioner
 from tests.conftest import LiveServer
 
 DAV, CALDAV = "DAV:", "urn:ietf:params:xml:ns:caldav"

@@ -9,9 +9,9 @@ import caldav
 import pytest
 from lxml import etree
 
-from providers import practice_api as api
-from providers.models import Appointment
-from providers.practice_api import AppointmentFields
+from providers.practice import api
+from providers.practice.api import AppointmentFields
+from providers.practice.models import Appointment
 from tests.test_reports_support import (
     NS,
     PASSWORD,

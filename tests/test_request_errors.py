@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from providers import provider
-from providers.db import sqlite_path
-from providers.models import database_proxy
+from providers.practice.models import database_proxy
+from providers.sql.db import sqlite_path
 from tests.conftest import start_server
 
 SECRET = "Maria Muster 0664 1234567"  # stands for patient data inside an exception message
@@ -87,7 +87,7 @@ def test_probes_answer_without_login_and_without_data(server):
 
 
 def test_readyz_refuses_an_outdated_schema(server):
-    from providers.models import SchemaVersion
+    from providers.practice.models import SchemaVersion
 
     SchemaVersion.update(version=0).execute()
     try:

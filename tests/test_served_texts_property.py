@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from providers import practice_api as api
-from providers import practitioner_cache
-from providers.models import Appointment, Location, Patient, Practice, Practitioner
+from providers.practice import api
+from providers.practice.models import Appointment, Location, Patient, Practice, Practitioner
+from providers.sql import practitioner_cache
 from tests.two_way import PASSWORD, calendar_path, new_practitioner
 
 C = "urn:ietf:params:xml:ns:caldav"

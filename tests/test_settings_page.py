@@ -14,8 +14,7 @@ import pytest
 
 from davserver.settings_page.csrf import CsrfTokens
 from davserver.setup_info import setup_info
-from providers import demo
-from providers import practice_api as api
+from providers.practice import api, demo
 from tests.conftest import COLLEAGUE, DEMO_PASSWORD, DEMO_USER
 from tests.leak_scanner import LeakScanner
 

@@ -7,9 +7,8 @@ import re
 
 import pytest
 
-from providers import device_passwords
-from providers import practice_api as api
-from providers.models import DeviceSeen, Grant, utcnow
+from providers.practice import api, device_passwords
+from providers.practice.models import DeviceSeen, Grant, utcnow
 from tests.conftest import COLLEAGUE, DEMO_PASSWORD, DEMO_USER
 from tests.leak_scanner import LeakScanner
 from tests.test_settings_page import csrf_token, demo_patient_secrets

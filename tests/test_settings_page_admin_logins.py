@@ -9,9 +9,8 @@ import re
 import pytest
 import requests
 
-from providers import device_passwords
-from providers import practice_api as api
-from providers.models import LoginCounter
+from providers.practice import api, device_passwords
+from providers.practice.models import LoginCounter
 from tests import test_settings_page_admin as admin_tests
 from tests.conftest import COLLEAGUE, DEMO_PASSWORD
 from tests.test_settings_page_admin import ADMIN, OTHER_PRACTICE_USER, post_admin

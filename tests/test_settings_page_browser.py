@@ -18,8 +18,8 @@ import pytest
 
 from davserver.settings_page.i18n import translator
 from davserver.setup_info import PROFILE_TEXTS, setup_info
-from providers import practice_api as api
-from providers.models import DeviceSeen, utcnow
+from providers.practice import api
+from providers.practice.models import DeviceSeen, utcnow
 from tests.conftest import COLLEAGUE, DEMO_PASSWORD, DEMO_USER
 
 CHROMIUM = "/usr/bin/chromium"

@@ -17,8 +17,8 @@ import pytest
 from davserver.config import AuthConfig
 from davserver.settings_page import i18n, views
 from davserver.setup_info import SetupInfo, setup_info
-from providers import practice_api as api
-from providers.practice_api import url_segment
+from providers.practice import api
+from providers.practice.api import url_segment
 from tests.conftest import make_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +39,7 @@ LANGUAGES = tuple(i18n.LANGUAGES)
 
 @pytest.fixture(scope="module")
 def info(tmp_path_factory) -> SetupInfo:
-    from providers.db import open_database
+    from providers.sql.db import open_database
 
     databases = make_database_url("sqlite", tmp_path_factory, False)
     open_database(next(databases))

@@ -8,7 +8,7 @@ import re
 import pytest
 import requests
 
-from providers.models import LoginCounter
+from providers.practice.models import LoginCounter
 from tests.conftest import COLLEAGUE, DEMO_PASSWORD, DEMO_USER
 from tests.test_settings_page import csrf_token
 
@@ -106,7 +106,7 @@ def test_password_change_checks_current_repeat_and_policy(live, lang):
             password=new,
         )
         if back.status_code != 200:  # the policy refuses the demo password: set it directly
-            from providers import practice_api as api
+            from providers.practice import api
 
             api.set_password(api.find_practitioner(DEMO_USER), DEMO_PASSWORD)
 

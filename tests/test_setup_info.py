@@ -7,13 +7,13 @@ import sys
 import pytest
 
 from davserver.setup_info import apple_profile, setup_info
-from providers import practice_api as api
+from providers.practice import api
 from tests.conftest import make_database_url
 
 
 @pytest.fixture(scope="module")
 def practitioner(tmp_path_factory):
-    from providers.db import open_database
+    from providers.sql.db import open_database
 
     url = next(make_database_url("sqlite", tmp_path_factory, False))
     open_database(url)

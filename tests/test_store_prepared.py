@@ -7,10 +7,9 @@ lose the joined practice.
 
 from __future__ import annotations
 
-from providers import practice_api as api
-from providers import store
-from providers.db import open_database
-from providers.models import Change, Practice, Practitioner
+from providers.practice import api, store
+from providers.practice.models import Change, Practice, Practitioner
+from providers.sql.db import open_database
 
 
 def _as_dict(p: Practitioner) -> dict:

@@ -11,9 +11,9 @@ import caldav
 import icalendar
 import pytest
 
-from providers import practice_api as api
-from providers.models import STATUS_CANCELLED, AppointmentOverride
-from providers.store import load_one
+from providers.practice import api
+from providers.practice.models import STATUS_CANCELLED, AppointmentOverride
+from providers.practice.store import load_one
 from tests.two_way import PASSWORD, calendar, new_practitioner, row, vevent
 
 VIENNA = ZoneInfo("Europe/Vienna")

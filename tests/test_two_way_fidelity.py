@@ -13,9 +13,8 @@ import icalendar
 import pytest
 from vdirsyncer.vobject import hash_item
 
-from providers import opaque_names
-from providers import practice_api as api
-from providers.models import Appointment
+from providers.practice import api, opaque_names
+from providers.practice.models import Appointment
 from tests.clients.replay import VIENNA_TZ
 from tests.two_way import ICAL, PASSWORD, calendar_path, new_practitioner, row
 from tests.vdirsyncer_run import Sync

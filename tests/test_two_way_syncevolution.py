@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from providers.models import Appointment
+from providers.practice.models import Appointment
 from tests.test_two_way_fidelity import own_event
 from tests.two_way import PASSWORD, calendar_path, new_practitioner
 

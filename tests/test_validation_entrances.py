@@ -12,9 +12,8 @@ import datetime as dt
 import pytest
 from lxml import etree
 
-from providers import importer
-from providers import practice_api as api
-from providers.validation import InvalidValue, check_rrule
+from providers.practice import api, importer
+from providers.practice.validation import InvalidValue, check_rrule
 from tests.fuzz import nested
 from tests.test_proppatch import NAME, ORDER, proppatch
 from tests.test_proppatch import body as proppatch_body

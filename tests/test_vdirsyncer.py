@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from providers import practice_api as api
-from providers.models import STATUS_CANCELLED
+from providers.practice import api
+from providers.practice.models import STATUS_CANCELLED
 from tests.two_way import ICAL, PASSWORD, calendar_path, new_practitioner, row
 from tests.vdirsyncer_run import Sync, local_item, practice_appointment, practice_edit
 

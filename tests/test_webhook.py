@@ -14,7 +14,7 @@ import pytest
 
 from davserver.config import ConfigError, ServerConfig, validate
 from davserver.webhook import Webhook
-from providers.importer import import_data
+from providers.practice.importer import import_data
 from tests.conftest import start_server, wait_until
 from tests.two_way import ICAL, PASSWORD, event
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import uuid
 
-from providers import practice_api as api
-from providers.models import Appointment, AppointmentOverride, Change, Practitioner
+from providers.practice import api
+from providers.practice.models import Appointment, AppointmentOverride, Change, Practitioner
 
 PASSWORD = "two-way-secret"
 ICAL = {"Content-Type": "text/calendar; charset=utf-8"}

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from providers import practice_api as api
-from providers.models import Change
+from providers.practice import api
+from providers.practice.models import Change
 from tests.two_way import PASSWORD, calendar_path, row
 
 VDIRSYNCER = str(Path(sys.executable).with_name("vdirsyncer"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from davserver.http import CalDAVError
-from providers.models import STATUS_CANCELLED, Appointment
+from providers.practice.models import STATUS_CANCELLED, Appointment
 from providers.provider import PracticeProvider
 from providers.resources import CalendarCollection, CalendarObject, ServiceSettings
 

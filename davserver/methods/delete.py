@@ -14,8 +14,7 @@ from collections.abc import Callable
 
 from davserver.http import CalDAVError, respond
 from davserver.methods.conditions import check_preconditions, served, writable_calendar
-from providers import practice_api as api
-from providers import store
+from providers.practice import api, store
 from providers.provider import PracticeProvider
 
 RETRIES = 20

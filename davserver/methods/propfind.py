@@ -22,7 +22,7 @@ from wsgidav import util, xml_tools
 
 from davserver.http import CalDAVError, request_xml, serialize
 from davserver.reports.responses import ChunkedBody
-from providers import store
+from providers.practice import store
 from providers.properties import CALDAV, DAV
 from providers.resources import HREF_SAFE, CalendarCollection, CalendarObject
 

@@ -17,12 +17,12 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from davserver import device_form, ical_parse, render
 from davserver.http import CalDAVError, read_body, respond
+from davserver.ical import device_form, render
+from davserver.ical import parse as ical_parse
 from davserver.methods.conditions import check_preconditions, served, writable_calendar
-from providers import practice_api as api
-from providers import store
-from providers.models import Appointment
+from providers.practice import api, store
+from providers.practice.models import Appointment
 from providers.provider import PracticeProvider
 from providers.resources import CalendarCollection
 

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from lxml import etree
 
 from davserver import framing, reports
-from davserver.calendar_data import CalendarDataError, apply_calendar_data, parse_calendar_data
 from davserver.http import CalDAVError, read_body, request_xml, respond, respond_xml, status_line
+from davserver.ical.calendar_data import CalendarDataError, apply_calendar_data, parse_calendar_data
 from davserver.reports.responses import ChunkedBody
 from davserver.work_budget import TooMuchWork, work_budget
 from providers.properties import CALDAV

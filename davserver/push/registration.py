@@ -19,8 +19,8 @@ from davserver.config import PushConfig
 from davserver.http import CalDAVError, request_xml, respond
 from davserver.push import NS
 from davserver.push.sender import EndpointRefused, check_endpoint
-from providers import push_subscriptions as subs
-from providers.models import utcnow
+from providers.practice import push_subscriptions as subs
+from providers.practice.models import utcnow
 from providers.resources import CalendarCollection
 
 PREFIX = "/.push/"

@@ -4,7 +4,7 @@ message per change burst of a calendar.
 Every server process runs one sender thread that polls the change log (a grouped query on
 its primary key), so a change made by any process, the CLI import or the practice API is
 seen within a poll interval. A subscription is claimed in the database before a message goes
-out (providers.push_subscriptions.claim_due), so with several processes on one PostgreSQL
+out (providers.practice.push_subscriptions.claim_due), so with several processes on one PostgreSQL
 exactly one of them sends it. Messages to a subscription are coalesced: at most one per
 `coalesce_seconds`, the next one after that carries the newest change.
 
@@ -36,8 +36,8 @@ from davserver.config import PushConfig
 from davserver.metrics import PUSH_MESSAGES
 from davserver.push import NS
 from davserver.webhook import RETRY_DELAYS
-from providers import push_subscriptions as subs
-from providers.models import PushSubscription, database_proxy
+from providers.practice import push_subscriptions as subs
+from providers.practice.models import PushSubscription, database_proxy
 
 log = logging.getLogger("praxis_caldav.push")
 POLL_SECONDS = 0.2

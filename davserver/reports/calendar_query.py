@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import icalendar
 from lxml import etree
 
-from davserver import ical_validate
-from davserver.filters import (
+from davserver.http import CalDAVError, multistatus
+from davserver.ical import limits as ical_validate
+from davserver.ical.filters import (
     CompFilter,
     FilterError,
     TimeRange,
@@ -29,13 +30,12 @@ from davserver.filters import (
     prefilter,
     to_utc,
 )
-from davserver.http import CalDAVError, multistatus
-from davserver.ical_tz import ZoneResolver
+from davserver.ical.zones import ZoneResolver
 from davserver.reports import ReportResult, fragments, report, request_props
 from davserver.reports.responses import add_object_response
 from davserver.reports.skeleton import time_skeleton
-from providers import store
-from providers.models import Appointment
+from providers.practice import store
+from providers.practice.models import Appointment
 from providers.properties import CALDAV, CALENDAR
 from providers.resources import CalendarCollection
 

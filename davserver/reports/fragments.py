@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 from davserver.http import multistatus, serialize
 from davserver.reports.responses import CALENDAR_DATA, GETETAG, add_object_response
-from providers import store
+from providers.practice import store
 from providers.properties import DAV
 from providers.resources import CalendarCollection, CalendarObject
 

@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 import icalendar
 from lxml import etree
 
-from davserver.filters import TimeRange, instance_span, instances_overlapping, parse_time_range
 from davserver.http import CalDAVError
+from davserver.ical.filters import TimeRange, instance_span, instances_overlapping, parse_time_range
 from davserver.reports import ReportResult, report
 from davserver.reports.skeleton import time_skeleton
-from providers import store
+from providers.practice import store
 from providers.properties import CALDAV, CALENDAR
 from providers.resources import CalendarCollection
 

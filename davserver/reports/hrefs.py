@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote, urljoin, urlparse
 
-from providers.practice_api import url_key
+from providers.practice.api import url_key
 from providers.resources import CalendarCollection
 
 # A last segment that no step below would change (no escapes, dots, separators or spaces).

@@ -13,7 +13,7 @@ from davserver.reports.responses import (
     add_object_response,
     add_status_response,
 )
-from providers import store
+from providers.practice import store
 from providers.properties import CALDAV, CALENDAR, DAV
 from providers.resources import CalendarCollection, CalendarObject
 

@@ -24,7 +24,7 @@ from lxml import etree
 from davserver.http import CalDAVError, depth, multistatus, serialize
 from davserver.reports import ReportResult, report, request_props
 from davserver.reports.responses import CALENDAR_DATA, add_object_response, add_status_response
-from providers import store
+from providers.practice import store
 from providers.properties import CALENDAR, DAV
 from providers.resources import HREF_SAFE, CalendarCollection, CalendarObject
 

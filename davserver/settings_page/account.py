@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from davserver.settings_page import views, web
 from davserver.settings_page.render import Request, message, render
-from providers import device_passwords
-from providers import practice_api as api
-from providers.passwords import password_problem, verify_password
+from providers.practice import api, device_passwords
+from providers.practice.passwords import password_problem, verify_password
 
 
 def devices(request: Request, fields: dict[str, str]) -> web.Response:

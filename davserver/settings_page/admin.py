@@ -12,9 +12,8 @@ import secrets
 from davserver.settings_page import admin_accounts, web
 from davserver.settings_page.devices import devices_by_practitioner
 from davserver.settings_page.render import Request, message, render
-from providers import device_passwords
-from providers import practice_api as api
-from providers.models import Grant, Practitioner
+from providers.practice import api, device_passwords
+from providers.practice.models import Grant, Practitioner
 
 # No 0/O, 1/l/I: the new password is read off a screen and typed on a phone.
 PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"

@@ -1,14 +1,13 @@
 """The admin view's login actions: add a practitioner, disable or enable one, revoke one of
 their devices, set their privacy policy. Only practitioners of the admin's own practice;
-changes go through the data API (providers.accounts, device_passwords, practice_api)."""
+changes go through the data API (providers.practice.accounts, device_passwords, practice_api)."""
 
 from __future__ import annotations
 
 from davserver.settings_page import web
 from davserver.settings_page.render import Request, message, render
-from providers import accounts, device_passwords
-from providers import practice_api as api
-from providers.models import Practitioner
+from providers.practice import accounts, api, device_passwords
+from providers.practice.models import Practitioner
 
 ACTIONS = ("add", "disable", "enable", "revoke_device", "policy")
 

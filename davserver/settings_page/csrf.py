@@ -13,8 +13,8 @@ import hmac
 import threading
 import time
 
-from providers import practice_api as api
-from providers.models import Practitioner
+from providers.practice import api
+from providers.practice.models import Practitioner
 
 SECRET_NAME = "settings-page-csrf"
 MAX_AGE = 12 * 3600

@@ -13,8 +13,8 @@ import logging
 import threading
 import time
 
-from providers import practice_api as api
-from providers.models import DeviceSeen, Practitioner
+from providers.practice import api
+from providers.practice.models import DeviceSeen, Practitioner
 
 log = logging.getLogger("praxis_caldav.settings_page")
 

@@ -16,8 +16,7 @@ from davserver.settings_page import web
 from davserver.settings_page.devices import devices_by_practitioner
 from davserver.settings_page.render import Request, message, render
 from davserver.setup_info import SetupInfo, apple_profile, setup_info
-from providers import access_audit, device_passwords
-from providers import practice_api as api
+from providers.practice import access_audit, api, device_passwords
 
 log = logging.getLogger("praxis_caldav.settings_page")
 

@@ -27,7 +27,7 @@ from lxml import etree
 
 from davserver.config import ServerConfig, TLSConfig
 from davserver.setup_info import setup_info
-from providers import practice_api as api
+from providers.practice import api
 from tests.conftest import DEMO_PASSWORD, DEMO_USER, LiveServer, start_server
 
 DAV = "DAV:"
@@ -235,7 +235,7 @@ class Deployment:
 
     def device_password(self, label: str) -> str:
         """A device password for `label`, as the settings page's "Neues Gerät" makes it."""
-        from providers import device_passwords
+        from providers.practice import device_passwords
 
         return device_passwords.create(api.find_practitioner(LOGIN), label)[1]
 

@@ -15,8 +15,8 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from providers import practice_api as api
-from providers.models import Appointment
+from providers.practice import api
+from providers.practice.models import Appointment
 from tests.clients.replay import (
     CALDAV,
     DAV,

@@ -1,0 +1,209 @@
+"""The import format: every check of a record, each error one line naming its JSON path
+(`appointments[17].start: ...`) and never patient data; records parsed into data-API fields.
+
+See README, "Import format". Nothing here writes: the importer calls these before each write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import difflib
+from typing import Any
+
+import icalendar
+import peewee as pw
+from dateutil import rrule as du_rrule
+
+from providers.practice import api, validation
+from providers.practice.models import Location, Patient
+from providers.practice.series import _until_as_local
+
+
+class ImportError_(api.DataError):
+    """Invalid import data; the message names the record and field (never patient data)."""
+
+
+def required(record: dict, key: str, where: str) -> Any:
+    value = record.get(key)
+    if value in (None, ""):
+        raise ImportError_(f"{where}.{key}: missing")
+    return value
+
+
+# What the import sets on an existing practitioner as well as on a new one.
+PRACTITIONER_SETTINGS = (
+    "display_name",
+    "email",
+    "pseudonymize",
+    "include_phone",
+    "direction",
+    "is_admin",
+    "may_relax",
+)
+# Every key the format has, per kind of record: a key not listed (a typo such as
+# "pseudonymise") is refused rather than ignored, since ignoring it may leave names in clear.
+KNOWN_KEYS = {
+    "top level": {"practice", "practitioners", "patients", "locations", "appointments"},
+    "practice": {"id", "name", "timezone"},
+    "practitioners": {"id", "username", "password", *PRACTITIONER_SETTINGS},
+    "patients": {"id", "patient_number", "first_name", "last_name", "phone"},
+    "locations": {"id", "name", "address"},
+    "appointments": {
+        "id",
+        "practitioner",
+        "patient",
+        "location",
+        "subject",
+        "notes",
+        "status",
+        "start",
+        "end",
+        "tzid",
+        "all_day",
+        "rrule",
+        "exdates",
+        "rdates",
+        "overrides",
+        "server_id",
+    },
+    "overrides": {"recurrence_id", "start", "end", "status", "subject"},
+}
+
+
+def check_keys(rec: dict, kind: str, where: str) -> None:
+    """Refuse a key the format does not have, naming the nearest one it does."""
+    for key in rec:
+        if key not in KNOWN_KEYS[kind]:
+            near = difflib.get_close_matches(str(key), sorted(KNOWN_KEYS[kind]), n=1, cutoff=0.6)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise ImportError_(f"{where}: unknown key {str(key)[:40]!r}{hint}")
+
+
+def records(data: dict, key: str) -> list[tuple[str, dict]]:
+    """The list `data[key]` as (location, record) pairs; anything not a list of objects, or
+    with a key the format does not have, is refused."""
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ImportError_(f"{key}: expected a list")
+    for i, rec in enumerate(value):
+        if not isinstance(rec, dict):
+            raise ImportError_(f"{key}[{i}]: expected a JSON object")
+        check_keys(rec, key, f"{key}[{i}]")
+    return [(f"{key}[{i}]", rec) for i, rec in enumerate(value)]
+
+
+def typed(rec: dict, key: str, where: str, kind: type, default: Any = None) -> Any:
+    """An optional field of the given JSON type (true/false is never taken for text or a number)."""
+    value = rec.get(key, default)
+    if value is None or (isinstance(value, kind) and (kind is bool or not isinstance(value, bool))):
+        return value
+    names = {bool: "true or false", str: "text", list: "a list"}
+    raise ImportError_(f"{where}.{key}: expected {names.get(kind, kind.__name__)}")
+
+
+def _rrule(value: Any, start: dt.datetime, tzid: str | None, where: str) -> str | None:
+    """A recurrence rule both the renderer and the series expansion can read, else a clear error."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ImportError_(f"{where}.rrule: expected text")
+    try:
+        if not icalendar.vRecur.from_ical(value).get("FREQ"):
+            raise ValueError("no FREQ")
+        du_rrule.rrulestr(_until_as_local(value, tzid), dtstart=start, ignoretz=True)
+    except (ValueError, TypeError):
+        raise ImportError_(f"{where}.rrule: not a valid recurrence rule") from None
+    return value
+
+
+@contextlib.contextmanager
+def naming_record(where: str):
+    """Every error of a record names the record (index and field), never with a traceback."""
+    try:
+        yield
+    except ImportError_:
+        raise
+    except api.DataError as exc:
+        raise ImportError_(f"{where}: {exc}") from None
+    except pw.IntegrityError:
+        raise ImportError_(f"{where}: duplicate id, user name or number") from None
+    except pw.DataError:  # PostgreSQL: a text longer than its column
+        raise ImportError_(f"{where}: a value is too long for the database") from None
+
+
+def local_time(value: Any, where: str, all_day: bool = False) -> dt.datetime:
+    try:
+        if all_day and len(str(value)) == 10:
+            parsed = dt.datetime.combine(dt.date.fromisoformat(str(value)), dt.time())
+        else:
+            parsed = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ImportError_(f"{where}: not an ISO date-time: {value!r}") from None
+    if parsed.tzinfo is not None:
+        raise ImportError_(f"{where}: give local wall-clock time and a tzid, not an offset")
+    return parsed
+
+
+def check_zone(name: str, where: str) -> None:
+    """An IANA zone name (Europe/Vienna), checked when read: "CET+1" is a POSIX TZ string."""
+    try:
+        validation.check_tzid(name, where)
+    except validation.InvalidValue as exc:
+        raise ImportError_(str(exc)) from None
+
+
+def appointment_fields(practice, rec, where, practitioners, patients, locations):
+    """(practitioner, patient id, fields) of one appointment record, or an error naming the field."""
+    practitioner = practitioners.get(str(required(rec, "practitioner", where)))
+    if practitioner is None:
+        raise ImportError_(f"{where}.practitioner: unknown practitioner id")
+    patient = patients.get(str(rec["patient"])) if rec.get("patient") is not None else None
+    if rec.get("patient") is not None and patient is None:
+        raise ImportError_(f"{where}.patient: unknown patient id")
+    location = locations.get(str(rec["location"])) if rec.get("location") is not None else None
+    if rec.get("location") is not None and location is None:
+        raise ImportError_(f"{where}.location: unknown location id")
+    for key in ("subject", "notes", "status", "tzid"):
+        typed(rec, key, where, str)
+    for key in ("exdates", "rdates", "overrides"):
+        typed(rec, key, where, list)
+    all_day = bool(typed(rec, "all_day", where, bool, False))
+    start = local_time(required(rec, "start", where), f"{where}.start", all_day)
+    end = local_time(required(rec, "end", where), f"{where}.end", all_day)
+    if end < start:
+        raise ImportError_(f"{where}.end: before the start")
+    tzid = rec.get("tzid", practice.timezone)
+    if "tzid" in rec:
+        check_zone(tzid, f"{where}.tzid")
+    rrule = _rrule(rec.get("rrule"), start, None if all_day else tzid, where)
+    overrides = []
+    for ow, o in records(rec, "overrides"):
+        ow = f"{where}.{ow}"
+        for key in ("status", "subject"):
+            typed(o, key, ow, str)
+        rid = local_time(required(o, "recurrence_id", ow), f"{ow}.recurrence_id", all_day)
+        o_start = local_time(o["start"], f"{ow}.start", all_day) if o.get("start") else rid
+        o_end = local_time(o["end"], f"{ow}.end", all_day) if o.get("end") else o_start + (end - start)
+        overrides.append(
+            api.OverrideFields(
+                rid, o_start, o_end, tzid, all_day, o.get("status", "confirmed"), o.get("subject")
+            )
+        )
+    fields = api.AppointmentFields(
+        start_local=start,
+        end_local=end,
+        tzid=tzid,
+        all_day=all_day,
+        subject=rec.get("subject", ""),
+        notes=rec.get("notes", ""),
+        status=rec.get("status", "confirmed"),
+        location=Location(id=location) if location is not None else None,
+        rrule=rrule,
+        exdates=[local_time(x, f"{where}.exdates", all_day) for x in rec.get("exdates") or []],
+        rdates=[local_time(x, f"{where}.rdates", all_day) for x in rec.get("rdates") or []],
+        overrides=overrides,
+    )
+    return practitioner, (Patient(id=patient) if patient is not None else None), fields

@@ -1,0 +1,472 @@
+"""Read queries behind the DAV resources: the only place that reads practice data for DAV.
+
+Each listing is one query (plus one for overrides), never one per member: PROPFIND Depth 1,
+multiget and reports fetch rows in batches and render only what is returned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import peewee as pw
+
+from providers.practice.api import url_key
+from providers.practice.models import (
+    STATUS_CANCELLED,
+    Appointment,
+    AppointmentOverride,
+    Change,
+    Grant,
+    Location,
+    Patient,
+    Practice,
+    Practitioner,
+    database_proxy,
+)
+from providers.sql import practitioner_cache
+from providers.sql.prepared import Prepared as _Prepared
+
+# SQLite limits bound parameters; chunk IN (...) lists well below it.
+_IN_CHUNK = 500
+
+
+def _chunks(values: Sequence) -> Iterator[Sequence]:
+    """Slices of at most _IN_CHUNK values, for IN (...) lists."""
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start : start + _IN_CHUNK]
+
+
+class MemberInfo:
+    """What PROPFIND Depth 1 needs of a calendar member, without rendering it.
+
+    The modification time is read as text and parsed only when asked (getlastmodified):
+    peewee parsing it for every member was a sixth of a getetag PROPFIND on SQLite.
+    """
+
+    __slots__ = ("resource_name", "revision", "_modified")
+
+    def __init__(self, resource_name: str, revision: int, modified: dt.datetime | str):
+        self.resource_name, self.revision, self._modified = resource_name, revision, modified
+
+    @property
+    def modified_at(self) -> dt.datetime:
+        if not isinstance(self._modified, dt.datetime):
+            self._modified = Appointment.modified_at.python_value(self._modified)
+        return self._modified
+
+
+# The columns of a MemberInfo, modified_at unparsed.
+_MEMBER_COLUMNS = (Appointment.resource_name, Appointment.revision, Appointment.modified_at.cast("TEXT"))
+
+
+_ID, _NAME = -918_273_645, "\x00prepared-name\x00"
+
+# With the practice joined: the calendar's display name reads it, and a lazy load there was a
+# second query on every PROPFIND.
+_practitioner_by_url_key = _Prepared(
+    lambda key: Practitioner.select(Practitioner, Practice).join(Practice).where(Practitioner.url_key == key),
+    _NAME,
+)
+_practitioner_by_login_key = _Prepared(
+    lambda key: (
+        Practitioner.select(Practitioner, Practice).join(Practice).where(Practitioner.login_key == key)
+    ),
+    _NAME,
+)
+
+
+def practitioner_by_segment(segment: str) -> Practitioner | None:
+    """Resolve a URL segment: `_` and space are the same, case is ignored."""
+    return practitioner_cache.lookup("url", url_key(segment), _first(_practitioner_by_url_key))
+
+
+def practitioner_by_login_key(key: str) -> Practitioner | None:
+    """The practitioner with this login key (see practice_api.login_key), or None."""
+    return practitioner_cache.lookup("login", key, _first(_practitioner_by_login_key))
+
+
+@functools.cache
+def _first(prepared: _Prepared) -> Callable[[str], Practitioner | None]:
+    def load(key: str) -> Practitioner | None:
+        found = prepared.rows(key)
+        return found[0] if found else None
+
+    return load
+
+
+def grants_for(grantee: Practitioner) -> list[Grant]:
+    """Calendars delegated to `grantee` (with their owners), in a stable order.
+
+    Only owners of the grantee's practice, like the provider's access rule: a grant row
+    across practices (written around the data API) must not list a foreign calendar.
+    """
+    return list(
+        Grant.select(Grant, Practitioner)
+        .join(Practitioner, on=(Grant.owner == Practitioner.id))
+        .where((Grant.grantee == grantee.id) & (Practitioner.practice == grantee.practice_id))
+        .order_by(Practitioner.url_key)
+    )
+
+
+def grant_between(owner: Practitioner, grantee: Practitioner) -> Grant | None:
+    return Grant.get_or_none((Grant.owner == owner.id) & (Grant.grantee == grantee.id))
+
+
+def _visible(practitioner_id: int, include_cancelled: bool) -> pw.Expression:
+    cond = Appointment.practitioner == practitioner_id
+    if not include_cancelled:
+        cond &= Appointment.status != STATUS_CANCELLED
+    return cond
+
+
+_list_members = {
+    cancelled: _Prepared(
+        lambda owner, c=cancelled: (
+            Appointment.select(*_MEMBER_COLUMNS).where(_visible(owner, c)).order_by(Appointment.resource_name)
+        ),
+        _ID,
+    )
+    for cancelled in (False, True)
+}
+
+
+_member_etags = {
+    cancelled: _Prepared(
+        lambda owner, c=cancelled: (
+            Appointment.select(Appointment.resource_name, Appointment.revision)
+            .where(_visible(owner, c))
+            .order_by(Appointment.resource_name)
+        ),
+        _ID,
+    )
+    for cancelled in (False, True)
+}
+
+
+def iter_member_etags(practitioner_id: int, include_cancelled: bool = False) -> Iterator[tuple[str, int]]:
+    """(name, revision) of every served member in name order, read row by row: a listing
+    of 100,000 members never exists as objects (PROPFIND Depth 1)."""
+    yield from _member_etags[bool(include_cancelled)].raw_cursor(practitioner_id)
+
+
+def list_members(practitioner_id: int, include_cancelled: bool = False) -> list[MemberInfo]:
+    """Every served resource of a calendar: names and revisions only, one prepared query
+    whose text and integer columns need no conversion by peewee."""
+    rows = _list_members[bool(include_cancelled)].raw_tuples(practitioner_id)
+    return [MemberInfo(*row) for row in rows]
+
+
+def _full_query() -> pw.ModelSelect:
+    return (
+        Appointment.select(Appointment, Patient, Location)
+        .join_from(Appointment, Patient, pw.JOIN.LEFT_OUTER)
+        .join_from(Appointment, Location, pw.JOIN.LEFT_OUTER)
+    )
+
+
+def _attach_overrides(appointments: list[Appointment]) -> list[Appointment]:
+    """Load the overrides of all given series in one query (no N+1)."""
+    by_id = {a.id: a for a in appointments}
+    for a in appointments:
+        a.override_rows = []
+    recurring = [a.id for a in appointments if a.is_recurring]
+    for chunk in _chunks(recurring):
+        for row in (
+            AppointmentOverride.select()
+            .where(AppointmentOverride.appointment.in_(chunk))
+            .order_by(AppointmentOverride.recurrence_id)
+        ):
+            by_id[row.appointment_id].override_rows.append(row)
+    return appointments
+
+
+@functools.lru_cache(maxsize=256)
+def _by_names(count: int, include_cancelled: bool) -> _Prepared:
+    """The full-row query for `count` names, prepared once per size (a multiget of 100 spent
+    a quarter of its time in peewee building this SQL)."""
+    placeholders = tuple(f"{_NAME}{i}" for i in range(count))
+    return _Prepared(
+        lambda owner, *names: _full_query().where(
+            _visible(owner, include_cancelled) & Appointment.resource_name.in_(list(names))
+        ),
+        _ID,
+        *placeholders,
+    )
+
+
+def load_by_names(
+    practitioner_id: int,
+    names: Sequence[str],
+    include_cancelled: bool = False,
+    known: Callable[[int, int], object] | None = None,
+) -> dict[str, Any]:
+    """Full rows (patient, location, overrides) for the given resource names.
+
+    `known(id, revision)`: a row for which it returns a value (not None) is not built into
+    a model; the name maps to that value instead. Building joined rows was half of a
+    multiget whose objects are already rendered (the render cache); still one query.
+    """
+    found: list[Appointment] = []
+    hits: dict[str, object] = {}
+    unique = list(dict.fromkeys(names))
+    for chunk in _chunks(unique):
+        wrapper = _by_names(len(chunk), bool(include_cancelled)).wrapper(practitioner_id, *chunk)
+        if known is None:
+            found.extend(wrapper)
+            continue
+        cursor = wrapper.cursor
+        # The appointment's columns come first (ids of the joined tables follow).
+        columns = [d[0] for d in cursor.description]
+        at_id, at_rev = columns.index("id"), columns.index("revision")
+        at_name = columns.index("resource_name")
+        for row in cursor.fetchall():
+            value = known(row[at_id], row[at_rev])
+            if value is None:
+                found.append(wrapper.process_row(row))
+            else:
+                hits[row[at_name]] = value
+    result: dict[str, Any] = {a.resource_name: a for a in _attach_overrides(found)}
+    result.update(hits)
+    return result
+
+
+@functools.lru_cache(maxsize=256)
+def _ids_by_names(count: int, include_cancelled: bool) -> _Prepared:
+    placeholders = tuple(f"{_NAME}{i}" for i in range(count))
+    return _Prepared(
+        lambda owner, *names: Appointment.select(
+            Appointment.id, Appointment.resource_name, Appointment.revision
+        ).where(_visible(owner, include_cancelled) & Appointment.resource_name.in_(list(names))),
+        _ID,
+        *placeholders,
+    )
+
+
+def ids_by_names(
+    practitioner_id: int, names: Sequence[str], include_cancelled: bool = False
+) -> dict[str, tuple[int, int]]:
+    """{name: (id, revision)} of the served members among `names`: one light query (per
+    500 names) whose columns need no conversion, for answers built from the render cache."""
+    result: dict[str, tuple[int, int]] = {}
+    unique = list(dict.fromkeys(names))
+    for chunk in _chunks(unique):
+        for appt_id, name, revision in _ids_by_names(len(chunk), bool(include_cancelled)).raw_tuples(
+            practitioner_id, *chunk
+        ):
+            result[name] = (appt_id, revision)
+    return result
+
+
+_load_one = {
+    cancelled: _Prepared(
+        lambda owner, name, c=cancelled: _full_query().where(
+            _visible(owner, c) & (Appointment.resource_name == name)
+        ),
+        _ID,
+        _NAME,
+    )
+    for cancelled in (False, True)
+}
+
+
+# The row at a URL and the row holding a UID (PUT decides create/update/conflict from
+# both), full, in one prepared query: two indexed lookups OR-ed (SQLite: MULTI-INDEX OR;
+# PostgreSQL: BitmapOr), read at one snapshot.
+_UID = "\x00prepared-uid\x00"
+_at_name_or_uid = _Prepared(
+    lambda owner, name, uid: _full_query().where(
+        (Appointment.practitioner == owner) & ((Appointment.resource_name == name) | (Appointment.uid == uid))
+    ),
+    _ID,
+    _NAME,
+    _UID,
+)
+
+
+def rows_at_name_or_uid(owner_id: int, name: str, uid: str) -> tuple[Appointment | None, Appointment | None]:
+    """(row at this URL, another row with this UID), served or cancelled, overrides attached."""
+    rows = _attach_overrides(_at_name_or_uid.rows(owner_id, name, uid))
+    row = next((r for r in rows if r.resource_name == name), None)
+    other = next((r for r in rows if r.uid == uid and r is not row), None)
+    return row, other
+
+
+def load_one(practitioner_id: int, name: str, include_cancelled: bool = False) -> Appointment | None:
+    """One full row (GET, PUT preconditions): a prepared query, overrides only for a series."""
+    found = _load_one[bool(include_cancelled)].rows(practitioner_id, name)
+    return _attach_overrides(found)[0] if found else None
+
+
+def find_any_by_name(practitioner_id: int, name: str) -> Appointment | None:
+    """The row at this URL whether served or cancelled (a PUT may revive a cancelled one)."""
+    return Appointment.get_or_none(
+        (Appointment.practitioner == practitioner_id) & (Appointment.resource_name == name)
+    )
+
+
+def find_by_uid(practitioner_id: int, uid: str) -> Appointment | None:
+    return Appointment.get_or_none((Appointment.practitioner == practitioner_id) & (Appointment.uid == uid))
+
+
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
+# ---------------------------------------------------------------- sync
+
+
+# Asked by every ctag/sync-token read and every sync-collection: prepared, as a device's
+# poll is mostly these two queries.
+_SINCE, _LIMIT = -827_364_554, -736_455_463
+_current_change = _Prepared(
+    lambda owner: Change.select(pw.fn.MAX(Change.id)).where(Change.practitioner == owner), _ID
+)
+
+
+def _changes_query(owner, since, limit=None) -> pw.ModelSelect:
+    query = (
+        Change.select(Change.resource_name, pw.fn.MAX(Change.id).alias("last"))
+        .where((Change.practitioner == owner) & (Change.id > since) & (Change.resource_name != ""))
+        .group_by(Change.resource_name)
+        .order_by(pw.fn.MAX(Change.id))
+    )
+    return query if limit is None else query.limit(limit)
+
+
+_changes_since = _Prepared(_changes_query, _ID, _SINCE)
+_changes_since_limited = _Prepared(_changes_query, _ID, _SINCE, _LIMIT)
+
+
+def current_change(practitioner_id: int) -> int:
+    """The newest change number of a calendar: its sync token and ctag."""
+    value = _current_change.raw_tuples(practitioner_id)[0][0]
+    return int(value or 0)
+
+
+def changes_since(
+    practitioner_id: int, since: int, limit: int | None = None
+) -> tuple[list[tuple[str, int]], bool]:
+    """Resource names changed after `since`, each once with its newest change number, oldest first.
+
+    Returns (rows, truncated). Fetches limit+1 rows to detect truncation.
+    """
+    if limit is None:
+        found = _changes_since.raw_tuples(practitioner_id, since)
+    else:
+        found = _changes_since_limited.raw_tuples(practitioner_id, since, limit + 1)
+    rows = [(name, int(last)) for name, last in found]
+    truncated = limit is not None and len(rows) > limit
+    return (rows[:limit] if truncated else rows), truncated
+
+
+def is_change_of(practitioner_id: int, change_id: int) -> bool:
+    """Whether `change_id` is a change of this calendar: every sync token but the empty
+    calendar's 0 names one. A token from a database later restored from an older backup
+    names none (restore moves the numbering past the numbers such tokens carry)."""
+    return Change.select().where((Change.practitioner == practitioner_id) & (Change.id == change_id)).exists()
+
+
+# ---------------------------------------------------------------- reports
+
+
+def load_overlapping(
+    practitioner_id: int,
+    start_utc: dt.datetime | None,
+    end_utc: dt.datetime | None,
+    include_cancelled: bool = False,
+    *,
+    with_device_data_only: bool = False,
+) -> list[Appointment]:
+    """Rows that may have an instance overlapping [start, end) (RFC 4791 §9.9), one query.
+
+    Exact for single appointments with a time zone: a zero-length one is stored with
+    last_end = start + 1 s, so `last_end > start` reads "instant >= start". A recurring
+    zero-length series ends exactly at its last instant, so it also passes on equality.
+    Everything else (series, floating, all-day: widened bounds) is a superset that the
+    caller post-filters. `with_device_data_only`: only rows a device uploaded, the only
+    ones that can carry components other than VEVENT.
+    """
+    cond = _visible(practitioner_id, include_cancelled)
+    if start_utc is not None:
+        start = _naive_utc(start_utc)
+        cond &= (Appointment.last_end_utc > start) | (
+            (Appointment.last_end_utc == start) & (Appointment.is_recurring == True)  # noqa: E712
+        )
+    if end_utc is not None:
+        cond &= Appointment.first_start_utc < _naive_utc(end_utc)
+    if with_device_data_only:
+        cond &= Appointment.device_ical.is_null(False)
+    return _attach_overrides(list(_full_query().where(cond)))
+
+
+def members_by_revision(
+    practitioner_id: int, include_cancelled: bool = False, limit: int | None = None
+) -> tuple[list[MemberInfo], bool]:
+    """Served members oldest revision first (an initial sync page), and whether truncated.
+
+    A revision is the member's newest change number, so a page cut after revision R is
+    continued exactly by "changes since R".
+    """
+    query = (
+        Appointment.select(*_MEMBER_COLUMNS)
+        .where(_visible(practitioner_id, include_cancelled))
+        .order_by(Appointment.revision, Appointment.resource_name)
+    )
+    if limit is not None:
+        query = query.limit(limit + 1)
+    rows = [MemberInfo(*row) for row in query.tuples()]
+    truncated = limit is not None and len(rows) > limit
+    return (rows[:limit] if truncated else rows), truncated
+
+
+def iter_member_etags_by_revision(
+    practitioner_id: int, include_cancelled: bool = False, limit: int | None = None
+) -> Iterator[tuple[str, int]]:
+    """(name, revision) of the served members oldest revision first, at most limit + 1 of
+    them (one more tells the caller the page is truncated), read row by row: an initial
+    sync of 100,000 members never holds them all as objects."""
+    query = (
+        Appointment.select(Appointment.resource_name, Appointment.revision)
+        .where(_visible(practitioner_id, include_cancelled))
+        .order_by(Appointment.revision, Appointment.resource_name)
+    )
+    if limit is not None:
+        query = query.limit(limit + 1)
+    sql, params = query.sql()
+    yield from database_proxy.obj.execute_sql(sql, params)
+
+
+def members_by_names(
+    practitioner_id: int, names: Iterable[str], include_cancelled: bool = False
+) -> dict[str, MemberInfo]:
+    """Which of `names` are served now, without loading or rendering them."""
+    result: dict[str, MemberInfo] = {}
+    unique = list(dict.fromkeys(names))
+    for chunk in _chunks(unique):
+        rows = (
+            Appointment.select(*_MEMBER_COLUMNS)
+            .where(_visible(practitioner_id, include_cancelled) & Appointment.resource_name.in_(chunk))
+            .tuples()
+        )
+        result.update({row[0]: MemberInfo(*row) for row in rows})
+    return result
+
+
+def practice_people(practice_id: int) -> list[tuple[str, str, str]]:
+    """(first name, last name, patient number) of every patient of a practice: the input of the
+    practice-wide name matcher, read once per version of the practice's names."""
+    return list(
+        Patient.select(Patient.first_name, Patient.last_name, Patient.patient_number)
+        .where(Patient.practice == practice_id)
+        .tuples()
+    )
+
+
+def practice_names_version(practice_id: int) -> int:
+    """The practice's names version, for a caller without the (cached) practice row."""
+    return Practice.select(Practice.names_version).where(Practice.id == practice_id).scalar() or 0
