@@ -13,6 +13,7 @@ import pytest
 
 from davserver.app import policy_for
 from davserver.config import ServerConfig
+from davserver.ical import privacy_allowlist
 from davserver.ical.render import RenderPolicy, render_appointment
 from providers.practice import api, opaque_names, store
 from tests import privacy_corpus as corpus
@@ -67,9 +68,9 @@ def test_pseudonymized_rendering_is_built_from_the_allowlist_only(practice):
     owner, _, rows = practice
     policy = RenderPolicy(True, False)
     allowed = {"BEGIN", "END", "VERSION", "PRODID"}
-    allowed |= set(__import__("davserver.ical.privacy_allowlist").privacy_allowlist.SERVER_PROPERTIES)
-    allowed |= set(__import__("davserver.ical.privacy_allowlist").privacy_allowlist.EVENT_EXTRAS)
-    allowed |= set(__import__("davserver.ical.privacy_allowlist").privacy_allowlist.ALARM_PROPERTIES)
+    allowed |= set(privacy_allowlist.SERVER_PROPERTIES)
+    allowed |= set(privacy_allowlist.EVENT_EXTRAS)
+    allowed |= set(privacy_allowlist.ALARM_PROPERTIES)
     allowed |= {"DESCRIPTION"}  # alarms only: the event's own summary (checked below)
     for name, data in _renderings(owner, rows, policy):
         cal = icalendar.Calendar.from_ical(data)
