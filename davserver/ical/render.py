@@ -46,8 +46,9 @@ SUMMARY_SEPARATOR = " – "
 # What a pseudonymized view shows for a location that names or addresses a patient.
 HOME_VISIT = "Hausbesuch"
 # The renderer's generation, part of every ETag and sync token: a release that renders
-# differently makes every device re-fetch (b: allowlist renderer, practice-wide masking).
-RENDER_GENERATION = "b"
+# differently makes every device re-fetch (b: allowlist renderer, practice-wide masking;
+# c: VTIMEZONEs exact for every IANA zone, docs/benchmarks/libraries.md).
+RENDER_GENERATION = "c"
 
 
 @dataclass(frozen=True)
