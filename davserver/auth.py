@@ -133,11 +133,11 @@ class PracticeDomainController(BaseDomainController):
         key = ("practice", practitioner.login_key, practitioner.password_hash) if allowed else None
         if key and self._cached(key, password):
             return self._accept(practitioner, environ)  # verified moments ago: no throttle, no hash
-        wait = self.throttle.retry_after(account, address)
-        if wait:
-            return Login(retry_after=wait)
+        admission = self.throttle.admit(account, address)
+        if admission.wait:
+            return Login(retry_after=admission.wait)
         if key and self._verify(key, password, practitioner.password_hash):
-            self.throttle.succeeded(account, address)
+            self.throttle.succeeded(account, address, fresh=admission.fresh)
             return self._accept(practitioner, environ)
         if not key:
             # Pay for a hash anyway: an unknown name must not answer faster than a wrong password.
