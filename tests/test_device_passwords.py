@@ -57,7 +57,7 @@ def test_a_device_password_syncs_and_revoking_it_cuts_only_that_device(live):
     _, tablet = add_device(live.db_url, "Tablet Anna")
     assert re.fullmatch(r"([a-z2-9]{5}-){4}[a-z2-9]{5}", phone)
     stored = DevicePassword.get_by_id(phone_id)
-    assert phone not in stored.password_hash and stored.password_hash.startswith("scrypt$")
+    assert phone not in stored.password_hash and stored.password_hash.startswith("$argon2id$")
     assert propfind(live, DEMO_USER, phone, **{"User-Agent": "DAVx5/4.4.2-ose"}).status_code == 207
     # Typed on a phone: upper case and without dashes is the same password.
     assert propfind(live, "Anna_Maier", phone.replace("-", "").upper()).status_code == 207
@@ -201,7 +201,7 @@ def test_forged_forwarded_entries_left_of_the_proxys_do_not_buy_attempts(live):
 
 def test_unknown_and_known_names_cost_one_hash_each(live, monkeypatch):
     """Timing: every failed login, known name or not, device-shaped password or not, pays
-    exactly one scrypt, and both are counted the same way."""
+    exactly one hash, and both are counted the same way."""
     calls = []
     real = davserver.auth.verify_password
     monkeypatch.setattr(davserver.auth, "verify_password", lambda p, s: calls.append(p) or real(p, s))
