@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from providers.models import LoginCounter
-from tests.conftest import DEMO_PASSWORD, DEMO_USER
+from providers import access_audit
+from providers.models import AccessAudit, LoginCounter
+from tests.conftest import DEMO_PASSWORD, DEMO_USER, wait_until
 from tests.test_cli import assert_one_line_error, cli
 from tests.test_device_passwords import add_device, propfind
 
@@ -41,8 +42,9 @@ def test_user_passwd_applies_the_password_policy(live):
     assert propfind(live, DEMO_USER, DEMO_PASSWORD).status_code == 207  # unchanged
 
 
-def test_user_disable_enable_and_audit_limit_answer(live):
-    _, phone = add_device(live.db_url, "Limit-Handy")
+def test_user_disable_enable_and_audit_limit_answer(live, monkeypatch):
+    monkeypatch.setattr(access_audit, "FLUSH_SECONDS", -1.0)  # the server writes at every request
+    device_id, phone = add_device(live.db_url, "Limit-Handy")
     for _ in range(2):
         assert propfind(live, DEMO_USER, phone).status_code == 207
     disabled = cli("--database", live.db_url, "user", "disable", DEMO_USER)
@@ -53,6 +55,7 @@ def test_user_disable_enable_and_audit_limit_answer(live):
         enabled = cli("--database", live.db_url, "user", "enable", DEMO_USER)
     assert enabled.returncode == 0 and "enabled" in enabled.stdout
     assert propfind(live, DEMO_USER, phone).status_code == 207
+    wait_until(lambda: AccessAudit.select().where(AccessAudit.device_key == device_id).count() == 1)
     audit = cli("--database", live.db_url, "audit", DEMO_USER, "--limit", "1")
     lines = audit.stdout.splitlines()
     assert audit.returncode == 0 and lines[0].startswith("hour (UTC)\tdevice") and len(lines) == 2
