@@ -1,7 +1,7 @@
 """Logins over HTTP Basic: device passwords and practice passwords, verification cache,
 failure throttling shared through the database (providers.practice.login_throttle), UTF-8 logins.
 
-scrypt costs tens of milliseconds by design; clients send credentials with every request,
+Password hashing costs tens of milliseconds by design; clients send credentials with every request,
 so a verified (user, password, stored hash) triple is cached briefly. The stored hash is
 part of the key, so a password change takes effect at once, in every process.
 """
@@ -24,15 +24,15 @@ from davserver.client_address import client_address, parse_networks
 from davserver.config import AuthConfig
 from davserver.settings_page import MOUNT as SETTINGS_MOUNT
 from davserver.settings_page.devices import user_agent_family
-from providers.practice import device_passwords, store
+from providers.practice import accounts, device_passwords, store
 from providers.practice.api import find_login, login_key, url_key
 from providers.practice.login_throttle import LoginThrottle
 from providers.practice.models import DevicePassword, Practitioner
-from providers.practice.passwords import hash_password, verify_password
+from providers.practice.passwords import hash_password, needs_rehash, verify_password
 
 log = logging.getLogger("praxis_caldav.auth")
 
-# A real scrypt hash of a random password, verified against when the user name is unknown.
+# A real hash (the current format) of a random password, verified when the name is unknown.
 _DUMMY_HASH = hash_password(secrets.token_hex(16))
 
 
@@ -125,6 +125,8 @@ class PracticeDomainController(BaseDomainController):
             device = found[0]
             key = ("device", device.id, device.password_hash)
             if self._verify(key, chars, device.password_hash):
+                if needs_rehash(device.password_hash):
+                    self._upgrade(device_passwords.rehash, device, chars)
                 self._note_device(device, address, environ)
                 return self._accept(practitioner, environ, device)
             self.throttle.failed(account, address)
@@ -133,11 +135,13 @@ class PracticeDomainController(BaseDomainController):
         key = ("practice", practitioner.login_key, practitioner.password_hash) if allowed else None
         if key and self._cached(key, password):
             return self._accept(practitioner, environ)  # verified moments ago: no throttle, no hash
-        wait = self.throttle.retry_after(account, address)
-        if wait:
-            return Login(retry_after=wait)
+        admission = self.throttle.admit(account, address)
+        if admission.wait:
+            return Login(retry_after=admission.wait)
         if key and self._verify(key, password, practitioner.password_hash):
-            self.throttle.succeeded(account, address)
+            self.throttle.succeeded(account, address, fresh=admission.fresh)
+            if needs_rehash(practitioner.password_hash):
+                self._upgrade(accounts.rehash_password, practitioner, practitioner.password_hash, password)
             return self._accept(practitioner, environ)
         if not key:
             # Pay for a hash anyway: an unknown name must not answer faster than a wrong password.
@@ -151,6 +155,13 @@ class PracticeDomainController(BaseDomainController):
         environ["praxis.viewer"] = practitioner
         environ["praxis.device"] = device.id if device else None
         return Login(practitioner, device)
+
+    def _upgrade(self, rehash, *args) -> None:
+        """Rehash on login: an old-format hash is replaced once its password verified."""
+        try:
+            rehash(*args)
+        except Exception:  # noqa: BLE001 - the login is good; the next one tries again
+            log.warning("could not store the password in the current hash format", exc_info=True)
 
     def _note_device(self, device: DevicePassword, address: str, environ: dict) -> None:
         """Last use and address of a device, at most once a minute per process."""
@@ -174,11 +185,11 @@ class PracticeDomainController(BaseDomainController):
         return expires is not None and expires > time.monotonic()
 
     def _verify(self, key: tuple, password: str, stored: str) -> bool:
-        """Cached scrypt check. `key` holds the stored hash, so a password change or a
+        """Cached password check. `key` holds the stored hash, so a password change or a
         revoked device takes effect at once. When the cache entry of a client's credentials
         expires, its next requests arrive together (a device syncs over several
         connections): only the first computes the hash, the others wait for its answer
-        instead of each paying 16 MiB and tens of milliseconds for the same result."""
+        instead of each paying 19 MiB and tens of milliseconds for the same result."""
         digest = hashlib.sha256(password.encode("utf-8")).hexdigest()
         cache_key = (*key, digest)
         now = time.monotonic()

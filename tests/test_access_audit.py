@@ -1,6 +1,6 @@
 """The access audit through the real server, on SQLite and PostgreSQL: one row per device
-and hour with requests by kind, shown by `praxis-caldav audit` and on the settings page
-(German and English), never a path or patient datum; old rows are pruned."""
+and hour with requests by kind, shown by `praxis-caldav audit`, on the settings page and in
+the admin view (German and English), never a path or patient datum; old rows are pruned."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 
-from providers.practice import access_audit
+from providers.practice import access_audit, api
 from providers.practice.models import AccessAudit, LoginCounter
-from tests.conftest import DEMO_USER, wait_until
+from tests.conftest import COLLEAGUE, DEMO_USER, wait_until
 from tests.test_cli import cli
 from tests.test_device_passwords import add_device
 
@@ -74,6 +74,31 @@ def test_the_settings_page_shows_the_audit(live, lang):
     page = live.request("GET", f"/settings/?lang={lang}").text
     heading = {"de": "Zugriffe Ihrer Geräte", "en": "Access by your devices"}[lang]
     assert heading in page and f"Audit {lang}" in page
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+def test_the_admin_view_shows_the_practices_audit(live, lang):
+    other = api.get_or_create_practice("Audit Nachbarpraxis")
+    if api.find_practitioner("audit nachbar") is None:
+        api.create_practitioner(other, "audit nachbar", "Nachbar-Passwort-7", display_name="Nora Nachbar")
+    _, phone = add_device(live.db_url, f"Bernds Handy {lang}", user=COLLEAGUE)
+    resp = live.request("PROPFIND", "/bernd_huber/", user=COLLEAGUE, password=phone, headers={"Depth": "0"})
+    assert resp.status_code == 207
+    assert (
+        live.request("PROPFIND", "/", user="audit nachbar", password="Nachbar-Passwort-7").status_code == 207
+    )
+    wait_until(lambda: AccessAudit.select().count() == 2)  # written after the answers: wait, then write
+    anna = api.find_practitioner(DEMO_USER)
+    api.update_practitioner(anna, is_admin=True)
+    try:
+        page = live.request("GET", f"/settings/admin?lang={lang}").text
+    finally:
+        api.update_practitioner(api.find_practitioner(DEMO_USER), is_admin=False)
+    heading = {"de": "Zugriffe der Geräte", "en": "Access by devices"}[lang]
+    audit = page[page.index(heading) :]
+    bernd = api.find_practitioner(COLLEAGUE)
+    assert f"Bernds Handy {lang}" in audit and bernd.display_name in audit
+    assert "Nora Nachbar" not in page  # another practice's rows are not the admin's to see
 
 
 def test_rows_older_than_the_retention_are_pruned(live):

@@ -1,4 +1,4 @@
-"""Practice logins over HTTP Basic: 401 challenge, UTF-8/ISO-8859-1, scrypt, cache, throttling.
+"""Practice logins over HTTP Basic: 401 challenge, UTF-8/ISO-8859-1, hashing, cache, throttling.
 
 Runs against the real server on SQLite and PostgreSQL (`live`); the throttle tests start a
 second server over the same database with small limits.
@@ -168,9 +168,9 @@ def test_decode_basic_unit():
 # ---------------------------------------------------------------- hashing and the cache
 
 
-def test_passwords_are_stored_as_scrypt(live):
+def test_passwords_are_stored_as_argon2id(live):
     anna = api.find_practitioner(DEMO_USER)
-    assert anna.password_hash.startswith("scrypt$")
+    assert anna.password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     assert DEMO_PASSWORD not in anna.password_hash
     assert verify_password(DEMO_PASSWORD, anna.password_hash)
     assert not verify_password(DEMO_PASSWORD + "x", anna.password_hash)
@@ -191,7 +191,7 @@ def test_verified_credentials_are_cached_and_failures_are_not(live, monkeypatch)
     good = basic(b"cache test", b"cache-pw-1")
     for _ in range(3):
         assert raw_propfind(live, good, path="/").status_code == 207
-    assert calls == ["cache-pw-1"]  # scrypt ran once for three requests
+    assert calls == ["cache-pw-1"]  # hashed once for three requests
     bad = basic(b"cache test", b"nope")
     for _ in range(2):
         assert raw_propfind(live, bad, path="/").status_code == 401
@@ -212,13 +212,13 @@ def test_cache_entries_expire_after_cache_seconds(live, monkeypatch):
     clock[0] += 29
     assert check(dc, user, "pw-ablauf") and len(calls) == 1
     clock[0] += 2
-    assert check(dc, user, "pw-ablauf") and len(calls) == 2  # expired: scrypt again
+    assert check(dc, user, "pw-ablauf") and len(calls) == 2  # expired: hashed again
     assert not check(dc, user, "falsch")
 
 
 def test_concurrent_checks_of_one_login_hash_once(live, monkeypatch):
-    """A device's connections arrive together when its cache entry expires: one scrypt
-    (16 MiB, tens of ms) answers all of them, right and wrong passwords alike."""
+    """A device's connections arrive together when its cache entry expires: one hash
+    (19 MiB, tens of ms) answers all of them, right and wrong passwords alike."""
     user = ensure_user("gleichzeitig test", "pw-gleich")
     dc = PracticeDomainController(None, {"praxis": {"auth": AuthConfig(cache_seconds=30)}})
     calls, release = [], threading.Event()
@@ -269,29 +269,36 @@ def test_a_failed_check_lets_the_waiting_requests_check_themselves(live, monkeyp
     assert len(calls) == 2
 
 
-def test_at_most_two_scrypt_runs_at_once(monkeypatch):
-    """Each run holds 16 MiB: sixteen worker threads hashing together cost 256 MiB."""
+def test_at_most_two_hashes_at_once(monkeypatch):
+    """Each run holds 16-19 MiB: sixteen worker threads hashing together cost 300 MiB.
+    Both formats share the two slots: argon2 and the old scrypt."""
+    import os
+
     import providers.practice.passwords as passwords
 
-    stored = passwords.hash_password("pw")
+    stored = [passwords.hash_password("pw"), passwords.legacy_scrypt_hash("pw", os.urandom(16))]
     running, peak, lock = [0], [0], threading.Lock()
-    real = hashlib.scrypt
 
-    def counted(*args, **kwargs):
-        with lock:
-            running[0] += 1
-            peak[0] = max(peak[0], running[0])
-        time.sleep(0.05)
-        try:
-            return real(*args, **kwargs)
-        finally:
+    def counted(real):
+        def run(*args, **kwargs):
             with lock:
-                running[0] -= 1
+                running[0] += 1
+                peak[0] = max(peak[0], running[0])
+            time.sleep(0.05)
+            try:
+                return real(*args, **kwargs)
+            finally:
+                with lock:
+                    running[0] -= 1
 
-    monkeypatch.setattr(passwords.hashlib, "scrypt", counted)
+        return run
+
+    monkeypatch.setattr(passwords.hashlib, "scrypt", counted(hashlib.scrypt))
+    monkeypatch.setattr(passwords, "_HASHER", SimpleNamespace(verify=counted(passwords._HASHER.verify)))
+    attempts = [(pw, stored[i % 2]) for i, pw in enumerate(["pw", "pw", "x", "x"] * 2)]
     with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda pw: passwords.verify_password(pw, stored), ["pw", "x"] * 4))
-    assert results == [True, False] * 4
+        results = list(pool.map(lambda a: passwords.verify_password(*a), attempts))
+    assert results == [True, True, False, False] * 2
     assert peak[0] == 2
 
 

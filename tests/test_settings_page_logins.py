@@ -8,6 +8,7 @@ import re
 import pytest
 import requests
 
+from davserver.settings_page.i18n import translator
 from providers.practice.models import LoginCounter
 from tests.conftest import COLLEAGUE, DEMO_PASSWORD, DEMO_USER
 from tests.test_settings_page import csrf_token
@@ -66,11 +67,14 @@ def test_new_device_shows_its_password_once_and_revoking_it_on_the_page_cuts_it(
     assert propfind(live, DEMO_USER, password) == 401
 
 
-def test_device_forms_refuse_bad_input(live):
-    assert post(live, "devices", {"action": "new", "label": "   "}, "de").status_code == 400
-    assert post(live, "devices", {"action": "new", "label": "x" * 101}, "en").status_code == 400
-    assert post(live, "devices", {"action": "revoke", "device": "abc"}, "de").status_code == 400
-    assert post(live, "devices", {"action": "explode"}, "de").status_code == 400
+@pytest.mark.parametrize("lang", ["de", "en"])
+def test_device_forms_refuse_bad_input(live, lang):
+    bad_label = translator(lang)("apppw.bad_label")
+    for label in ("   ", "x" * 101):
+        refused = post(live, "devices", {"action": "new", "label": label}, lang)
+        assert refused.status_code == 400 and bad_label in refused.text
+    assert post(live, "devices", {"action": "revoke", "device": "abc"}, lang).status_code == 400
+    assert post(live, "devices", {"action": "explode"}, lang).status_code == 400
     no_token = live.request(
         "POST",
         f"{PAGE}devices",
@@ -83,17 +87,18 @@ def test_device_forms_refuse_bad_input(live):
 @pytest.mark.parametrize("lang", ["de", "en"])
 def test_password_change_checks_current_repeat_and_policy(live, lang):
     new = "Zimmer-Lampe-Wolke-93"
+    t = translator(lang)
     wrong = post(live, "password", {"current": "falsch", "new": new, "repeat": new}, lang)
-    assert wrong.status_code == 403
+    assert wrong.status_code == 403 and t("account.wrong") in wrong.text
     mismatch = post(live, "password", {"current": DEMO_PASSWORD, "new": new, "repeat": new + "x"}, lang)
-    assert mismatch.status_code == 400
+    assert mismatch.status_code == 400 and t("account.mismatch") in mismatch.text
     weak = post(
         live, "password", {"current": DEMO_PASSWORD, "new": "anna maier1", "repeat": "anna maier1"}, lang
     )
-    assert weak.status_code == 400
+    assert weak.status_code == 400 and t("account.weak") in weak.text
     assert propfind(live, DEMO_USER, DEMO_PASSWORD) == 207
     changed = post(live, "password", {"current": DEMO_PASSWORD, "new": new, "repeat": new}, lang)
-    assert changed.status_code == 200
+    assert changed.status_code == 200 and t("account.changed") in changed.text
     try:
         assert propfind(live, DEMO_USER, DEMO_PASSWORD) == 401
         assert propfind(live, DEMO_USER, new) == 207

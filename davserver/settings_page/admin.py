@@ -55,6 +55,7 @@ def admin_page(
         people=people,
         devices=devices_by_practitioner(ids),
         device_passwords={pid: device_passwords.devices_of(pid) for pid in ids},
+        **admin_accounts.audit_context(ids),
         by_id=by_id,
         grants=[g for g in grants if g.grantee_id in by_id],
         timezone=request.viewer.practice.timezone,

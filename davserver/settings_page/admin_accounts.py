@@ -1,15 +1,30 @@
 """The admin view's login actions: add a practitioner, disable or enable one, revoke one of
-their devices, set their privacy policy. Only practitioners of the admin's own practice;
+their devices, set their privacy policy; and their devices' access audit. Only
+practitioners of the admin's own practice;
 changes go through the data API (providers.practice.accounts, device_passwords, practice_api)."""
 
 from __future__ import annotations
 
 from davserver.settings_page import web
 from davserver.settings_page.render import Request, message, render
-from providers.practice import accounts, api, device_passwords
-from providers.practice.models import Practitioner
+from providers.practice import access_audit, accounts, api, device_passwords
+from providers.practice.models import DevicePassword, Practitioner
 
 ACTIONS = ("add", "disable", "enable", "revoke_device", "policy")
+AUDIT_ROWS = 48  # two days of one device, or an hour of a practice's busy morning
+
+
+def audit_context(practitioner_ids: list[int]) -> dict[str, object]:
+    """The access audit of the practice's practitioners for the admin view (issue 18: shown
+    to the practitioner and in the admin view), with the labels of revoked devices too."""
+    labels = {}
+    if practitioner_ids:
+        query = DevicePassword.select(DevicePassword.id, DevicePassword.label)
+        labels = {d.id: d.label for d in query.where(DevicePassword.practitioner.in_(practitioner_ids))}
+    return {
+        "audit": access_audit.rows_of_practitioners(practitioner_ids, limit=AUDIT_ROWS),
+        "audit_labels": labels,
+    }
 
 
 def act(request: Request, fields: dict[str, str], colleague, new_password) -> web.Response:

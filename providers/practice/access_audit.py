@@ -92,3 +92,15 @@ def rows_of(practitioner: Practitioner, limit: int = 48) -> list[AccessAudit]:
         .order_by(AccessAudit.hour.desc(), AccessAudit.device_key)
         .limit(limit)
     )
+
+
+def rows_of_practitioners(practitioner_ids: list[int], limit: int = 48) -> list[AccessAudit]:
+    """The newest audit rows of several practitioners (the admin view: one practice)."""
+    if not practitioner_ids:
+        return []
+    return list(
+        AccessAudit.select()
+        .where(AccessAudit.practitioner.in_(practitioner_ids))
+        .order_by(AccessAudit.hour.desc(), AccessAudit.practitioner, AccessAudit.device_key)
+        .limit(limit)
+    )

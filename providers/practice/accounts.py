@@ -11,6 +11,7 @@ import peewee as pw
 from providers.practice import device_passwords
 from providers.practice.api import DataError
 from providers.practice.models import Appointment, Grant, Practice, Practitioner, database_proxy
+from providers.practice.passwords import hash_password
 from providers.sql import practitioner_cache
 
 ARCHIVE_PREFIX = "~archived-"
@@ -49,6 +50,20 @@ def set_disabled(practitioner: Practitioner, disabled: bool) -> None:
     Practitioner.update(disabled=disabled).where(Practitioner.id == practitioner.id).execute()
     practitioner.disabled = disabled
     practitioner_cache.forget_all()
+
+
+def rehash_password(practitioner: Practitioner, old_hash: str, password: str) -> bool:
+    """Store a just-verified practice password in the current format (rehash on login).
+    Only if the hash is still `old_hash`: a password changed meanwhile is never overwritten."""
+    new_hash = hash_password(password)
+    changed = (
+        Practitioner.update(password_hash=new_hash)
+        .where((Practitioner.id == practitioner.id) & (Practitioner.password_hash == old_hash))
+        .execute()
+    )
+    if changed:
+        practitioner_cache.forget_all()
+    return bool(changed)
 
 
 def is_archived(practitioner: Practitioner) -> bool:

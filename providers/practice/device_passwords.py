@@ -1,6 +1,6 @@
 """Device passwords (app passwords): one random CalDAV password per device, revocable alone.
 
-A device password is shown once, when it is made; only its scrypt hash is stored. Its first
+A device password is shown once, when it is made; only its hash is stored. Its first
 characters (the selector) find the one row to verify, so a login costs one hash however many
 devices a practitioner has. Rows are read on every uncached login and never kept in memory,
 so a revocation takes effect on the next request in every process.
@@ -61,6 +61,17 @@ def create(practitioner: Practitioner, label: str) -> tuple[DevicePassword, str]
         password_hash=hash_password(chars),
     )
     return row, password
+
+
+def rehash(device: DevicePassword, chars: str) -> bool:
+    """Store a just-verified device password in the current format (rehash on login), unless
+    the row changed meanwhile."""
+    changed = (
+        DevicePassword.update(password_hash=hash_password(chars))
+        .where((DevicePassword.id == device.id) & (DevicePassword.password_hash == device.password_hash))
+        .execute()
+    )
+    return bool(changed)
 
 
 def candidates(practitioner_id: int, chars: str) -> list[DevicePassword]:

@@ -7,6 +7,10 @@ Three failure counters, each locking with backoff once over its limit:
 - per account from anywhere: many addresses guessing one account lock that account, but only
   for addresses that never logged in to it successfully (`ok:` rows, kept 30 days). The
   practitioner's own addresses and every device password keep working during an attack.
+During such a lock a fresh address (no failure of its own for the account) still gets its
+attempt checked, so a correct practice password from a new address gets in; each check takes
+a ticket from the account's hourly budget (`x:` rows) before the hash, so an attacker's
+guesses stay bounded per hour however many addresses it rotates through.
 Refused attempts are not counted: they cost no hash, and a lock cannot be prolonged forever
 by an attacker at another address. Rows are deleted when they no longer lock or remember
 anything, and the table is capped.
@@ -29,6 +33,11 @@ MAX_ROWS = 100_000
 PRUNE_SECONDS = 60.0
 ADDRESS_FACTOR = 5  # an address may fail this many times more (a practice behind one NAT)
 ACCOUNT_FACTOR = 5  # failures of an account from anywhere before fresh addresses are locked out
+FRESH_WINDOW = 3600  # the budget of fresh-address checks during a lock is per hour
+# An account's failures from anywhere are remembered an hour (not the window): an attacker
+# pausing between bursts must not get ACCOUNT_FACTOR x max_failures guesses every few minutes.
+ACCOUNT_WINDOW = 3600
+FRESH_FACTOR = 1  # fresh-address checks per hour during a lock, in units of max_failures
 
 
 def lock_seconds(failures: int, limit: int, lockout: int) -> int:
@@ -36,6 +45,15 @@ def lock_seconds(failures: int, limit: int, lockout: int) -> int:
     if failures < limit:
         return 0
     return lockout * 2 ** min(failures - limit, MAX_DOUBLINGS)
+
+
+@dataclass
+class Admission:
+    """Whether a login may be checked now: `wait` seconds (0 = check it), and whether the
+    check spends a ticket of the account's fresh-address budget (given back on success)."""
+
+    wait: int = 0
+    fresh: bool = False
 
 
 @dataclass
@@ -57,31 +75,79 @@ class LoginThrottle:
 
     def retry_after(self, account: str, address: str, now: dt.datetime | None = None) -> int:
         """Seconds until a login to `account` from `address` may be checked (0 = now)."""
+        return self.admit(account, address, now).wait
+
+    def admit(self, account: str, address: str, now: dt.datetime | None = None) -> Admission:
+        """May a login to `account` from `address` be checked now? The address's own locks
+        always hold; the account's lock holds for addresses that failed for it, and for fresh
+        ones once this hour's budget of fresh-address checks is spent."""
         now = now or utcnow()
-        keys = [*self._limits(account, address), f"ok:{account}|{address}"]
+        own, known = f"a:{account}|{address}", f"ok:{account}|{address}"
+        account_key, budget_key = f"u:{account}", f"x:{account}"
+        keys = [*self._limits(account, address), known, budget_key]
         rows = {
             r.key: r
             for r in LoginCounter.select().where(LoginCounter.key.in_(keys) & (LoginCounter.forget_at > now))
         }
-        waits = []
-        for key, row in rows.items():
-            if key.startswith("u:") and f"ok:{account}|{address}" in rows:
-                continue  # an address this account logged in from is not locked out by others
-            if row.locked_until is not None and row.locked_until > now:
-                waits.append((row.locked_until - now).total_seconds())
-        return max(1, int(max(waits)) + 1) if waits else 0
+
+        def locked(key: str) -> float:
+            row = rows.get(key)
+            if row is None or row.locked_until is None or row.locked_until <= now:
+                return 0.0
+            return (row.locked_until - now).total_seconds()
+
+        wait = max(locked(own), locked(f"i:{address}"))
+        if wait:
+            return Admission(_seconds(wait))
+        account_wait = 0.0 if known in rows else locked(account_key)
+        if not account_wait:
+            return Admission()
+        budget = rows.get(budget_key)
+        spent = budget is not None and budget.failures >= self._fresh_budget()
+        if own not in rows:  # fresh: no failure of its own for this account
+            if not spent and self._take_ticket(budget_key, now):
+                return Admission(fresh=True)
+            if budget is not None:  # the budget comes back before the lock ends: say so
+                account_wait = min(account_wait, (budget.forget_at - now).total_seconds())
+        return Admission(_seconds(account_wait))
+
+    def _fresh_budget(self) -> int:
+        return self.max_failures * FRESH_FACTOR
+
+    def _take_ticket(self, key: str, now: dt.datetime) -> bool:
+        """Take one fresh-address check from this hour's budget, before the hash: requests
+        in flight together cannot overdraw it (each counts first, then reads)."""
+        forget = now + dt.timedelta(seconds=FRESH_WINDOW)
+        LoginCounter.insert(key=key, failures=1, last_at=now, forget_at=forget).on_conflict(
+            conflict_target=[LoginCounter.key],
+            update={
+                LoginCounter.failures: _case_forgotten(now, 1, LoginCounter.failures + 1),
+                LoginCounter.forget_at: _case_forgotten(now, forget, LoginCounter.forget_at),
+                LoginCounter.last_at: now,
+            },
+        ).execute()
+        taken = LoginCounter.select(LoginCounter.failures).where(LoginCounter.key == key).scalar() or 1
+        return taken <= self._fresh_budget()
 
     def failed(self, account: str, address: str, now: dt.datetime | None = None) -> None:
         """Count a failed login in each of the three counters."""
         now = now or utcnow()
         for key, limit in self._limits(account, address).items():
-            self._count(key, limit, now)
+            window = max(self.window, ACCOUNT_WINDOW) if key.startswith("u:") else self.window
+            self._count(key, limit, now, window)
         self._maybe_prune(now)
 
-    def succeeded(self, account: str, address: str, now: dt.datetime | None = None) -> None:
-        """Forget this address's failures for the account and remember it as the account's own."""
+    def succeeded(
+        self, account: str, address: str, now: dt.datetime | None = None, fresh: bool = False
+    ) -> None:
+        """Forget this address's failures for the account and remember it as the account's own;
+        a fresh-address check that found the right password gives its ticket back."""
         now = now or utcnow()
         with database_proxy.atomic():
+            if fresh:
+                LoginCounter.update(failures=LoginCounter.failures - 1).where(
+                    (LoginCounter.key == f"x:{account}") & (LoginCounter.failures > 0)
+                ).execute()
             LoginCounter.delete().where(LoginCounter.key == f"a:{account}|{address}").execute()
             forget = now + dt.timedelta(days=GOOD_ADDRESS_DAYS)
             LoginCounter.insert(key=f"ok:{account}|{address}", last_at=now, forget_at=forget).on_conflict(
@@ -89,8 +155,8 @@ class LoginThrottle:
                 update={LoginCounter.last_at: now, LoginCounter.forget_at: forget},
             ).execute()
 
-    def _count(self, key: str, limit: int, now: dt.datetime) -> None:
-        forget = now + dt.timedelta(seconds=self.window)
+    def _count(self, key: str, limit: int, now: dt.datetime, window: int) -> None:
+        forget = now + dt.timedelta(seconds=window)
         # One statement counts, so processes failing at once never lose a failure; a row
         # whose failures were forgotten starts again at one.
         LoginCounter.insert(key=key, failures=1, last_at=now, forget_at=forget).on_conflict(
@@ -106,7 +172,7 @@ class LoginThrottle:
         # Forgotten a window after the lock ends: the next failure after a lock doubles it.
         LoginCounter.update(
             locked_until=now + dt.timedelta(seconds=lock) if lock else None,
-            forget_at=now + dt.timedelta(seconds=self.window + lock),
+            forget_at=now + dt.timedelta(seconds=window + lock),
         ).where((LoginCounter.key == key) & (LoginCounter.failures == failures)).execute()
 
     def _maybe_prune(self, now: dt.datetime) -> None:
@@ -119,7 +185,9 @@ class LoginThrottle:
 
 def prune(now: dt.datetime | None = None, max_rows: int = MAX_ROWS) -> int:
     """Delete rows that lock and remember nothing any more; above `max_rows`, the oldest
-    unlocked rows too (an attacker with many addresses must not grow the table without end)."""
+    unlocked rows too (an attacker with many addresses must not grow the table without end),
+    but never a practitioner's fresh-address budget (one row each): flooding the table must
+    not refill it."""
     now = now or utcnow()
     deleted = LoginCounter.delete().where(LoginCounter.forget_at <= now).execute()
     excess = LoginCounter.select().count() - max_rows
@@ -127,11 +195,17 @@ def prune(now: dt.datetime | None = None, max_rows: int = MAX_ROWS) -> int:
         oldest = (
             LoginCounter.select(LoginCounter.id)
             .where(LoginCounter.locked_until.is_null() | (LoginCounter.locked_until <= now))
+            .where(~LoginCounter.key.startswith("x:#"))
             .order_by(LoginCounter.last_at)
             .limit(excess)
         )
         deleted += LoginCounter.delete().where(LoginCounter.id.in_(oldest)).execute()
     return deleted
+
+
+def _seconds(wait: float) -> int:
+    """A Retry-After value: whole seconds, rounded up past the lock's end."""
+    return max(1, int(wait) + 1)
 
 
 def _case_forgotten(now: dt.datetime, forgotten, otherwise) -> pw.Case:
