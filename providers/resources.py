@@ -352,7 +352,7 @@ class CalendarObject(_LiveProps, DAVNonCollection):
         return self._data
 
     def _wsgidav_names(self):
-        return ["{DAV:}getcontentlength", "{DAV:}getlastmodified"]
+        return list(properties.WSGIDAV_OBJECT_NAMES)
 
     def principal_url(self) -> str:
         return self.calendar.principal_url()
