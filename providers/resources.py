@@ -25,7 +25,7 @@ from providers import opaque_names, properties, served_data, store, validation
 from providers.models import Appointment, Practitioner
 from providers.practice_api import update_practitioner, url_segment
 from providers.properties import CALENDAR, OBJECT, PRINCIPAL, ROOT
-from providers.render_cache import RenderCache
+from providers.render_cache import RenderCache, RenderKey
 
 OWN_CALENDAR = "calendar"
 SHARED_PREFIX = "shared-"
@@ -298,14 +298,18 @@ class CalendarCollection(_LiveProps, DAVCollection):
     def object_for(self, appt: Appointment) -> CalendarObject:
         return CalendarObject(self.member_path(appt.resource_name), self.environ, self, appointment=appt)
 
+    def render_key(self, appt_id: int, revision: int) -> RenderKey:
+        """The cache key of a row's rendering in this view (the one place it is built)."""
+        return RenderKey(appt_id, revision, self.policy)
+
     def render(self, appt: Appointment) -> bytes:
         """Rendered iCalendar, cached by (row, revision, policy): a revision never changes content."""
-        key = (appt.id, appt.revision, self.policy)
+        key = self.render_key(appt.id, appt.revision)
         cache = self.settings.render_cache
         data = cache.get(key)
         if data is None:
             data = served_data.rendered(self.settings.renderer, appt, self.policy)
-            cache[key] = data
+            cache.put(key, data)
         return data
 
     def etag(self, revision: int) -> str:

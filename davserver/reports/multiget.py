@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -50,8 +51,12 @@ def calendar_multiget(
         appt = rows.get(name) if name else None
         if appt is None:
             add_status_response(ms, href, "404 Not Found")
+        elif isinstance(appt, Rendered):
+            member = store.MemberInfo(name, appt.revision, "")
+            obj = CalendarObject(calendar.member_path(name), calendar.environ, calendar, member=member)
+            add_object_response(ms, obj, names, calendar_data, href=href, data=appt.data)
         else:
-            add_object_response(ms, _object(calendar, name, appt), names, calendar_data, href=href)
+            add_object_response(ms, calendar.object_for(appt), names, calendar_data, href=href)
     return ms
 
 
@@ -68,22 +73,24 @@ def _text(
     ids = store.ids_by_names(owner, [n for n in wanted.values() if n], cancelled)
     if not all(name and name in ids for name in wanted.values()):
         return None
-    entries = [
-        (appt_id, name, revision, None, href)
+    members = [
+        fragments.Member(appt_id, name, revision, href=href)
         for href, name in wanted.items()
         for appt_id, revision in (ids[name],)
     ]
-    cache, policy = calendar.settings.render_cache, calendar.policy
-    misses = [i for i, e in enumerate(entries) if cache.get((e[0], e[2], policy)) is None]
+    cache = calendar.settings.render_cache
+    misses = [
+        i for i, m in enumerate(members) if cache.get(calendar.render_key(m.appt_id, m.revision)) is None
+    ]
     if misses:
-        rows = store.load_by_names(owner, [entries[i][1] for i in misses], cancelled)
+        rows = store.load_by_names(owner, [members[i].name for i in misses], cancelled)
         for i in misses:
-            row = rows.get(entries[i][1])
+            row = rows.get(members[i].name)
             if row is None:  # deleted meanwhile
                 return None
-            entries[i] = (row.id, row.resource_name, row.revision, row, entries[i][4])
+            members[i] = fragments.Member(row.id, row.resource_name, row.revision, row, members[i].href)
     try:
-        return fragments.multistatus_chunks(calendar, entries, names, calendar_data)
+        return fragments.multistatus_chunks(calendar, members, names, calendar_data)
     except fragments.Missing:  # evicted meanwhile by another request
         return None
 
@@ -94,18 +101,11 @@ def _stored_name(href: str, calendar: CalendarCollection) -> str | None:
     return None if name is None else calendar.stored_name(name)
 
 
-def _object(calendar: CalendarCollection, name: str, row) -> CalendarObject:
-    """The object of a loaded row, or of (revision, data) from the render cache."""
-    if not isinstance(row, tuple):
-        return calendar.object_for(row)
-    obj = CalendarObject(
-        calendar.member_path(name),
-        calendar.environ,
-        calendar,
-        member=store.MemberInfo(name, row[0], ""),
-    )
-    obj._data = row[1]
-    return obj
+class Rendered(NamedTuple):
+    """What store.load_by_names gives for a member whose rendering is cached."""
+
+    revision: int
+    data: bytes
 
 
 # What a response can be built from with name, revision and rendered data alone.
@@ -116,10 +116,10 @@ def _rendered(calendar: CalendarCollection, props: list[str]):
     """known(id, revision) for store.load_by_names: (revision, data) if rendered already."""
     if not _WITHOUT_ROW.issuperset(props):
         return None
-    cache, policy = calendar.settings.render_cache, calendar.policy
+    cache = calendar.settings.render_cache
 
-    def known(appt_id: int, revision: int):
-        data = cache.get((appt_id, revision, policy))
-        return None if data is None else (revision, data)
+    def known(appt_id: int, revision: int) -> Rendered | None:
+        data = cache.get(calendar.render_key(appt_id, revision))
+        return None if data is None else Rendered(revision, data)
 
     return known
