@@ -125,6 +125,7 @@ def multistatus_chunks(
     members: Sequence[Member],
     names: list[str],
     calendar_data: Callable[[bytes], bytes] | None = None,
+    load: Callable[[list[str]], dict[str, Any]] | None = None,
 ) -> list[bytes] | None:
     """The body as bytes chunks, or None where this path does not apply (then the element
     path answers). Raises Missing (see xml_data).
@@ -132,6 +133,7 @@ def multistatus_chunks(
     Everything after an object's href (its ETag, escaped calendar data and the markup
     between) is kept in the render cache under (row, revision, policy, template) when the
     whole object is asked for: a repeated answer is a lookup and three parts per object.
+    `load(names) -> {name: row}` reads the rows of members that have neither (one query).
     """
     if not members or not applies(names):
         return None
@@ -143,14 +145,18 @@ def multistatus_chunks(
         else None
     )
     tails = cache.get_many(keys) if keys else [None] * len(members)
+    if load is not None:
+        members = _with_rows(calendar, members, tails, load)
+        if members is None:
+            return None
     href = member_hrefs(calendar)
 
     def responses() -> Iterator[tuple[str, bytes]]:
-        for i, (member, tail) in enumerate(zip(members, tails, strict=True)):
+        for member, tail in zip(members, tails, strict=True):
             if tail is None:
                 tail = _tail(calendar, template, member, calendar_data)
-                if keys:
-                    cache.put(keys[i], tail)
+                if keys:  # under the revision rendered (a loaded row may be newer)
+                    cache.put(ResponseKey(member.appt_id, member.revision, policy, number), tail)
             text = href(member.name, member.href)
             if text is None:
                 raise _Refused
@@ -160,3 +166,28 @@ def multistatus_chunks(
         return template.responses(responses())
     except _Refused:
         return None
+
+
+def _with_rows(
+    calendar: CalendarCollection,
+    members: Sequence[Member],
+    tails: list[bytes | None],
+    load: Callable[[list[str]], dict[str, Any]],
+) -> list[Member] | None:
+    """`members` with the row of each whose response text and rendering are both not
+    cached; None if one of them is gone meanwhile."""
+    out = list(members)
+    pending = [i for i, tail in enumerate(tails) if tail is None and out[i].row is None]
+    if not pending:
+        return out
+    render_key, cache = calendar.render_key, calendar.settings.render_cache
+    rendered = cache.get_many([render_key(out[i].appt_id, out[i].revision) for i in pending])
+    missing = [i for i, data in zip(pending, rendered, strict=True) if data is None]
+    if missing:
+        rows = load([out[i].name for i in missing])
+        for i in missing:
+            row = rows.get(out[i].name)
+            if row is None:  # deleted meanwhile
+                return None
+            out[i] = Member(row.id, row.resource_name, row.revision, row, out[i].href)
+    return out

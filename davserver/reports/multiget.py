@@ -67,30 +67,25 @@ def _text(
     calendar_data: Callable[[bytes], bytes] | None,
 ) -> list[bytes] | None:
     """The answer from one light query (id, revision) and the render cache; only objects
-    whose rendering is not cached are loaded, all in one more query. None when an href is
-    not a served member (404s: the element path answers)."""
+    whose response text and rendering are not cached are loaded, all in one more query.
+    None when an href is not a served member (404s: the element path answers)."""
     owner, cancelled = calendar.owner.id, calendar.settings.serve_cancelled
     ids = store.ids_by_names(owner, [n for n in wanted.values() if n], cancelled)
     if not all(name and name in ids for name in wanted.values()):
         return None
     members = [
-        fragments.Member(appt_id, name, revision, href=href)
+        fragments.Member(appt_id, name, revision, None, href)
         for href, name in wanted.items()
         for appt_id, revision in (ids[name],)
     ]
-    cache = calendar.settings.render_cache
-    misses = [
-        i for i, m in enumerate(members) if cache.get(calendar.render_key(m.appt_id, m.revision)) is None
-    ]
-    if misses:
-        rows = store.load_by_names(owner, [members[i].name for i in misses], cancelled)
-        for i in misses:
-            row = rows.get(members[i].name)
-            if row is None:  # deleted meanwhile
-                return None
-            members[i] = fragments.Member(row.id, row.resource_name, row.revision, row, members[i].href)
     try:
-        return fragments.multistatus_chunks(calendar, members, names, calendar_data)
+        return fragments.multistatus_chunks(
+            calendar,
+            members,
+            names,
+            calendar_data,
+            load=lambda missing: store.load_by_names(owner, missing, cancelled),
+        )
     except fragments.Missing:  # evicted meanwhile by another request
         return None
 
