@@ -94,13 +94,13 @@ def names_for(kind: str, allprop: bool) -> list[str]:
 
 def varies_per_member(name: str, kind: str = OBJECT) -> bool:
     """Whether property `name` may have a different value on two resources of `kind` in one
-    collection: True for what is answered outside the registry and for every registered
-    property of `kind` not declared constant. A name `kind` does not have is a 404 on each
-    of them (False)."""
+    collection. Only what the registry knows to be constant is not: a property of `kind`
+    declared so, or a registered property `kind` does not have (a 404 on each). What is
+    answered outside the registry, and any name the registry does not know, may vary."""
     prop = REGISTRY.get(name)
-    if prop is not None and kind in prop.kinds:
-        return prop.per_member
-    return kind == OBJECT and (name in WSGIDAV_OBJECT_NAMES or name == CALENDAR_DATA)
+    if prop is None or (kind == OBJECT and (name in WSGIDAV_OBJECT_NAMES or name == CALENDAR_DATA)):
+        return True
+    return prop.per_member if kind in prop.kinds else False
 
 
 # ---------------------------------------------------------------- principal discovery
