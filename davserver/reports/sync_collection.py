@@ -32,6 +32,9 @@ VALID_SYNC_TOKEN = f"{{{DAV}}}valid-sync-token"
 TOKEN_RE = re.compile(r"urn:praxis-caldav:sync:(\d{1,18}):([a-z]{1,8}):(\d{1,18})")
 # Properties that need the full row (rendering); the rest come from name/revision/modified.
 ROW_PROPS = frozenset({CALENDAR_DATA, f"{{{DAV}}}getcontentlength"})
+# The initial listing's template fills these per member; every other property is copied
+# (davserver/multistatus.py: only where the registry says it is the same on every member).
+SLOTS = (f"{{{DAV}}}getetag",)
 
 
 def parse_token(text: str, calendar: CalendarCollection) -> int | None:
@@ -178,9 +181,6 @@ def _initial_listing(
     if len(listed) > 2:  # RFC 6578 §3.6: the token continues after the last one listed
         chunks[-1] = _template(calendar, first, names, listed[1], True).after.encode()
     return ReportResult(207, chunks, "application/xml; charset=utf-8")
-
-
-SLOTS = (f"{{{DAV}}}getetag",)  # filled per member; every other property is copied
 
 
 def _template(
