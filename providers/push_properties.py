@@ -35,9 +35,9 @@ def _supported_triggers(res) -> etree._Element:
 
 
 def enable() -> None:
-    live(TRANSPORTS, {CALENDAR})(_transports)
-    live(TOPIC, {CALENDAR})(_topic)
-    live(TRIGGERS, {CALENDAR})(_supported_triggers)
+    live(TRANSPORTS, {CALENDAR}, per_member=False)(_transports)  # the server's key
+    live(TOPIC, {CALENDAR}, per_member=True)(_topic)  # the owner's
+    live(TRIGGERS, {CALENDAR}, per_member=False)(_supported_triggers)
 
 
 def disable() -> None:

@@ -26,7 +26,7 @@ from providers.practice import opaque_names, served_data, store, validation
 from providers.practice.api import update_practitioner, url_segment
 from providers.practice.models import Appointment, Practitioner
 from providers.properties import CALENDAR, OBJECT, PRINCIPAL, ROOT
-from providers.render_cache import RenderCache
+from providers.render_cache import RenderCache, RenderKey
 
 OWN_CALENDAR = "calendar"
 SHARED_PREFIX = "shared-"
@@ -299,14 +299,18 @@ class CalendarCollection(_LiveProps, DAVCollection):
     def object_for(self, appt: Appointment) -> CalendarObject:
         return CalendarObject(self.member_path(appt.resource_name), self.environ, self, appointment=appt)
 
+    def render_key(self, appt_id: int, revision: int) -> RenderKey:
+        """The cache key of a row's rendering in this view (the one place it is built)."""
+        return RenderKey(appt_id, revision, self.policy)
+
     def render(self, appt: Appointment) -> bytes:
         """Rendered iCalendar, cached by (row, revision, policy): a revision never changes content."""
-        key = (appt.id, appt.revision, self.policy)
+        key = self.render_key(appt.id, appt.revision)
         cache = self.settings.render_cache
         data = cache.get(key)
         if data is None:
             data = served_data.rendered(self.settings.renderer, appt, self.policy)
-            cache[key] = data
+            cache.put(key, data)
         return data
 
     def etag(self, revision: int) -> str:
@@ -353,7 +357,7 @@ class CalendarObject(_LiveProps, DAVNonCollection):
         return self._data
 
     def _wsgidav_names(self):
-        return ["{DAV:}getcontentlength", "{DAV:}getlastmodified"]
+        return list(properties.WSGIDAV_OBJECT_NAMES)
 
     def principal_url(self) -> str:
         return self.calendar.principal_url()

@@ -1,4 +1,5 @@
-"""The render cache's single flight: the same cold answer asked for together is computed once.
+"""The render cache: typed kinds with a budget and a hit counter each, and its single
+flight (the same cold answer asked for together is computed once).
 
 A device (or eight benchmark connections) asking the same week at once used to render the
 same objects in every thread: memory times the threads, CPU times the threads, one answer.
@@ -16,7 +17,15 @@ import requests
 import davserver.reports.calendar_query as calendar_query
 from providers.practice import api
 from providers.practice.models import Appointment
-from providers.render_cache import RenderCache
+from providers.render_cache import (
+    Budget,
+    InRangeKey,
+    QueryKey,
+    RenderCache,
+    RenderKey,
+    ResponseKey,
+    SkeletonKey,
+)
 from tests.conftest import DEMO_PASSWORD, DEMO_USER
 from tests.test_reports_support import query_body, time_range, utc, vevent_filter
 
@@ -24,20 +33,20 @@ CALENDAR = "/anna_maier/calendar/"
 
 
 def test_a_second_thread_waits_for_the_first_computation_of_a_key():
-    cache, order = RenderCache(), []
+    cache, order, key = RenderCache(), [], SkeletonKey(1, 1)
     inside = threading.Event()
 
     def first():
-        with cache.computing("k"):
+        with cache.computing(key):
             inside.set()
             time.sleep(0.2)
-            cache.put("k", b"answer")
+            cache.put(key, b"answer")
             order.append("first done")
 
     def second():
         inside.wait(5)
-        with cache.computing("k"):
-            order.append(("second sees", cache.get("k")))
+        with cache.computing(key):
+            order.append(("second sees", cache.get(key)))
 
     with ThreadPoolExecutor(2) as pool:
         for f in [pool.submit(first), pool.submit(second)]:
@@ -48,25 +57,59 @@ def test_a_second_thread_waits_for_the_first_computation_of_a_key():
 
 def test_other_keys_do_not_wait_and_an_error_releases_the_key():
     cache = RenderCache()
-    with cache.computing("a"):
+    a, b, c = SkeletonKey(1, 1), SkeletonKey(2, 1), SkeletonKey(3, 1)
+    with cache.computing(a):
         done = threading.Event()
 
         def take_b():
-            with cache.computing("b"):
+            with cache.computing(b):
                 done.set()
 
         threading.Thread(target=take_b).start()
-        assert done.wait(5)  # "b" is not held up by "a"
-    with pytest.raises(RuntimeError), cache.computing("c"):
+        assert done.wait(5)  # b is not held up by a
+    with pytest.raises(RuntimeError), cache.computing(c):
         raise RuntimeError("render failed")
     got = threading.Event()
 
     def take_c():
-        with cache.computing("c"):
+        with cache.computing(c):
             got.set()
 
     threading.Thread(target=take_c).start()
     assert got.wait(5)
+
+
+def test_each_kind_has_its_key_type_budget_and_hit_counter():
+    budgets = {
+        RenderKey: Budget(3, 10_000),
+        ResponseKey: Budget(3, 10_000),
+        SkeletonKey: Budget(100, 10_000),
+        InRangeKey: Budget(100, 10_000),
+        QueryKey: Budget(100, 10_000),
+    }
+    cache = RenderCache(budgets)
+    for i in range(5):
+        cache.put(RenderKey(i, 1, "clear"), b"x")
+    cache.put(ResponseKey(0, 1, "clear", 0), b"tail")
+    # A plain tuple, or another kind's key with the same fields, is no key of a kind.
+    with pytest.raises(TypeError):
+        cache.get((4, 1, "clear"))
+    assert cache.get(ResponseKey(4, 1, "clear", 0)) is None
+    # The render kind kept its newest 3; the response kind was not pushed out by it.
+    assert [cache.get(RenderKey(i, 1, "clear")) for i in range(5)] == [None, None, b"x", b"x", b"x"]
+    assert cache.get_many([ResponseKey(0, 1, "clear", 0), ResponseKey(1, 1, "clear", 0)]) == [b"tail", None]
+    stats = cache.stats()
+    assert stats["RenderKey"][:3] == (3, 2, 3)  # hits, misses, entries
+    assert stats["ResponseKey"][:3] == (1, 2, 1)
+    assert stats["SkeletonKey"] == (0, 0, 0, 0)
+    # One kind's byte budget: an entry over a quarter of it is not kept; the rest evict by bytes.
+    cache.put(SkeletonKey(1, 1), b"y" * 3_000)
+    assert cache.get(SkeletonKey(1, 1)) is None
+    for i in range(6):
+        cache.put(SkeletonKey(i, 2), b"y" * 2_000)
+    assert cache.stats()["SkeletonKey"][3] <= 10_000
+    assert cache.get(SkeletonKey(0, 2)) is None and cache.get(SkeletonKey(5, 2)) == b"y" * 2_000
+    assert len(cache) == 3 + 1 + cache.stats()["SkeletonKey"][2]
 
 
 def test_the_same_cold_calendar_query_from_six_connections_is_computed_once(sqlite_live, monkeypatch):

@@ -3,42 +3,31 @@
 wsgidav builds a resource object and a property list per member and formats each response
 on its own: at N=10,000 that was most of a getetag PROPFIND. Here the collection and the
 first member are answered by wsgidav's own code (util.add_property_response over the
-property registry); that response, serialized once, is the template of every member's,
-with the member's href and ETag put in, so the output is the same, byte for byte, and
-no element or resource object is built per member (memory at N=100,000). Only properties
-whose value is the same for every member apart from getetag take this path; anything
-else (getlastmodified, getcontentlength, calendar-data, allprop, propname, If headers,
-other resources) returns None and wsgidav answers as before.
+property registry); that response is the template of every member's (davserver/
+multistatus.py), with the member's href and ETag put in, so the output is the same, byte
+for byte, and no element or resource object is built per member (memory at N=100,000).
+Only requests whose every property is the same on all members apart from getetag (the
+registry decides: properties.varies_per_member) take this path; anything else
+(getlastmodified, calendar-data, a per-member live property, allprop, propname, If
+headers, other resources) returns None and wsgidav answers as before.
 """
 
 from __future__ import annotations
 
 import itertools
-import re
-from urllib.parse import quote
 
 from lxml import etree
 from wsgidav import util, xml_tools
 
 from davserver.http import CalDAVError, request_xml, serialize
+from davserver.multistatus import MultistatusTemplate, fits, member_hrefs
 from davserver.reports.responses import ChunkedBody
 from providers.practice import store
-from providers.properties import CALDAV, DAV
-from providers.resources import HREF_SAFE, CalendarCollection, CalendarObject
+from providers.properties import DAV
+from providers.resources import CalendarCollection, CalendarObject
 
 GETETAG = f"{{{DAV}}}getetag"
-# Member properties whose value differs between members (besides the ETag), or that render.
-PER_MEMBER = frozenset(
-    {
-        f"{{{DAV}}}getlastmodified",
-        f"{{{DAV}}}getcontentlength",
-        f"{{{CALDAV}}}calendar-data",
-        f"{{{DAV}}}displayname",
-    }
-)
-# Names that quote() leaves as they are (HREF_SAFE plus letters and digits).
-_PLAIN = re.compile(r"[A-Za-z0-9/@:+!*'(),$\-_|.~]*").fullmatch
-_HREF_MARK, _ETAG_MARK = "\ue000href\ue000", "\ue000etag\ue000"
+SLOTS = (GETETAG,)  # filled per member; every other property is copied from the first
 _CONDITIONAL = (
     "HTTP_IF",
     "HTTP_IF_MATCH",
@@ -59,7 +48,7 @@ def requested_names(environ: dict) -> list[str] | None:
     if prop.tag != f"{{{DAV}}}prop":
         return None
     names = [child.tag for child in prop]
-    if not all(isinstance(n, str) for n in names) or PER_MEMBER.intersection(names):
+    if not all(isinstance(n, str) for n in names) or not fits(names, SLOTS):
         return None
     return names
 
@@ -79,44 +68,14 @@ def handle(environ, start_response, provider):
     first = next(members, None)
     if first is None:
         return util.send_multi_status_response(environ, start_response, ms)
-    base = calendar.path.rstrip("/") + "/"
     member = store.MemberInfo(first[0], first[1], "")
     obj = CalendarObject(calendar.member_path(first[0]), environ, calendar, member=member)
-    head = xml_tools.xml_to_bytes(ms, pretty=False)
     util.add_property_response(ms, obj.get_href(), obj.get_properties("named", name_list=names))
-    template = ms[-1]
-    href_prefix = calendar.href_for(base)
-    if not template[0].text.startswith(href_prefix):
+    href = member_hrefs(calendar)
+    if ms[-1].find(f"{{{DAV}}}href").text != href(first[0]):
         return None  # never happens; wsgidav would spell it some other way
-    etag_el = template.find(f".//{{{DAV}}}prop/{GETETAG}")
-    with_etag = etag_el is not None and bool(etag_el.text)
-    # The serialized template with markers where the href and the ETag go; the bytes of
-    # every member are its parts joined with that member's values (both are plain ASCII
-    # without &, < or >: hrefs are percent-encoded, ETags are '"<revision>-<tag>"').
-    template[0].text = _HREF_MARK
-    if with_etag:
-        etag_el.text = _ETAG_MARK
-    whole = xml_tools.xml_to_bytes(ms, pretty=False)
-    tail = head[head.rindex(b"</") :]
-    if not (whole.startswith(head[: -len(tail)]) and whole.endswith(tail)):
-        return None  # never happens: lxml serializes a child the same inside its parent
-    response = whole[len(head) - len(tail) : -len(tail)].decode("utf-8")
-    before_href, after_href = response.split(_HREF_MARK)
-    middle, after_etag = after_href.split(_ETAG_MARK) if with_etag else (after_href, "")
-    # The body leaves as chunks of 300 members (Content-Length is their sum): never the
-    # whole listing twice in memory.
-    chunks, batch = [head[: -len(tail)]], []
-    etag, shown = calendar.etag, calendar.shown_name if calendar.opaque else None
-    for stored, revision in itertools.chain((first,), members):
-        name = shown(stored) if shown else stored
-        href = href_prefix + (name if _PLAIN(name) else quote(name, safe=HREF_SAFE))
-        batch.append(f"{before_href}{href}{middle}{etag(revision) if with_etag else ''}{after_etag}")
-        if len(batch) == 300:  # chunks of about 50 KB (see fragments._BATCH)
-            chunks.append("".join(batch).encode())
-            batch = []
-    chunks.append("".join(batch).encode())
-    chunks.append(tail)
-    body = ChunkedBody(chunks)
+    template = MultistatusTemplate(ms, ms[-1], SLOTS, lambda el: xml_tools.xml_to_bytes(el, pretty=False))
+    body = ChunkedBody(template.listing(itertools.chain((first,), members), href, calendar.etag))
     start_response(
         "207 Multi-Status",
         [

@@ -37,6 +37,7 @@ from davserver.reports.skeleton import time_skeleton
 from providers.practice import store
 from providers.practice.models import Appointment
 from providers.properties import CALDAV, CALENDAR
+from providers.render_cache import InRangeKey, QueryKey
 from providers.resources import CalendarCollection
 
 FILTER = f"{{{CALDAV}}}filter"
@@ -102,8 +103,7 @@ def calendar_query(
     cache = calendar.settings.render_cache
     # The policy is in the key: a text filter (SUMMARY contains a name) is evaluated on the
     # viewer's rendering, so which objects match differs between a clear and a pseudonym view.
-    key = (
-        "query",
+    key = QueryKey(
         calendar.owner.id,
         calendar.change_number(),
         calendar.settings.serve_cancelled,
@@ -124,12 +124,12 @@ def calendar_query(
             raise filter_error(exc) from None
         cache.put(
             key,
-            [(appt.id, appt.resource_name, appt.revision, None, None) for appt in found],
+            tuple(fragments.Member(appt.id, appt.resource_name, appt.revision) for appt in found),
             cost=_ANSWER_COST * len(found),
         )
         body = fragments.multistatus_chunks(
             calendar,
-            [(appt.id, appt.resource_name, appt.revision, appt, None) for appt in found],
+            [fragments.Member(appt.id, appt.resource_name, appt.revision, appt) for appt in found],
             names,
             calendar_data,
         )
@@ -142,7 +142,10 @@ def calendar_query(
 
 
 def _answer_from_cache(
-    calendar: CalendarCollection, key: tuple, names: list[str], calendar_data: Callable[[bytes], bytes] | None
+    calendar: CalendarCollection,
+    key: QueryKey,
+    names: list[str],
+    calendar_data: Callable[[bytes], bytes] | None,
 ) -> ReportResult | None:
     """The last answer to the same filter while nothing changed: no row is read if every
     object's text (or rendering) is still cached."""
@@ -156,7 +159,7 @@ def _answer_from_cache(
     return None if body is None else ReportResult(207, body, "application/xml; charset=utf-8")
 
 
-# Bytes of one entry (id, name, revision, None, None) of a cached answer: the tuple, its name and integers.
+# Bytes of one member (id, name, revision) of a cached answer: the tuple, its name and integers.
 _ANSWER_COST = 200
 
 
@@ -214,12 +217,12 @@ def _in_range(
     For a plain time-range filter the answer depends only on the row's revision, the range
     and the calendar's zone: expanding the series was most of a repeated week query.
     """
-    key = ("in-range", appt.id, appt.revision, tr.start, tr.end, tz.key)
+    key = InRangeKey(appt.id, appt.revision, tr.start, tr.end, tz.key)
     cache = calendar.settings.render_cache
     found = cache.get(key)
     if found is None:
         found = matches(time_skeleton(calendar, appt), flt, tz)
-        cache[key] = found
+        cache.put(key, found)
     return found
 
 

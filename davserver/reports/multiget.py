@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -50,8 +51,12 @@ def calendar_multiget(
         appt = rows.get(name) if name else None
         if appt is None:
             add_status_response(ms, href, "404 Not Found")
+        elif isinstance(appt, Rendered):
+            member = store.MemberInfo(name, appt.revision, "")
+            obj = CalendarObject(calendar.member_path(name), calendar.environ, calendar, member=member)
+            add_object_response(ms, obj, names, calendar_data, href=href, data=appt.data)
         else:
-            add_object_response(ms, _object(calendar, name, appt), names, calendar_data, href=href)
+            add_object_response(ms, calendar.object_for(appt), names, calendar_data, href=href)
     return ms
 
 
@@ -62,28 +67,25 @@ def _text(
     calendar_data: Callable[[bytes], bytes] | None,
 ) -> list[bytes] | None:
     """The answer from one light query (id, revision) and the render cache; only objects
-    whose rendering is not cached are loaded, all in one more query. None when an href is
-    not a served member (404s: the element path answers)."""
+    whose response text and rendering are not cached are loaded, all in one more query.
+    None when an href is not a served member (404s: the element path answers)."""
     owner, cancelled = calendar.owner.id, calendar.settings.serve_cancelled
     ids = store.ids_by_names(owner, [n for n in wanted.values() if n], cancelled)
     if not all(name and name in ids for name in wanted.values()):
         return None
-    entries = [
-        (appt_id, name, revision, None, href)
+    members = [
+        fragments.Member(appt_id, name, revision, None, href)
         for href, name in wanted.items()
         for appt_id, revision in (ids[name],)
     ]
-    cache, policy = calendar.settings.render_cache, calendar.policy
-    misses = [i for i, e in enumerate(entries) if cache.get((e[0], e[2], policy)) is None]
-    if misses:
-        rows = store.load_by_names(owner, [entries[i][1] for i in misses], cancelled)
-        for i in misses:
-            row = rows.get(entries[i][1])
-            if row is None:  # deleted meanwhile
-                return None
-            entries[i] = (row.id, row.resource_name, row.revision, row, entries[i][4])
     try:
-        return fragments.multistatus_chunks(calendar, entries, names, calendar_data)
+        return fragments.multistatus_chunks(
+            calendar,
+            members,
+            names,
+            calendar_data,
+            load=lambda missing: store.load_by_names(owner, missing, cancelled),
+        )
     except fragments.Missing:  # evicted meanwhile by another request
         return None
 
@@ -94,18 +96,11 @@ def _stored_name(href: str, calendar: CalendarCollection) -> str | None:
     return None if name is None else calendar.stored_name(name)
 
 
-def _object(calendar: CalendarCollection, name: str, row) -> CalendarObject:
-    """The object of a loaded row, or of (revision, data) from the render cache."""
-    if not isinstance(row, tuple):
-        return calendar.object_for(row)
-    obj = CalendarObject(
-        calendar.member_path(name),
-        calendar.environ,
-        calendar,
-        member=store.MemberInfo(name, row[0], ""),
-    )
-    obj._data = row[1]
-    return obj
+class Rendered(NamedTuple):
+    """What store.load_by_names gives for a member whose rendering is cached."""
+
+    revision: int
+    data: bytes
 
 
 # What a response can be built from with name, revision and rendered data alone.
@@ -116,10 +111,10 @@ def _rendered(calendar: CalendarCollection, props: list[str]):
     """known(id, revision) for store.load_by_names: (revision, data) if rendered already."""
     if not _WITHOUT_ROW.issuperset(props):
         return None
-    cache, policy = calendar.settings.render_cache, calendar.policy
+    cache = calendar.settings.render_cache
 
-    def known(appt_id: int, revision: int):
-        data = cache.get((appt_id, revision, policy))
-        return None if data is None else (revision, data)
+    def known(appt_id: int, revision: int) -> Rendered | None:
+        data = cache.get(calendar.render_key(appt_id, revision))
+        return None if data is None else Rendered(revision, data)
 
     return known

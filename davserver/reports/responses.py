@@ -26,17 +26,20 @@ def add_object_response(
     names: list[str],
     calendar_data: Callable[[bytes], bytes] | None = None,
     href: str | None = None,
+    data: bytes | None = None,
 ) -> None:
     """Propstat response for one object: found properties 200, unknown ones 404.
 
-    `href` overrides the object's canonical href (multiget answers with the href as sent).
+    `href` overrides the object's canonical href (multiget answers with the href as sent);
+    `data` is the object's rendering where the caller has it (else obj.data() renders).
     """
     found: list[etree._Element] = []
     missing: list[str] = []
     for name in names:
         if name == CALENDAR_DATA:
             el = etree.Element(CALENDAR_DATA)
-            data = obj.data()
+            if data is None:
+                data = obj.data()
             el.text = (calendar_data(data) if calendar_data else data).decode("utf-8")
             found.append(el)
             continue

@@ -14,6 +14,7 @@ from __future__ import annotations
 import icalendar
 
 from providers.practice.models import Appointment
+from providers.render_cache import SkeletonKey
 from providers.resources import CalendarCollection
 
 # Everything recurring-ical-events and filters.instances_overlapping read, plus what
@@ -84,7 +85,7 @@ def time_skeleton(calendar: CalendarCollection, appt: Appointment) -> icalendar.
     times its size (20 KB a series), and the answers per time range are cached anyway.
     """
     cache = calendar.settings.render_cache
-    key = ("time-skeleton", appt.id, appt.revision)
+    key = SkeletonKey(appt.id, appt.revision)
     stripped = cache.get(key)
     if stripped is None:
         stripped = strip_to_times(calendar.render(appt))

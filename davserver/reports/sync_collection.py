@@ -17,21 +17,24 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator
-from urllib.parse import quote
 
 from lxml import etree
 
 from davserver.http import CalDAVError, depth, multistatus, serialize
+from davserver.multistatus import MultistatusTemplate, fits, member_hrefs
 from davserver.reports import ReportResult, report, request_props
 from davserver.reports.responses import CALENDAR_DATA, add_object_response, add_status_response
 from providers.practice import store
 from providers.properties import CALENDAR, DAV
-from providers.resources import HREF_SAFE, CalendarCollection, CalendarObject
+from providers.resources import CalendarCollection, CalendarObject
 
 VALID_SYNC_TOKEN = f"{{{DAV}}}valid-sync-token"
 TOKEN_RE = re.compile(r"urn:praxis-caldav:sync:(\d{1,18}):([a-z]{1,8}):(\d{1,18})")
 # Properties that need the full row (rendering); the rest come from name/revision/modified.
 ROW_PROPS = frozenset({CALENDAR_DATA, f"{{{DAV}}}getcontentlength"})
+# The initial listing's template fills these per member; every other property is copied
+# (davserver/multistatus.py: only where the registry says it is the same on every member).
+SLOTS = (f"{{{DAV}}}getetag",)
 
 
 def parse_token(text: str, calendar: CalendarCollection) -> int | None:
@@ -99,7 +102,7 @@ def sync_collection(
     ms = multistatus()
     objects = None
     if since is None:
-        if not _PER_MEMBER.intersection(names):
+        if fits(names, SLOTS):
             etags = store.iter_member_etags_by_revision(owner, cancelled, limit)
             listing = _initial_listing(calendar, etags, names, token, limit)
             if listing is not None:
@@ -137,13 +140,6 @@ def _finish(ms: etree._Element, calendar: CalendarCollection, token: int, trunca
     etree.SubElement(ms, f"{{{DAV}}}sync-token").text = calendar.sync_token(token)
 
 
-# Names that quote() leaves as they are (HREF_SAFE plus letters and digits).
-_PLAIN = re.compile(r"[A-Za-z0-9/@:+!*'(),$\-_|.~]*").fullmatch
-# Properties whose value differs between members beyond href and getetag.
-_PER_MEMBER = ROW_PROPS | {f"{{{DAV}}}getlastmodified"}
-_START, _END, _HREF, _ETAG = "\ue000start\ue000", "\ue000end\ue000", "\ue000href\ue000", "\ue000etag\ue000"
-
-
 def _initial_listing(
     calendar: CalendarCollection,
     members: Iterator[tuple[str, int]],
@@ -151,49 +147,47 @@ def _initial_listing(
     token: int,
     limit: int | None,
 ) -> ReportResult | None:
-    """The initial listing as text chunks, every member from the first member's response.
+    """The initial listing as chunks, every member's response from the first member's
+    (davserver/multistatus.py); for names that fit() the template only.
 
     At N=10,000 building a response element per member was most of an initial sync (and
-    at N=100,000 most of the memory). The first member's response is built as always and
-    serialized once with markers where its href and ETag are; each member's text is that
-    template with its values (hrefs are percent-encoded and ETags '"<rev>-<tag>"': no
-    character XML escapes). The rows are read one at a time and the body is left as
-    chunks (never the listing as rows, text and bytes at once). The bytes are the same as
-    the element tree's.
+    at N=100,000 most of the memory). The rows are read one at a time and the body is
+    left as chunks (never the listing as rows, text and bytes at once). The bytes are the
+    same as the element tree's.
     """
     first = next(members, None)
     if first is None:
         return None
-    parts = _template(calendar, first, names, token, False)
-    if parts is None:
+    template = _template(calendar, first, names, token, False)
+    if template is None:
         return None
-    before, before_href, middle, after_etag, with_etag, after = parts
-    href_prefix = calendar.href_for(calendar.path)
-    etag, shown = calendar.etag, calendar.shown_name if calendar.opaque else None
-    chunks, batch = [before.encode("utf-8")], []
-    count, last = 0, first[1]
-    for stored, revision in itertools.chain((first,), members):
-        count += 1
-        if limit is not None and count > limit:  # the one row more: the page is truncated
-            after = _template(calendar, first, names, last, True)[-1]
-            break
-        last = revision
-        name = shown(stored) if shown else stored
-        href = href_prefix + (name if _PLAIN(name) else quote(name, safe=HREF_SAFE))
-        batch.append(f"{before_href}{href}{middle}{etag(revision) if with_etag else ''}{after_etag}")
-        if len(batch) == 300:  # chunks of about 50 KB (see fragments._BATCH)
-            chunks.append("".join(batch).encode("utf-8"))
-            batch = []
-    chunks.append("".join(batch).encode("utf-8"))
-    chunks.append(after.encode("utf-8"))
+    rows = itertools.chain((first,), members)
+    href = member_hrefs(calendar)
+    if limit is None:
+        return ReportResult(
+            207, template.listing(rows, href, calendar.etag), "application/xml; charset=utf-8"
+        )
+    listed = [0, first[1]]  # members listed, revision of the last one
+
+    def within_limit() -> Iterator[tuple[str, int]]:
+        for row in rows:
+            if listed[0] == limit:  # one row more: the page is truncated
+                listed.append(True)
+                return
+            listed[:2] = listed[0] + 1, row[1]
+            yield row
+
+    chunks = template.listing(within_limit(), href, calendar.etag)
+    if len(listed) > 2:  # RFC 6578 §3.6: the token continues after the last one listed
+        chunks[-1] = _template(calendar, first, names, listed[1], True).after.encode()
     return ReportResult(207, chunks, "application/xml; charset=utf-8")
 
 
 def _template(
     calendar: CalendarCollection, first: tuple[str, int], names: list[str], token: int, truncated: bool
-) -> tuple[str, str, str, str, bool, str] | None:
-    """(before, before href, between href and ETag, after ETag, with ETag, after) of the
-    listing whose first member is `first`; None if its href is not spelled as expected."""
+) -> MultistatusTemplate | None:
+    """The listing whose first member is `first`, as a template; None if its href is not
+    spelled as the fast path spells it."""
     ms = multistatus()
     member = store.MemberInfo(first[0], first[1], "")
     add_object_response(
@@ -201,23 +195,10 @@ def _template(
         CalendarObject(calendar.member_path(member.resource_name), calendar.environ, calendar, member=member),
         names,
     )
-    template = ms[0]
-    href_prefix = calendar.href_for(calendar.path)
-    href_el = template.find(f"{{{DAV}}}href")
-    if href_el is None or not (href_el.text or "").startswith(href_prefix):
-        return None
-    etag_el = template.find(f"{{{DAV}}}propstat/{{{DAV}}}prop/{{{DAV}}}getetag")
-    with_etag = etag_el is not None and bool(etag_el.text)
-    href_el.text = _HREF
-    if with_etag:
-        etag_el.text = _ETAG
-    ms.text, template.tail = _START, _END
     _finish(ms, calendar, token, truncated)
-    before, rest = serialize(ms).decode("utf-8").split(_START)
-    response, after = rest.split(_END)
-    before_href, after_href = response.split(_HREF)
-    middle, after_etag = after_href.split(_ETAG) if with_etag else (after_href, "")
-    return before, before_href, middle, after_etag, with_etag, after
+    if ms[0].findtext(f"{{{DAV}}}href") != member_hrefs(calendar)(first[0]):
+        return None
+    return MultistatusTemplate(ms, ms[0], SLOTS, serialize)
 
 
 def _objects(
