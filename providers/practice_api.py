@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import peewee as pw
 
-from providers import practitioner_cache, prepared, validation
+from providers import practitioner_cache, prepared, push_subscriptions, validation
 
 # Name matching is text, not protocol: shared with the renderer so both find the same names.
 from providers.masking import Person, PracticeNames
@@ -552,7 +552,9 @@ def grant_access(owner: Practitioner, grantee: Practitioner, can_write: bool) ->
 
 
 def revoke_access(owner: Practitioner, grantee: Practitioner) -> bool:
-    return Grant.delete().where((Grant.owner == owner) & (Grant.grantee == grantee)).execute() > 0
+    with database_proxy.atomic():
+        push_subscriptions.forget_grant(owner.id, grantee.id)
+        return Grant.delete().where((Grant.owner == owner) & (Grant.grantee == grantee)).execute() > 0
 
 
 # ---------------------------------------------------------------- appointments

@@ -14,6 +14,7 @@ import threading
 import time
 
 from providers import practice_api as api
+from providers import push_subscriptions
 from providers.models import DeviceSeen, Practitioner
 
 log = logging.getLogger("praxis_caldav.settings_page")
@@ -84,3 +85,9 @@ def devices_by_practitioner(practitioner_ids: list[int]) -> dict[int, list[Devic
     for row in rows:
         result[row.practitioner_id].append(row)
     return result
+
+
+def push_logins(practitioner_id: int) -> set[int | None]:
+    """The logins that hold a live WebDAV-Push registration ("Push active" on the page):
+    device password ids, and None for the practice password."""
+    return push_subscriptions.push_logins(practitioner_id)
