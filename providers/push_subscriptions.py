@@ -1,6 +1,10 @@
 """WebDAV-Push registrations in the database, the calendars' topics, the server's VAPID key,
 and the claim that makes exactly one server process send a message for a change.
 
+A registration belongs to the login that made it (the viewer, and the device password if it
+used one): revoking that device, the viewer's grant on the calendar, or the viewer's login
+deletes it (the forget_* functions, called by those revocations).
+
 No XML and no HTTP here: davserver/push parses registrations and sends the messages.
 """
 
@@ -167,7 +171,7 @@ def claim(subscription_id: int, change_id: int, now: dt.datetime, coalesce: dt.t
     return won > 0
 
 
-def delete_expired() -> int:
+def delete_stale() -> int:
     """The periodic clean-up: expired registrations, and any whose login lost the calendar
     by a path that did not call the forget_* functions below."""
     grantees = Grant.select(Grant.grantee).where(Grant.owner == PushSubscription.owner)

@@ -156,5 +156,5 @@ def test_the_periodic_clean_up_deletes_what_another_path_left(pushed):
     assert _register(live, owner, service, "/stale-practice").status_code == 201
     Grant.delete().where(Grant.owner == owner.id).execute()
     DevicePassword.update(revoked_at=dt.datetime(2030, 1, 1)).where(DevicePassword.id == phone.id).execute()
-    subs.delete_expired()
+    subs.delete_stale()
     assert _rows(grantee) == {} and _rows(owner) == {"stale-practice": None}

@@ -41,7 +41,7 @@ from providers.models import PushSubscription, database_proxy
 
 log = logging.getLogger("praxis_caldav.push")
 POLL_SECONDS = 0.2
-CLEANUP_SECONDS = 600  # expired registrations are deleted this often
+CLEANUP_SECONDS = 600  # expired and stale registrations are deleted this often
 TTL_SECONDS = 86_400
 GONE = (404, 410)
 
@@ -122,7 +122,7 @@ class PushSender:
                     seen = subs.newest_change_id()
                 seen = self.poll(seen)
                 if time.monotonic() - cleaned > CLEANUP_SECONDS:
-                    subs.delete_expired()
+                    subs.delete_stale()
                     cleaned = time.monotonic()
             except Exception:  # a database outage must not end push for this process
                 log.warning("push sender: polling failed", exc_info=True)
