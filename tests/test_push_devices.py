@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from providers import accounts, device_passwords
+from providers import accounts, device_passwords, push_properties
 from providers import practice_api as api
 from providers import push_subscriptions as subs
 from providers.models import DevicePassword, Grant, PushSubscription
@@ -79,6 +79,16 @@ def test_the_page_shows_push_active_per_device_login_and_revoking_the_device_end
     api.create_appointment(user, _fields(dt.datetime(2031, 9, 1, 9), "x"))
     wait_until(lambda: len(service.to(f"/{lang}-practice")) == 1)
     assert service.to(f"/{lang}-phone") == []
+
+    # With push switched off the registration stays until it expires, but nothing is sent.
+    push_properties.disable()
+    try:
+        page = live.request("GET", f"{PAGE}?lang={lang}", user=user.username, password=PASSWORD).text
+        assert ACTIVE[lang] not in page
+    finally:
+        push_properties.enable()
+    page = live.request("GET", f"{PAGE}?lang={lang}", user=user.username, password=PASSWORD).text
+    assert ACTIVE[lang] in page
 
     # An expired registration is not "active".
     PushSubscription.update(expires=dt.datetime(2020, 1, 1)).where(

@@ -14,7 +14,7 @@ import threading
 import time
 
 from providers import practice_api as api
-from providers import push_subscriptions
+from providers import push_properties, push_subscriptions
 from providers.models import DeviceSeen, Practitioner
 
 log = logging.getLogger("praxis_caldav.settings_page")
@@ -89,5 +89,8 @@ def devices_by_practitioner(practitioner_ids: list[int]) -> dict[int, list[Devic
 
 def push_logins(practitioner_id: int) -> set[int | None]:
     """The logins that hold a live WebDAV-Push registration ("Push active" on the page):
-    device password ids, and None for the practice password."""
+    device password ids, and None for the practice password. None at all while push is off
+    (registrations made before stay until they expire, but no message is sent)."""
+    if not push_properties.enabled():
+        return set()
     return push_subscriptions.push_logins(practitioner_id)
