@@ -13,12 +13,15 @@ which reads before it writes, runs again and again.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 
 import pytest
 
+from providers import push_subscriptions as subs
 from providers.importer import import_data
+from tests.conftest import wait_until
 from tests.test_push import push_server, register_body
 from tests.two_way import ICAL, PASSWORD, calendar_path, event, new_practitioner
 
@@ -121,3 +124,50 @@ def test_device_puts_and_imports_while_pushes_are_sent_neither_fail_nor_log(load
     assert [r.getMessage() for r in problems.records] == []
     for i in range(DEVICES):  # the pushes really went out meanwhile
         assert len(service.to(f"/device{i}")) >= 3
+
+
+def test_a_locked_database_delays_pushes_without_a_warning(loaded, monkeypatch):
+    """SQLite locked beyond busy_timeout (a long import holds the write lock): the sender
+    says so once at INFO and sends when the database answers again."""
+    live, service, problems = loaded
+    user = new_practitioner("locked")
+    body = register_body(f"{service.base}/locked", service)
+    headers = {"Content-Type": "application/xml"}
+    assert (
+        live.request(
+            "POST", calendar_path(user), body, user=user.username, password=PASSWORD, headers=headers
+        ).status_code
+        == 201
+    )
+    failures = iter(range(5))
+    real = subs.newest_changes
+
+    def locked(after: int) -> dict[int, int]:
+        if next(failures, None) is not None:
+            raise sqlite3.OperationalError("database is locked")  # as peewee's cause carries it
+        return real(after)
+
+    monkeypatch.setattr(subs, "newest_changes", locked)
+    infos = Problems()
+    infos.setLevel(logging.INFO)
+    logging.getLogger("praxis_caldav.push").addHandler(infos)
+    logging.getLogger("praxis_caldav.push").setLevel(logging.INFO)
+    try:
+        answer = live.request(
+            "PUT",
+            calendar_path(user) + "x.ics",
+            event("x"),
+            user=user.username,
+            password=PASSWORD,
+            headers=ICAL,
+        )
+        assert answer.status_code == 201
+        wait_until(lambda: len(service.to("/locked")) == 1)
+    finally:
+        logging.getLogger("praxis_caldav.push").removeHandler(infos)
+        logging.getLogger("praxis_caldav.push").setLevel(logging.NOTSET)
+    assert next(failures, None) is None  # all five failures happened
+    assert [r.getMessage() for r in infos.records] == [
+        "push sender: database unavailable (sqlite locked); retrying"
+    ]
+    assert problems.records == []

@@ -37,6 +37,7 @@ from davserver.metrics import PUSH_MESSAGES
 from davserver.push import NS
 from davserver.webhook import RETRY_DELAYS
 from providers import push_subscriptions as subs
+from providers.db import discard_connection_if_broken, unavailable_reason
 from providers.models import PushSubscription, database_proxy
 
 log = logging.getLogger("praxis_caldav.push")
@@ -115,7 +116,7 @@ class PushSender:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _run(self) -> None:
-        seen, cleaned = None, time.monotonic()
+        seen, cleaned, waiting = None, time.monotonic(), False
         while not self._stop.is_set():
             try:
                 if seen is None:
@@ -124,8 +125,15 @@ class PushSender:
                 if time.monotonic() - cleaned > CLEANUP_SECONDS:
                     subs.delete_stale()
                     cleaned = time.monotonic()
-            except Exception:  # a database outage must not end push for this process
-                log.warning("push sender: polling failed", exc_info=True)
+                waiting = False
+            except Exception as exc:  # a database outage must not end push for this process
+                discard_connection_if_broken(exc)
+                reason = unavailable_reason(exc)
+                if reason is None:
+                    log.warning("push sender: polling failed", exc_info=True)
+                elif not waiting:  # locked beyond busy_timeout, restarting: once, and no trace
+                    log.info("push sender: database unavailable (%s); retrying", reason)
+                waiting = reason is not None
             self._stop.wait(POLL_SECONDS)
         database_proxy.close()
 
