@@ -30,7 +30,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import requests
 from lxml import etree
@@ -225,7 +224,6 @@ def run(backend: str, processes: int, changes: int) -> dict:
         "p50_ms": statistics.median(latencies) * 1000,
         "p95_ms": percentile(latencies, 0.95) * 1000,
         "max_ms": max(latencies) * 1000,
-        "host": urlsplit(base).hostname,
         **cost,
     }
 
