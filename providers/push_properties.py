@@ -40,6 +40,11 @@ def enable() -> None:
     live(TRIGGERS, {CALENDAR}, per_member=False)(_supported_triggers)
 
 
+def enabled() -> bool:
+    """Whether this process serves push (push.enabled): its calendars offer a topic."""
+    return TOPIC in REGISTRY
+
+
 def disable() -> None:
     for name in (TRANSPORTS, TOPIC, TRIGGERS):
         REGISTRY.pop(name, None)

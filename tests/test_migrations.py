@@ -4,19 +4,24 @@ older than the server is refused; a failing step changes nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import peewee as pw
 import pytest
 from playhouse.migrate import migrate
 
 from providers.practice import demo, device_passwords
+from providers.practice import push_subscriptions as subs
 from providers.practice.models import (
     ALL_MODELS,
     ApiToken,
     Change,
     Practice,
     Practitioner,
+    PushSubscription,
     SchemaVersion,
     database_proxy,
+    utcnow,
 )
 from providers.practice.store import current_change
 from providers.sql import migrations
@@ -28,7 +33,8 @@ ADDED_SINCE_V1 = {
     "practitioner": ("may_relax", "disabled"),
     "change": ("by_device",),
 }
-TABLES_SINCE_V1 = ("api_token", "device_password", "login_counter", "access_audit", "push_subscription")
+# Dropped in this order: push_subscription refers to device_password (schema version 6).
+TABLES_SINCE_V1 = ("push_subscription", "api_token", "device_password", "login_counter", "access_audit")
 
 
 def _everything(db: pw.Database) -> dict:
@@ -112,6 +118,55 @@ def test_steps_run_in_order_in_one_transaction(v1_database, db_url, monkeypatch)
     assert SchemaVersion.get().version == 2
     migrate(migrations._migrator(db).drop_column("server_secret", "note"))
     SchemaVersion.update(version=1).execute()
+
+
+class V5PushSubscription(pw.Model):
+    """push_subscription as schema version 5 made it: no device column."""
+
+    key = pw.CharField(max_length=43, unique=True)
+    viewer = pw.ForeignKeyField(Practitioner, backref="+", on_delete="CASCADE")
+    owner = pw.ForeignKeyField(Practitioner, backref="+", on_delete="CASCADE")
+    push_resource = pw.CharField(max_length=2000)
+    client_public_key = pw.CharField(max_length=100)
+    auth_secret = pw.CharField(max_length=40)
+    expires = pw.DateTimeField()
+    notified_change = pw.BigIntegerField(default=0)
+    sent_at = pw.DateTimeField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        database = database_proxy
+        table_name = "push_subscription"
+        indexes = ((("owner", "notified_change"), False), (("viewer",), False))
+
+
+def test_version_5_push_registrations_keep_their_rows_and_gain_the_device(v1_database, db_url):
+    """5 -> 6: the device column is added in place; a registration made before it counts as
+    the practice password's; revoking a device deletes the registrations it made since."""
+    db = v1_database
+    migrations.migrate_database()
+    db.drop_tables([PushSubscription])
+    db.create_tables([V5PushSubscription])
+    user = Practitioner.select().order_by(Practitioner.id).first()
+    values = {"push_resource": "https://push.example.org/x", "client_public_key": "k", "auth_secret": "a"}
+    expires = utcnow() + dt.timedelta(days=1)
+    V5PushSubscription.create(key="before", viewer=user, owner=user, expires=expires, **values)
+    SchemaVersion.update(version=5).execute()
+    database_proxy.close()
+    with pytest.raises(migrations.SchemaError, match="praxis-caldav migrate"):
+        open_database(db_url)
+    open_database(db_url, migrate=None)
+    assert migrations.migrate_database() == (5, migrations.HEAD)
+    db = open_database(db_url)
+    assert "device_id" in {c.name for c in db.get_columns("push_subscription")}
+    assert "push_subscription_device_id" in {i.name for i in db.get_indexes("push_subscription")}
+    assert [(r.key, r.device_id) for r in PushSubscription.select()] == [("before", None)]
+    device, _ = device_passwords.create(user, "Phone")
+    registration = subs.Registration("https://push.example.org/y", "k", "a", expires)
+    subs.register(user.id, user.id, registration, limit=10, device_id=device.id)
+    assert subs.push_logins(user.id) == {None, device.id}
+    device_passwords.revoke(user.id, device.id)
+    assert [r.key for r in PushSubscription.select()] == ["before"]
 
 
 def test_a_newer_schema_is_refused(v1_database, db_url):

@@ -6,10 +6,12 @@ which decrypts it with the subscription's private key."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import email.utils
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -29,7 +31,7 @@ from providers.practice import api
 from providers.practice import push_subscriptions as subs
 from providers.practice.importer import import_data
 from providers.practice.models import PushSubscription, utcnow
-from tests.conftest import start_server, wait_until
+from tests.conftest import LiveServer, start_server, wait_until
 from tests.two_way import ICAL, PASSWORD, calendar_path, event, new_practitioner
 
 NS = "https://bitfire.at/webdav-push"
@@ -92,8 +94,9 @@ def register_body(resource: str, service: PushService, expires: dt.datetime | No
 <expires>{email.utils.format_datetime(expires, usegmt=True)}</expires></push-register>"""
 
 
-@pytest.fixture(scope="module")
-def pushed(db_url):
+@contextlib.contextmanager
+def push_server(db_url: str) -> Iterator[tuple[LiveServer, PushService]]:
+    """The real server with push on (coalescing off, quick retries) and a push service."""
     service = PushService()
     config = ServerConfig()
     config.push.enabled = True
@@ -102,12 +105,20 @@ def pushed(db_url):
     live = start_server(db_url, config)
     sender = app_module.SENDERS[-1]
     sender.retry_delays = (0.05,)
-    yield live, service
-    live.server.stop()
-    sender.stop()
-    app_module.SENDERS.remove(sender)
-    push_properties.disable()
-    service.close()
+    try:
+        yield live, service
+    finally:
+        live.server.stop()
+        sender.stop()
+        app_module.SENDERS.remove(sender)
+        push_properties.disable()
+        service.close()
+
+
+@pytest.fixture(scope="module")
+def pushed(db_url):
+    with push_server(db_url) as served:
+        yield served
 
 
 def _post(live, user, calendar: str, body: str):

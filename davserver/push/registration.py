@@ -108,7 +108,11 @@ def handle_post(
     registration = parse_registration(environ, config)
     try:
         key, new = subs.register(
-            calendar.viewer.id, calendar.owner.id, registration, config.max_subscriptions_per_user
+            calendar.viewer.id,
+            calendar.owner.id,
+            registration,
+            config.max_subscriptions_per_user,
+            device_id=environ.get("praxis.device"),
         )
     except subs.TooManySubscriptions:
         raise CalDAVError(403, message="too many push subscriptions for this login") from None

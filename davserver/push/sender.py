@@ -38,10 +38,11 @@ from davserver.push import NS
 from davserver.webhook import RETRY_DELAYS
 from providers.practice import push_subscriptions as subs
 from providers.practice.models import PushSubscription, database_proxy
+from providers.sql.db import discard_connection_if_broken, unavailable_reason
 
 log = logging.getLogger("praxis_caldav.push")
 POLL_SECONDS = 0.2
-CLEANUP_SECONDS = 600  # expired registrations are deleted this often
+CLEANUP_SECONDS = 600  # expired and stale registrations are deleted this often
 TTL_SECONDS = 86_400
 GONE = (404, 410)
 
@@ -115,17 +116,24 @@ class PushSender:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _run(self) -> None:
-        seen, cleaned = None, time.monotonic()
+        seen, cleaned, waiting = None, time.monotonic(), False
         while not self._stop.is_set():
             try:
                 if seen is None:
                     seen = subs.newest_change_id()
                 seen = self.poll(seen)
                 if time.monotonic() - cleaned > CLEANUP_SECONDS:
-                    subs.delete_expired()
+                    subs.delete_stale()
                     cleaned = time.monotonic()
-            except Exception:  # a database outage must not end push for this process
-                log.warning("push sender: polling failed", exc_info=True)
+                waiting = False
+            except Exception as exc:  # a database outage must not end push for this process
+                discard_connection_if_broken(exc)
+                reason = unavailable_reason(exc)
+                if reason is None:
+                    log.warning("push sender: polling failed", exc_info=True)
+                elif not waiting:  # locked beyond busy_timeout, restarting: once, and no trace
+                    log.info("push sender: database unavailable (%s); retrying", reason)
+                waiting = reason is not None
             self._stop.wait(POLL_SECONDS)
         database_proxy.close()
 

@@ -13,7 +13,8 @@ import logging
 import threading
 import time
 
-from providers.practice import api
+from providers import push_properties
+from providers.practice import api, push_subscriptions
 from providers.practice.models import DeviceSeen, Practitioner
 
 log = logging.getLogger("praxis_caldav.settings_page")
@@ -84,3 +85,12 @@ def devices_by_practitioner(practitioner_ids: list[int]) -> dict[int, list[Devic
     for row in rows:
         result[row.practitioner_id].append(row)
     return result
+
+
+def push_logins(practitioner_id: int) -> set[int | None]:
+    """The logins that hold a live WebDAV-Push registration ("Push active" on the page):
+    device password ids, and None for the practice password. None at all while push is off
+    (registrations made before stay until they expire, but no message is sent)."""
+    if not push_properties.enabled():
+        return set()
+    return push_subscriptions.push_logins(practitioner_id)

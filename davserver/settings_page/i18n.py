@@ -186,6 +186,9 @@ DE: dict[str, str] = {
     "apppw.once": "Das Passwort wird nur dieses eine Mal angezeigt. Tragen Sie es jetzt auf dem Gerät "
     "ein (statt Ihres Praxis-Passworts), mit Ihrem Benutzernamen.",
     "apppw.bad_label": "Bitte geben Sie dem Gerät einen Namen (höchstens 100 Zeichen).",
+    "push.active": "Push aktiv",
+    "push.explain": "Push aktiv: Das Gerät erfährt eine Änderung binnen Sekunden, ohne abzufragen.",
+    "push.practice_login": "Ein Gerät mit dem Praxis-Passwort",
     "audit": "Zugriffe Ihrer Geräte (je Stunde)",
     "audit.none": "Noch keine Zugriffe aufgezeichnet.",
     "audit.hour": "Stunde",
@@ -383,6 +386,9 @@ EN: dict[str, str] = {
     "apppw.once": "The password is shown this one time only. Enter it on the device now (instead of "
     "your practice password), with your user name.",
     "apppw.bad_label": "Please give the device a name (at most 100 characters).",
+    "push.active": "Push active",
+    "push.explain": "Push active: the device learns of a change within seconds, without polling.",
+    "push.practice_login": "A device with the practice password",
     "audit": "Access by your devices (per hour)",
     "audit.none": "No access recorded yet.",
     "audit.hour": "Hour",

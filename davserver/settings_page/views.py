@@ -13,7 +13,7 @@ from collections.abc import Callable
 from markupsafe import Markup
 
 from davserver.settings_page import web
-from davserver.settings_page.devices import devices_by_practitioner
+from davserver.settings_page.devices import devices_by_practitioner, push_logins
 from davserver.settings_page.render import Request, message, render
 from davserver.setup_info import SetupInfo, apple_profile, setup_info
 from providers.practice import access_audit, api, device_passwords
@@ -96,6 +96,7 @@ def own_page(request: Request, status: int = 200, notices: list[str] | None = No
         directions=DIRECTIONS,
         devices=devices,
         device_passwords=device_passwords.devices_of(request.viewer.id),
+        push_logins=push_logins(request.viewer.id),
         audit=access_audit.rows_of(request.viewer, limit=24),
         device_labels={
             d.id: d.label for d in device_passwords.devices_of(request.viewer.id, include_revoked=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from providers.practice import device_passwords
+from providers.practice import device_passwords, push_subscriptions
 from providers.practice.api import DataError
 from providers.practice.models import Appointment, Grant, Practice, Practitioner, database_proxy
 from providers.practice.passwords import hash_password
@@ -48,6 +48,8 @@ def set_disabled(practitioner: Practitioner, disabled: bool) -> None:
     """A disabled practitioner logs in nowhere (practice or device password) from the next
     request on; the practitioner cache hears of it like of any practitioner change."""
     Practitioner.update(disabled=disabled).where(Practitioner.id == practitioner.id).execute()
+    if disabled:
+        push_subscriptions.forget_practitioner(practitioner.id)
     practitioner.disabled = disabled
     practitioner_cache.forget_all()
 
@@ -88,6 +90,7 @@ def delete(practitioner: Practitioner, keep_appointments: bool = False) -> str:
             device_passwords.revoke_all(practitioner.id)
             mine = (Grant.owner == practitioner.id) | (Grant.grantee == practitioner.id)
             Grant.delete().where(mine).execute()
+            push_subscriptions.forget_practitioner(practitioner.id, with_calendar=True)
             archived = f"{ARCHIVE_PREFIX}{practitioner.id}"
             Practitioner.update(
                 username=archived,

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import peewee as pw
 
-from providers.practice import validation
+from providers.practice import push_subscriptions, validation
 
 # Name matching is text, not protocol: shared with the renderer so both find the same names.
 from providers.practice.masking import Person, PracticeNames
@@ -553,7 +553,9 @@ def grant_access(owner: Practitioner, grantee: Practitioner, can_write: bool) ->
 
 
 def revoke_access(owner: Practitioner, grantee: Practitioner) -> bool:
-    return Grant.delete().where((Grant.owner == owner) & (Grant.grantee == grantee)).execute() > 0
+    with database_proxy.atomic():
+        push_subscriptions.forget_grant(owner.id, grantee.id)
+        return Grant.delete().where((Grant.owner == owner) & (Grant.grantee == grantee)).execute() > 0
 
 
 # ---------------------------------------------------------------- appointments

@@ -13,6 +13,7 @@ import secrets
 
 import peewee as pw
 
+from providers.practice import push_subscriptions
 from providers.practice.models import DevicePassword, Practitioner, database_proxy, utcnow
 from providers.practice.passwords import hash_password
 
@@ -104,11 +105,13 @@ def revoke(practitioner_id: int, device_id: int) -> DevicePassword:
         if row.revoked_at is None:
             row.revoked_at = utcnow()
             row.save(only=[DevicePassword.revoked_at])
+        push_subscriptions.forget_device(row.id)  # a lost device gets no more pushes either
     return row
 
 
 def revoke_all(practitioner_id: int) -> int:
     """Revoke every device of the practitioner; returns how many were active."""
+    push_subscriptions.forget_devices_of(practitioner_id)
     return (
         DevicePassword.update(revoked_at=utcnow())
         .where((DevicePassword.practitioner == practitioner_id) & DevicePassword.revoked_at.is_null())

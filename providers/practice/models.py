@@ -303,6 +303,9 @@ class PushSubscription(BaseModel):
     notified_change = pw.BigIntegerField(default=0)
     sent_at = pw.DateTimeField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
+    # The device password that registered it (None: the practice password); schema version 6,
+    # last like the column the migration adds.
+    device = pw.ForeignKeyField(DevicePassword, null=True, backref="+", on_delete="CASCADE")
 
     class Meta:
         indexes = ((("owner", "notified_change"), False), (("viewer",), False))

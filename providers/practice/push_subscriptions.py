@@ -1,6 +1,10 @@
 """WebDAV-Push registrations in the database, the calendars' topics, the server's VAPID key,
 and the claim that makes exactly one server process send a message for a change.
 
+A registration belongs to the login that made it (the viewer, and the device password if it
+used one): revoking that device, the viewer's grant on the calendar, or the viewer's login
+deletes it (the forget_* functions, called by those revocations).
+
 No XML and no HTTP here: davserver/push parses registrations and sends the messages.
 """
 
@@ -15,8 +19,8 @@ from dataclasses import dataclass
 
 import peewee as pw
 
-from providers.practice.api import server_secret
-from providers.practice.models import Change, Grant, Practitioner, PushSubscription, utcnow
+from providers.practice import api as practice_api
+from providers.practice.models import Change, DevicePassword, Grant, Practitioner, PushSubscription, utcnow
 
 
 def b64url(data: bytes) -> str:
@@ -26,13 +30,13 @@ def b64url(data: bytes) -> str:
 def topic(owner_id: int) -> str:
     """The calendar's push topic: a keyed hash of its row id, 22 base64url characters (RFC 8030
     allows 32). Neither the practitioner's name nor a patient's can be read from it."""
-    key = server_secret("push-topic").encode("ascii")
+    key = practice_api.server_secret("push-topic").encode("ascii")
     return b64url(hmac.new(key, f"calendar:{owner_id}".encode(), hashlib.sha256).digest()[:16])
 
 
 def vapid_private_scalar() -> int:
     """The server's VAPID (RFC 8292) P-256 private key, made once and shared by every process."""
-    return int(server_secret("push-vapid"), 16)
+    return int(practice_api.server_secret("push-vapid"), 16)
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,12 @@ class TooManySubscriptions(Exception):
     """The viewer has registered the allowed number of subscriptions already."""
 
 
-def register(viewer_id: int, owner_id: int, reg: Registration, limit: int) -> tuple[str, bool]:
+def register(
+    viewer_id: int, owner_id: int, reg: Registration, limit: int, device_id: int | None = None
+) -> tuple[str, bool]:
     """Store (or renew) a subscription; (its key, whether it is new). Renewing the same push
-    resource on the same calendar keeps the key, so the registration URL stays the same."""
+    resource on the same calendar keeps the key, so the registration URL stays the same.
+    `device_id`: the device password the request logged in with (None: the practice password)."""
     with PushSubscription._meta.database.atomic():
         row = PushSubscription.get_or_none(
             PushSubscription.viewer == viewer_id,
@@ -58,7 +65,7 @@ def register(viewer_id: int, owner_id: int, reg: Registration, limit: int) -> tu
         )
         if row is not None:
             row.client_public_key, row.auth_secret = reg.client_public_key, reg.auth_secret
-            row.expires = reg.expires
+            row.expires, row.device = reg.expires, device_id
             row.save()
             return row.key, False
         live = PushSubscription.select().where(
@@ -75,6 +82,7 @@ def register(viewer_id: int, owner_id: int, reg: Registration, limit: int) -> tu
             client_public_key=reg.client_public_key,
             auth_secret=reg.auth_secret,
             expires=reg.expires,
+            device=device_id,
             notified_change=_newest_change(owner_id),
         )
         return key, True
@@ -121,10 +129,12 @@ def claim_due(owner_id: int, change_id: int, coalesce: dt.timedelta) -> tuple[li
     some were left for later because they got a message less than `coalesce` ago.
 
     Only viewers who may still see the calendar count: the owner or a grantee whose grant was
-    not revoked, and a login that is not disabled."""
+    not revoked, a login that is not disabled, a device password that is not revoked. (Those
+    revocations delete the registrations too; this holds for any path that did not.)"""
     now = utcnow()
     grantees = Grant.select(Grant.grantee).where(Grant.owner == owner_id)
     disabled = Practitioner.select(Practitioner.id).where(Practitioner.disabled == True)  # noqa: E712
+    revoked = DevicePassword.select(DevicePassword.id).where(DevicePassword.revoked_at.is_null(False))
     # A list, so the read ends before the claims: on SQLite (WAL) a write from inside an open
     # read whose snapshot another process has written past fails at once ("database is locked").
     candidates = list(
@@ -134,6 +144,7 @@ def claim_due(owner_id: int, change_id: int, coalesce: dt.timedelta) -> tuple[li
             PushSubscription.expires > now,
             (PushSubscription.viewer == owner_id) | PushSubscription.viewer.in_(grantees),
             PushSubscription.viewer.not_in(disabled),
+            PushSubscription.device.is_null() | PushSubscription.device.not_in(revoked),
         )
     )
     claimed, waiting = [], False
@@ -160,8 +171,61 @@ def claim(subscription_id: int, change_id: int, now: dt.datetime, coalesce: dt.t
     return won > 0
 
 
-def delete_expired() -> int:
-    return PushSubscription.delete().where(PushSubscription.expires <= utcnow()).execute()
+def delete_stale() -> int:
+    """The periodic clean-up: expired registrations, and any whose login lost the calendar
+    by a path that did not call the forget_* functions below."""
+    grantees = Grant.select(Grant.grantee).where(Grant.owner == PushSubscription.owner)
+    disabled = Practitioner.select(Practitioner.id).where(Practitioner.disabled == True)  # noqa: E712
+    revoked = DevicePassword.select(DevicePassword.id).where(DevicePassword.revoked_at.is_null(False))
+    stale = (
+        (PushSubscription.expires <= utcnow())
+        | ((PushSubscription.viewer != PushSubscription.owner) & PushSubscription.viewer.not_in(grantees))
+        | PushSubscription.viewer.in_(disabled)
+        | PushSubscription.device.in_(revoked)
+    )
+    return PushSubscription.delete().where(stale).execute()
+
+
+def forget_device(device_id: int) -> int:
+    """A device password was revoked: its registrations go with it."""
+    return PushSubscription.delete().where(PushSubscription.device == device_id).execute()
+
+
+def forget_devices_of(practitioner_id: int) -> int:
+    """Every device password of the practitioner was revoked (the practice password's stay)."""
+    return (
+        PushSubscription.delete()
+        .where(PushSubscription.viewer == practitioner_id, PushSubscription.device.is_null(False))
+        .execute()
+    )
+
+
+def forget_grant(owner_id: int, grantee_id: int) -> int:
+    """A grant was revoked: the grantee's registrations on the owner's calendar end."""
+    return (
+        PushSubscription.delete()
+        .where(PushSubscription.owner == owner_id, PushSubscription.viewer == grantee_id)
+        .execute()
+    )
+
+
+def forget_practitioner(practitioner_id: int, with_calendar: bool = False) -> int:
+    """A login was disabled: its registrations end. `with_calendar` (a login archived, its
+    grants gone): its grantees' registrations on its calendar too. A disabled owner's grantees
+    keep theirs: their grants stand and the calendar still changes."""
+    mine = PushSubscription.viewer == practitioner_id
+    if with_calendar:
+        mine |= PushSubscription.owner == practitioner_id
+    return PushSubscription.delete().where(mine).execute()
+
+
+def push_logins(viewer_id: int) -> set[int | None]:
+    """Which logins of the viewer hold a live registration: device password ids, and None
+    for the practice password (the settings page's "Push active")."""
+    query = PushSubscription.select(PushSubscription.device).where(
+        PushSubscription.viewer == viewer_id, PushSubscription.expires > utcnow()
+    )
+    return {device for (device,) in query.distinct().tuples()}
 
 
 def vapid_public_key() -> str:

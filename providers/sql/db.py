@@ -76,6 +76,11 @@ def open_database(
                 "synchronous": "full" if durability == "full" else "normal",
                 "cache_size": -2000,
             },
+            # Every transaction takes the write lock at BEGIN and so waits out busy_timeout. A
+            # deferred one that read first (an import, a data-API upsert) failed at once with
+            # "database is locked" when another connection (a device, the push sender's claims)
+            # had committed since its read: WAL cannot upgrade a stale read snapshot.
+            lock_type="IMMEDIATE",
             check_same_thread=False,
         )
     elif parsed.scheme in ("postgresql", "postgres"):

@@ -73,11 +73,23 @@ def _push_subscriptions(db: pw.Database, migrator: SchemaMigrator) -> None:
     db.create_tables([PushSubscription], safe=True)
 
 
+def _push_subscription_device(db: pw.Database, migrator: SchemaMigrator) -> None:
+    """5 -> 6: which device password made a push registration (NULL: the practice password),
+    so revoking the device ends its pushes and the settings page shows it. Step 4 creates the
+    table from today's model, which has the column already: then only the index is missing."""
+    table = PushSubscription._meta.table_name
+    if "device_id" not in {c.name for c in db.get_columns(table)}:
+        devices = DevicePassword._meta.table_name
+        _add_columns(db, (table, "device_id", f'INTEGER REFERENCES "{devices}" ("id") ON DELETE CASCADE'))
+    db.execute_sql(f'CREATE INDEX IF NOT EXISTS "{table}_device_id" ON "{table}" ("device_id")')
+
+
 MIGRATIONS: dict[int, Step] = {
     1: _privacy_policy_columns,
     2: _change_feed,
     3: _login_tables,
     4: _push_subscriptions,
+    5: _push_subscription_device,
 }
 HEAD = 1 + len(MIGRATIONS)
 # ensure_schema's advisory lock: two 32-bit keys, a key space apart from the calendars' locks.
