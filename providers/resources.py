@@ -12,44 +12,22 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
-from wsgidav.dav_error import HTTP_CONFLICT, HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
+from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 
-from providers import properties
-from providers.practice import opaque_names, served_data, store, validation
+from providers import calendar_properties, properties
+from providers.practice import directory, opaque_names, served_data, store
 from providers.practice.api import update_practitioner, url_segment
-from providers.practice.models import Appointment, Practitioner
+from providers.practice.records import Appointment, Practitioner
 from providers.properties import CALENDAR, OBJECT, PRINCIPAL, ROOT
-from providers.render_cache import RenderCache
+from providers.service_settings import ServiceSettings, ViewPolicy
 
 OWN_CALENDAR = "calendar"
 SHARED_PREFIX = "shared-"
 CONTENT_TYPE = "text/calendar; charset=utf-8; component=vevent"
-
-
-@dataclass
-class ServiceSettings:
-    """Server-wide settings the resources need (from wsgidav.yaml)."""
-
-    practice_timezone: str = "Europe/Vienna"
-    serve_cancelled: bool = False
-    delete_mode: str = "cancel"  # or "delete": what a device DELETE does to the row
-    max_resource_size: int = properties.MAX_RESOURCE_SIZE
-    reports: tuple[str, ...] = ()
-    timezone_ical: str = ""
-    # Rendering is protocol work (davserver); it is handed in so providers never import it.
-    renderer: Callable[[Appointment, Any], bytes] | None = None
-    # The policy must be hashable (render cache key), have a short `tag` (sync tokens) and
-    # say whether the view shows names and UIDs opaque (`opaque_names`, see opaque_names.py).
-    policy_factory: Callable[[Practitioner, Practitioner], Any] | None = None
-    etag_factory: Callable[[int, Any], str] | None = None
-    render_cache: RenderCache = field(default_factory=RenderCache)
 
 
 HREF_SAFE = "/@:+!*'(),$-_|.~"
@@ -147,7 +125,7 @@ class PrincipalHome(_LiveProps, DAVCollection):
 
     def get_member_names(self):
         names = [OWN_CALENDAR]
-        names += [SHARED_PREFIX + url_segment(g.owner.username) for g in store.grants_for(self.owner)]
+        names += [SHARED_PREFIX + url_segment(g.owner.username) for g in directory.grants_for(self.owner)]
         return names
 
     def get_member(self, name):
@@ -163,7 +141,7 @@ class CalendarCollection(_LiveProps, DAVCollection):
         self.viewer = viewer
         self._can_write = can_write
         self.settings: ServiceSettings = self.provider.settings
-        self.policy = self.settings.policy_factory(owner, viewer)
+        self.policy: ViewPolicy = self.settings.representation.policy(owner, viewer)
         # Every view but the owner's clear one: object names and UIDs are opaque.
         self.opaque: bool = self.policy.opaque_names
         self._token: int | None = None
@@ -180,48 +158,18 @@ class CalendarCollection(_LiveProps, DAVCollection):
     def description(self) -> str:
         return f"Termine von {self.owner.display_name}"
 
-    # PROPPATCH: what a device may set on its own calendar, stored per practitioner.
-    SETTABLE = {
-        "{DAV:}displayname": "calendar_displayname",
-        "{http://apple.com/ns/ical/}calendar-color": "calendar_color",
-        "{http://apple.com/ns/ical/}calendar-order": "calendar_order",
-    }
-
     def set_property_value(self, name, value, *, dry_run=False):
         """Name, colour and order of the viewer's own writable calendar; anything else 403.
 
         wsgidav calls this once with dry_run=True per property, then for real, and answers
         207 with a status per property (macOS stops syncing on a flat 403).
         """
-        column = self.SETTABLE.get(name)
+        column = calendar_properties.SETTABLE.get(name)
         if column is None or self.owner.id != self.viewer.id or not self._can_write:
             raise DAVError(HTTP_FORBIDDEN)
-        parsed = self._proppatch_value(column, value)
+        parsed = calendar_properties.parsed_value(column, value)
         if not dry_run:
             update_practitioner(self.owner, **{column: parsed})
-
-    @staticmethod
-    def _proppatch_value(column: str, value) -> str | int | None:
-        text = None if value is None else "".join(value.itertext()).strip()
-        if not text:
-            return None  # <D:remove> or empty: back to the practice's default
-        if column == "calendar_order":
-            try:
-                order = int(text)
-            except ValueError:
-                raise DAVError(HTTP_CONFLICT, "calendar-order must be a whole number") from None
-            if not -(2**31) <= order < 2**31:  # the INTEGER column of both databases
-                raise DAVError(HTTP_CONFLICT, "calendar-order is out of range")
-            return order
-        try:
-            validation.check_text(text, "displayname")
-        except validation.InvalidValue as exc:
-            raise DAVError(HTTP_CONFLICT, str(exc)) from None
-        if column == "calendar_color" and not re.fullmatch(r"#[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?", text):
-            raise DAVError(HTTP_CONFLICT, "calendar-color must be #RRGGBB or #RRGGBBAA")
-        if len(text) > 200:
-            raise DAVError(HTTP_CONFLICT, "displayname is limited to 200 characters")
-        return text
 
     def color(self) -> str | None:
         return self.owner.calendar_color
@@ -280,24 +228,125 @@ class CalendarCollection(_LiveProps, DAVCollection):
         return f"{self.path.rstrip('/')}/{self.shown_name(name)}"
 
     def get_member_names(self):
-        members = store.list_members(self.owner.id, self.settings.serve_cancelled)
-        return [self.shown_name(m.resource_name) for m in members]
+        return [self.shown_name(m.resource_name) for m in self._list_members()]
 
     def get_member_list(self):
         """One query for all members (wsgidav would look each up by name)."""
-        return [
-            CalendarObject(self.member_path(m.resource_name), self.environ, self, member=m)
-            for m in store.list_members(self.owner.id, self.settings.serve_cancelled)
-        ]
+        return [self._object_of(m) for m in self._list_members()]
 
     def get_member(self, name):
-        appt = store.load_one(self.owner.id, self.stored_name(name), self.settings.serve_cancelled)
-        if appt is None:
-            return None
-        return self.object_for(appt)
+        appt = self.served_row(self.stored_name(name))
+        return None if appt is None else self.object_for(appt)
+
+    # The door to the data ------------------------------------------------------------
+    # Every read and write of this calendar's objects passes here: the owner, the viewer's
+    # view and whether cancelled rows are served are applied once, not by each caller
+    # (Radicale's reports likewise need only get_multi, get_filtered and sync).
+
+    @property
+    def _cancelled(self) -> bool:
+        return self.settings.serve_cancelled
+
+    def serves(self, row: Appointment) -> bool:
+        """Whether devices see this row (the store's rule, as the listings apply it in SQL)."""
+        return store.is_served(row, self._cancelled)
+
+    def served_row(self, name: str) -> Appointment | None:
+        """The full row stored as `name` if devices see it (GET, a member by name)."""
+        return store.load_one(self.owner.id, name, self._cancelled)
+
+    def _list_members(self) -> list[store.MemberInfo]:
+        return store.list_members(self.owner.id, self._cancelled)
+
+    def _object_of(self, member: store.MemberInfo) -> CalendarObject:
+        return CalendarObject(self.member_path(member.resource_name), self.environ, self, member=member)
 
     def object_for(self, appt: Appointment) -> CalendarObject:
+        """The object of a loaded row."""
         return CalendarObject(self.member_path(appt.resource_name), self.environ, self, appointment=appt)
+
+    def object_at(self, name: str, revision: int, data: bytes | None = None) -> CalendarObject:
+        """The object stored as `name` at `revision`, without a row: for answers built from
+        the name, the ETag and (when given) its rendering alone."""
+        obj = self._object_of(store.MemberInfo(name, revision, ""))
+        obj._data = data
+        return obj
+
+    def member_etags(self) -> Iterator[tuple[str, int]]:
+        """(stored name, revision) of every served member in name order, row by row."""
+        return store.iter_member_etags(self.owner.id, self._cancelled)
+
+    def member_etags_by_revision(self, limit: int | None) -> Iterator[tuple[str, int]]:
+        """(stored name, revision) oldest revision first, at most limit + 1 (an initial sync)."""
+        return store.iter_member_etags_by_revision(self.owner.id, self._cancelled, limit)
+
+    def members_by_revision(self, limit: int | None) -> tuple[list[CalendarObject], bool]:
+        """Served members oldest revision first, without their rows, and whether truncated."""
+        members, truncated = store.members_by_revision(self.owner.id, self._cancelled, limit)
+        return [self._object_of(m) for m in members], truncated
+
+    def revisions(self, names: Iterable[str]) -> dict[str, tuple[int, int]]:
+        """{stored name: (row id, revision)} of the served members among `names`."""
+        members = store.members_by_names(self.owner.id, names, self._cancelled)
+        return {name: (m.id, m.revision) for name, m in members.items()}
+
+    def get_multi(self, names: Iterable[str], load: str = "row") -> dict[str, CalendarObject]:
+        """The served members among stored `names`, as objects, in one query per 500 names.
+
+        `load`: "row" reads full rows; "member" only name, revision and modification time;
+        "rendered" reads full rows only of objects whose rendering is not cached (for
+        answers made of ETags and calendar-data alone).
+        """
+        if load == "member":
+            members = store.members_by_names(self.owner.id, names, self._cancelled)
+            return {name: self._object_of(m) for name, m in members.items()}
+        known = self._cached_rendering if load == "rendered" else None
+        rows = store.load_by_names(self.owner.id, list(names), self._cancelled, known=known)
+        return {
+            name: self.object_at(name, *row) if isinstance(row, tuple) else self.object_for(row)
+            for name, row in rows.items()
+        }
+
+    def _cached_rendering(self, appt_id: int, revision: int) -> tuple[int, bytes] | None:
+        data = self.settings.render_cache.get((appt_id, revision, self.policy))
+        return None if data is None else (revision, data)
+
+    def get_filtered(
+        self,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        *,
+        with_device_data_only: bool = False,
+        busy_only: bool = False,
+    ) -> list[Appointment]:
+        """Rows that may have an instance in [start, end) (a superset for series, floating
+        and all-day rows: the caller post-filters those). `busy_only`: never cancelled rows,
+        whatever the server serves (free-busy)."""
+        return store.load_overlapping(
+            self.owner.id,
+            start,
+            end,
+            self._cancelled and not busy_only,
+            with_device_data_only=with_device_data_only,
+        )
+
+    def sync(self, since: int, limit: int | None = None) -> tuple[list[tuple[str, int]], bool]:
+        """Stored names changed after change `since`, each with its newest change number,
+        oldest first, and whether `limit` cut the list."""
+        return store.changes_since(self.owner.id, since, limit)
+
+    def knows_change(self, change: int) -> bool:
+        """Whether `change` is a change of this calendar (not of a database restored since)."""
+        return store.is_change_of(self.owner.id, change)
+
+    def rows_for_write(self, name: str, uid: str) -> tuple[Appointment | None, Appointment | None]:
+        """(row stored as `name`, another row holding `uid`), served or not, full: what PUT
+        decides create, update, revive or conflict from."""
+        return store.rows_at_name_or_uid(self.owner.id, name, uid)
+
+    def row_for_write(self, name: str) -> Appointment | None:
+        """The full row stored as `name`, served or not (DELETE, PUT's answer)."""
+        return store.load_one(self.owner.id, name, include_cancelled=True)
 
     def render(self, appt: Appointment) -> bytes:
         """Rendered iCalendar, cached by (row, revision, policy): a revision never changes content."""
@@ -305,12 +354,12 @@ class CalendarCollection(_LiveProps, DAVCollection):
         cache = self.settings.render_cache
         data = cache.get(key)
         if data is None:
-            data = served_data.rendered(self.settings.renderer, appt, self.policy)
+            data = served_data.rendered(self.settings.representation.render, appt, self.policy)
             cache[key] = data
         return data
 
     def etag(self, revision: int) -> str:
-        return self.settings.etag_factory(revision, self.policy)
+        return self.settings.representation.etag(revision, self.policy)
 
 
 class CalendarObject(_LiveProps, DAVNonCollection):
@@ -340,9 +389,7 @@ class CalendarObject(_LiveProps, DAVNonCollection):
     @property
     def appointment(self) -> Appointment:
         if self._appointment is None:
-            self._appointment = store.load_one(
-                self.calendar.owner.id, self.stored_name, self.calendar.settings.serve_cancelled
-            )
+            self._appointment = self.calendar.served_row(self.stored_name)
             if self._appointment is None:
                 raise DAVError(HTTP_NOT_FOUND)
         return self._appointment

@@ -6,7 +6,6 @@ import datetime as dt
 import threading
 import time
 
-import peewee as pw
 import pytest
 
 from providers.practice import api
@@ -95,7 +94,7 @@ def test_a_refused_create_leaves_no_change_behind(db_url):
     fields = api.AppointmentFields(dt.datetime(2027, 1, 5, 9), dt.datetime(2027, 1, 5, 10))
     api.create_appointment(owner, fields, uid="log-uid-2", resource_name="one.ics")
     before = Change.select().where(Change.practitioner == owner.id).count()
-    with pytest.raises(pw.IntegrityError):
+    with pytest.raises(api.AlreadyStored):
         api.create_appointment(owner, fields, uid="log-uid-2", resource_name="two.ics")
     assert Change.select().where(Change.practitioner == owner.id).count() == before
     assert api.create_appointment(owner, fields, uid="log-uid-3", resource_name="three.ics").id

@@ -21,7 +21,7 @@ from davserver.ical import parse as ical_parse
 from davserver.ical import render
 from davserver.ical.device_extras import device_components
 from providers.practice.api import AppointmentFields
-from providers.practice.models import Appointment
+from providers.practice.records import Appointment
 
 
 def render_for_view(appointment: Appointment, policy: render.RenderPolicy) -> bytes:

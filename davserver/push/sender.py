@@ -36,8 +36,9 @@ from davserver.config import PushConfig
 from davserver.metrics import PUSH_MESSAGES
 from davserver.push import NS
 from davserver.webhook import RETRY_DELAYS
+from providers.database import close_connection
 from providers.practice import push_subscriptions as subs
-from providers.practice.models import PushSubscription, database_proxy
+from providers.practice.records import PushSubscription
 
 log = logging.getLogger("praxis_caldav.push")
 POLL_SECONDS = 0.2
@@ -127,7 +128,7 @@ class PushSender:
             except Exception:  # a database outage must not end push for this process
                 log.warning("push sender: polling failed", exc_info=True)
             self._stop.wait(POLL_SECONDS)
-        database_proxy.close()
+        close_connection()
 
     def poll(self, seen: int) -> int:
         """One round: note new changes, claim and send what is due; the newest change seen."""
@@ -150,7 +151,7 @@ class PushSender:
         except Exception:
             log.warning("push message failed", exc_info=True)
         finally:
-            database_proxy.close()
+            close_connection()
 
     def _vapid_key(self) -> Vapid02:
         if self._vapid is None:

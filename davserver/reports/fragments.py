@@ -21,9 +21,8 @@ from collections.abc import Callable, Sequence
 
 from davserver.http import multistatus, serialize
 from davserver.reports.responses import CALENDAR_DATA, GETETAG, add_object_response
-from providers.practice import store
 from providers.properties import DAV
-from providers.resources import CalendarCollection, CalendarObject
+from providers.resources import CalendarCollection
 
 TEXT_PROPS = frozenset({GETETAG, f"{{{DAV}}}getcontenttype", CALENDAR_DATA})
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -86,13 +85,7 @@ def _template(
     """(before, head, gaps, order, after) of the multistatus with one response for `names`:
     a response is head, href, then gaps and the values in `order` interleaved."""
     ms = multistatus()
-    stub = CalendarObject(
-        calendar.path.rstrip("/") + "/x.ics",
-        calendar.environ,
-        calendar,
-        member=store.MemberInfo("x.ics", 0, ""),
-    )
-    stub._data = b"x"
+    stub = calendar.object_at("x.ics", 0, data=b"x")
     add_object_response(ms, stub, names, None)
     template = ms[0]
     template.find(f"{{{DAV}}}href").text = _MARK.format("href")

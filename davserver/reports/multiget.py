@@ -13,9 +13,8 @@ from davserver.reports.responses import (
     add_object_response,
     add_status_response,
 )
-from providers.practice import store
 from providers.properties import CALDAV, CALENDAR, DAV
-from providers.resources import CalendarCollection, CalendarObject
+from providers.resources import CalendarCollection
 
 
 @report(f"{{{CALDAV}}}calendar-multiget", {CALENDAR})
@@ -39,19 +38,15 @@ def calendar_multiget(
         body = _text(calendar, wanted, names, calendar_data)
         if body is not None:
             return ReportResult(207, body, "application/xml; charset=utf-8")
-    rows = store.load_by_names(
-        calendar.owner.id,
-        [n for n in wanted.values() if n],
-        calendar.settings.serve_cancelled,
-        known=_rendered(calendar, names),
-    )
+    load = "rendered" if _WITHOUT_ROW.issuperset(names) else "row"
+    objects = calendar.get_multi([n for n in wanted.values() if n], load)
     ms = multistatus()
     for href, name in wanted.items():
-        appt = rows.get(name) if name else None
-        if appt is None:
+        obj = objects.get(name) if name else None
+        if obj is None:
             add_status_response(ms, href, "404 Not Found")
         else:
-            add_object_response(ms, _object(calendar, name, appt), names, calendar_data, href=href)
+            add_object_response(ms, obj, names, calendar_data, href=href)
     return ms
 
 
@@ -64,8 +59,7 @@ def _text(
     """The answer from one light query (id, revision) and the render cache; only objects
     whose rendering is not cached are loaded, all in one more query. None when an href is
     not a served member (404s: the element path answers)."""
-    owner, cancelled = calendar.owner.id, calendar.settings.serve_cancelled
-    ids = store.ids_by_names(owner, [n for n in wanted.values() if n], cancelled)
+    ids = calendar.revisions([n for n in wanted.values() if n])
     if not all(name and name in ids for name in wanted.values()):
         return None
     entries = [
@@ -76,11 +70,12 @@ def _text(
     cache, policy = calendar.settings.render_cache, calendar.policy
     misses = [i for i, e in enumerate(entries) if cache.get((e[0], e[2], policy)) is None]
     if misses:
-        rows = store.load_by_names(owner, [entries[i][1] for i in misses], cancelled)
+        objects = calendar.get_multi([entries[i][1] for i in misses])
         for i in misses:
-            row = rows.get(entries[i][1])
-            if row is None:  # deleted meanwhile
+            obj = objects.get(entries[i][1])
+            if obj is None:  # deleted meanwhile
                 return None
+            row = obj.appointment
             entries[i] = (row.id, row.resource_name, row.revision, row, entries[i][4])
     try:
         return fragments.multistatus_chunks(calendar, entries, names, calendar_data)
@@ -94,32 +89,5 @@ def _stored_name(href: str, calendar: CalendarCollection) -> str | None:
     return None if name is None else calendar.stored_name(name)
 
 
-def _object(calendar: CalendarCollection, name: str, row) -> CalendarObject:
-    """The object of a loaded row, or of (revision, data) from the render cache."""
-    if not isinstance(row, tuple):
-        return calendar.object_for(row)
-    obj = CalendarObject(
-        calendar.member_path(name),
-        calendar.environ,
-        calendar,
-        member=store.MemberInfo(name, row[0], ""),
-    )
-    obj._data = row[1]
-    return obj
-
-
 # What a response can be built from with name, revision and rendered data alone.
 _WITHOUT_ROW = frozenset({f"{{{DAV}}}getetag", f"{{{DAV}}}getcontenttype", f"{{{CALDAV}}}calendar-data"})
-
-
-def _rendered(calendar: CalendarCollection, props: list[str]):
-    """known(id, revision) for store.load_by_names: (revision, data) if rendered already."""
-    if not _WITHOUT_ROW.issuperset(props):
-        return None
-    cache, policy = calendar.settings.render_cache, calendar.policy
-
-    def known(appt_id: int, revision: int):
-        data = cache.get((appt_id, revision, policy))
-        return None if data is None else (revision, data)
-
-    return known

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import icalendar
 
-from providers.practice.models import Appointment
+from providers.practice.records import Appointment
 from providers.resources import CalendarCollection
 
 # Everything recurring-ical-events and filters.instances_overlapping read, plus what

@@ -7,7 +7,7 @@ from __future__ import annotations
 from davserver.settings_page import web
 from davserver.settings_page.render import Request, message, render
 from providers.practice import accounts, api, device_passwords
-from providers.practice.models import Practitioner
+from providers.practice.records import Practitioner
 
 ACTIONS = ("add", "disable", "enable", "revoke_device", "policy")
 

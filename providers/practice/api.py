@@ -60,6 +60,12 @@ class ConflictError(DataError):
     """The row changed since the caller read it (a stale If-Match)."""
 
 
+class AlreadyStored(Exception):
+    """A new appointment's resource name or UID is taken by a row of the same practitioner
+    (a concurrent create won): the caller decides between 412, a UID conflict and a retry.
+    Not a DataError: the input itself is fine."""
+
+
 # ---------------------------------------------------------------- user names
 
 
@@ -468,13 +474,6 @@ def upsert_patient(
         return patient
 
 
-def delete_patient(patient: Patient) -> None:
-    with database_proxy.atomic():
-        republish(Appointment.patient == patient.id)
-        patient.delete_instance()
-        _names_changed(patient.practice_id, [patient])
-
-
 def _names_changed(practice_id: int, patients: list[Patient]) -> None:
     """A patient's name or number changed (or a patient came or went): move the matcher's
     version and give every appointment whose text mentions one of these names a new revision
@@ -531,12 +530,6 @@ def upsert_location(
             location.save()
             republish(Appointment.location == location.id)
         return location
-
-
-def delete_location(location: Location) -> None:
-    with database_proxy.atomic():
-        republish(Appointment.location == location.id)
-        location.delete_instance()
 
 
 def grant_access(owner: Practitioner, grantee: Practitioner, can_write: bool) -> Grant:
@@ -725,13 +718,16 @@ def create_appointment(
         external_id=external_id,
         **_row_values(fields),
     )
-    if isinstance(database_proxy.obj, pw.PostgresqlDatabase) and not fields.overrides:
-        _insert_logged_pg(appointment, _change(practitioner.id, resource_name))
-        return appointment
-    with database_proxy.atomic():
-        appointment.revision = _log_change(practitioner.id, resource_name)
-        _insert(appointment)
-        _store_overrides(appointment.id, fields.overrides, new=True)
+    try:
+        if isinstance(database_proxy.obj, pw.PostgresqlDatabase) and not fields.overrides:
+            _insert_logged_pg(appointment, _change(practitioner.id, resource_name))
+            return appointment
+        with database_proxy.atomic():
+            appointment.revision = _log_change(practitioner.id, resource_name)
+            _insert(appointment)
+            _store_overrides(appointment.id, fields.overrides, new=True)
+    except pw.IntegrityError:
+        raise AlreadyStored(resource_name) from None
     return appointment
 
 
@@ -929,3 +925,28 @@ def record_device_seen(
         update={DeviceSeen.last_seen: now},
         where=(DeviceSeen.last_seen < now - min_interval),
     ).execute()
+
+
+def devices_seen(practitioner_ids: list[int]) -> dict[int, list[DeviceSeen]]:
+    """Device rows per practitioner, newest first (one query)."""
+    result: dict[int, list[DeviceSeen]] = {pid: [] for pid in practitioner_ids}
+    if not practitioner_ids:
+        return result
+    rows = (
+        DeviceSeen.select()
+        .where(DeviceSeen.practitioner.in_(practitioner_ids))
+        .order_by(DeviceSeen.last_seen.desc())
+    )
+    for row in rows:
+        result[row.practitioner_id].append(row)
+    return result
+
+
+def active_devices(since: dt.datetime) -> dict[str, int]:
+    """How many devices of each client family synced since `since` (UTC, naive)."""
+    counts: dict[str, int] = {}
+    for family, _ in (
+        DeviceSeen.select(DeviceSeen.family, DeviceSeen.id).where(DeviceSeen.last_seen >= since).tuples()
+    ):
+        counts[family] = counts.get(family, 0) + 1
+    return counts

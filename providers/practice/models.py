@@ -17,7 +17,6 @@ database_proxy = pw.DatabaseProxy()
 
 # Open-ended series end here: far beyond any real query, without a 2038 cap.
 FAR_FUTURE = dt.datetime(9999, 12, 31, 0, 0, 0)
-FAR_PAST = dt.datetime(1, 1, 2, 0, 0, 0)
 
 STATUS_CONFIRMED = "confirmed"
 STATUS_TENTATIVE = "tentative"
