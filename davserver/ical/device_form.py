@@ -148,7 +148,7 @@ def _state(row: Appointment | AppointmentFields, overrides: Iterable, location_i
 
 
 def _row_state(appointment: Appointment) -> tuple:
-    return _state(appointment, getattr(appointment, "override_rows", []), appointment.location_id)
+    return _state(appointment, appointment.override_rows or (), appointment.location_id)
 
 
 def _iso_list(values: str | Iterable) -> str:

@@ -470,7 +470,8 @@ def to_fields(
 ) -> AppointmentFields:
     """AppointmentFields for storing `obj` over `current` (None: a device-created appointment).
 
-    `current` must come with patient, location and `override_rows` loaded (CalendarCollection.rows_for_write).
+    `current` must come with patient, location and `override_rows` loaded
+    (CalendarCollection.rows_for_write).
     `delegated`: the device writes through another practitioner's calendar (field_ownership).
     """
     times = _Times(obj, practice_tz)
@@ -503,7 +504,8 @@ def to_fields(
         rdates=times.values(master, "RDATE", tzid, all_day),
         device_ical=obj.text,
     )
-    existing = {o.recurrence_id: o for o in getattr(current, "override_rows", [])}
+    loaded = current.override_rows if current is not None else None
+    existing = {o.recurrence_id: o for o in loaded or ()}
     fields.overrides = [
         _override(event, times, texts, fields, existing, current, policy) for event in obj.overrides
     ]

@@ -294,7 +294,7 @@ def render_appointment(appointment: Appointment, policy: RenderPolicy) -> bytes:
     _add_alarms(master, master_device, appointment, policy)
     cal.add_component(master)
 
-    for override in getattr(appointment, "override_rows", []):
+    for override in appointment.override_rows or ():
         cal.add_component(
             _render_override(
                 appointment,

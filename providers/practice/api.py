@@ -45,7 +45,8 @@ from providers.practice.models import (
 from providers.practice.passwords import hash_password
 from providers.practice.patient_mentions import pseudonyms_in
 from providers.practice.series import series_bounds
-from providers.sql import practitioner_cache, prepared
+from providers.sql import inserts, practitioner_cache
+from providers.sql.dialect import dialect_of
 
 
 class DataError(ValueError):
@@ -155,113 +156,9 @@ def _log_change(
     lock's Result node) and the write needs no round trip of its own for it.
     """
     row = _change(practitioner_id, resource_name, deleted, practice_data)
-    if isinstance(database_proxy.obj, pw.PostgresqlDatabase):
-        return _insert(row, advisory_lock=practitioner_id)
-    return _insert(row)
-
-
-# Built once: (model, column names, quote) -> (quoted column list, fields in parameter order)
-# and (database, form, columns...) -> (database, INSERT statement).
-_COLUMNS: dict[tuple, tuple[str, tuple[pw.Field, ...]]] = {}
-_INSERTS: dict[tuple, tuple[pw.Database, str]] = {}
-
-
-def _columns(instance: pw.Model, skip: str = "") -> tuple[str, tuple[pw.Field, ...], list]:
-    """(quoted column list, fields, values) of what a new row holds, defaults included."""
-    meta = type(instance)._meta
-    data = instance.__data__
-    names = tuple(n for n in data if n != meta.primary_key.name and n != skip)
-    key = (type(instance), names, database_proxy.obj.quote)
-    found = _COLUMNS.get(key)
-    if found is None:
-        fields = tuple(meta.fields[n] for n in names)
-        columns = ", ".join(pw.quote((f.column_name,), key[2]) for f in fields)
-        found = _COLUMNS[key] = (columns, fields)
-    columns, fields = found
-    return columns, fields, [f.db_value(data[f.name]) for f in fields]
-
-
-def _statement(key: tuple, build) -> str:
-    """The INSERT for `key`, built by `build()` once per database."""
-    db = database_proxy.obj
-    entry = _INSERTS.get(key)
-    if entry is None or entry[0] is not db:
-        entry = _INSERTS[key] = (db, build())
-    return entry[1]
-
-
-def _table(model: type[pw.Model]) -> str:
-    return pw.quote((model._meta.table_name,), database_proxy.obj.quote)
-
-
-def _insert(instance: pw.Model, advisory_lock: int | None = None) -> int:
-    """`instance.save(force_insert=True)` for a new row with an auto-increment id: the same
-    columns (what the instance holds, defaults included) and values (each field's db_value),
-    but the statement is built once per database, model and column set. peewee building it
-    anew was a third of the server time of a PUT that creates an appointment.
-
-    `advisory_lock` (PostgreSQL): the row is inserted once pg_advisory_xact_lock(key) holds.
-    """
-    model = type(instance)
-    db = database_proxy.obj
-    columns, fields, params = _columns(instance)
-
-    def build() -> str:
-        marks = ", ".join([db.param] * len(fields))
-        sql = f"INSERT INTO {_table(model)} ({columns}) "
-        if advisory_lock is None:
-            sql += f"VALUES ({marks})"
-        else:
-            sql += f"SELECT {marks} FROM (SELECT pg_advisory_xact_lock({db.param})) AS advisory_lock"
-        if db.returning_clause:
-            sql += f" RETURNING {pw.quote((model._meta.primary_key.column_name,), db.quote)}"
-        return sql
-
-    sql = _statement((id(db), model, columns, advisory_lock is not None), build)
-    if advisory_lock is not None:
-        params.append(advisory_lock)
-    cursor = db.execute_sql(sql, params)
-    new_id = cursor.fetchone()[0] if db.returning_clause else cursor.lastrowid
-    instance.__data__[model._meta.primary_key.name] = new_id
-    instance._dirty.clear()
-    return new_id
-
-
-def _insert_logged_pg(appointment: Appointment, change: Change) -> None:
-    """PostgreSQL: the change-log row and the appointment whose revision it is, in one
-    statement (its own transaction, or part of the caller's). BEGIN, two INSERTs and COMMIT
-    were four round trips of a device's PUT; the advisory lock of _log_change is taken the
-    same way, before the sequence value is drawn."""
-    db = database_proxy.obj
-    change_columns, change_fields, params = _columns(change)
-    columns, fields, values = _columns(appointment, skip="revision")
-    params += [change.practitioner_id, *values]
-
-    def build() -> str:
-        def marks(n: int) -> str:
-            return ", ".join([db.param] * n)
-
-        return (
-            f"WITH change_row AS (INSERT INTO {_table(Change)} ({change_columns}) "
-            f"SELECT {marks(len(change_fields))} "
-            f"FROM (SELECT pg_advisory_xact_lock({db.param})) AS advisory_lock RETURNING id) "
-            f"INSERT INTO {_table(Appointment)} ({columns}, revision) "
-            f"SELECT {marks(len(fields))}, change_row.id FROM change_row "
-            f"RETURNING {_all_columns(Appointment)}"
-        )
-
-    sql = _statement((id(db), "logged", change_columns, columns), build)
-    stored = prepared.execute(db, sql, params).fetchone()
-    data = appointment.__data__
-    for field_, value in zip(Appointment._meta.sorted_fields, stored, strict=True):
-        data[field_.name] = field_.python_value(value)
-    appointment._dirty.clear()
-    appointment.override_rows = []
-    appointment.as_stored = True
-
-
-def _all_columns(model: type[pw.Model]) -> str:
-    return ", ".join(pw.quote((f.column_name,), database_proxy.obj.quote) for f in model._meta.sorted_fields)
+    if dialect_of(database_proxy.obj).needs_change_lock:
+        return inserts.insert(row, advisory_lock=practitioner_id)
+    return inserts.insert(row)
 
 
 # ---------------------------------------------------------------- practices and people
@@ -615,7 +512,7 @@ def _check_no_pseudonym(practice_id: int, f: AppointmentFields, stored: Appointm
     texts += [t for o in f.overrides for t in (o.subject, o.location_text)]
     if stored is not None:
         kept = {stored.subject, stored.notes, stored.location_text}
-        kept.update(t for o in getattr(stored, "override_rows", []) for t in (o.subject, o.location_text))
+        kept.update(t for o in stored.override_rows or () for t in (o.subject, o.location_text))
         texts = [t for t in texts if t not in kept]
     if pseudonyms_in(practice_id, texts):
         raise DataError("a text holds a patient pseudonym; pseudonyms are never stored")
@@ -719,12 +616,14 @@ def create_appointment(
         **_row_values(fields),
     )
     try:
-        if isinstance(database_proxy.obj, pw.PostgresqlDatabase) and not fields.overrides:
-            _insert_logged_pg(appointment, _change(practitioner.id, resource_name))
+        if dialect_of(database_proxy.obj).writable_ctes and not fields.overrides:
+            inserts.insert_logged(appointment, _change(practitioner.id, resource_name))
+            appointment.override_rows = []
+            appointment.as_stored = True
             return appointment
         with database_proxy.atomic():
             appointment.revision = _log_change(practitioner.id, resource_name)
-            _insert(appointment)
+            inserts.insert(appointment)
             _store_overrides(appointment.id, fields.overrides, new=True)
     except pw.IntegrityError:
         raise AlreadyStored(resource_name) from None
@@ -817,7 +716,7 @@ def _practice_data_differs(appointment: Appointment, fields: AppointmentFields, 
         return True
     patient_id = appointment.patient_id if patient is False else (patient.id if patient else None)
     # The PUT path loaded the overrides with the row (store.load_one): no second query for them.
-    overrides = getattr(appointment, "override_rows", None)
+    overrides = appointment.override_rows
     return _differs(appointment, fields, patient_id, appointment.practitioner_id, overrides)
 
 

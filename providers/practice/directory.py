@@ -12,19 +12,17 @@ from providers.practice.models import Grant, Practice, Practitioner
 from providers.sql import practitioner_cache
 from providers.sql.prepared import Prepared as _Prepared
 
-_NAME = "\x00prepared-name\x00"
-
 # With the practice joined: the calendar's display name reads it, and a lazy load there was a
 # second query on every PROPFIND.
 _practitioner_by_url_key = _Prepared(
     lambda key: Practitioner.select(Practitioner, Practice).join(Practice).where(Practitioner.url_key == key),
-    _NAME,
+    str,
 )
 _practitioner_by_login_key = _Prepared(
     lambda key: (
         Practitioner.select(Practitioner, Practice).join(Practice).where(Practitioner.login_key == key)
     ),
-    _NAME,
+    str,
 )
 
 

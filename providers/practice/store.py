@@ -64,9 +64,6 @@ _MEMBER_COLUMNS = (
 )
 
 
-_ID, _NAME = -918_273_645, "\x00prepared-name\x00"
-
-
 # Whether devices see a row is decided here, once in SQL and once in Python, from one rule:
 # cancelled rows are hidden unless the server is configured to serve them.
 
@@ -88,7 +85,7 @@ _list_members = {
         lambda owner, c=cancelled: (
             Appointment.select(*_MEMBER_COLUMNS).where(_visible(owner, c)).order_by(Appointment.resource_name)
         ),
-        _ID,
+        int,
     )
     for cancelled in (False, True)
 }
@@ -101,7 +98,7 @@ _member_etags = {
             .where(_visible(owner, c))
             .order_by(Appointment.resource_name)
         ),
-        _ID,
+        int,
     )
     for cancelled in (False, True)
 }
@@ -148,13 +145,12 @@ def _attach_overrides(appointments: list[Appointment]) -> list[Appointment]:
 def _by_names(count: int, include_cancelled: bool) -> _Prepared:
     """The full-row query for `count` names, prepared once per size (a multiget of 100 spent
     a quarter of its time in peewee building this SQL)."""
-    placeholders = tuple(f"{_NAME}{i}" for i in range(count))
     return _Prepared(
         lambda owner, *names: _full_query().where(
             _visible(owner, include_cancelled) & Appointment.resource_name.in_(list(names))
         ),
-        _ID,
-        *placeholders,
+        int,
+        *[str] * count,
     )
 
 
@@ -174,21 +170,15 @@ def load_by_names(
     hits: dict[str, object] = {}
     unique = list(dict.fromkeys(names))
     for chunk in _chunks(unique):
-        wrapper = _by_names(len(chunk), bool(include_cancelled)).wrapper(practitioner_id, *chunk)
+        prepared = _by_names(len(chunk), bool(include_cancelled))
         if known is None:
-            found.extend(wrapper)
+            found.extend(prepared.rows(practitioner_id, *chunk))
             continue
-        cursor = wrapper.cursor
-        # The appointment's columns come first (ids of the joined tables follow).
-        columns = [d[0] for d in cursor.description]
-        at_id, at_rev = columns.index("id"), columns.index("revision")
-        at_name = columns.index("resource_name")
-        for row in cursor.fetchall():
-            value = known(row[at_id], row[at_rev])
-            if value is None:
-                found.append(wrapper.process_row(row))
-            else:
-                hits[row[at_name]] = value
+        rows, values = prepared.rows_unless(
+            (practitioner_id, *chunk), ("id", "revision", "resource_name"), lambda i, r, _: known(i, r)
+        )
+        found.extend(rows)
+        hits.update((name, value) for (_, _, name), value in values)
     result: dict[str, Any] = {a.resource_name: a for a in _attach_overrides(found)}
     result.update(hits)
     return result
@@ -199,8 +189,8 @@ _load_one = {
         lambda owner, name, c=cancelled: _full_query().where(
             _visible(owner, c) & (Appointment.resource_name == name)
         ),
-        _ID,
-        _NAME,
+        int,
+        str,
     )
     for cancelled in (False, True)
 }
@@ -209,14 +199,13 @@ _load_one = {
 # The row at a URL and the row holding a UID (PUT decides create/update/conflict from
 # both), full, in one prepared query: two indexed lookups OR-ed (SQLite: MULTI-INDEX OR;
 # PostgreSQL: BitmapOr), read at one snapshot.
-_UID = "\x00prepared-uid\x00"
 _at_name_or_uid = _Prepared(
     lambda owner, name, uid: _full_query().where(
         (Appointment.practitioner == owner) & ((Appointment.resource_name == name) | (Appointment.uid == uid))
     ),
-    _ID,
-    _NAME,
-    _UID,
+    int,
+    str,
+    str,
 )
 
 
@@ -251,9 +240,8 @@ def _naive_utc(value: dt.datetime) -> dt.datetime:
 
 # Asked by every ctag/sync-token read and every sync-collection: prepared, as a device's
 # poll is mostly these two queries.
-_SINCE, _LIMIT = -827_364_554, -736_455_463
 _current_change = _Prepared(
-    lambda owner: Change.select(pw.fn.MAX(Change.id)).where(Change.practitioner == owner), _ID
+    lambda owner: Change.select(pw.fn.MAX(Change.id)).where(Change.practitioner == owner), int
 )
 
 
@@ -267,8 +255,8 @@ def _changes_query(owner, since, limit=None) -> pw.ModelSelect:
     return query if limit is None else query.limit(limit)
 
 
-_changes_since = _Prepared(_changes_query, _ID, _SINCE)
-_changes_since_limited = _Prepared(_changes_query, _ID, _SINCE, _LIMIT)
+_changes_since = _Prepared(_changes_query, int, int)
+_changes_since_limited = _Prepared(_changes_query, int, int, int)
 
 
 def current_change(practitioner_id: int) -> int:
@@ -372,13 +360,12 @@ def iter_member_etags_by_revision(
 
 @functools.lru_cache(maxsize=256)
 def _members_by_names(count: int, include_cancelled: bool) -> _Prepared:
-    placeholders = tuple(f"{_NAME}{i}" for i in range(count))
     return _Prepared(
         lambda owner, *names: Appointment.select(*_MEMBER_COLUMNS).where(
             _visible(owner, include_cancelled) & Appointment.resource_name.in_(list(names))
         ),
-        _ID,
-        *placeholders,
+        int,
+        *[str] * count,
     )
 
 

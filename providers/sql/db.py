@@ -11,6 +11,7 @@ import peewee as pw
 import psycopg2
 
 from providers.practice.models import database_proxy
+from providers.sql.dialect import dialect_of
 
 
 class DatabaseURLError(ValueError):
@@ -124,11 +125,7 @@ def close_database() -> None:
     db = database_proxy.obj
     if db is None:
         return
-    if isinstance(db, pw.SqliteDatabase):
-        try:
-            db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        except pw.DatabaseError:
-            pass  # another process still reads: its own shutdown checkpoints
+    dialect_of(db).checkpoint(db)
     if not db.is_closed():
         db.close()
 
