@@ -13,6 +13,7 @@ from davserver.ical import parse as ical_parse
 from davserver.ical import render
 from davserver.methods import put
 from providers.practice import api, store
+from providers.practice.api import appointment_fields
 from providers.practice.models import Appointment, database_proxy
 from providers.sql.db import open_database
 
@@ -142,7 +143,7 @@ def test_prepared_insert_stores_what_model_create_stores(sqlite_db):
         resource_name="r2.ics",
         revision=made.revision,
         external_id=None,
-        **api._row_values(fields),
+        **appointment_fields._row_values(fields),
     )
     values["created_at"], values["modified_at"] = made.created_at, made.modified_at
     Appointment.create(**values)

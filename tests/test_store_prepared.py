@@ -8,6 +8,7 @@ lose the joined practice.
 from __future__ import annotations
 
 from providers.practice import api, directory, store
+from providers.practice.api import change_log
 from providers.practice.models import Change, Practice, Practitioner
 from providers.sql.db import open_database
 
@@ -48,7 +49,7 @@ def test_prepared_change_queries_follow_new_changes(db_url):
     before = store.current_change(owner.id)
     ids = []
     for name in ("a.ics", "b.ics", "a.ics"):
-        ids.append(api._log_change(owner.id, name))
+        ids.append(change_log._log_change(owner.id, name))
         assert store.current_change(owner.id) == ids[-1] > before
     rows, truncated = store.changes_since(owner.id, before)
     assert (rows, truncated) == ([("b.ics", ids[1]), ("a.ics", ids[2])], False)
