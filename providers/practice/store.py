@@ -38,7 +38,8 @@ class MemberInfo:
     """What PROPFIND Depth 1 needs of a calendar member, without rendering it.
 
     The modification time is read as text and parsed only when asked (getlastmodified):
-    peewee parsing it for every member was a sixth of a getetag PROPFIND on SQLite.
+    parsing it for every member was a large share of a getetag PROPFIND
+    (docs/benchmarks/code-decisions.md).
     """
 
     __slots__ = ("resource_name", "revision", "_modified", "id")
@@ -143,8 +144,8 @@ def _attach_overrides(appointments: list[Appointment]) -> list[Appointment]:
 
 @functools.lru_cache(maxsize=256)
 def _by_names(count: int, include_cancelled: bool) -> _Prepared:
-    """The full-row query for `count` names, prepared once per size (a multiget of 100 spent
-    a quarter of its time in peewee building this SQL)."""
+    """The full-row query for `count` names, prepared once per size: peewee building this
+    SQL was a large share of a multiget (docs/benchmarks/code-decisions.md)."""
     return _Prepared(
         lambda owner, *names: _full_query().where(
             _visible(owner, include_cancelled) & Appointment.resource_name.in_(list(names))
@@ -163,8 +164,8 @@ def load_by_names(
     """Full rows (patient, location, overrides) for the given resource names.
 
     `known(id, revision)`: a row for which it returns a value (not None) is not built into
-    a model; the name maps to that value instead. Building joined rows was half of a
-    multiget whose objects are already rendered (the render cache); still one query.
+    a model; the name maps to that value instead: building joined rows dominated a multiget
+    whose objects are already rendered (the render cache); still one query.
     """
     found: list[Appointment] = []
     hits: dict[str, object] = {}

@@ -94,7 +94,7 @@ def open_database(
             port=parsed.port or None,
             # Our hot selects are prepared once per connection (providers/sql/prepared.py). A
             # generic plan made while the table was small kept scanning it whole as it grew
-            # (45,000 rows: 20-100 ms per lookup); custom plans see the table as it is now.
+            # (docs/benchmarks/code-decisions.md); custom plans see the table as it is now.
             options="-c plan_cache_mode=force_custom_plan",
             # A database that cannot be reached is an answer (503) within seconds, not after
             # the kernel's TCP timeout; keepalives find a cut network under an idle connection.

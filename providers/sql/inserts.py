@@ -1,8 +1,9 @@
 """INSERTs of new rows whose SQL is built once per database, model and column set.
 
-peewee building an INSERT anew was a third of the server time of a PUT that creates an
-appointment. This reads and sets peewee's model internals (`_meta`, `__data__`, `_dirty`):
-tests/test_sql_adapters.py pins the peewee version it was checked against.
+peewee building an INSERT anew was a large share of a creating PUT's server time
+(docs/benchmarks/code-decisions.md). This reads and sets peewee's model internals
+(`_meta`, `__data__`, `_dirty`): tests/test_sql_adapters.py pins the peewee version it was
+checked against.
 """
 
 from __future__ import annotations
@@ -49,8 +50,7 @@ def _table(model: type[pw.Model]) -> str:
 def insert(instance: pw.Model, advisory_lock: int | None = None) -> int:
     """`instance.save(force_insert=True)` for a new row with an auto-increment id: the same
     columns (what the instance holds, defaults included) and values (each field's db_value),
-    but the statement is built once per database, model and column set. peewee building it
-    anew was a third of the server time of a PUT that creates an appointment.
+    but the statement is built once per database, model and column set.
 
     `advisory_lock` (PostgreSQL): the row is inserted once pg_advisory_xact_lock(key) holds.
     """
@@ -81,8 +81,8 @@ def insert(instance: pw.Model, advisory_lock: int | None = None) -> int:
 
 def insert_logged(appointment: Appointment, change: Change) -> None:
     """PostgreSQL: the change-log row and the appointment whose revision it is, in one
-    statement (its own transaction, or part of the caller's). BEGIN, two INSERTs and COMMIT
-    were four round trips of a device's PUT; the advisory lock of the data API's change log is
+    statement (its own transaction, or part of the caller's): one round trip instead of
+    BEGIN, two INSERTs and COMMIT; the advisory lock of the data API's change log is
     taken the same way, before the sequence value is drawn."""
     db = database_proxy.obj
     change_columns, change_fields, params = _columns(change)

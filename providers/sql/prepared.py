@@ -42,7 +42,7 @@ class Prepared:
     """A select whose SQL peewee builds once per database; a call only binds new values.
 
     Building the SQL of a three-table select costs peewee more than SQLite needs to run it
-    (about 40 % of a GET): the per-request single-row lookups use this instead. `build`
+    (docs/benchmarks/code-decisions.md): the per-request lookups use this instead. `build`
     gets placeholders (values no caller passes) and returns the query; each placeholder
     marks where the matching argument goes in the parameter list. Rows come back as the
     same model instances (joins included) the query itself would give.
@@ -57,7 +57,7 @@ class Prepared:
         self._by_db: dict[int, tuple[pw.Database, pw.ModelSelect, str, list, list]] = {}
         self._name = f"praxis_{next(_NUMBERS)}"
         # How peewee maps this query's columns onto models: the same for every execution of
-        # the same SQL, but peewee works it out again per cursor (a third of a GET's time).
+        # the same SQL, but peewee works it out again per cursor (a large share of a GET).
         self._row_mapping: dict[str, dict] = {}  # by SQL text: the same text, the same columns
 
     def _prepare(self, db: pw.Database) -> tuple[pw.Database, pw.ModelSelect, str, list, list]:
@@ -130,8 +130,8 @@ class Prepared:
 def execute(db: pw.Database, sql: str, params: list):
     """Run a statement built once (a write); on PostgreSQL prepared once per connection.
 
-    A device's create is one INSERT of some forty values: parsed anew each time it cost
-    PostgreSQL about 0.13 ms more than as EXECUTE of a prepared statement.
+    A device's create is one INSERT of some forty values, which PostgreSQL would otherwise
+    parse anew each time (docs/benchmarks/code-decisions.md).
     """
     if not dialect_of(db).prepares_statements:
         return db.execute_sql(sql, params)
