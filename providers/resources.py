@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Iterable, Iterator
+from typing import Literal
 from urllib.parse import quote
 
 from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
@@ -28,7 +29,8 @@ from providers.service_settings import ServiceSettings, ViewPolicy
 OWN_CALENDAR = "calendar"
 SHARED_PREFIX = "shared-"
 CONTENT_TYPE = "text/calendar; charset=utf-8; component=vevent"
-
+# How much of each object CalendarCollection.get_multi reads (see there).
+Load = Literal["row", "member", "rendered"]
 
 HREF_SAFE = "/@:+!*'(),$-_|.~"
 
@@ -290,7 +292,7 @@ class CalendarCollection(_LiveProps, DAVCollection):
         members = store.members_by_names(self.owner.id, names, self._cancelled)
         return {name: (m.id, m.revision) for name, m in members.items()}
 
-    def get_multi(self, names: Iterable[str], load: str = "row") -> dict[str, CalendarObject]:
+    def get_multi(self, names: Iterable[str], load: Load = "row") -> dict[str, CalendarObject]:
         """The served members among stored `names`, as objects, in one query per 500 names.
 
         `load`: "row" reads full rows; "member" only name, revision and modification time;
