@@ -20,6 +20,7 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
 def _lint(cwd: Path) -> subprocess.CompletedProcess:
+    assert LINT_IMPORTS.exists(), "lint-imports is missing: install the test extra (pip install -e '.[test]')"
     # --no-cache: nothing is written into the work tree.
     return subprocess.run(
         [str(LINT_IMPORTS), "--no-cache"], cwd=cwd, capture_output=True, text=True, timeout=120
