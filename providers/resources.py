@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Iterable, Iterator
-from typing import Literal
 from urllib.parse import quote
 
 from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 
 from providers import calendar_properties, properties
+from providers.calendar_data import CalendarData
 from providers.practice import directory, opaque_names, served_data, store
 from providers.practice.api import update_practitioner, url_segment
 from providers.practice.records import Appointment, Practitioner
@@ -29,8 +28,6 @@ from providers.service_settings import ServiceSettings, ViewPolicy
 OWN_CALENDAR = "calendar"
 SHARED_PREFIX = "shared-"
 CONTENT_TYPE = "text/calendar; charset=utf-8; component=vevent"
-# How much of each object CalendarCollection.get_multi reads (see there).
-Load = Literal["row", "member", "rendered"]
 
 HREF_SAFE = "/@:+!*'(),$-_|.~"
 
@@ -134,7 +131,7 @@ class PrincipalHome(_LiveProps, DAVCollection):
         return self.provider.get_resource_inst(f"{self.path.rstrip('/')}/{name}/", self.environ)
 
 
-class CalendarCollection(_LiveProps, DAVCollection):
+class CalendarCollection(CalendarData, _LiveProps, DAVCollection):
     kind = CALENDAR
 
     def __init__(self, path: str, environ: dict, owner: Practitioner, viewer: Practitioner, can_write: bool):
@@ -240,26 +237,7 @@ class CalendarCollection(_LiveProps, DAVCollection):
         appt = self.served_row(self.stored_name(name))
         return None if appt is None else self.object_for(appt)
 
-    # The door to the data ------------------------------------------------------------
-    # Every read and write of this calendar's objects passes here: the owner, the viewer's
-    # view and whether cancelled rows are served are applied once, not by each caller
-    # (Radicale's reports likewise need only get_multi, get_filtered and sync).
-
-    @property
-    def _cancelled(self) -> bool:
-        return self.settings.serve_cancelled
-
-    def serves(self, row: Appointment) -> bool:
-        """Whether devices see this row (the store's rule, as the listings apply it in SQL)."""
-        return store.is_served(row, self._cancelled)
-
-    def served_row(self, name: str) -> Appointment | None:
-        """The full row stored as `name` if devices see it (GET, a member by name)."""
-        return store.load_one(self.owner.id, name, self._cancelled)
-
-    def _list_members(self) -> list[store.MemberInfo]:
-        return store.list_members(self.owner.id, self._cancelled)
-
+    # Objects of this calendar (its data: providers/calendar_data.py) ------------------
     def _object_of(self, member: store.MemberInfo) -> CalendarObject:
         return CalendarObject(self.member_path(member.resource_name), self.environ, self, member=member)
 
@@ -273,82 +251,6 @@ class CalendarCollection(_LiveProps, DAVCollection):
         obj = self._object_of(store.MemberInfo(name, revision, ""))
         obj._data = data
         return obj
-
-    def member_etags(self) -> Iterator[tuple[str, int]]:
-        """(stored name, revision) of every served member in name order, row by row."""
-        return store.iter_member_etags(self.owner.id, self._cancelled)
-
-    def member_etags_by_revision(self, limit: int | None) -> Iterator[tuple[str, int]]:
-        """(stored name, revision) oldest revision first, at most limit + 1 (an initial sync)."""
-        return store.iter_member_etags_by_revision(self.owner.id, self._cancelled, limit)
-
-    def members_by_revision(self, limit: int | None) -> tuple[list[CalendarObject], bool]:
-        """Served members oldest revision first, without their rows, and whether truncated."""
-        members, truncated = store.members_by_revision(self.owner.id, self._cancelled, limit)
-        return [self._object_of(m) for m in members], truncated
-
-    def revisions(self, names: Iterable[str]) -> dict[str, tuple[int, int]]:
-        """{stored name: (row id, revision)} of the served members among `names`."""
-        members = store.members_by_names(self.owner.id, names, self._cancelled)
-        return {name: (m.id, m.revision) for name, m in members.items()}
-
-    def get_multi(self, names: Iterable[str], load: Load = "row") -> dict[str, CalendarObject]:
-        """The served members among stored `names`, as objects, in one query per 500 names.
-
-        `load`: "row" reads full rows; "member" only name, revision and modification time;
-        "rendered" reads full rows only of objects whose rendering is not cached (for
-        answers made of ETags and calendar-data alone).
-        """
-        if load == "member":
-            members = store.members_by_names(self.owner.id, names, self._cancelled)
-            return {name: self._object_of(m) for name, m in members.items()}
-        known = self._cached_rendering if load == "rendered" else None
-        rows = store.load_by_names(self.owner.id, list(names), self._cancelled, known=known)
-        return {
-            name: self.object_at(name, *row) if isinstance(row, tuple) else self.object_for(row)
-            for name, row in rows.items()
-        }
-
-    def _cached_rendering(self, appt_id: int, revision: int) -> tuple[int, bytes] | None:
-        data = self.settings.render_cache.get((appt_id, revision, self.policy))
-        return None if data is None else (revision, data)
-
-    def get_filtered(
-        self,
-        start: dt.datetime | None,
-        end: dt.datetime | None,
-        *,
-        with_device_data_only: bool = False,
-        busy_only: bool = False,
-    ) -> list[Appointment]:
-        """Rows that may have an instance in [start, end) (a superset for series, floating
-        and all-day rows: the caller post-filters those). `busy_only`: never cancelled rows,
-        whatever the server serves (free-busy)."""
-        return store.load_overlapping(
-            self.owner.id,
-            start,
-            end,
-            self._cancelled and not busy_only,
-            with_device_data_only=with_device_data_only,
-        )
-
-    def sync(self, since: int, limit: int | None = None) -> tuple[list[tuple[str, int]], bool]:
-        """Stored names changed after change `since`, each with its newest change number,
-        oldest first, and whether `limit` cut the list."""
-        return store.changes_since(self.owner.id, since, limit)
-
-    def knows_change(self, change: int) -> bool:
-        """Whether `change` is a change of this calendar (not of a database restored since)."""
-        return store.is_change_of(self.owner.id, change)
-
-    def rows_for_write(self, name: str, uid: str) -> tuple[Appointment | None, Appointment | None]:
-        """(row stored as `name`, another row holding `uid`), served or not, full: what PUT
-        decides create, update, revive or conflict from."""
-        return store.rows_at_name_or_uid(self.owner.id, name, uid)
-
-    def row_for_write(self, name: str) -> Appointment | None:
-        """The full row stored as `name`, served or not (DELETE, PUT's answer)."""
-        return store.load_one(self.owner.id, name, include_cancelled=True)
 
     def render(self, appt: Appointment) -> bytes:
         """Rendered iCalendar, cached by (row, revision, policy): a revision never changes content."""
