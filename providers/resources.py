@@ -18,7 +18,7 @@ from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 
 from providers import calendar_properties, properties
-from providers.calendar_data import CalendarData
+from providers.calendar_access import CalendarAccess
 from providers.practice import directory, opaque_names, served_data, store
 from providers.practice.api import update_practitioner, url_segment
 from providers.practice.records import Appointment, Practitioner
@@ -131,7 +131,7 @@ class PrincipalHome(_LiveProps, DAVCollection):
         return self.provider.get_resource_inst(f"{self.path.rstrip('/')}/{name}/", self.environ)
 
 
-class CalendarCollection(CalendarData, _LiveProps, DAVCollection):
+class CalendarCollection(CalendarAccess, _LiveProps, DAVCollection):
     kind = CALENDAR
 
     def __init__(self, path: str, environ: dict, owner: Practitioner, viewer: Practitioner, can_write: bool):
@@ -237,7 +237,7 @@ class CalendarCollection(CalendarData, _LiveProps, DAVCollection):
         appt = self.served_row(self.stored_name(name))
         return None if appt is None else self.object_for(appt)
 
-    # Objects of this calendar (its data: providers/calendar_data.py) ------------------
+    # Objects of this calendar (its data: providers/calendar_access.py) ------------------
     def _object_of(self, member: store.MemberInfo) -> CalendarObject:
         return CalendarObject(self.member_path(member.resource_name), self.environ, self, member=member)
 

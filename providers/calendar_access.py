@@ -1,6 +1,6 @@
 """The door to a calendar's data: every read and write of its objects passes here.
 
-CalendarCollection (resources.py) inherits this: the owner, the viewer's view and whether
+CalendarCollection (resources.py) inherits CalendarAccess: the owner, the viewer's view and whether
 cancelled rows are served are applied once, not by each caller. Reports need only
 `get_multi`, `get_filtered` and `sync` (as Radicale's do); PUT and DELETE `rows_for_write`
 and `row_for_write`. davserver reaches the store through nothing else.
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 Load = Literal["row", "member", "rendered"]
 
 
-class CalendarData:
+class CalendarAccess:
     """Data access of one calendar as one viewer sees it."""
 
     owner: Practitioner
