@@ -94,7 +94,7 @@ def create_appointment(
             inserts.insert(appointment)
             _store_overrides(appointment.id, fields.overrides, new=True)
     except pw.IntegrityError:
-        raise AlreadyStored(resource_name) from None
+        raise AlreadyStored("the resource name or UID is already stored for this practitioner") from None
     return appointment
 
 

@@ -17,10 +17,10 @@ class ConflictError(DataError):
     """The row changed since the caller read it (a stale If-Match)."""
 
 
-class AlreadyStored(Exception):
+class AlreadyStored(DataError):
     """A new appointment's resource name or UID is taken by a row of the same practitioner
-    (a concurrent create won): the caller decides between 412, a UID conflict and a retry.
-    Not a DataError: the input itself is fine."""
+    (a concurrent create won): PUT decides between 412, a UID conflict and a retry; the
+    import reports it like any refused record."""
 
 
 def _valid(check, *args) -> None:
