@@ -14,8 +14,7 @@ from davserver.config import ServerConfig
 from davserver.errors import ErrorMiddleware
 from davserver.feed_api import ChangeFeedAPI
 from davserver.health import HealthMiddleware
-from davserver.ical.device_form import render_for_view
-from davserver.ical.render import RenderPolicy, etag_for, practice_matcher
+from davserver.ical.representation import ICalendarRepresentation
 from davserver.ical.vtimezone import vtimezone
 from davserver.metrics import MetricsMiddleware
 from davserver.middleware import CalDAVMiddleware, RequestBodyMiddleware
@@ -25,28 +24,9 @@ from davserver.request_log import RequestLogMiddleware
 from davserver.settings_page import middleware_entry as settings_page
 from davserver.webhook import Webhook
 from providers import push_properties
-from providers.practice.models import Practitioner, database_proxy
+from providers.database import open_database, watch_practitioners
 from providers.provider import PracticeProvider
 from providers.resources import ServiceSettings
-from providers.sql import practitioner_cache
-from providers.sql.db import open_database
-
-
-def policy_for(owner: Practitioner, viewer: Practitioner) -> RenderPolicy:
-    """Own calendar: the owner's settings; delegated: the stricter of owner's and viewer's.
-
-    A pseudonymized policy carries the practice's name matcher, built once per version of
-    the practice's patient names (the practice row is cached with the practitioner)."""
-    policy = RenderPolicy(owner.pseudonymize, owner.include_phone)
-    if viewer.id != owner.id:
-        policy = policy.stricter(RenderPolicy(viewer.pseudonymize, viewer.include_phone, delegated=True))
-    if not policy.pseudonymize:
-        return policy
-    practice = owner.practice
-    names = practice_matcher(practice.id, practice.names_version)
-    return RenderPolicy(
-        policy.pseudonymize, policy.include_phone, practice.names_version, names, delegated=policy.delegated
-    )
 
 
 def calendar_timezone_ical(tzid: str) -> str:
@@ -62,15 +42,13 @@ def calendar_timezone_ical(tzid: str) -> str:
 def service_settings(config: ServerConfig) -> ServiceSettings:
     reports.load_all()
     return ServiceSettings(
+        ICalendarRepresentation(),
         practice_timezone=config.timezone,
         serve_cancelled=config.sync.serve_cancelled,
         delete_mode=config.sync.device_delete,
         max_resource_size=config.max_body_size,
         reports=reports.names(),
         timezone_ical=calendar_timezone_ical(config.timezone),
-        renderer=render_for_view,
-        policy_factory=policy_for,
-        etag_factory=etag_for,
     )
 
 
@@ -90,7 +68,7 @@ def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
     """The whole WSGI app: request ids and probes outside, wsgidav and our layers inside."""
     if open_db:
         open_database(config.database, durability=config.durability, migrate=config.auto_migrate)
-    practitioner_cache.enable(database_proxy.obj)
+    watch_practitioners()
     provider = PracticeProvider(service_settings(config))
     wsgidav_config = {
         "provider_mapping": {"/": provider},

@@ -24,11 +24,11 @@ from davserver.client_address import client_address, parse_networks
 from davserver.config import AuthConfig
 from davserver.settings_page import MOUNT as SETTINGS_MOUNT
 from davserver.settings_page.devices import user_agent_family
-from providers.practice import accounts, device_passwords, store
+from providers.practice import accounts, device_passwords, directory
 from providers.practice.api import find_login, login_key, url_key
 from providers.practice.login_throttle import LoginThrottle
-from providers.practice.models import DevicePassword, Practitioner
 from providers.practice.passwords import hash_password, needs_rehash, verify_password
+from providers.practice.records import DevicePassword, Practitioner
 
 log = logging.getLogger("praxis_caldav.auth")
 
@@ -112,7 +112,7 @@ class PracticeDomainController(BaseDomainController):
         on_page = is_settings_path(environ.get("PATH_INFO", ""))
         # The exact login name is what clients send on every request: one prepared query;
         # the other spellings (URL form, e-mail) only when it finds nothing.
-        practitioner = store.practitioner_by_login_key(login_key(user_name)) or find_login(user_name)
+        practitioner = directory.practitioner_by_login_key(login_key(user_name)) or find_login(user_name)
         # One counter per account whatever spelling was typed; unknown names count like known ones.
         account = f"#{practitioner.id}" if practitioner else "?" + url_key(user_name)[:100]
         usable = practitioner is not None and not practitioner.disabled

@@ -15,7 +15,12 @@ from wsgidav.mw.base_mw import BaseMiddleware
 
 from davserver.error_pages import quiet_page
 from davserver.http import status_line
-from providers.sql.db import ConnectionLost, connection_lost, discard_connection_if_broken, unavailable_reason
+from providers.database import (
+    ConnectionLost,
+    connection_lost,
+    discard_connection_if_broken,
+    unavailable_reason,
+)
 
 log = logging.getLogger("praxis_caldav.errors")
 

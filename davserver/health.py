@@ -10,8 +10,7 @@ from __future__ import annotations
 import logging
 
 from davserver.errors import RETRY_AFTER_SECONDS, text_response
-from providers.sql.db import discard_connection_if_broken, unavailable_reason
-from providers.sql.migrations import schema_state
+from providers.database import discard_connection_if_broken, schema_state, unavailable_reason
 
 log = logging.getLogger("praxis_caldav.health")
 

@@ -63,16 +63,11 @@ class _DevicesCollector:
         yield self._family()
 
     def collect(self):
-        from providers.practice.models import DeviceSeen
+        from providers.practice import api
 
         family = self._family()
         since = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=1)
-        query = (
-            DeviceSeen.select(DeviceSeen.family, DeviceSeen.id).where(DeviceSeen.last_seen >= since).tuples()
-        )
-        counts: dict[str, int] = {}
-        for name, _ in query:
-            counts[name] = counts.get(name, 0) + 1
+        counts = api.active_devices(since)
         for name, count in sorted(counts.items()):
             family.add_metric([name], count)
         yield family

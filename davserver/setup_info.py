@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlparse
 
 from providers.practice.api import url_segment
-from providers.practice.models import Practitioner
+from providers.practice.records import Practitioner
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from wsgidav.dav_provider import DAVProvider
 
-from providers.practice import store
+from providers.practice import directory
 from providers.practice.api import url_key, url_segment
 from providers.practice.models import Practitioner
 from providers.resources import (
     OWN_CALENDAR,
     SHARED_PREFIX,
     CalendarCollection,
-    CalendarObject,
     PrincipalHome,
     RootCollection,
     ServiceSettings,
@@ -49,7 +48,7 @@ class PracticeProvider(DAVProvider):
             return None
         # Almost every request is for the viewer's own tree: no second read of the same row.
         if url_key(parts[0]) != viewer.url_key:
-            owner = store.practitioner_by_segment(parts[0])
+            owner = directory.practitioner_by_segment(parts[0])
             if owner is None or owner.id != viewer.id:
                 return None
         home_path = f"/{_segment(viewer)}/"
@@ -72,10 +71,10 @@ class PracticeProvider(DAVProvider):
                 f"{home}{OWN_CALENDAR}/", environ, viewer, viewer, can_write=viewer.direction == "two-way"
             )
         if segment.startswith(SHARED_PREFIX):
-            owner = store.practitioner_by_segment(segment[len(SHARED_PREFIX) :])
+            owner = directory.practitioner_by_segment(segment[len(SHARED_PREFIX) :])
             if owner is None or owner.practice_id != viewer.practice_id:
                 return None
-            grant = store.grant_between(owner, viewer)
+            grant = directory.grant_between(owner, viewer)
             if grant is None:
                 return None
             return CalendarCollection(
@@ -86,9 +85,6 @@ class PracticeProvider(DAVProvider):
                 can_write=grant.can_write and owner.direction == "two-way",
             )
         return None
-
-    def new_object(self, calendar: CalendarCollection, name: str) -> CalendarObject:
-        return CalendarObject(f"{calendar.path}{name}", calendar.environ, calendar)
 
 
 def _segment(practitioner: Practitioner) -> str:

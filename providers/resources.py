@@ -12,45 +12,23 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import quote
 
-from wsgidav.dav_error import HTTP_CONFLICT, HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
+from wsgidav.dav_error import HTTP_FORBIDDEN, HTTP_NOT_FOUND, DAVError
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 
-from providers import properties
-from providers.practice import opaque_names, served_data, store, validation
+from providers import calendar_properties, properties
+from providers.calendar_access import CalendarAccess
+from providers.practice import directory, opaque_names, served_data, store
 from providers.practice.api import update_practitioner, url_segment
-from providers.practice.models import Appointment, Practitioner
+from providers.practice.records import Appointment, Practitioner
 from providers.properties import CALENDAR, OBJECT, PRINCIPAL, ROOT
-from providers.render_cache import RenderCache, RenderKey
+from providers.render_cache import RenderKey
+from providers.service_settings import ServiceSettings, ViewPolicy
 
 OWN_CALENDAR = "calendar"
 SHARED_PREFIX = "shared-"
 CONTENT_TYPE = "text/calendar; charset=utf-8; component=vevent"
-
-
-@dataclass
-class ServiceSettings:
-    """Server-wide settings the resources need (from wsgidav.yaml)."""
-
-    practice_timezone: str = "Europe/Vienna"
-    serve_cancelled: bool = False
-    delete_mode: str = "cancel"  # or "delete": what a device DELETE does to the row
-    max_resource_size: int = properties.MAX_RESOURCE_SIZE
-    reports: tuple[str, ...] = ()
-    timezone_ical: str = ""
-    # Rendering is protocol work (davserver); it is handed in so providers never import it.
-    renderer: Callable[[Appointment, Any], bytes] | None = None
-    # The policy must be hashable (render cache key), have a short `tag` (sync tokens) and
-    # say whether the view shows names and UIDs opaque (`opaque_names`, see opaque_names.py).
-    policy_factory: Callable[[Practitioner, Practitioner], Any] | None = None
-    etag_factory: Callable[[int, Any], str] | None = None
-    render_cache: RenderCache = field(default_factory=RenderCache)
-
 
 HREF_SAFE = "/@:+!*'(),$-_|.~"
 
@@ -147,14 +125,14 @@ class PrincipalHome(_LiveProps, DAVCollection):
 
     def get_member_names(self):
         names = [OWN_CALENDAR]
-        names += [SHARED_PREFIX + url_segment(g.owner.username) for g in store.grants_for(self.owner)]
+        names += [SHARED_PREFIX + url_segment(g.owner.username) for g in directory.grants_for(self.owner)]
         return names
 
     def get_member(self, name):
         return self.provider.get_resource_inst(f"{self.path.rstrip('/')}/{name}/", self.environ)
 
 
-class CalendarCollection(_LiveProps, DAVCollection):
+class CalendarCollection(CalendarAccess, _LiveProps, DAVCollection):
     kind = CALENDAR
 
     def __init__(self, path: str, environ: dict, owner: Practitioner, viewer: Practitioner, can_write: bool):
@@ -163,7 +141,7 @@ class CalendarCollection(_LiveProps, DAVCollection):
         self.viewer = viewer
         self._can_write = can_write
         self.settings: ServiceSettings = self.provider.settings
-        self.policy = self.settings.policy_factory(owner, viewer)
+        self.policy: ViewPolicy = self.settings.representation.policy(owner, viewer)
         # Every view but the owner's clear one: object names and UIDs are opaque.
         self.opaque: bool = self.policy.opaque_names
         self._token: int | None = None
@@ -180,48 +158,18 @@ class CalendarCollection(_LiveProps, DAVCollection):
     def description(self) -> str:
         return f"Termine von {self.owner.display_name}"
 
-    # PROPPATCH: what a device may set on its own calendar, stored per practitioner.
-    SETTABLE = {
-        "{DAV:}displayname": "calendar_displayname",
-        "{http://apple.com/ns/ical/}calendar-color": "calendar_color",
-        "{http://apple.com/ns/ical/}calendar-order": "calendar_order",
-    }
-
     def set_property_value(self, name, value, *, dry_run=False):
         """Name, colour and order of the viewer's own writable calendar; anything else 403.
 
         wsgidav calls this once with dry_run=True per property, then for real, and answers
         207 with a status per property (macOS stops syncing on a flat 403).
         """
-        column = self.SETTABLE.get(name)
+        column = calendar_properties.SETTABLE.get(name)
         if column is None or self.owner.id != self.viewer.id or not self._can_write:
             raise DAVError(HTTP_FORBIDDEN)
-        parsed = self._proppatch_value(column, value)
+        parsed = calendar_properties.parsed_value(column, value)
         if not dry_run:
             update_practitioner(self.owner, **{column: parsed})
-
-    @staticmethod
-    def _proppatch_value(column: str, value) -> str | int | None:
-        text = None if value is None else "".join(value.itertext()).strip()
-        if not text:
-            return None  # <D:remove> or empty: back to the practice's default
-        if column == "calendar_order":
-            try:
-                order = int(text)
-            except ValueError:
-                raise DAVError(HTTP_CONFLICT, "calendar-order must be a whole number") from None
-            if not -(2**31) <= order < 2**31:  # the INTEGER column of both databases
-                raise DAVError(HTTP_CONFLICT, "calendar-order is out of range")
-            return order
-        try:
-            validation.check_text(text, "displayname")
-        except validation.InvalidValue as exc:
-            raise DAVError(HTTP_CONFLICT, str(exc)) from None
-        if column == "calendar_color" and not re.fullmatch(r"#[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?", text):
-            raise DAVError(HTTP_CONFLICT, "calendar-color must be #RRGGBB or #RRGGBBAA")
-        if len(text) > 200:
-            raise DAVError(HTTP_CONFLICT, "displayname is limited to 200 characters")
-        return text
 
     def color(self) -> str | None:
         return self.owner.calendar_color
@@ -280,28 +228,34 @@ class CalendarCollection(_LiveProps, DAVCollection):
         return f"{self.path.rstrip('/')}/{self.shown_name(name)}"
 
     def get_member_names(self):
-        members = store.list_members(self.owner.id, self.settings.serve_cancelled)
-        return [self.shown_name(m.resource_name) for m in members]
+        return [self.shown_name(m.resource_name) for m in self._list_members()]
 
     def get_member_list(self):
         """One query for all members (wsgidav would look each up by name)."""
-        return [
-            CalendarObject(self.member_path(m.resource_name), self.environ, self, member=m)
-            for m in store.list_members(self.owner.id, self.settings.serve_cancelled)
-        ]
+        return [self._object_of(m) for m in self._list_members()]
 
     def get_member(self, name):
-        appt = store.load_one(self.owner.id, self.stored_name(name), self.settings.serve_cancelled)
-        if appt is None:
-            return None
-        return self.object_for(appt)
+        appt = self.served_row(self.stored_name(name))
+        return None if appt is None else self.object_for(appt)
+
+    # Objects of this calendar (its data: providers/calendar_access.py) ------------------
+    def _object_of(self, member: store.MemberInfo) -> CalendarObject:
+        return CalendarObject(self.member_path(member.resource_name), self.environ, self, member=member)
 
     def object_for(self, appt: Appointment) -> CalendarObject:
+        """The object of a loaded row."""
         return CalendarObject(self.member_path(appt.resource_name), self.environ, self, appointment=appt)
 
     def render_key(self, appt_id: int, revision: int) -> RenderKey:
         """The cache key of a row's rendering in this view (the one place it is built)."""
         return RenderKey(appt_id, revision, self.policy)
+
+    def object_at(self, name: str, revision: int, data: bytes | None = None) -> CalendarObject:
+        """The object stored as `name` at `revision`, without a row: for answers built from
+        the name, the ETag and (when given) its rendering alone."""
+        obj = self._object_of(store.MemberInfo(name, revision, ""))
+        obj._data = data
+        return obj
 
     def render(self, appt: Appointment) -> bytes:
         """Rendered iCalendar, cached by (row, revision, policy): a revision never changes content."""
@@ -309,12 +263,12 @@ class CalendarCollection(_LiveProps, DAVCollection):
         cache = self.settings.render_cache
         data = cache.get(key)
         if data is None:
-            data = served_data.rendered(self.settings.renderer, appt, self.policy)
+            data = served_data.rendered(self.settings.representation.render, appt, self.policy)
             cache.put(key, data)
         return data
 
     def etag(self, revision: int) -> str:
-        return self.settings.etag_factory(revision, self.policy)
+        return self.settings.representation.etag(revision, self.policy)
 
 
 class CalendarObject(_LiveProps, DAVNonCollection):
@@ -344,9 +298,7 @@ class CalendarObject(_LiveProps, DAVNonCollection):
     @property
     def appointment(self) -> Appointment:
         if self._appointment is None:
-            self._appointment = store.load_one(
-                self.calendar.owner.id, self.stored_name, self.calendar.settings.serve_cancelled
-            )
+            self._appointment = self.calendar.served_row(self.stored_name)
             if self._appointment is None:
                 raise DAVError(HTTP_NOT_FOUND)
         return self._appointment

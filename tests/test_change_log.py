@@ -6,10 +6,10 @@ import datetime as dt
 import threading
 import time
 
-import peewee as pw
 import pytest
 
 from providers.practice import api
+from providers.practice.api import change_log
 from providers.practice.models import Appointment, Change, database_proxy
 from providers.sql.db import open_database
 
@@ -21,7 +21,7 @@ def _while_a_writer_holds_the_lock(owner_id: int, second) -> list[str]:
 
     def slow_writer():
         with database_proxy.atomic():
-            api._log_change(owner_id, "a.ics")
+            change_log._log_change(owner_id, "a.ics")
             first_inserted.set()
             time.sleep(0.4)
             events.append("first commits")
@@ -55,7 +55,7 @@ def test_writers_of_one_calendar_commit_change_ids_in_order(db_url):
 
     def log_b():
         with database_proxy.atomic():
-            api._log_change(owner.id, "b.ics")
+            change_log._log_change(owner.id, "b.ics")
 
     assert _while_a_writer_holds_the_lock(owner.id, log_b) == ["first commits", "second done"]
     assert _logged_names(owner.id)[-2:] == ["a.ics", "b.ics"]
@@ -95,7 +95,7 @@ def test_a_refused_create_leaves_no_change_behind(db_url):
     fields = api.AppointmentFields(dt.datetime(2027, 1, 5, 9), dt.datetime(2027, 1, 5, 10))
     api.create_appointment(owner, fields, uid="log-uid-2", resource_name="one.ics")
     before = Change.select().where(Change.practitioner == owner.id).count()
-    with pytest.raises(pw.IntegrityError):
+    with pytest.raises(api.AlreadyStored):
         api.create_appointment(owner, fields, uid="log-uid-2", resource_name="two.ics")
     assert Change.select().where(Change.practitioner == owner.id).count() == before
     assert api.create_appointment(owner, fields, uid="log-uid-3", resource_name="three.ics").id

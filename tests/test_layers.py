@@ -1,35 +1,70 @@
-"""Data flows one way: davserver (protocol) -> providers (resources, domain, SQL). A providers
-module that imports davserver would tie the domain to HTTP and XML; this test refuses it."""
+"""Data flows one way: davserver (protocol) -> providers (resources, domain, SQL).
+
+The import contract in pyproject.toml says so (import-linter): providers never import
+davserver, and davserver reaches the data only through the resources, the data API and
+domain services, never `providers.sql`, the models or the store. This test runs the
+contract as CI does, and proves on a scratch copy of the code that it fails when broken.
+"""
 
 from __future__ import annotations
 
-import ast
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
-def _imported_modules(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
+def _lint(cwd: Path) -> subprocess.CompletedProcess:
+    assert LINT_IMPORTS.exists(), "lint-imports is missing: install the test extra (pip install -e '.[test]')"
+    # --no-cache: nothing is written into the work tree.
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
-def test_providers_never_import_davserver() -> None:
-    offenders = {
-        str(path.relative_to(ROOT)): sorted(
-            m for m in _imported_modules(path) if m.split(".")[0] == "davserver"
-        )
-        for path in sorted((ROOT / "providers").rglob("*.py"))
-    }
-    assert {k: v for k, v in offenders.items() if v} == {}
+def _scratch_copy(tmp_path: Path) -> Path:
+    for name in ("davserver", "providers"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
 
 
-def test_the_check_sees_an_import(tmp_path: Path) -> None:
-    module = tmp_path / "m.py"
-    module.write_text("def f():\n    from davserver.ical.render import x\n", encoding="utf-8")
-    assert _imported_modules(module) == {"davserver.ical.render"}
+def test_the_import_contract_holds() -> None:
+    result = _lint(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 kept, 0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "contract"),
+    [
+        ("davserver/methods/delete.py", "from providers.practice import store", "davserver reaches the data"),
+        ("davserver/health.py", "import providers.sql.db", "davserver reaches the data"),
+        (
+            "davserver/setup_info.py",
+            "from providers.practice.models import Practitioner",
+            "davserver reaches",
+        ),
+        ("providers/resources.py", "from davserver.ical import render", "sits above providers"),
+    ],
+)
+def test_the_contract_fails_on_a_forbidden_import(
+    tmp_path: Path, module: str, line: str, contract: str
+) -> None:
+    """In a scratch copy, one added import (inside a function: it counts too) breaks it."""
+    scratch = _scratch_copy(tmp_path)
+    target = scratch / module
+    target.write_text(
+        target.read_text(encoding="utf-8") + f"\n\ndef _scratch():\n    {line}\n", encoding="utf-8"
+    )
+    result = _lint(scratch)
+    assert result.returncode == 1, result.stdout + result.stderr
+    broken = [row for row in result.stdout.splitlines() if row.endswith("BROKEN")]
+    assert broken, result.stdout
+    assert contract in result.stdout.split("Contracts:")[0]
+    assert "1 broken" in result.stdout

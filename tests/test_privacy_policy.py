@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
-from davserver.app import policy_for
 from davserver.ical.render import render_appointment
+from davserver.ical.representation import policy_for
 from providers.practice import api, store
 from providers.practice.importer import ImportError_, import_data
 from tests.two_way import new_practitioner

@@ -7,7 +7,8 @@ lose the joined practice.
 
 from __future__ import annotations
 
-from providers.practice import api, store
+from providers.practice import api, directory, store
+from providers.practice.api import change_log
 from providers.practice.models import Change, Practice, Practitioner
 from providers.sql.db import open_database
 
@@ -33,12 +34,12 @@ def test_prepared_rows_equal_the_query_rows_on_every_execution(db_url):
                 .where(Practitioner.login_key == person.login_key)
                 .get()
             )
-            got = store.practitioner_by_login_key(person.login_key)
+            got = directory.practitioner_by_login_key(person.login_key)
             assert _as_dict(got) == _as_dict(expected), (round_, person.username)
-            by_url = store.practitioner_by_segment(person.url_key)
+            by_url = directory.practitioner_by_segment(person.url_key)
             assert _as_dict(by_url) == _as_dict(expected)
             assert "practice" in got.__rel__  # joined, not loaded lazily by a second query
-    assert store.practitioner_by_login_key("nobody here") is None
+    assert directory.practitioner_by_login_key("nobody here") is None
 
 
 def test_prepared_change_queries_follow_new_changes(db_url):
@@ -48,7 +49,7 @@ def test_prepared_change_queries_follow_new_changes(db_url):
     before = store.current_change(owner.id)
     ids = []
     for name in ("a.ics", "b.ics", "a.ics"):
-        ids.append(api._log_change(owner.id, name))
+        ids.append(change_log._log_change(owner.id, name))
         assert store.current_change(owner.id) == ids[-1] > before
     rows, truncated = store.changes_since(owner.id, before)
     assert (rows, truncated) == ([("b.ics", ids[1]), ("a.ics", ids[2])], False)

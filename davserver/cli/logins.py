@@ -8,7 +8,7 @@ import argparse
 from collections.abc import Callable
 
 from providers.practice import access_audit, accounts, device_passwords
-from providers.practice.models import Practitioner
+from providers.practice.records import Practitioner
 
 COMMANDS = ("device", "audit")
 USER_ACTIONS = ("disable", "enable", "delete")

@@ -14,11 +14,10 @@ from davserver.cli import changes as changes_command
 from davserver.cli import imports as import_command
 from davserver.cli import logins as cli_logins
 from davserver.config import ConfigError, ServerConfig, find_config, load_config
+from providers.database import DatabaseURLError, open_database, shown_url, sqlite_path
 from providers.practice import api
 from providers.practice.device_passwords import DeviceError
-from providers.sql.db import DatabaseURLError, open_database, shown_url, sqlite_path
 
-EXIT_USAGE = 2
 EXIT_ERROR = 1
 
 
@@ -194,15 +193,15 @@ def run(args) -> int:
     if args.command == "migrate":
         return _migrate(config)
     if args.command == "copy-database":
-        from providers.sql.backup import copy_database
+        from providers.database import copy_database
 
         counts = copy_database(args.source, args.target)
         print(f"copied {sum(counts.values())} rows to {shown_url(args.target)}")
         return 0
     if args.command in ("backup", "restore"):
-        from providers.sql import backup
+        from providers import database
 
-        print(getattr(backup, args.command)(config.database, args.file))
+        print(getattr(database, args.command)(config.database, args.file))
         return 0
     _open(args, config)
     if args.command == "serve":
@@ -274,7 +273,7 @@ def _open(args, config: ServerConfig) -> None:
 
 
 def _migrate(config: ServerConfig) -> int:
-    from providers.sql.migrations import migrate_database
+    from providers.database import migrate_database
 
     open_database(config.database, durability=config.durability, create=False, migrate=None)
     before, head = migrate_database()
@@ -291,9 +290,9 @@ def _user(args, config: ServerConfig) -> int:
     if args.user_command in cli_logins.USER_ACTIONS:
         return cli_logins.run_user_action(args, _practitioner(args.name))
     if args.user_command == "list":
-        from providers.practice.models import Practitioner
+        from providers.practice import directory
 
-        for p in Practitioner.select().where(accounts.active()).order_by(Practitioner.login_key):
+        for p in directory.logins():
             state = "\tdisabled" if p.disabled else ""
             print(f"{p.username}\t{p.display_name}\t{p.email or '-'}\t{p.practice.name}{state}")
         return 0

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from davserver.cli.main import CLIError
 from davserver.config import ConfigError, ServerConfig
-from providers.sql.db import DatabaseURLError, close_database, shown_url
+from providers.database import DatabaseURLError, close_connection, close_database, shown_url
 
 
 def serve(config: ServerConfig, reload_config: Callable[[], ServerConfig], version: str) -> int:
@@ -50,10 +50,9 @@ def serve(config: ServerConfig, reload_config: Callable[[], ServerConfig], versi
 def _serve_supervised(config: ServerConfig, reload_config: Callable[[], ServerConfig], version: str) -> int:
     """`--processes N`: a parent that keeps N workers serving (davserver.supervisor)."""
     from davserver.supervisor import Supervisor
-    from providers.practice.models import database_proxy
 
     _check_port_free(config)
-    database_proxy.close()  # no connection may cross a fork
+    close_connection()  # no connection may cross a fork
     metrics_dir = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         import tempfile

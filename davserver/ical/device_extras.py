@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 
 from providers.practice.masking import mask_phones, phone_spans
-from providers.practice.models import Appointment
+from providers.practice.records import Appointment
 
 # Properties the practice database owns; on render they always come from the row.
 MODEL_PROPERTIES = frozenset(

@@ -21,7 +21,7 @@ from davserver.ical import parse as ical_parse
 from davserver.ical import render
 from davserver.ical.device_extras import device_components
 from providers.practice.api import AppointmentFields
-from providers.practice.models import Appointment
+from providers.practice.records import Appointment
 
 
 def render_for_view(appointment: Appointment, policy: render.RenderPolicy) -> bytes:
@@ -148,7 +148,7 @@ def _state(row: Appointment | AppointmentFields, overrides: Iterable, location_i
 
 
 def _row_state(appointment: Appointment) -> tuple:
-    return _state(appointment, getattr(appointment, "override_rows", []), appointment.location_id)
+    return _state(appointment, appointment.override_rows or (), appointment.location_id)
 
 
 def _iso_list(values: str | Iterable) -> str:

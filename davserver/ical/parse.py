@@ -26,9 +26,9 @@ from icalendar.timezone import tzp
 from davserver.ical import field_ownership, render
 from davserver.ical import limits as ical_validate
 from davserver.ical.zones import ZoneResolver, convert
-from providers.practice import masking, patient_mentions, store
+from providers.practice import masking, patient_mentions, patient_names
 from providers.practice.api import AppointmentFields, OverrideFields
-from providers.practice.models import Appointment, AppointmentOverride
+from providers.practice.records import Appointment, AppointmentOverride
 
 C = "{urn:ietf:params:xml:ns:caldav}"
 VALID_DATA = C + "valid-calendar-data"
@@ -393,7 +393,7 @@ class _Texts:
         if self.policy.names is not None:
             return self.policy.names
         practice = self.appointment.practice_id
-        return render.practice_matcher(practice, store.practice_names_version(practice))
+        return render.practice_matcher(practice, patient_names.version(practice))
 
     def subject(self, summary: str | None, current: str | None) -> str | None:
         appt = self.appointment
@@ -470,7 +470,8 @@ def to_fields(
 ) -> AppointmentFields:
     """AppointmentFields for storing `obj` over `current` (None: a device-created appointment).
 
-    `current` must come with patient, location and `override_rows` loaded (store.load_one).
+    `current` must come with patient, location and `override_rows` loaded
+    (CalendarCollection.rows_for_write).
     `delegated`: the device writes through another practitioner's calendar (field_ownership).
     """
     times = _Times(obj, practice_tz)
@@ -503,7 +504,8 @@ def to_fields(
         rdates=times.values(master, "RDATE", tzid, all_day),
         device_ical=obj.text,
     )
-    existing = {o.recurrence_id: o for o in getattr(current, "override_rows", [])}
+    loaded = current.override_rows if current is not None else None
+    existing = {o.recurrence_id: o for o in loaded or ()}
     fields.overrides = [
         _override(event, times, texts, fields, existing, current, policy) for event in obj.overrides
     ]

@@ -27,7 +27,7 @@ from davserver.ical.device_extras import (
     rid_key,
 )
 from davserver.ical.vtimezone import vtimezone
-from providers.practice import opaque_names, store
+from providers.practice import opaque_names, patient_names
 from providers.practice.masking import (
     Person,
     PracticeNames,
@@ -36,8 +36,8 @@ from providers.practice.masking import (
     mask_text,
     practice_names,
 )
-from providers.practice.models import Appointment, AppointmentOverride
 from providers.practice.pseudonym import pseudonym
+from providers.practice.records import Appointment, AppointmentOverride
 
 PRODID = "-//praxis-caldav//praxis-caldav 0.1//EN"
 
@@ -116,13 +116,13 @@ def _names(appointment: Appointment, policy: RenderPolicy) -> PracticeNames:
     it here, at the price of a query: a pseudonymized rendering never masks less."""
     if policy.names is not None:
         return policy.names
-    return practice_matcher(appointment.practice_id, store.practice_names_version(appointment.practice_id))
+    return practice_matcher(appointment.practice_id, patient_names.version(appointment.practice_id))
 
 
 def practice_matcher(practice_id: int, version: int) -> PracticeNames:
     """The practice's name matcher for this version of its names, built once per process."""
     return practice_names(
-        practice_id, version, lambda: [Person(*row) for row in store.practice_people(practice_id)]
+        practice_id, version, lambda: [Person(*row) for row in patient_names.people(practice_id)]
     )
 
 
@@ -295,7 +295,7 @@ def render_appointment(appointment: Appointment, policy: RenderPolicy) -> bytes:
     _add_alarms(master, master_device, appointment, policy)
     cal.add_component(master)
 
-    for override in getattr(appointment, "override_rows", []):
+    for override in appointment.override_rows or ():
         cal.add_component(
             _render_override(
                 appointment,

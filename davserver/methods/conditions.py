@@ -10,17 +10,11 @@ from __future__ import annotations
 import re
 
 from davserver.http import CalDAVError
-from providers.practice.models import STATUS_CANCELLED, Appointment
 from providers.provider import PracticeProvider
-from providers.resources import CalendarCollection, CalendarObject, ServiceSettings
+from providers.resources import CalendarCollection, CalendarObject
 
 NEED_PRIVILEGES = "{DAV:}need-privileges"
 _TOKEN = re.compile(r'\*|(?:W/)?"[^"]*"|[^\s,]+')
-
-
-def served(appointment: Appointment, settings: ServiceSettings) -> bool:
-    """Whether devices see this row (cancelled rows are hidden unless configured otherwise)."""
-    return settings.serve_cancelled or appointment.status != STATUS_CANCELLED
 
 
 def _tokens(header: str) -> set[str]:

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 
 from davserver.http import CalDAVError, respond
-from davserver.methods.conditions import check_preconditions, served, writable_calendar
-from providers.practice import api, store
+from davserver.methods.conditions import check_preconditions, writable_calendar
+from providers.practice import api
 from providers.provider import PracticeProvider
 
 RETRIES = 20
@@ -26,8 +26,8 @@ def handle(environ: dict, start_response: Callable, provider: PracticeProvider) 
     name = calendar.stored_name(shown)
     settings = calendar.settings
     for attempt in range(RETRIES):
-        row = store.find_any_by_name(calendar.owner.id, name)
-        visible = row is not None and served(row, settings)
+        row = calendar.row_for_write(name)
+        visible = row is not None and calendar.serves(row)
         if not visible and "HTTP_IF_MATCH" not in environ:
             raise CalDAVError(404, message="no such resource")
         conditional = check_preconditions(environ, calendar.etag(row.revision) if visible else None)

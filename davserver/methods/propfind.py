@@ -22,9 +22,8 @@ from wsgidav import util, xml_tools
 from davserver.http import CalDAVError, request_xml, serialize
 from davserver.multistatus import MultistatusTemplate, fits, member_hrefs
 from davserver.reports.responses import ChunkedBody
-from providers.practice import store
 from providers.properties import DAV
-from providers.resources import CalendarCollection, CalendarObject
+from providers.resources import CalendarCollection
 
 GETETAG = f"{{{DAV}}}getetag"
 SLOTS = (GETETAG,)  # filled per member; every other property is copied from the first
@@ -64,12 +63,11 @@ def handle(environ, start_response, provider):
         return None
     ms = xml_tools.make_multistatus_el()
     util.add_property_response(ms, calendar.get_href(), calendar.get_properties("named", name_list=names))
-    members = store.iter_member_etags(calendar.owner.id, calendar.settings.serve_cancelled)
+    members = calendar.member_etags()
     first = next(members, None)
     if first is None:
         return util.send_multi_status_response(environ, start_response, ms)
-    member = store.MemberInfo(first[0], first[1], "")
-    obj = CalendarObject(calendar.member_path(first[0]), environ, calendar, member=member)
+    obj = calendar.object_at(first[0], first[1])
     util.add_property_response(ms, obj.get_href(), obj.get_properties("named", name_list=names))
     href = member_hrefs(calendar)
     if ms[-1].find(f"{{{DAV}}}href").text != href(first[0]):

@@ -15,14 +15,12 @@ import random
 import time
 from collections.abc import Callable
 
-import peewee as pw
-
 from davserver.http import CalDAVError, read_body, respond
 from davserver.ical import device_form, render
 from davserver.ical import parse as ical_parse
-from davserver.methods.conditions import check_preconditions, served, writable_calendar
-from providers.practice import api, store
-from providers.practice.models import Appointment
+from davserver.methods.conditions import check_preconditions, writable_calendar
+from providers.practice import api
+from providers.practice.records import Appointment
 from providers.provider import PracticeProvider
 from providers.resources import CalendarCollection
 
@@ -97,18 +95,17 @@ def _store(
     calendar: CalendarCollection, name: str, obj: ical_parse.DeviceObject, body: bytes, environ: dict
 ) -> tuple[int, str | None]:
     settings = calendar.settings
-    owner_id = calendar.owner.id
     if _only_if_absent(environ):
         created = _create_if_absent(calendar, name, obj)
         if created is not None:
             return 201, _etag_if_identical(calendar, name, body, created)
-    row, other = store.rows_at_name_or_uid(owner_id, name, obj.uid)
-    visible = row is not None and served(row, settings)
+    row, other = calendar.rows_for_write(name, obj.uid)
+    visible = row is not None and calendar.serves(row)
     conditional = check_preconditions(environ, calendar.etag(row.revision) if visible else None)
     if visible and _may_equal_rendering(calendar, body, row) and calendar.render(row) == body:
         return 204, calendar.etag(row.revision)  # nothing changed: no new revision
 
-    if other is not None and (served(other, settings) or visible):
+    if other is not None and (calendar.serves(other) or visible):
         raise CalDAVError(
             403,
             C + "no-uid-conflict",
@@ -127,7 +124,7 @@ def _store(
     target = None if parked is not None else row
     if target is None and other is not None:  # the device brings a cancelled one back here
         target = other
-    reviving = target is not None and not served(target, settings)
+    reviving = target is not None and not calendar.serves(target)
     try:
         fields = ical_parse.to_fields(
             obj,
@@ -175,7 +172,7 @@ def _create_if_absent(
             obj, None, calendar.policy, calendar.settings.practice_timezone, reviving=False
         )
         created = api.create_appointment(calendar.owner, fields, uid=obj.uid, resource_name=name)
-    except (pw.IntegrityError, api.DataError, ical_parse.InvalidObject, ValueError):
+    except (api.AlreadyStored, api.DataError, ical_parse.InvalidObject, ValueError):
         return None
     device_form.remember(obj, fields)  # rendering it on write need not parse the upload again
     return created
@@ -186,9 +183,9 @@ def _create(
 ) -> Appointment:
     try:
         return api.create_appointment(calendar.owner, fields, uid=uid, resource_name=name)
-    except pw.IntegrityError:
+    except api.AlreadyStored:
         # A concurrent create won: the same URL (412 or update next round) or the same UID.
-        other = store.find_by_uid(calendar.owner.id, uid)
+        other = calendar.rows_for_write(name, uid)[1]
         if other is not None and other.resource_name != name:
             raise CalDAVError(
                 403,
@@ -232,7 +229,7 @@ def _etag_if_identical(
     if created is not None and created.as_stored:  # the insert returned the row as stored
         fresh = created
     else:
-        fresh = store.load_one(calendar.owner.id, name, include_cancelled=True)
+        fresh = calendar.row_for_write(name)
     if fresh is None:
         return None
     if calendar.render(fresh) != body:
@@ -248,7 +245,7 @@ _RENDERED_MARK = f"PRODID:{render.PRODID}\r\n".encode()
 def _may_equal_rendering(calendar: CalendarCollection, body: bytes, row: Appointment) -> bool:
     """False only when `body` is certainly not what the calendar would render: neither our
     rendering nor the device's own upload served back as sent (device_form)."""
-    if calendar.settings.renderer not in (render.render_appointment, device_form.render_for_view):
+    if not calendar.settings.representation.renders_only_marked_or_uploads:
         return True
     return _RENDERED_MARK in body or (
         row.device_ical is not None and body == device_form.upload_bytes(row.device_ical)

@@ -20,7 +20,7 @@ from davserver.http import CalDAVError, request_xml, respond
 from davserver.push import NS
 from davserver.push.sender import EndpointRefused, check_endpoint
 from providers.practice import push_subscriptions as subs
-from providers.practice.models import utcnow
+from providers.practice.records import utcnow
 from providers.resources import CalendarCollection
 
 PREFIX = "/.push/"

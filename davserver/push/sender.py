@@ -36,9 +36,9 @@ from davserver.config import PushConfig
 from davserver.metrics import PUSH_MESSAGES
 from davserver.push import NS
 from davserver.webhook import RETRY_DELAYS
+from providers.database import close_connection, discard_connection_if_broken, unavailable_reason
 from providers.practice import push_subscriptions as subs
-from providers.practice.models import PushSubscription, database_proxy
-from providers.sql.db import discard_connection_if_broken, unavailable_reason
+from providers.practice.records import PushSubscription
 
 log = logging.getLogger("praxis_caldav.push")
 POLL_SECONDS = 0.2
@@ -135,7 +135,7 @@ class PushSender:
                     log.info("push sender: database unavailable (%s); retrying", reason)
                 waiting = reason is not None
             self._stop.wait(POLL_SECONDS)
-        database_proxy.close()
+        close_connection()
 
     def poll(self, seen: int) -> int:
         """One round: note new changes, claim and send what is due; the newest change seen."""
@@ -158,7 +158,7 @@ class PushSender:
         except Exception:
             log.warning("push message failed", exc_info=True)
         finally:
-            database_proxy.close()
+            close_connection()
 
     def _vapid_key(self) -> Vapid02:
         if self._vapid is None:

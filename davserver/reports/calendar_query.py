@@ -34,8 +34,7 @@ from davserver.ical.zones import ZoneResolver
 from davserver.reports import ReportResult, fragments, report, request_props
 from davserver.reports.responses import add_object_response
 from davserver.reports.skeleton import time_skeleton
-from providers.practice import store
-from providers.practice.models import Appointment
+from providers.practice.records import Appointment
 from providers.properties import CALDAV, CALENDAR
 from providers.render_cache import InRangeKey, QueryKey
 from providers.resources import CalendarCollection
@@ -181,12 +180,11 @@ def plain_time_range(flt: CompFilter) -> tuple[bool, TimeRange | None]:
 
 def matching(calendar: CalendarCollection, flt: CompFilter, tz: ZoneInfo) -> list[Appointment]:
     """The served appointments of `calendar` that match `flt`."""
-    owner, cancelled = calendar.owner.id, calendar.settings.serve_cancelled
     if flt.is_not_defined:
         return []
     plain, tr = plain_time_range(flt)
     if plain:
-        rows = store.load_overlapping(owner, tr and tr.start, tr and tr.end, cancelled)
+        rows = calendar.get_filtered(tr and tr.start, tr and tr.end)
         if tr is None:
             return rows
         out = []
@@ -199,12 +197,8 @@ def matching(calendar: CalendarCollection, flt: CompFilter, tz: ZoneInfo) -> lis
                 out.append(appt)
         return out
     types, tr = prefilter(flt)
-    rows = store.load_overlapping(
-        owner,
-        tr and tr.start,
-        tr and tr.end,
-        cancelled,
-        with_device_data_only=bool(types and types - {"VEVENT"}),
+    rows = calendar.get_filtered(
+        tr and tr.start, tr and tr.end, with_device_data_only=bool(types and types - {"VEVENT"})
     )
     return [appt for appt in rows if _matches(calendar, appt, flt, tz)]
 

@@ -24,9 +24,8 @@ from typing import Any, NamedTuple
 from davserver.http import multistatus, serialize
 from davserver.multistatus import NOT_XML, MultistatusTemplate, escape, fits, member_hrefs
 from davserver.reports.responses import CALENDAR_DATA, GETETAG, add_object_response
-from providers.practice import store
 from providers.render_cache import ResponseKey
-from providers.resources import CalendarCollection, CalendarObject
+from providers.resources import CalendarCollection
 
 SLOTS = (GETETAG, CALENDAR_DATA)
 
@@ -88,8 +87,7 @@ def _template(
 ) -> tuple[MultistatusTemplate, int]:
     """The template of an answer whose first object is `first`, and its number."""
     ms = multistatus()
-    member = store.MemberInfo(first.name, first.revision, "")
-    obj = CalendarObject(calendar.member_path(first.name), calendar.environ, calendar, member=member)
+    obj = calendar.object_at(first.name, first.revision)
     add_object_response(ms, obj, names, data=b"-")  # the calendar data is a slot
     template = MultistatusTemplate(ms, ms[0], SLOTS, serialize)
     with _TEMPLATES_LOCK:

@@ -20,7 +20,6 @@ from davserver.http import CalDAVError
 from davserver.ical.filters import TimeRange, instance_span, instances_overlapping, parse_time_range
 from davserver.reports import ReportResult, report
 from davserver.reports.skeleton import time_skeleton
-from providers.practice import store
 from providers.properties import CALDAV, CALENDAR
 from providers.resources import CalendarCollection
 
@@ -50,7 +49,7 @@ def free_busy_query(
     tz = ZoneInfo(calendar.settings.practice_timezone)
     busy: dict[str, list[tuple[dt.datetime, dt.datetime]]] = {}
     # Cancelled appointments are never busy, whatever serve_cancelled says.
-    for appt in store.load_overlapping(calendar.owner.id, tr.start, tr.end, False):
+    for appt in calendar.get_filtered(tr.start, tr.end, busy_only=True):
         for fbtype, start, end in busy_periods(time_skeleton(calendar, appt), tr, tz):
             busy.setdefault(fbtype, []).append((start, end))
     body = vfreebusy(tr, {k: merge(v) for k, v in busy.items()})

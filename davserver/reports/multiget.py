@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
 
 from lxml import etree
 
@@ -14,9 +13,8 @@ from davserver.reports.responses import (
     add_object_response,
     add_status_response,
 )
-from providers.practice import store
 from providers.properties import CALDAV, CALENDAR, DAV
-from providers.resources import CalendarCollection, CalendarObject
+from providers.resources import CalendarCollection
 
 
 @report(f"{{{CALDAV}}}calendar-multiget", {CALENDAR})
@@ -40,23 +38,15 @@ def calendar_multiget(
         body = _text(calendar, wanted, names, calendar_data)
         if body is not None:
             return ReportResult(207, body, "application/xml; charset=utf-8")
-    rows = store.load_by_names(
-        calendar.owner.id,
-        [n for n in wanted.values() if n],
-        calendar.settings.serve_cancelled,
-        known=_rendered(calendar, names),
-    )
+    load = "rendered" if _WITHOUT_ROW.issuperset(names) else "row"
+    objects = calendar.get_multi([n for n in wanted.values() if n], load)
     ms = multistatus()
     for href, name in wanted.items():
-        appt = rows.get(name) if name else None
-        if appt is None:
+        obj = objects.get(name) if name else None
+        if obj is None:
             add_status_response(ms, href, "404 Not Found")
-        elif isinstance(appt, Rendered):
-            member = store.MemberInfo(name, appt.revision, "")
-            obj = CalendarObject(calendar.member_path(name), calendar.environ, calendar, member=member)
-            add_object_response(ms, obj, names, calendar_data, href=href, data=appt.data)
         else:
-            add_object_response(ms, calendar.object_for(appt), names, calendar_data, href=href)
+            add_object_response(ms, obj, names, calendar_data, href=href)
     return ms
 
 
@@ -69,8 +59,7 @@ def _text(
     """The answer from one light query (id, revision) and the render cache; only objects
     whose response text and rendering are not cached are loaded, all in one more query.
     None when an href is not a served member (404s: the element path answers)."""
-    owner, cancelled = calendar.owner.id, calendar.settings.serve_cancelled
-    ids = store.ids_by_names(owner, [n for n in wanted.values() if n], cancelled)
+    ids = calendar.revisions([n for n in wanted.values() if n])
     if not all(name and name in ids for name in wanted.values()):
         return None
     members = [
@@ -84,7 +73,7 @@ def _text(
             members,
             names,
             calendar_data,
-            load=lambda missing: store.load_by_names(owner, missing, cancelled),
+            load=lambda missing: {n: obj.appointment for n, obj in calendar.get_multi(missing).items()},
         )
     except fragments.Missing:  # evicted meanwhile by another request
         return None
@@ -96,25 +85,5 @@ def _stored_name(href: str, calendar: CalendarCollection) -> str | None:
     return None if name is None else calendar.stored_name(name)
 
 
-class Rendered(NamedTuple):
-    """What store.load_by_names gives for a member whose rendering is cached."""
-
-    revision: int
-    data: bytes
-
-
 # What a response can be built from with name, revision and rendered data alone.
 _WITHOUT_ROW = frozenset({f"{{{DAV}}}getetag", f"{{{DAV}}}getcontenttype", f"{{{CALDAV}}}calendar-data"})
-
-
-def _rendered(calendar: CalendarCollection, props: list[str]):
-    """known(id, revision) for store.load_by_names: (revision, data) if rendered already."""
-    if not _WITHOUT_ROW.issuperset(props):
-        return None
-    cache = calendar.settings.render_cache
-
-    def known(appt_id: int, revision: int) -> Rendered | None:
-        data = cache.get(calendar.render_key(appt_id, revision))
-        return None if data is None else Rendered(revision, data)
-
-    return known

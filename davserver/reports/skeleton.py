@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import icalendar
 
-from providers.practice.models import Appointment
+from providers.practice.records import Appointment
 from providers.render_cache import SkeletonKey
 from providers.resources import CalendarCollection
 

@@ -24,7 +24,6 @@ from davserver.http import CalDAVError, depth, multistatus, serialize
 from davserver.multistatus import MultistatusTemplate, fits, member_hrefs
 from davserver.reports import ReportResult, report, request_props
 from davserver.reports.responses import CALENDAR_DATA, add_object_response, add_status_response
-from providers.practice import store
 from providers.properties import CALENDAR, DAV
 from providers.resources import CalendarCollection, CalendarObject
 
@@ -53,7 +52,7 @@ def parse_token(text: str, calendar: CalendarCollection) -> int | None:
     newest = calendar.change_number()
     if since > newest:
         raise CalDAVError(403, VALID_SYNC_TOKEN, "sync token from the future")
-    if 0 < since < newest and not store.is_change_of(calendar.owner.id, since):
+    if 0 < since < newest and not calendar.knows_change(since):
         # Handed out by this database before a restore from an older backup.
         raise CalDAVError(403, VALID_SYNC_TOKEN, "sync token from before a restore")
     return since
@@ -95,7 +94,6 @@ def sync_collection(
     since = parse_token(request_el.findtext(f"{{{DAV}}}sync-token") or "", calendar)
     limit = parse_limit(request_el)
     names, _ = request_props(request_el)
-    owner, cancelled = calendar.owner.id, calendar.settings.serve_cancelled
     # Read before the changes: a change committed meanwhile is sent again next time,
     # never skipped.
     token = calendar.change_number()
@@ -103,21 +101,16 @@ def sync_collection(
     objects = None
     if since is None:
         if fits(names, SLOTS):
-            etags = store.iter_member_etags_by_revision(owner, cancelled, limit)
+            etags = calendar.member_etags_by_revision(limit)
             listing = _initial_listing(calendar, etags, names, token, limit)
             if listing is not None:
                 return listing
-        members, truncated = store.members_by_revision(owner, cancelled, limit)
-        changed = [(m.resource_name, m.revision) for m in members]
+        members, truncated = calendar.members_by_revision(limit)
+        changed = [(m.stored_name, m.revision) for m in members]
         if not ROW_PROPS.intersection(names):  # the listing already has all they need
-            objects = {
-                m.resource_name: CalendarObject(
-                    calendar.member_path(m.resource_name), calendar.environ, calendar, member=m
-                )
-                for m in members
-            }
+            objects = {m.stored_name: m for m in members}
     else:
-        changed, truncated = store.changes_since(owner, since, limit)
+        changed, truncated = calendar.sync(since, limit)
     if objects is None:
         objects = _objects(calendar, [name for name, _ in changed], names)
     for name, _ in changed:
@@ -189,12 +182,7 @@ def _template(
     """The listing whose first member is `first`, as a template; None if its href is not
     spelled as the fast path spells it."""
     ms = multistatus()
-    member = store.MemberInfo(first[0], first[1], "")
-    add_object_response(
-        ms,
-        CalendarObject(calendar.member_path(member.resource_name), calendar.environ, calendar, member=member),
-        names,
-    )
+    add_object_response(ms, calendar.object_at(first[0], first[1]), names)
     _finish(ms, calendar, token, truncated)
     if ms[0].findtext(f"{{{DAV}}}href") != member_hrefs(calendar)(first[0]):
         return None
@@ -205,12 +193,4 @@ def _objects(
     calendar: CalendarCollection, member_names: Iterable[str], props: list[str]
 ) -> dict[str, CalendarObject]:
     """Served members among `member_names`; full rows only when a property needs them."""
-    owner, cancelled = calendar.owner.id, calendar.settings.serve_cancelled
-    if ROW_PROPS.intersection(props):
-        rows = store.load_by_names(owner, list(member_names), cancelled)
-        return {name: calendar.object_for(appt) for name, appt in rows.items()}
-    infos = store.members_by_names(owner, member_names, cancelled)
-    return {
-        name: CalendarObject(calendar.member_path(name), calendar.environ, calendar, member=info)
-        for name, info in infos.items()
-    }
+    return calendar.get_multi(member_names, "row" if ROW_PROPS.intersection(props) else "member")

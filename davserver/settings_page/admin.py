@@ -12,8 +12,8 @@ import secrets
 from davserver.settings_page import admin_accounts, web
 from davserver.settings_page.devices import devices_by_practitioner
 from davserver.settings_page.render import Request, message, render
-from providers.practice import api, device_passwords
-from providers.practice.models import Grant, Practitioner
+from providers.practice import api, device_passwords, directory
+from providers.practice.records import Practitioner
 
 # No 0/O, 1/l/I: the new password is read off a screen and typed on a phone.
 PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -25,20 +25,14 @@ def new_password(groups: int = 4, size: int = 4) -> str:
 
 
 def _colleagues(admin: Practitioner) -> list[Practitioner]:
-    return list(
-        Practitioner.select()
-        .where(Practitioner.practice == admin.practice_id)
-        .order_by(Practitioner.display_name, Practitioner.login_key)
-    )
+    return directory.colleagues(admin.practice_id)
 
 
 def _colleague(admin: Practitioner, value: str | None) -> Practitioner | None:
     """A practitioner of the admin's practice by row id, else None."""
     if not value or not value.isdigit():
         return None
-    return Practitioner.get_or_none(
-        (Practitioner.id == int(value)) & (Practitioner.practice == admin.practice_id)
-    )
+    return directory.colleague(admin.practice_id, int(value))
 
 
 def admin_page(
@@ -46,7 +40,7 @@ def admin_page(
 ) -> web.Response:
     people = _colleagues(request.viewer)
     ids = [p.id for p in people]
-    grants = list(Grant.select().where(Grant.owner.in_(ids)).order_by(Grant.id)) if ids else []
+    grants = directory.grants_by_owners(ids)
     by_id = {p.id: p for p in people}
     return render(
         request,

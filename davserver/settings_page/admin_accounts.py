@@ -8,7 +8,7 @@ from __future__ import annotations
 from davserver.settings_page import web
 from davserver.settings_page.render import Request, message, render
 from providers.practice import access_audit, accounts, api, device_passwords
-from providers.practice.models import DevicePassword, Practitioner
+from providers.practice.records import DevicePassword, Practitioner
 
 ACTIONS = ("add", "disable", "enable", "revoke_device", "policy")
 AUDIT_ROWS = 48  # two days of one device, or an hour of a practice's busy morning

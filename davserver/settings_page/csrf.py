@@ -14,7 +14,7 @@ import threading
 import time
 
 from providers.practice import api
-from providers.practice.models import Practitioner
+from providers.practice.records import Practitioner
 
 SECRET_NAME = "settings-page-csrf"
 MAX_AGE = 12 * 3600

@@ -15,7 +15,7 @@ import time
 
 from providers import push_properties
 from providers.practice import api, push_subscriptions
-from providers.practice.models import DeviceSeen, Practitioner
+from providers.practice.records import DeviceSeen, Practitioner
 
 log = logging.getLogger("praxis_caldav.settings_page")
 
@@ -74,17 +74,7 @@ class DeviceRecorder:
 
 def devices_by_practitioner(practitioner_ids: list[int]) -> dict[int, list[DeviceSeen]]:
     """Device rows per practitioner, newest first (one query)."""
-    result: dict[int, list[DeviceSeen]] = {pid: [] for pid in practitioner_ids}
-    if not practitioner_ids:
-        return result
-    rows = (
-        DeviceSeen.select()
-        .where(DeviceSeen.practitioner.in_(practitioner_ids))
-        .order_by(DeviceSeen.last_seen.desc())
-    )
-    for row in rows:
-        result[row.practitioner_id].append(row)
-    return result
+    return api.devices_seen(practitioner_ids)
 
 
 def push_logins(practitioner_id: int) -> set[int | None]:

@@ -17,7 +17,7 @@ from davserver.settings_page import web
 from davserver.settings_page.csrf import CsrfTokens
 from davserver.settings_page.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
 from davserver.setup_info import settings_page_url
-from providers.practice.models import Practitioner
+from providers.practice.records import Practitioner
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"

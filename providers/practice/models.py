@@ -17,7 +17,6 @@ database_proxy = pw.DatabaseProxy()
 
 # Open-ended series end here: far beyond any real query, without a 2038 cap.
 FAR_FUTURE = dt.datetime(9999, 12, 31, 0, 0, 0)
-FAR_PAST = dt.datetime(1, 1, 2, 0, 0, 0)
 
 STATUS_CONFIRMED = "confirmed"
 STATUS_TENTATIVE = "tentative"
@@ -141,9 +140,13 @@ class Appointment(BaseModel):
     external_id = pw.CharField(max_length=100, null=True)
     created_at = pw.DateTimeField(default=utcnow)
     modified_at = pw.DateTimeField(default=utcnow)
+    # Not columns: what the readers and writers attach to a loaded instance.
     # True on an instance that holds every column as the database stored it (returned by
     # the insert itself), so it can be rendered without being read again.
     as_stored = False
+    # The series' overrides, loaded with the row in one query for all rows read together
+    # (store._attach_overrides); None when they were not loaded.
+    override_rows: list[AppointmentOverride] | None = None
 
     class Meta:
         indexes = (

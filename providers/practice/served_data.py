@@ -11,7 +11,6 @@ The database is never changed here: the practice's data stays as it is.
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import re
@@ -19,6 +18,7 @@ from collections.abc import Callable
 
 from providers.practice import validation
 from providers.practice.models import Appointment
+from providers.sql.model_rows import detached_copy
 
 log = logging.getLogger("praxis_caldav")
 
@@ -96,10 +96,7 @@ def _iso_list_ok(text: str | None) -> bool:
 
 def _reduced(appt: Appointment, problems: set[str]) -> Appointment:
     """A copy of the row (the original stays as read) without the named fields."""
-    row = copy.copy(appt)
-    row.__data__ = dict(appt.__data__)
-    row.__rel__ = dict(appt.__rel__)
-    row._dirty = set()
+    row = detached_copy(appt)
     for key in problems & {"rrule", "device_ical", "tzid"}:
         setattr(row, key, None)
     for key in problems & {"exdates", "rdates"}:

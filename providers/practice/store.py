@@ -13,20 +13,15 @@ from typing import Any
 
 import peewee as pw
 
-from providers.practice.api import url_key
 from providers.practice.models import (
     STATUS_CANCELLED,
     Appointment,
     AppointmentOverride,
     Change,
-    Grant,
     Location,
     Patient,
-    Practice,
-    Practitioner,
     database_proxy,
 )
-from providers.sql import practitioner_cache
 from providers.sql.prepared import Prepared as _Prepared
 
 # SQLite limits bound parameters; chunk IN (...) lists well below it.
@@ -43,13 +38,16 @@ class MemberInfo:
     """What PROPFIND Depth 1 needs of a calendar member, without rendering it.
 
     The modification time is read as text and parsed only when asked (getlastmodified):
-    peewee parsing it for every member was a sixth of a getetag PROPFIND on SQLite.
+    parsing it for every member was a large share of a getetag PROPFIND
+    (docs/benchmarks/code-decisions.md).
     """
 
-    __slots__ = ("resource_name", "revision", "_modified")
+    __slots__ = ("resource_name", "revision", "_modified", "id")
 
-    def __init__(self, resource_name: str, revision: int, modified: dt.datetime | str):
-        self.resource_name, self.revision, self._modified = resource_name, revision, modified
+    def __init__(
+        self, resource_name: str, revision: int, modified: dt.datetime | str, id: int | None = None
+    ) -> None:
+        self.resource_name, self.revision, self._modified, self.id = resource_name, revision, modified, id
 
     @property
     def modified_at(self) -> dt.datetime:
@@ -59,60 +57,16 @@ class MemberInfo:
 
 
 # The columns of a MemberInfo, modified_at unparsed.
-_MEMBER_COLUMNS = (Appointment.resource_name, Appointment.revision, Appointment.modified_at.cast("TEXT"))
-
-
-_ID, _NAME = -918_273_645, "\x00prepared-name\x00"
-
-# With the practice joined: the calendar's display name reads it, and a lazy load there was a
-# second query on every PROPFIND.
-_practitioner_by_url_key = _Prepared(
-    lambda key: Practitioner.select(Practitioner, Practice).join(Practice).where(Practitioner.url_key == key),
-    _NAME,
-)
-_practitioner_by_login_key = _Prepared(
-    lambda key: (
-        Practitioner.select(Practitioner, Practice).join(Practice).where(Practitioner.login_key == key)
-    ),
-    _NAME,
+_MEMBER_COLUMNS = (
+    Appointment.resource_name,
+    Appointment.revision,
+    Appointment.modified_at.cast("TEXT"),
+    Appointment.id,
 )
 
 
-def practitioner_by_segment(segment: str) -> Practitioner | None:
-    """Resolve a URL segment: `_` and space are the same, case is ignored."""
-    return practitioner_cache.lookup("url", url_key(segment), _first(_practitioner_by_url_key))
-
-
-def practitioner_by_login_key(key: str) -> Practitioner | None:
-    """The practitioner with this login key (see practice_api.login_key), or None."""
-    return practitioner_cache.lookup("login", key, _first(_practitioner_by_login_key))
-
-
-@functools.cache
-def _first(prepared: _Prepared) -> Callable[[str], Practitioner | None]:
-    def load(key: str) -> Practitioner | None:
-        found = prepared.rows(key)
-        return found[0] if found else None
-
-    return load
-
-
-def grants_for(grantee: Practitioner) -> list[Grant]:
-    """Calendars delegated to `grantee` (with their owners), in a stable order.
-
-    Only owners of the grantee's practice, like the provider's access rule: a grant row
-    across practices (written around the data API) must not list a foreign calendar.
-    """
-    return list(
-        Grant.select(Grant, Practitioner)
-        .join(Practitioner, on=(Grant.owner == Practitioner.id))
-        .where((Grant.grantee == grantee.id) & (Practitioner.practice == grantee.practice_id))
-        .order_by(Practitioner.url_key)
-    )
-
-
-def grant_between(owner: Practitioner, grantee: Practitioner) -> Grant | None:
-    return Grant.get_or_none((Grant.owner == owner.id) & (Grant.grantee == grantee.id))
+# Whether devices see a row is decided here, once in SQL and once in Python, from one rule:
+# cancelled rows are hidden unless the server is configured to serve them.
 
 
 def _visible(practitioner_id: int, include_cancelled: bool) -> pw.Expression:
@@ -122,12 +76,17 @@ def _visible(practitioner_id: int, include_cancelled: bool) -> pw.Expression:
     return cond
 
 
+def is_served(row: Appointment, include_cancelled: bool) -> bool:
+    """The Python side of `_visible`: whether a loaded row is one devices see."""
+    return include_cancelled or row.status != STATUS_CANCELLED
+
+
 _list_members = {
     cancelled: _Prepared(
         lambda owner, c=cancelled: (
             Appointment.select(*_MEMBER_COLUMNS).where(_visible(owner, c)).order_by(Appointment.resource_name)
         ),
-        _ID,
+        int,
     )
     for cancelled in (False, True)
 }
@@ -140,7 +99,7 @@ _member_etags = {
             .where(_visible(owner, c))
             .order_by(Appointment.resource_name)
         ),
-        _ID,
+        int,
     )
     for cancelled in (False, True)
 }
@@ -185,15 +144,14 @@ def _attach_overrides(appointments: list[Appointment]) -> list[Appointment]:
 
 @functools.lru_cache(maxsize=256)
 def _by_names(count: int, include_cancelled: bool) -> _Prepared:
-    """The full-row query for `count` names, prepared once per size (a multiget of 100 spent
-    a quarter of its time in peewee building this SQL)."""
-    placeholders = tuple(f"{_NAME}{i}" for i in range(count))
+    """The full-row query for `count` names, prepared once per size: peewee building this
+    SQL was a large share of a multiget (docs/benchmarks/code-decisions.md)."""
     return _Prepared(
         lambda owner, *names: _full_query().where(
             _visible(owner, include_cancelled) & Appointment.resource_name.in_(list(names))
         ),
-        _ID,
-        *placeholders,
+        int,
+        *[str] * count,
     )
 
 
@@ -206,57 +164,24 @@ def load_by_names(
     """Full rows (patient, location, overrides) for the given resource names.
 
     `known(id, revision)`: a row for which it returns a value (not None) is not built into
-    a model; the name maps to that value instead. Building joined rows was half of a
-    multiget whose objects are already rendered (the render cache); still one query.
+    a model; the name maps to that value instead: building joined rows dominated a multiget
+    whose objects are already rendered (the render cache); still one query.
     """
     found: list[Appointment] = []
     hits: dict[str, object] = {}
     unique = list(dict.fromkeys(names))
     for chunk in _chunks(unique):
-        wrapper = _by_names(len(chunk), bool(include_cancelled)).wrapper(practitioner_id, *chunk)
+        prepared = _by_names(len(chunk), bool(include_cancelled))
         if known is None:
-            found.extend(wrapper)
+            found.extend(prepared.rows(practitioner_id, *chunk))
             continue
-        cursor = wrapper.cursor
-        # The appointment's columns come first (ids of the joined tables follow).
-        columns = [d[0] for d in cursor.description]
-        at_id, at_rev = columns.index("id"), columns.index("revision")
-        at_name = columns.index("resource_name")
-        for row in cursor.fetchall():
-            value = known(row[at_id], row[at_rev])
-            if value is None:
-                found.append(wrapper.process_row(row))
-            else:
-                hits[row[at_name]] = value
+        rows, values = prepared.rows_unless(
+            (practitioner_id, *chunk), ("id", "revision", "resource_name"), lambda i, r, _: known(i, r)
+        )
+        found.extend(rows)
+        hits.update((name, value) for (_, _, name), value in values)
     result: dict[str, Any] = {a.resource_name: a for a in _attach_overrides(found)}
     result.update(hits)
-    return result
-
-
-@functools.lru_cache(maxsize=256)
-def _ids_by_names(count: int, include_cancelled: bool) -> _Prepared:
-    placeholders = tuple(f"{_NAME}{i}" for i in range(count))
-    return _Prepared(
-        lambda owner, *names: Appointment.select(
-            Appointment.id, Appointment.resource_name, Appointment.revision
-        ).where(_visible(owner, include_cancelled) & Appointment.resource_name.in_(list(names))),
-        _ID,
-        *placeholders,
-    )
-
-
-def ids_by_names(
-    practitioner_id: int, names: Sequence[str], include_cancelled: bool = False
-) -> dict[str, tuple[int, int]]:
-    """{name: (id, revision)} of the served members among `names`: one light query (per
-    500 names) whose columns need no conversion, for answers built from the render cache."""
-    result: dict[str, tuple[int, int]] = {}
-    unique = list(dict.fromkeys(names))
-    for chunk in _chunks(unique):
-        for appt_id, name, revision in _ids_by_names(len(chunk), bool(include_cancelled)).raw_tuples(
-            practitioner_id, *chunk
-        ):
-            result[name] = (appt_id, revision)
     return result
 
 
@@ -265,8 +190,8 @@ _load_one = {
         lambda owner, name, c=cancelled: _full_query().where(
             _visible(owner, c) & (Appointment.resource_name == name)
         ),
-        _ID,
-        _NAME,
+        int,
+        str,
     )
     for cancelled in (False, True)
 }
@@ -275,14 +200,13 @@ _load_one = {
 # The row at a URL and the row holding a UID (PUT decides create/update/conflict from
 # both), full, in one prepared query: two indexed lookups OR-ed (SQLite: MULTI-INDEX OR;
 # PostgreSQL: BitmapOr), read at one snapshot.
-_UID = "\x00prepared-uid\x00"
 _at_name_or_uid = _Prepared(
     lambda owner, name, uid: _full_query().where(
         (Appointment.practitioner == owner) & ((Appointment.resource_name == name) | (Appointment.uid == uid))
     ),
-    _ID,
-    _NAME,
-    _UID,
+    int,
+    str,
+    str,
 )
 
 
@@ -300,14 +224,9 @@ def load_one(practitioner_id: int, name: str, include_cancelled: bool = False) -
     return _attach_overrides(found)[0] if found else None
 
 
-def find_any_by_name(practitioner_id: int, name: str) -> Appointment | None:
-    """The row at this URL whether served or cancelled (a PUT may revive a cancelled one)."""
-    return Appointment.get_or_none(
-        (Appointment.practitioner == practitioner_id) & (Appointment.resource_name == name)
-    )
-
-
 def find_by_uid(practitioner_id: int, uid: str) -> Appointment | None:
+    """The row holding a UID, served or cancelled (tests and the importer; PUT reads
+    `rows_at_name_or_uid`)."""
     return Appointment.get_or_none((Appointment.practitioner == practitioner_id) & (Appointment.uid == uid))
 
 
@@ -322,9 +241,8 @@ def _naive_utc(value: dt.datetime) -> dt.datetime:
 
 # Asked by every ctag/sync-token read and every sync-collection: prepared, as a device's
 # poll is mostly these two queries.
-_SINCE, _LIMIT = -827_364_554, -736_455_463
 _current_change = _Prepared(
-    lambda owner: Change.select(pw.fn.MAX(Change.id)).where(Change.practitioner == owner), _ID
+    lambda owner: Change.select(pw.fn.MAX(Change.id)).where(Change.practitioner == owner), int
 )
 
 
@@ -338,8 +256,8 @@ def _changes_query(owner, since, limit=None) -> pw.ModelSelect:
     return query if limit is None else query.limit(limit)
 
 
-_changes_since = _Prepared(_changes_query, _ID, _SINCE)
-_changes_since_limited = _Prepared(_changes_query, _ID, _SINCE, _LIMIT)
+_changes_since = _Prepared(_changes_query, int, int)
+_changes_since_limited = _Prepared(_changes_query, int, int, int)
 
 
 def current_change(practitioner_id: int) -> int:
@@ -441,32 +359,25 @@ def iter_member_etags_by_revision(
     yield from database_proxy.obj.execute_sql(sql, params)
 
 
-def members_by_names(
-    practitioner_id: int, names: Iterable[str], include_cancelled: bool = False
-) -> dict[str, MemberInfo]:
-    """Which of `names` are served now, without loading or rendering them."""
-    result: dict[str, MemberInfo] = {}
-    unique = list(dict.fromkeys(names))
-    for chunk in _chunks(unique):
-        rows = (
-            Appointment.select(*_MEMBER_COLUMNS)
-            .where(_visible(practitioner_id, include_cancelled) & Appointment.resource_name.in_(chunk))
-            .tuples()
-        )
-        result.update({row[0]: MemberInfo(*row) for row in rows})
-    return result
-
-
-def practice_people(practice_id: int) -> list[tuple[str, str, str]]:
-    """(first name, last name, patient number) of every patient of a practice: the input of the
-    practice-wide name matcher, read once per version of the practice's names."""
-    return list(
-        Patient.select(Patient.first_name, Patient.last_name, Patient.patient_number)
-        .where(Patient.practice == practice_id)
-        .tuples()
+@functools.lru_cache(maxsize=256)
+def _members_by_names(count: int, include_cancelled: bool) -> _Prepared:
+    return _Prepared(
+        lambda owner, *names: Appointment.select(*_MEMBER_COLUMNS).where(
+            _visible(owner, include_cancelled) & Appointment.resource_name.in_(list(names))
+        ),
+        int,
+        *[str] * count,
     )
 
 
-def practice_names_version(practice_id: int) -> int:
-    """The practice's names version, for a caller without the (cached) practice row."""
-    return Practice.select(Practice.names_version).where(Practice.id == practice_id).scalar() or 0
+def members_by_names(
+    practitioner_id: int, names: Iterable[str], include_cancelled: bool = False
+) -> dict[str, MemberInfo]:
+    """Which of `names` are served now (with id and revision), without loading or rendering
+    them: one light prepared query per 500 names whose columns need no conversion."""
+    result: dict[str, MemberInfo] = {}
+    unique = list(dict.fromkeys(names))
+    for chunk in _chunks(unique):
+        rows = _members_by_names(len(chunk), bool(include_cancelled)).raw_tuples(practitioner_id, *chunk)
+        result.update({row[0]: MemberInfo(*row) for row in rows})
+    return result

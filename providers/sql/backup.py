@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from providers.sql.db import DatabaseURLError, shown_url, sqlite_path
+from providers.sql.dialect import dialect_of
 
 # How many changes a lost server may have made after the backup it is restored from: new
 # changes are numbered past them (a practice makes thousands a day; the ids are 32-bit).
@@ -82,10 +83,7 @@ def _move_change_numbering(url: str) -> None:
         rows = [{"id": base + i, "practitioner": pid, "resource_name": ""} for i, pid in enumerate(owners)]
         if rows:
             Change.insert_many(rows).execute()
-        if isinstance(db, pw.PostgresqlDatabase):
-            # Explicit ids do not move PostgreSQL's sequence; SQLite continues after the maximum.
-            last = base + max(len(rows), 1)
-            db.execute_sql("SELECT setval(pg_get_serial_sequence('\"change\"', 'id'), %s)", (last,))
+        dialect_of(db).continue_ids_after(db, Change._meta.table_name, base + max(len(rows), 1))
     db.close()
 
 
@@ -133,7 +131,6 @@ def _run(tool: str, args: list[str], url: str) -> None:
 def copy_database(source_url: str, target_url: str) -> dict[str, int]:
     """`praxis-caldav copy-database FROM TO`: every row, ids kept, into an empty database
     (typically SQLite to PostgreSQL). Sync tokens stay valid: they are change ids."""
-    import peewee as pw
 
     from providers.practice.models import ALL_MODELS, SchemaVersion
     from providers.sql.db import open_database
@@ -154,12 +151,7 @@ def copy_database(source_url: str, target_url: str) -> dict[str, int]:
             for start in range(0, len(rows), 500):
                 model.insert_many(rows[start : start + 500]).execute()
             counts[model._meta.table_name] = len(rows)
-            if isinstance(target, pw.PostgresqlDatabase) and rows:
-                # Explicit ids do not move PostgreSQL's sequences: new rows continue after them.
-                table = model._meta.table_name
-                target.execute_sql(
-                    f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
-                    f'(SELECT max(id) FROM "{table}"))'
-                )
+            if rows:  # new rows continue after the copied ids
+                dialect_of(target).continue_ids_after(target, model._meta.table_name)
     target.close()
     return counts

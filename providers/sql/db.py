@@ -11,6 +11,7 @@ import peewee as pw
 import psycopg2
 
 from providers.practice.models import database_proxy
+from providers.sql.dialect import dialect_of
 
 
 class DatabaseURLError(ValueError):
@@ -98,7 +99,7 @@ def open_database(
             port=parsed.port or None,
             # Our hot selects are prepared once per connection (providers/sql/prepared.py). A
             # generic plan made while the table was small kept scanning it whole as it grew
-            # (45,000 rows: 20-100 ms per lookup); custom plans see the table as it is now.
+            # (docs/benchmarks/code-decisions.md); custom plans see the table as it is now.
             options="-c plan_cache_mode=force_custom_plan",
             # A database that cannot be reached is an answer (503) within seconds, not after
             # the kernel's TCP timeout; keepalives find a cut network under an idle connection.
@@ -129,11 +130,7 @@ def close_database() -> None:
     db = database_proxy.obj
     if db is None:
         return
-    if isinstance(db, pw.SqliteDatabase):
-        try:
-            db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        except pw.DatabaseError:
-            pass  # another process still reads: its own shutdown checkpoints
+    dialect_of(db).checkpoint(db)
     if not db.is_closed():
         db.close()
 

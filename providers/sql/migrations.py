@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 
 import peewee as pw
-from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
+from playhouse.migrate import SchemaMigrator
 
 from providers.practice.models import (
     ALL_MODELS,
@@ -28,6 +28,7 @@ from providers.practice.models import (
 )
 from providers.sql import practitioner_cache
 from providers.sql.db import DatabaseURLError
+from providers.sql.dialect import dialect_of
 
 log = logging.getLogger("praxis_caldav.migrations")
 
@@ -101,7 +102,7 @@ class SchemaError(DatabaseURLError):
 
 
 def _migrator(db: pw.Database) -> SchemaMigrator:
-    return PostgresqlMigrator(db) if isinstance(db, pw.PostgresqlDatabase) else SqliteMigrator(db)
+    return dialect_of(db).migrator(db)
 
 
 def stored_version(db: pw.Database) -> int | None:
@@ -124,9 +125,8 @@ def ensure_schema(db: pw.Database, migrate: bool = False) -> int:
     """Create the schema of an empty database, or check (and with `migrate` bring up to
     date) an existing one. Returns the version the database had before."""
     with db.atomic():
-        if isinstance(db, pw.PostgresqlDatabase):
-            # Server processes started together ensure the schema together: one at a time.
-            db.execute_sql("SELECT pg_advisory_xact_lock(%s, %s)", _SCHEMA_LOCK)
+        # Server processes started together ensure the schema together: one at a time.
+        dialect_of(db).lock_transaction(db, *_SCHEMA_LOCK)
         version = stored_version(db)
         if version is None:
             db.create_tables(ALL_MODELS, safe=True)
@@ -145,7 +145,7 @@ def ensure_schema(db: pw.Database, migrate: bool = False) -> int:
                     f"back it up, then run `praxis-caldav migrate`"
                 )
             _run_steps(db, version)
-        if isinstance(db, pw.PostgresqlDatabase):
+        if dialect_of(db).notifies:
             practitioner_cache.install_triggers(db)
     return version
 

@@ -23,6 +23,7 @@ import peewee as pw
 import psycopg2
 
 from providers.practice.models import Practice, Practitioner, database_proxy
+from providers.sql.dialect import dialect_of
 
 log = logging.getLogger("praxis_caldav.practitioner_cache")
 
@@ -163,7 +164,7 @@ def enable(db: pw.Database | None) -> PractitionerCache | None:
     if _active is not None:
         _active.stop()
         _active = None
-    if isinstance(db, pw.PostgresqlDatabase):
+    if db is not None and dialect_of(db).notifies:
         _active = PractitionerCache(db)
         _active.start()
     return _active

@@ -16,8 +16,21 @@ from collections.abc import Callable
 import peewee as pw
 
 from providers.practice.models import database_proxy
+from providers.sql.dialect import dialect_of
 
 _NUMBERS = itertools.count(1)
+
+
+def _placeholder(kind: type, position: int) -> object:
+    """A value no caller passes, one per argument position: it survives the field's
+    conversion to a parameter, so its place among the query's parameters marks the argument's."""
+    if kind is int:
+        return -918_273_645 - position
+    if kind is str:
+        return f"\x00prepared-{position}\x00"
+    raise TypeError(f"prepared arguments are int or str, not {kind.__name__}")
+
+
 # Statements prepared on each PostgreSQL connection (a new connection prepares again).
 _PG_PREPARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _PG_PARAM = re.compile(r"%%|%s")
@@ -29,18 +42,22 @@ class Prepared:
     """A select whose SQL peewee builds once per database; a call only binds new values.
 
     Building the SQL of a three-table select costs peewee more than SQLite needs to run it
-    (about 40 % of a GET): the per-request single-row lookups use this instead. `build`
+    (docs/benchmarks/code-decisions.md): the per-request lookups use this instead. `build`
     gets placeholders (values no caller passes) and returns the query; each placeholder
     marks where the matching argument goes in the parameter list. Rows come back as the
     same model instances (joins included) the query itself would give.
+
+    `kinds`: the type (int or str) of each argument, in order; `build` is called once with a
+    placeholder value of each kind that no caller passes.
     """
 
-    def __init__(self, build: Callable[..., pw.ModelSelect], *placeholders: object):
-        self._build, self._placeholders = build, placeholders
+    def __init__(self, build: Callable[..., pw.ModelSelect], *kinds: type):
+        self._build = build
+        self._placeholders = tuple(_placeholder(kind, i) for i, kind in enumerate(kinds))
         self._by_db: dict[int, tuple[pw.Database, pw.ModelSelect, str, list, list]] = {}
         self._name = f"praxis_{next(_NUMBERS)}"
         # How peewee maps this query's columns onto models: the same for every execution of
-        # the same SQL, but peewee works it out again per cursor (a third of a GET's time).
+        # the same SQL, but peewee works it out again per cursor (a large share of a GET).
         self._row_mapping: dict[str, dict] = {}  # by SQL text: the same text, the same columns
 
     def _prepare(self, db: pw.Database) -> tuple[pw.Database, pw.ModelSelect, str, list, list]:
@@ -61,7 +78,7 @@ class Prepared:
             entry = self._prepare(db)
         _, query, sql, params, slots = entry
         bound = [p if slot is None else args[slot] for p, slot in zip(params, slots, strict=True)]
-        if isinstance(db, pw.PostgresqlDatabase):
+        if dialect_of(db).prepares_statements:
             return query, sql, _execute_on_pg(db, self._name, sql, bound)
         return query, sql, db.execute_sql(sql, bound)
 
@@ -81,6 +98,26 @@ class Prepared:
     def rows(self, *args: object) -> list:
         return list(self.wrapper(*args))
 
+    def rows_unless(
+        self, args: tuple, columns: tuple[str, ...], value_of: Callable[..., object]
+    ) -> tuple[list, list[tuple[tuple, object]]]:
+        """(models, [(column values, value)]): each row becomes a model unless
+        `value_of(*its values of columns)` gives a value (not None); such a row is never
+        built (building joined models is the cost this saves). A column name appearing
+        twice (a join) means the first: the queried model's columns come first."""
+        wrapper = self.wrapper(*args)
+        names = [d[0] for d in wrapper.cursor.description]
+        at = [names.index(c) for c in columns]
+        models, values = [], []
+        for row in wrapper.cursor.fetchall():
+            picked = tuple(row[i] for i in at)
+            value = value_of(*picked)
+            if value is None:
+                models.append(wrapper.process_row(row))
+            else:
+                values.append((picked, value))
+        return models, values
+
     def raw_tuples(self, *args: object) -> list[tuple]:
         """The rows as the driver returns them: for columns that need no conversion."""
         return self._execute(args)[2].fetchall()
@@ -93,10 +130,10 @@ class Prepared:
 def execute(db: pw.Database, sql: str, params: list):
     """Run a statement built once (a write); on PostgreSQL prepared once per connection.
 
-    A device's create is one INSERT of some forty values: parsed anew each time it cost
-    PostgreSQL about 0.13 ms more than as EXECUTE of a prepared statement.
+    A device's create is one INSERT of some forty values, which PostgreSQL would otherwise
+    parse anew each time (docs/benchmarks/code-decisions.md).
     """
-    if not isinstance(db, pw.PostgresqlDatabase):
+    if not dialect_of(db).prepares_statements:
         return db.execute_sql(sql, params)
     name = _NAMES.get(sql)
     if name is None:
