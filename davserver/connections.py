@@ -27,6 +27,7 @@ READ_AHEAD = 64 * 1024
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 # Only a plain number: anything else ("1e3", "-5", two headers) the worker refuses at once.
 _EXPECT = re.compile(rb"\nexpect:", re.IGNORECASE)
+_AUTHORIZATION = re.compile(rb"\nauthorization:", re.IGNORECASE)
 _CONTENT_LENGTH = re.compile(rb"\ncontent-length:[ \t]*(\d{1,12})[ \t]*\r?(?=\n)", re.IGNORECASE)
 
 
@@ -40,7 +41,9 @@ def request_ready(buffer: bytes) -> bool:
         return False
     head = data[: end.end()]
     if _EXPECT.search(head):
-        return True  # the client sends its body only after the worker's "100 Continue"
+        return True  # the client sends its body only after the login, with "100 Continue"
+    if not _AUTHORIZATION.search(head):
+        return True  # answered 401 at once, without waiting for (or reading) the body
     length = _CONTENT_LENGTH.search(head)
     if length is None:
         return True  # no body, a chunked or an invalid one: the worker reads or refuses it

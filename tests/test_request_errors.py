@@ -181,8 +181,9 @@ def test_slow_and_silent_clients_hold_no_worker(server):
         (b"GET / HTTP/1.1\r\nHost: x\r\n", False),
         (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", True),
         (b"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", True),
-        (b"PUT / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab", False),
-        (b"PUT / HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcde", True),
+        (b"PUT / HTTP/1.1\r\nAuthorization: Basic eDp5\r\nContent-Length: 5\r\n\r\nab", False),
+        (b"PUT / HTTP/1.1\r\nAuthorization: Basic eDp5\r\nContent-Length: 5\r\n\r\nabcde", True),
+        (b"PUT / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab", True),  # no login: 401 without the body
         (b"PUT / HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n", True),
         (b"PUT / HTTP/1.1\r\nContent-Length: 1e3\r\n\r\n", True),  # invalid: refused at once
         (b"PUT / HTTP/1.1\r\nContent-Length: 999999\r\n\r\n", True),  # large: the worker reads it
