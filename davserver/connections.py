@@ -6,7 +6,8 @@ nothing, or send their request one byte at a time (slowloris), held all sixteen 
 every other client waited. Here the connection thread (cheroot's selector loop) reads what
 a connection sends without blocking, into the connection's own read buffer, and hands it
 to a worker only when the request head is complete (and a small body with it when the
-request carries credentials: without, it is answered 401 without its body).
+request's credentials passed the login moments ago, davserver.recent_logins: any other
+request is answered 401 or has its login checked before its body is read).
 A connection whose request is not complete within the server timeout is closed by
 cheroot's idle expiry, which counts from the connection's last complete request. TLS
 connections get the same: their handshake runs here without blocking (cheroot did it in
@@ -26,13 +27,15 @@ import time
 
 from cheroot.connections import ConnectionManager
 
+from davserver.recent_logins import RECENT_LOGINS
+
 # Read ahead at most this much per connection before a worker takes over: a request head
 # and a typical calendar object (larger bodies are read by the worker, as before).
 READ_AHEAD = 64 * 1024
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 # Only a plain number: anything else ("1e3", "-5", two headers) the worker refuses at once.
 _EXPECT = re.compile(rb"\nexpect:", re.IGNORECASE)
-_AUTHORIZATION = re.compile(rb"\nauthorization:", re.IGNORECASE)
+_AUTHORIZATION = re.compile(rb"\nauthorization:([^\r\n]*)", re.IGNORECASE)
 _CONTENT_LENGTH = re.compile(rb"\ncontent-length:[ \t]*(\d{1,12})[ \t]*\r?(?=\n)", re.IGNORECASE)
 
 
@@ -47,8 +50,9 @@ def request_ready(buffer: bytes) -> bool:
     head = data[: end.end()]
     if _EXPECT.search(head):
         return True  # the client sends its body only after the login, with "100 Continue"
-    if not _AUTHORIZATION.search(head):
-        return True  # answered 401 at once, without waiting for (or reading) the body
+    authorization = _AUTHORIZATION.search(head)
+    if authorization is None or not RECENT_LOGINS.knows(authorization.group(1)):
+        return True  # the login first (a worker), the body only after it
     length = _CONTENT_LENGTH.search(head)
     if length is None:
         return True  # no body, a chunked or an invalid one: the worker reads or refuses it

@@ -71,8 +71,9 @@ def connect(server) -> socket.socket:
     return socket.create_connection(("127.0.0.1", server.server.bind_addr[1]), timeout=10)
 
 
+@pytest.mark.parametrize("size", [TEN_MB, 10_000], ids=["10MB", "10KB"])
 @pytest.mark.parametrize("authorization", [WRONG, None], ids=["wrong-password", "no-credentials"])
-def test_a_10_mb_put_without_a_valid_login_gets_401_before_its_body_is_sent(server, authorization):
+def test_a_put_without_a_valid_login_gets_401_before_its_body_is_sent(server, authorization, size):
     with connect(server) as sock:
         sock.sendall(
             head(
@@ -80,7 +81,7 @@ def test_a_10_mb_put_without_a_valid_login_gets_401_before_its_body_is_sent(serv
                 "/anna_maier/calendar/big.ics",
                 authorization,
                 "Content-Type: text/calendar",
-                f"Content-Length: {TEN_MB}",
+                f"Content-Length: {size}",
             )
         )
         started = time.monotonic()
@@ -165,3 +166,35 @@ def test_a_valid_login_reads_the_whole_body(server):
         sock.sendall(body)
         status, headers, _ = read_response(sock)
         assert status in (400, 403, 415) and headers.get("connection") != "close"
+
+
+def test_slow_small_uploads_of_a_logged_in_device_hold_no_worker(server):
+    """Credentials that passed the login moments ago: the connection thread waits for a
+    small body itself, so 20 slow uploads (8 worker threads) do not stop other requests."""
+    with connect(server) as sock:
+        sock.sendall(head("PROPFIND", "/anna_maier/", GOOD, "Depth: 0", "Content-Length: 0"))
+        assert read_response(sock)[0] == 207
+    slow = []
+    try:
+        for i in range(20):
+            sock = connect(server)
+            sock.sendall(
+                head(
+                    "PUT",
+                    f"/anna_maier/calendar/slow-{i}.ics",
+                    GOOD,
+                    "Content-Type: text/calendar",
+                    f"Content-Length: {len(EVENT)}",
+                )
+                + EVENT[:20]
+            )
+            slow.append(sock)
+        time.sleep(0.2)  # were they with workers, the workers would now wait for the rest
+        with connect(server) as sock:
+            started = time.monotonic()
+            sock.sendall(head("PROPFIND", "/anna_maier/", GOOD, "Depth: 0", "Content-Length: 0"))
+            assert read_response(sock)[0] == 207
+            assert time.monotonic() - started < 2
+    finally:
+        for sock in slow:
+            sock.close()

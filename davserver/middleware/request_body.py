@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from wsgidav.mw.base_mw import BaseMiddleware
 
 from davserver.http import CalDAVError, respond_error
+from davserver.recent_logins import RECENT_LOGINS
 
 
 def install_body(environ: dict, body: bytes) -> None:
@@ -30,11 +31,15 @@ class RequestBodyMiddleware(BaseMiddleware):
     def __init__(self, wsgidav_app, next_app, config):
         super().__init__(wsgidav_app, next_app, config)
         self.limit = config["praxis"]["max_body_size"]
+        self.login_seconds = config["praxis"]["auth"].cache_seconds
 
     def is_disabled(self):
         return False
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if environ.get("praxis.viewer") is not None and environ.get("HTTP_AUTHORIZATION"):
+            # The connection thread may now wait for this client's small bodies itself.
+            RECENT_LOGINS.note(environ["HTTP_AUTHORIZATION"], self.login_seconds)
         try:
             body = self._read_body(environ)
         except CalDAVError as err:
