@@ -63,10 +63,11 @@ def request_ready(buffer: bytes) -> bool:
 class _TLSHandshake:
     """A TLS connection whose handshake is under way; the connection thread drives it."""
 
-    __slots__ = ("addr", "last_used", "sock")
+    __slots__ = ("addr", "events", "last_used", "sock")
 
     def __init__(self, sock: ssl.SSLSocket, addr) -> None:
         self.sock, self.addr = sock, addr
+        self.events = selectors.EVENT_READ  # what the handshake waits for
         self.last_used = time.time()  # the whole handshake and request head share one deadline
 
     def close(self) -> None:
@@ -141,10 +142,10 @@ class RequestFirstConnections(ConnectionManager):
         try:
             tls.do_handshake()
         except ssl.SSLWantReadError:
+            self._wait_for(sock_fd, pending, selectors.EVENT_READ)
             return
         except ssl.SSLWantWriteError:  # rare: the server's flight did not fit the send buffer
-            self._selector.unregister(sock_fd)
-            self._selector.register(sock_fd, selectors.EVENT_WRITE, data=pending)
+            self._wait_for(sock_fd, pending, selectors.EVENT_WRITE)
             return
         except (ssl.SSLError, OSError) as exc:
             self._selector.unregister(sock_fd)
@@ -166,6 +167,12 @@ class RequestFirstConnections(ConnectionManager):
         conn.last_used = pending.last_used
         self._selector.register(sock_fd, selectors.EVENT_READ, data=conn)
         self._read_ahead(sock_fd, conn)  # the request may have come with the handshake's end
+
+    def _wait_for(self, sock_fd: int, pending: _TLSHandshake, events: int) -> None:
+        if pending.events != events:
+            pending.events = events
+            self._selector.unregister(sock_fd)
+            self._selector.register(sock_fd, events, data=pending)
 
     def _receive(self, sock, size: int) -> bytes | None:
         """Up to `size` received bytes without waiting; None: nothing yet; b"": closed."""
