@@ -17,7 +17,14 @@ from davserver.health import HealthMiddleware
 from davserver.ical.representation import ICalendarRepresentation
 from davserver.ical.vtimezone import vtimezone
 from davserver.metrics import MetricsMiddleware
-from davserver.middleware import CalDAVMiddleware, RequestBodyMiddleware
+from davserver.middleware import (
+    AccessLogMiddleware,
+    CalDAVMiddleware,
+    DiscoveryRedirectMiddleware,
+    ProxyPrefixMiddleware,
+    RequestBodyMiddleware,
+    device_seen,
+)
 from davserver.push.middleware import PushMiddleware
 from davserver.push.sender import PushSender
 from davserver.request_log import RequestLogMiddleware
@@ -60,6 +67,28 @@ def webhook(config: ServerConfig) -> Webhook | None:
     return Webhook(integration.webhook_url, integration.webhook_secret or "")
 
 
+def middleware_order(config: ServerConfig) -> list:
+    """wsgidav's stack, outermost first; the one place that says why each layer sits where it
+    does. (Outside wsgidav, build_app adds request ids and the probes; server.py the framing.)"""
+    return [
+        AccessLogMiddleware,  # first: times and logs every answer, 401s and redirects included
+        ProxyPrefixMiddleware,  # every later href and redirect needs the external prefix
+        DiscoveryRedirectMiddleware,  # /.well-known/caldav answers without a login
+        # 503 while the database is unavailable; 500 without exception text; error pages
+        # without path or framework version.
+        ErrorMiddleware,
+        ChangeFeedAPI,  # /api/v1/changes: a practice's API token, not a practitioner's login
+        PracticeAuthenticator,  # before any body is read: no login, no worker reads a byte of it
+        RequestBodyMiddleware,  # after the login: buffer the body (chunked too) under the limit
+        settings_page(config),  # /settings/: behind the same login, reads its form body
+        device_seen.middleware_entry(),  # after the page: only DAV requests note a device's sync
+        access_audit(config.auth.audit_days),  # requests per device and hour, by kind
+        PushMiddleware,  # WebDAV-Push registrations (push.enabled)
+        CalDAVMiddleware,  # our CalDAV methods; the rest goes on to wsgidav
+        RequestResolver,  # wsgidav's own methods (PROPFIND, PROPPATCH, GET, ...)
+    ]
+
+
 # The push senders this process started (one per app; tests stop theirs before dropping a database).
 SENDERS: list[PushSender] = []
 
@@ -72,19 +101,7 @@ def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
     provider = PracticeProvider(service_settings(config))
     wsgidav_config = {
         "provider_mapping": {"/": provider},
-        "middleware_stack": [
-            RequestBodyMiddleware,
-            # 503 while the database is unavailable; 500 without exception text; error pages
-            # without path or framework version.
-            ErrorMiddleware,
-            ChangeFeedAPI,  # /api/v1/changes: a practice's API token, not a practitioner's login
-            PracticeAuthenticator,
-            settings_page(config),  # /settings/: behind the same login; notes device status
-            access_audit(config.auth.audit_days),  # requests per device and hour, by kind
-            PushMiddleware,  # WebDAV-Push registrations (push.enabled)
-            CalDAVMiddleware,
-            RequestResolver,
-        ],
+        "middleware_stack": middleware_order(config),
         "http_authenticator": {
             "domain_controller": PracticeDomainController,
             "accept_basic": True,

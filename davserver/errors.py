@@ -15,6 +15,7 @@ from wsgidav.mw.base_mw import BaseMiddleware
 
 from davserver.error_pages import quiet_page
 from davserver.http import status_line
+from davserver.middleware.request_body import install_body
 from providers.database import (
     ConnectionLost,
     connection_lost,
@@ -63,8 +64,9 @@ def text_response(start_response, status: int, message: str, headers=()) -> list
 
 
 class ErrorMiddleware(BaseMiddleware):
-    """Innermost safety net before authentication: DAV errors as wsgidav renders them, the
-    database's unavailability as 503, anything else as a 500 whose log line finds the bug."""
+    """Safety net around the login and everything after it: DAV errors as wsgidav renders
+    them, the database's unavailability as 503, anything else as a 500 whose log line finds
+    the bug."""
 
     def is_disabled(self):
         return False
@@ -81,9 +83,11 @@ class ErrorMiddleware(BaseMiddleware):
             lost = discard_connection_if_broken(exc)
             reason = unavailable_reason(exc)
             if reason is not None and lost and retry is not None:
+                body = environ.get("praxis.body")  # read after the login, behind this layer
                 environ.clear()
                 environ.update(retry)
-                environ["wsgi.input"].seek(0)
+                if body is not None:
+                    install_body(environ, body)
                 retry = None
                 log.warning("request %s: database connection lost (%s); retried", _rid(environ), reason)
                 continue

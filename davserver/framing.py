@@ -4,7 +4,9 @@ Behind a proxy, a request whose end two parsers see differently smuggles a secon
 onto the connection. cheroot takes the last of two Content-Length headers, reads a
 negative chunk size as the last chunk and lets NUL and bare CR through in header values;
 here every such request is refused with 400 and the connection closed (RFC 9112 §6.3,
-§7.1, RFC 9110 §5.5). `harden(server)` installs the checks on a cheroot server and
+§7.1, RFC 9110 §5.5). An answer given before the body was read (a failed login) closes
+the connection rather than reading the body, and "100 Continue" waits until the
+application reads the body. `harden(server)` installs the checks on a cheroot server and
 `guard(app)` the WSGI side: a path that is not UTF-8 or holds control characters is 400
 before anything (login included) looks at it, and a HEAD answer never carries a body.
 """
@@ -123,24 +125,90 @@ def client_gone() -> bool:
         return True
 
 
+class _ContinueOnFirstRead:
+    """The connection file for a request with "Expect: 100-continue": the interim answer goes
+    out only when the application reads the body, that is after the login (cheroot sent it
+    as soon as the head arrived, and the client sent its body to anyone)."""
+
+    def __init__(self, rfile, request: StrictRequest) -> None:
+        self._rfile = rfile
+        self._request = request
+
+    def _continue(self) -> None:
+        request = self._request
+        if not request.continue_sent and not request.sent_headers:
+            request.continue_sent = True
+            request.conn.wfile.write(request.server.protocol.encode("ascii") + b" 100 Continue\r\n\r\n")
+
+    def read(self, *args) -> bytes:
+        self._continue()
+        return self._rfile.read(*args)
+
+    def readline(self, *args) -> bytes:
+        self._continue()
+        return self._rfile.readline(*args)
+
+    def __getattr__(self, name: str):
+        return getattr(self._rfile, name)
+
+
+def buffered_bytes(rfile) -> int:
+    """How many received bytes a connection file holds (cheroot's reader is _pyio's)."""
+    return len(rfile._read_buf) - rfile._read_pos
+
+
 class StrictRequest(cheroot_server.HTTPRequest):
-    header_reader = StrictHeaderReader()
+    strict_header_reader = StrictHeaderReader()
+    continue_deferred = False  # the client waits for "100 Continue" before its body
+    continue_sent = False
+    _socket_file = None  # the connection's own file while the application answers
+
+    def header_reader(self, rfile, hdict):
+        """cheroot's header reading, strict; "Expect: 100-continue" kept from cheroot, which
+        would answer it before the application has checked the login."""
+        hdict = self.strict_header_reader(rfile, hdict)
+        if hdict.get(b"Expect", b"").strip().lower() == b"100-continue":
+            del hdict[b"Expect"]
+            self.continue_deferred = True
+        return hdict
 
     def respond(self) -> None:
         token = _CLIENT.set(self.conn.socket)
-        plain = self.conn.rfile
+        plain = self._socket_file = self.conn.rfile
+        body_file = _ContinueOnFirstRead(plain, self) if self.continue_deferred else plain
         if self.chunked_read:
-            self.conn.rfile = _ChunkSizeGuard(plain)  # only the body reader made here sees it
+            body_file = _ChunkSizeGuard(body_file)  # only the body reader made here sees it
+        self.conn.rfile = body_file
         try:
             return super().respond()
         finally:
             self.conn.rfile = plain
             _CLIENT.reset(token)
 
+    def body_left_on_socket(self) -> bool:
+        """Whether answering now leaves body bytes the server would have to wait for: the
+        rest of a chunked body, a body the client holds back until "100 Continue", or more
+        of a body than the connection has received. A request answered without its body
+        being read (401 before the body) then closes the connection instead."""
+        if self._socket_file is None:  # an error answer before the request was handed over
+            return False
+        if self.chunked_read:
+            return not getattr(self.rfile, "closed", True)
+        remaining = getattr(self.rfile, "remaining", 0)
+        if remaining <= 0:
+            return False
+        if self.continue_deferred and not self.continue_sent:
+            return True
+        return remaining > buffered_bytes(self._socket_file)
+
     def send_headers(self) -> None:
         # An answer that says "Connection: close" (a body we could not read) really closes:
-        # cheroot would otherwise read what is left of the body as the next request.
+        # cheroot would otherwise read what is left of the body as the next request. An
+        # answer given before the body was read closes too, unless the body is in memory
+        # already: cheroot would read it all (a 10 MB upload) before answering.
         if any(k.lower() == b"connection" and v.lower() == b"close" for k, v in self.outheaders):
+            self.close_connection = True
+        elif not self.close_connection and self.body_left_on_socket():
             self.close_connection = True
         super().send_headers()
 

@@ -63,7 +63,8 @@ def _warm_worker_pool(server: wsgi.Server) -> None:
 
 class Server(wsgi.Server):
     """cheroot's WSGI server whose connections reach a worker only with their request
-    (davserver.connections): idle and slow clients cannot hold the worker threads."""
+    (davserver.connections): idle and slow clients cannot hold the worker threads, and
+    with `tls.certificate` set the TLS handshakes do not block the accept loop either."""
 
     def prepare(self) -> None:
         super().prepare()

@@ -310,14 +310,25 @@ def test_unauthenticated_head_has_no_body(live):
         b"GET / HTTP/1.1\r\nHost: x\r\nX-Evil: a\x00b\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: x\r\nX-Evil: a\rb\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n",
-        b"PROPFIND / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n",
-        b"PROPFIND / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5 x\r\nhello\r\n0\r\n\r\n",
     ],
 )
 def test_ambiguous_framing_is_400_and_the_connection_closes(live, head):
     data = _two_requests(live.server.bind_addr[1], head)
     assert data.startswith(b"HTTP/1.1 400"), data[:300]
     assert data.count(b"HTTP/1.1 ") == 1, data  # nothing after it is read as a request
+
+
+@pytest.mark.parametrize("chunks", [b"-5\r\nhello\r\n0\r\n\r\n", b"5 x\r\nhello\r\n0\r\n\r\n"])
+@pytest.mark.parametrize("login", [True, False])
+def test_malformed_chunks_are_never_read_as_a_request(live, chunks, login):
+    """With a login the body is read and refused (400); without one it is never read (401
+    before the body); either way the connection closes and nothing after it is a request."""
+    auth = b"Authorization: " + AUTH.encode() + b"\r\n" if login else b""
+    head = b"PROPFIND / HTTP/1.1\r\nHost: x\r\n" + auth + b"Transfer-Encoding: chunked\r\n\r\n"
+    data = _two_requests(live.server.bind_addr[1], head + chunks)
+    assert data.startswith(b"HTTP/1.1 400" if login else b"HTTP/1.1 401"), data[:300]
+    assert b"\r\nConnection: close\r\n" in data
+    assert data.count(b"HTTP/1.1 ") == 1, data
 
 
 def test_duplicate_equal_content_length_is_accepted(live):

@@ -181,8 +181,9 @@ def test_slow_and_silent_clients_hold_no_worker(server):
         (b"GET / HTTP/1.1\r\nHost: x\r\n", False),
         (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", True),
         (b"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", True),
-        (b"PUT / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab", False),
-        (b"PUT / HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcde", True),
+        (b"PUT / HTTP/1.1\r\nAuthorization: Basic eDp5\r\nContent-Length: 5\r\n\r\nab", False),
+        (b"PUT / HTTP/1.1\r\nAuthorization: Basic eDp5\r\nContent-Length: 5\r\n\r\nabcde", True),
+        (b"PUT / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab", True),  # no login: 401 without the body
         (b"PUT / HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n", True),
         (b"PUT / HTTP/1.1\r\nContent-Length: 1e3\r\n\r\n", True),  # invalid: refused at once
         (b"PUT / HTTP/1.1\r\nContent-Length: 999999\r\n\r\n", True),  # large: the worker reads it
@@ -191,5 +192,19 @@ def test_slow_and_silent_clients_hold_no_worker(server):
 )
 def test_when_a_connection_goes_to_a_worker(data, ready):
     from davserver.connections import request_ready
+    from davserver.recent_logins import RECENT_LOGINS
 
+    RECENT_LOGINS.note("Basic eDp5", 60)  # "x:y" passed the login moments ago
     assert request_ready(data) is ready
+
+
+def test_a_body_is_waited_for_only_with_credentials_that_passed_the_login():
+    from davserver.connections import request_ready
+    from davserver.recent_logins import RECENT_LOGINS
+
+    head = b"PUT / HTTP/1.1\r\nAuthorization: Basic %s\r\nContent-Length: 5\r\n\r\nab"
+    RECENT_LOGINS.note("Basic a25vd246eQ==", 60)
+    RECENT_LOGINS.note("Basic ZXhwaXJlZDp5", 0)
+    assert request_ready(head % b"a25vd246eQ==") is False  # known: the body arrives first
+    assert request_ready(head % b"bmV3Onk=") is True  # not yet logged in: the login first
+    assert request_ready(head % b"ZXhwaXJlZDp5") is True  # known too long ago

@@ -2,8 +2,8 @@
 
 A WSGI middleware that sits right after PracticeAuthenticator, so the page is behind the
 same practice login as the DAV tree (same domain controller, throttling and credential
-cache, same 401). Requests outside /settings/ pass on to CalDAV; on the way they note the
-device's sync status for the admin view.
+cache, same 401). Requests outside /settings/ pass on to CalDAV (the next layer,
+davserver.middleware.device_seen, notes the device's sync status for the admin view).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from davserver.config import ServerConfig
 from davserver.profile_signing import ProfileSigner
 from davserver.settings_page import account, admin, views, web
 from davserver.settings_page.csrf import CsrfTokens
-from davserver.settings_page.devices import DeviceRecorder
 from davserver.settings_page.i18n import LANGUAGES, negotiate
 from davserver.settings_page.render import Request, message, static_file
 
@@ -47,16 +46,12 @@ class SettingsPage:
         self.next_app = next_app
         self.config = config
         self.tokens = CsrfTokens()
-        self.devices = DeviceRecorder()
         self.signer = profile_signer(config)
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == MOUNT or path.startswith(MOUNT + "/"):
             return self._page(environ, start_response)
-        viewer = environ.get("praxis.viewer")
-        if viewer is not None:
-            self.devices.seen(viewer, environ.get("HTTP_USER_AGENT"))
         return self.next_app(environ, start_response)
 
     def _page(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
