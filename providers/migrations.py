@@ -22,6 +22,7 @@ from providers.models import (
     ALL_MODELS,
     AccessAudit,
     ApiToken,
+    DeletedAppointment,
     DevicePassword,
     LoginCounter,
     PushSubscription,
@@ -73,11 +74,17 @@ def _push_subscriptions(db: pw.Database, migrator: SchemaMigrator) -> None:
     db.create_tables([PushSubscription], safe=True)
 
 
+def _deleted_appointments(db: pw.Database, migrator: SchemaMigrator) -> None:
+    """5 -> 6: what the change feed names of an appointment a device deleted for good."""
+    db.create_tables([DeletedAppointment], safe=True)
+
+
 MIGRATIONS: dict[int, Step] = {
     1: _privacy_policy_columns,
     2: _change_feed,
     3: _login_tables,
     4: _push_subscriptions,
+    5: _deleted_appointments,
 }
 HEAD = 1 + len(MIGRATIONS)
 # ensure_schema's advisory lock: two 32-bit keys, a key space apart from the calendars' locks.
