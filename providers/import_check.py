@@ -6,7 +6,9 @@ appointment equal to its row is counted unchanged here and skipped by the writin
 (a bit per appointment is all that is kept: memory stays flat in the file's size). What
 depends on the writes themselves (a login of another practice, a password for a new
 practitioner, a duplicate patient number, linking a `server_id`) is checked while writing,
-inside the transaction, so it is still all or nothing.
+inside the transaction, so it is still all or nothing. (A device's edit that lands between
+the two passes on an appointment found unchanged is kept until the next import, as it would
+be had it come a moment after the import.)
 """
 
 from __future__ import annotations
@@ -156,16 +158,20 @@ def _compared_rows(practice_id: int, exts: list[str]) -> dict[str, tuple[Any, li
     """{external id: (row, its overrides)} with only the compared columns, as named tuples: a
     re-import reads every stored appointment, and building model objects (and the IN list
     as one value node each) took most of its time."""
-    marks = pw.SQL(f"({', '.join([database_proxy.obj.param] * len(exts))})", exts)
     rows = {
         row.external_id: row
         for row in Appointment.select(*_COMPARED)
-        .where(
-            (Appointment.practice == practice_id) & pw.Expression(Appointment.external_id, pw.OP.IN, marks)
-        )
+        .where((Appointment.practice == practice_id) & _among(Appointment.external_id, exts))
         .namedtuples()
     }
     return _with_overrides(rows)
+
+
+def _among(column: pw.Field, values: list) -> pw.Expression:
+    """`column IN (values)` as one SQL fragment with parameters: peewee's in_() renders each
+    value as a node of its own, which cost more than running the query."""
+    marks = ", ".join([database_proxy.obj.param] * len(values))
+    return pw.Expression(column, pw.OP.IN, pw.SQL(f"({marks})", values))
 
 
 def stored_appointments(practice_id: int, exts: list[str]) -> dict[str, tuple[Appointment, list]]:
@@ -182,7 +188,7 @@ def stored_appointments(practice_id: int, exts: list[str]) -> dict[str, tuple[Ap
 def _with_overrides(rows: dict) -> dict:
     overrides: dict[int, list] = {a.id: [] for a in rows.values()}
     if rows:
-        for o in AppointmentOverride.select().where(AppointmentOverride.appointment.in_(list(overrides))):
+        for o in AppointmentOverride.select().where(_among(AppointmentOverride.appointment, list(overrides))):
             overrides[o.appointment_id].append(o)
     return {ext: (a, overrides[a.id]) for ext, a in rows.items()}
 

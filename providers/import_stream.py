@@ -127,8 +127,15 @@ def _skeleton(events: Iterator[tuple[str, str, Any]]) -> tuple[dict, int]:
     top: dict = {}
     key: str | None = None
     builder: ijson.ObjectBuilder | None = None
-    count = 0
+    count, in_list = 0, False
     for prefix, event, value in events:
+        if in_list:  # most events: inside the appointments, only counted here
+            if prefix == _ITEM:
+                if event not in _NOT_A_VALUE:
+                    count += 1
+            elif prefix == STREAMED:  # the list's end
+                in_list = False
+            continue
         if prefix == "":  # between two top-level values: the next key, or the end
             if builder is not None and key is not None:
                 top[key] = builder.value
@@ -137,17 +144,9 @@ def _skeleton(events: Iterator[tuple[str, str, Any]]) -> tuple[dict, int]:
                 key = value
                 continue
             break
-        if key == STREAMED and (prefix == STREAMED or prefix == _ITEM):
-            if prefix == STREAMED and event == "start_array":
-                top[key] = []
-                continue
-            if prefix == _ITEM and event not in _NOT_A_VALUE:
-                count += 1
-                continue
-            if prefix == STREAMED and event == "end_array":
-                continue
-        if key == STREAMED and isinstance(top.get(key), list):
-            continue  # inside an appointment: the later passes read it
+        if key == STREAMED and prefix == STREAMED and event == "start_array":
+            top[key], in_list = [], True
+            continue
         if builder is None:
             builder = ijson.ObjectBuilder()
         builder.event(event, value)
