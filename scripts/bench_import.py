@@ -2,6 +2,7 @@
 
     python scripts/bench_import.py write FILE [--appointments 100000]
     python scripts/bench_import.py run FILE --database URL   # first import, then the same file again
+    python scripts/bench_import.py validators FILE           # schema check per validator
 
 20 practitioners, 5,000 patients, 4 locations; one appointment in twenty is a weekly series
 with an exception. Reports wall time, CPU time and peak RSS (of the child process) of each run.
@@ -75,6 +76,33 @@ def run(path: str, database: str) -> None:
         )
 
 
+def validators(path: str) -> None:
+    """The structural check of every appointment by each candidate validator (docs/benchmarks/import.md)."""
+    import fastjsonschema
+    import jsonschema
+
+    from providers import import_schema
+
+    schema = import_schema.schema()
+    item = {**schema["properties"]["appointments"]["items"], "$defs": schema["$defs"]}
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    records = data["appointments"]
+    compiled, cached = fastjsonschema.compile(item), jsonschema.Draft202012Validator(item)
+    whole = jsonschema.Draft202012Validator(schema)
+    candidates = {
+        "fastjsonschema, per record (compiled once)": lambda: [compiled(r) for r in records],
+        "jsonschema, per record (cached validator)": lambda: [cached.is_valid(r) for r in records],
+        "jsonschema, whole file": lambda: whole.is_valid(data),
+        "the importer's check (fastjsonschema + messages)": lambda: [
+            import_schema.check_appointment(r, "appointments[0]") for r in records
+        ],
+    }
+    for label, check in candidates.items():
+        started = time.process_time()
+        check()
+        print(f"{label}: {time.process_time() - started:.2f} s CPU for {len(records)} appointments")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="action", required=True)
@@ -84,8 +112,11 @@ def main() -> None:
     timed = sub.add_parser("run")
     timed.add_argument("file")
     timed.add_argument("--database", required=True)
+    sub.add_parser("validators").add_argument("file")
     args = parser.parse_args()
-    if args.action == "write":
+    if args.action == "validators":
+        validators(args.file)
+    elif args.action == "write":
         Path(args.file).write_text(json.dumps(export(args.appointments)), encoding="utf-8")
     else:
         run(args.file, args.database)
