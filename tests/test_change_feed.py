@@ -10,11 +10,11 @@ import json
 import pytest
 import requests
 
-from providers.practice import api, store
+from providers.practice import api, change_feed, store
 from providers.practice.importer import import_data
-from providers.practice.models import ApiToken, Appointment, Change, Practitioner
+from providers.practice.models import ApiToken, Appointment, Change, DeletedAppointment, Practitioner
 from tests.test_cli import assert_one_line_error, cli
-from tests.two_way import ICAL, PASSWORD, event
+from tests.two_way import ICAL, PASSWORD, event, settings_of
 
 USER = "feed user"
 CAL = "/feed_user/calendar/"
@@ -164,3 +164,50 @@ def test_an_alarm_only_edit_is_not_in_the_feed(live, device_changes):
     assert put(live, "dev1.ics", event("dev1", summary=subject, extra=alarm, **later)) == 204
     (entry,) = feed(live.db_url, "--since", last)
     assert entry["kind"] == "changed" and entry["appointment"]["start"] == "2031-07-04T12:00:00"
+
+
+def test_a_deletion_names_the_appointment(live, device_changes):
+    """sync.device_delete: delete removes the row; the feed entry still says which appointment
+    it was (external id, server id, practitioner), from what the DELETE recorded with its
+    change, so the practice software deletes it too. After the alarm test: it reads from the
+    newest cursor."""
+    start = feed(live.db_url)[-1]["cursor"]
+    import_data(
+        _practice(
+            [{**IMPORTED, "id": "f-del1", "start": "2031-07-08T09:00:00", "end": "2031-07-08T09:30:00"}]
+        )
+    )
+    imported = Appointment.get(Appointment.external_id == "f-del1")
+    assert put(live, "dev-del.ics", event("dev-del", start="20310709T100000", end="20310709T110000")) == 201
+    made = Appointment.get(
+        (Appointment.practitioner == imported.practitioner_id) & (Appointment.uid == "dev-del")
+    )
+    settings = settings_of(live)
+    settings.delete_mode = "delete"
+    try:
+        stale = {"If-Match": '"stale"'}
+        refused = live.request(
+            "DELETE", CAL + imported.resource_name, user=USER, password=PASSWORD, headers=stale
+        )
+        assert refused.status_code == 412
+        assert DeletedAppointment.select().count() == 0  # recorded only with the deletion itself
+        for name in (imported.resource_name, "dev-del.ics"):
+            assert live.request("DELETE", CAL + name, user=USER, password=PASSWORD).status_code == 204
+        # A device creates a new appointment under the URL of the one it deleted.
+        assert (
+            put(live, "dev-del.ics", event("dev-new", start="20310710T100000", end="20310710T110000")) == 201
+        )
+    finally:
+        settings.delete_mode = "cancel"
+    entries = feed(live.db_url, "--since", str(start))
+    assert [e["kind"] for e in entries] == ["deleted", "deleted", "created"]
+    first, second, again = entries
+    assert (first["id"], first["server_id"], first["practitioner"]) == ("f-del1", imported.id, "feed-p1")
+    assert (second["id"], second["server_id"], second["practitioner"]) == (None, made.id, "feed-p1")
+    assert "appointment" not in first and again["server_id"] != made.id
+    assert first["cursor"] < second["cursor"] < again["cursor"]
+    token = api.create_api_token(change_feed.practice_by_external_id("feed-practice"))
+    over_http = requests.get(
+        live.url(f"/api/v1/changes?since={start}"), headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert over_http.json()["entries"] == entries

@@ -24,6 +24,7 @@ from providers.practice.models import (
     Appointment,
     AppointmentOverride,
     Change,
+    DeletedAppointment,
     Location,
     Patient,
     Practice,
@@ -71,10 +72,19 @@ def entries(
     found = list(query.tuples())
     keys = [(owner, name) for owner, name, _, _ in found]
     rows, first = _rows(keys), _first_changes(keys)
-    return [
-        _entry(last, at, owner, rows.get((owner, name)), first.get((owner, name), 0) > since)
-        for owner, name, last, at in found
-    ]
+    gone = _deletions(keys, since, max((last for _, _, last, _ in found), default=since))
+    result = []
+    for owner, name, last, at in found:
+        row = rows.get((owner, name))
+        # Every appointment deleted at this URL in the page, other than the one there now
+        # (a device may have created a new one under the name of the one it deleted).
+        deleted = [d for d in gone.get((owner, name), []) if row is None or d[2] != row.id]
+        result += [
+            _deleted_entry(cursor, when, owner, appt_id, ext) for cursor, when, appt_id, ext in deleted
+        ]
+        if row is not None or not deleted:
+            result.append(_entry(last, at, owner, row, first.get((owner, name), 0) > since))
+    return sorted(result, key=lambda e: e["cursor"])
 
 
 def practice_by_external_id(external_id: str) -> Practice | None:
@@ -129,17 +139,57 @@ def _first_changes(keys: Sequence[tuple[int, str]]) -> dict[tuple[int, str], int
     return result
 
 
+def _deletions(keys: Sequence[tuple[int, str]], since: int, upto: int) -> dict[tuple[int, str], list]:
+    """{(practitioner, name): [(cursor, time, server id, external id)]} of the appointments
+    whose rows were deleted by changes in (since, upto]."""
+    result: dict[tuple[int, str], list] = {}
+    for chunk in _chunks(keys):
+        query = (
+            DeletedAppointment.select(
+                Change.practitioner,
+                Change.resource_name,
+                Change.id,
+                Change.changed_at,
+                DeletedAppointment.appointment_id,
+                DeletedAppointment.external_id,
+            )
+            .join(Change)
+            .where(
+                (Change.id > since)
+                & (Change.id <= upto)
+                & Change.practitioner.in_({k[0] for k in chunk})
+                & Change.resource_name.in_({k[1] for k in chunk})
+            )
+            .order_by(Change.id)
+        )
+        for owner, name, cursor, at, appt_id, ext in query.tuples():
+            result.setdefault((owner, name), []).append((cursor, at, appt_id, ext))
+    return result
+
+
 def _chunks(values: Sequence) -> Iterator[Sequence]:
     for start in range(0, len(values), _CHUNK):
         yield values[start : start + _CHUNK]
 
 
+def _deleted_entry(cursor: int, at: dt.datetime, owner: int, server_id: int | None, ext: str | None) -> dict:
+    """sync.device_delete: delete removed the row: the entry names the appointment as the
+    change recorded it (its external id, or only the server id of a device-made one)."""
+    practitioner = Practitioner.get_or_none(Practitioner.id == owner)
+    return {
+        "cursor": cursor,
+        "time": _utc(at),
+        "kind": "deleted",
+        "practitioner": practitioner and _practitioner_id(practitioner),
+        "id": ext,
+        "server_id": server_id,
+    }
+
+
 def _entry(cursor: int, at: dt.datetime, owner: int, row: Appointment | None, created: bool) -> dict:
+    if row is None:  # deleted before deletions were recorded (schema 5): nothing names it
+        return _deleted_entry(cursor, at, owner, None, None)
     entry: dict = {"cursor": cursor, "time": _utc(at)}
-    if row is None:  # sync.device_delete: delete removed the row, and with it what it was
-        practitioner = Practitioner.get_or_none(Practitioner.id == owner)
-        entry.update(kind="deleted", practitioner=practitioner and _practitioner_id(practitioner))
-        return entry
     kind = "cancelled" if row.status == STATUS_CANCELLED else "created" if created else "changed"
     entry.update(
         kind=kind,

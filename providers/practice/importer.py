@@ -10,26 +10,25 @@ Format (see README, "Import format"):
                    "rdates"?, "overrides"?: [{"recurrence_id", "start"?, "end"?, "status"?,
                                               "subject"?}]}]}
 Initial passwords are set only when a practitioner is created; re-importing never resets one.
+Two passes over the source: the first checks everything (providers/practice/import-schema.json, then
+import_format), the second writes in one transaction; a file is streamed (import_stream).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from providers.practice import api
+from providers.practice import api, import_check
+from providers.practice.import_check import CHUNK, Checked, batches, ext_of, stored_appointments
 from providers.practice.import_format import (
     PRACTITIONER_SETTINGS,
     ImportError_,
     appointment_fields,
-    check_keys,
-    check_zone,
     naming_record,
-    records,
     required,
-    typed,
 )
+from providers.practice.import_stream import DataSource, FileSource
 from providers.practice.import_summary import ImportSummary
 from providers.practice.models import (
     STATUS_CANCELLED,
@@ -74,15 +73,23 @@ class _DryRun(Exception):
 
 def import_data(data: dict, options: ImportOptions | None = None) -> ImportSummary:
     """Upsert everything in `data` in one transaction: all or nothing."""
-    options = options or ImportOptions()
+    return _run(DataSource(data), options or ImportOptions())
+
+
+def import_file(path: str, options: ImportOptions | None = None) -> ImportSummary:
+    """Import a JSON file, read as a stream (memory flat in the file's size)."""
+    return _run(FileSource(path), options or ImportOptions())
+
+
+def _run(source: DataSource | FileSource, options: ImportOptions) -> ImportSummary:
     if options.snapshot not in (None, *SNAPSHOT_SCOPES):
         raise ImportError_(f"snapshot: expected one of {', '.join(SNAPSHOT_SCOPES)}")
-    if not isinstance(data, dict):
-        raise ImportError_("top level: expected a JSON object")
     summary = ImportSummary(dry_run=options.dry_run)
+    # The whole source is checked, and compared with what is stored, before the first write.
+    checked = import_check.check(source, summary, bool(options.snapshot), options.report)
     try:
         with database_proxy.atomic():
-            _import(data, summary, options)
+            _import(checked, summary, options)
             if options.dry_run:
                 raise _DryRun
     except _DryRun:
@@ -92,51 +99,35 @@ def import_data(data: dict, options: ImportOptions | None = None) -> ImportSumma
     return summary
 
 
-def _practice(data: dict) -> Practice:
-    check_keys(data, "top level", "top level")
-    practice_rec = required(data, "practice", "top level")
-    if not isinstance(practice_rec, dict):
-        raise ImportError_("practice: expected a JSON object")
-    check_keys(practice_rec, "practice", "practice")
-    typed(practice_rec, "name", "practice", str)
-    timezone = typed(practice_rec, "timezone", "practice", str)
-    if timezone is not None:
-        check_zone(timezone, "practice.timezone")
-    practice = api.get_or_create_practice(
-        required(practice_rec, "name", "practice"), str(required(practice_rec, "id", "practice"))
-    )
+def _practice(rec: dict) -> Practice:
+    timezone = rec.get("timezone")
+    practice = api.get_or_create_practice(rec["name"], str(rec["id"]))
     if timezone and practice.timezone != timezone:
         practice.timezone = timezone
         practice.save()
     return practice
 
 
-def _import(data: dict, summary: ImportSummary, options: ImportOptions) -> None:
-    practice = _practice(data)
+def _import(checked: Checked, summary: ImportSummary, options: ImportOptions) -> None:
+    practice = _practice(checked.top["practice"])
     # Records are keyed by their external id; every failure names the record.
     practitioners: dict[str, Practitioner] = {}
-    listed = records(data, "practitioners")
+    listed = checked.sections["practitioners"]
     for i, (where, rec) in enumerate(listed, 1):
         with naming_record(where):
-            practitioners[str(required(rec, "id", where))] = _practitioner(practice, rec, where, summary)
+            practitioners[str(rec["id"])] = _practitioner(practice, rec, where, summary)
         options.report("practitioners", i, len(listed))
-    patients = _upsert_patients(practice, records(data, "patients"), summary, options)
-    locations = _upsert_locations(practice, records(data, "locations"), summary, options)
-    seen = _upsert_appointments(
-        practice, records(data, "appointments"), practitioners, patients, locations, summary, options
-    )
-    if options.snapshot:
+    patients = _upsert_patients(practice, checked.sections["patients"], summary, options)
+    locations = _upsert_locations(practice, checked.sections["locations"], summary, options)
+    _upsert_appointments(practice, checked, practitioners, patients, locations, summary, options)
+    if checked.seen is not None:
         scope = None if options.snapshot == "practice" else [p.id for p in practitioners.values()]
-        _cancel_missing(practice, scope, seen, summary, options)
+        _cancel_missing(practice, scope, checked.seen, summary, options)
 
 
 def _practitioner(practice: Practice, rec: dict, where: str, summary: ImportSummary):
-    ext = str(required(rec, "id", where))
-    for key in ("username", "display_name", "email", "direction", "password"):
-        typed(rec, key, where, str)
-    for key in ("pseudonymize", "include_phone", "is_admin", "may_relax"):
-        typed(rec, key, where, bool)
-    username = required(rec, "username", where)
+    ext = str(rec["id"])
+    username = rec["username"]
     # Upsert by external id first: the same id under a new user name must not become a second row.
     by_id = Practitioner.get_or_none(
         (Practitioner.practice == practice.id) & (Practitioner.external_id == ext)
@@ -172,8 +163,6 @@ def _upsert_patients(practice, rows, summary, options) -> dict[str, int]:
     columns = (Patient.patient_number, Patient.first_name, Patient.last_name, Patient.phone)
 
     def wanted(rec: dict, where: str) -> tuple:
-        for key in ("first_name", "last_name", "phone"):
-            typed(rec, key, where, str)
         return (
             api.normalize_patient_number(str(required(rec, "patient_number", where))),
             rec.get("first_name") or "",
@@ -192,9 +181,7 @@ def _upsert_locations(practice, rows, summary, options) -> dict[str, int]:
     """{external id: row id}; an unchanged location is not written."""
 
     def wanted(rec: dict, where: str) -> tuple:
-        typed(rec, "name", where, str)
-        typed(rec, "address", where, str)
-        return required(rec, "name", where), rec.get("address")
+        return rec["name"], rec.get("address")
 
     def write(ext: str, values: tuple) -> int:
         return api.upsert_location(practice, *values, ext).id
@@ -226,44 +213,23 @@ def _upsert_unless_equal(kind, stored_rows, rows, wanted, write, summary, option
     return result
 
 
-# Read per chunk of records: memory stays flat in the file size, and an unchanged record
-# costs no query of its own.
-_CHUNK = 500
-
-
-def _stored_appointments(practice: Practice, exts: list[str]) -> dict[str, tuple[Appointment, list]]:
-    """{external id: (row, its overrides)} of the stored appointments among `exts`."""
-    rows = {
-        a.external_id: a
-        for a in Appointment.select().where(
-            (Appointment.practice == practice.id) & Appointment.external_id.in_(exts)
-        )
-    }
-    overrides: dict[int, list] = {a.id: [] for a in rows.values()}
-    if rows:
-        for o in AppointmentOverride.select().where(AppointmentOverride.appointment.in_(list(overrides))):
-            overrides[o.appointment_id].append(o)
-    return {ext: (a, overrides[a.id]) for ext, a in rows.items()}
-
-
-def _upsert_appointments(practice, rows, practitioners, patients, locations, summary, options) -> set:
-    """Create, update or leave each appointment; returns the external ids the file holds."""
-    seen: set[str] = set()
-    for first in range(0, len(rows), _CHUNK):
-        chunk = rows[first : first + _CHUNK]
-        stored = _stored_appointments(practice, [str(rec.get("id")) for _, rec in chunk])
-        for i, (where, rec) in enumerate(chunk, first + 1):
+def _upsert_appointments(practice, checked: Checked, practitioners, patients, locations, summary, options):
+    """Create or update the appointments the checking pass found new or changed (the others
+    were counted unchanged there), streamed again from the source in chunks."""
+    total, done = sum(checked.to_write), 0
+    for chunk in batches(checked.appointments_to_write(), CHUNK):
+        stored = stored_appointments(practice.id, [str(rec["id"]) for _, _, rec in chunk])
+        for _, where, rec in chunk:
             with naming_record(where):
-                ext = str(required(rec, "id", where))
-                seen.add(ext)
+                ext = str(rec["id"])
                 practitioner, patient, fields = appointment_fields(
                     practice, rec, where, practitioners, patients, locations
                 )
                 found = _linked(practice, rec, ext, stored.get(ext), where)
                 outcome = _upsert_appointment(found, ext, practitioner, patient, fields, where)
-            summary.count("appointments", outcome, practitioner.external_id or practitioner.username)
-            options.report("appointments", i, len(rows))
-    return seen
+            summary.count("appointments", outcome, ext_of(practitioner))
+            done += 1
+            options.report("appointments", done, total)
 
 
 def _linked(practice, rec, ext, stored, where):
@@ -336,16 +302,3 @@ def _cancel_missing(practice, practitioner_ids, seen, summary, options) -> None:
         api.delete_appointment(appointment, cancel=True)
         summary.count("appointments", "cancelled", names[appointment.practitioner_id])
         options.report("cancelling", i, len(missing))
-
-
-def import_file(path: str, options: ImportOptions | None = None) -> ImportSummary:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except OSError as exc:
-        raise ImportError_(f"cannot read {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise ImportError_(f"{path}: not valid JSON (line {exc.lineno})") from None
-    except UnicodeDecodeError:  # e.g. a Windows-1252 export: a ValueError, not a JSONDecodeError
-        raise ImportError_(f"{path}: not UTF-8 text") from None
-    return import_data(data, options)

@@ -194,6 +194,15 @@ class Change(BaseModel):
         indexes = ((("practitioner", "id"), False),)
 
 
+class DeletedAppointment(BaseModel):
+    """Who an appointment was whose row a DELETE removed (sync.device_delete: delete), written
+    with its change-log row: the change feed names it so the practice software deletes it too."""
+
+    change = pw.ForeignKeyField(Change, on_delete="CASCADE", unique=True)
+    appointment_id = pw.IntegerField()
+    external_id = pw.CharField(max_length=100, null=True)
+
+
 class Grant(BaseModel):
     """Delegation: `grantee` may read (or read and write) `owner`'s calendar."""
 
@@ -323,6 +332,7 @@ ALL_MODELS = [
     Appointment,
     AppointmentOverride,
     Change,
+    DeletedAppointment,
     Grant,
     DeviceSeen,
     ApiToken,

@@ -20,6 +20,7 @@ from providers.practice.models import (
     ALL_MODELS,
     AccessAudit,
     ApiToken,
+    DeletedAppointment,
     DevicePassword,
     LoginCounter,
     PushSubscription,
@@ -85,12 +86,18 @@ def _push_subscription_device(db: pw.Database, migrator: SchemaMigrator) -> None
     db.execute_sql(f'CREATE INDEX IF NOT EXISTS "{table}_device_id" ON "{table}" ("device_id")')
 
 
+def _deleted_appointments(db: pw.Database, migrator: SchemaMigrator) -> None:
+    """6 -> 7: what the change feed names of an appointment a device deleted for good."""
+    db.create_tables([DeletedAppointment], safe=True)
+
+
 MIGRATIONS: dict[int, Step] = {
     1: _privacy_policy_columns,
     2: _change_feed,
     3: _login_tables,
     4: _push_subscriptions,
     5: _push_subscription_device,
+    6: _deleted_appointments,
 }
 HEAD = 1 + len(MIGRATIONS)
 # ensure_schema's advisory lock: two 32-bit keys, a key space apart from the calendars' locks.

@@ -7,7 +7,11 @@ calendar's sync token. One module per aggregate; callers keep `from providers.pr
 
 from __future__ import annotations
 
-from providers.practice.api.appointment_fields import AppointmentFields, OverrideFields
+from providers.practice.api.appointment_fields import (
+    AppointmentFields,
+    OverrideFields,
+    check_appointment_fields,
+)
 from providers.practice.api.appointments import (
     appointment_differs,
     create_appointment,
@@ -43,6 +47,7 @@ __all__ = [
     "AlreadyStored",
     "AppointmentFields",
     "ConflictError",
+    "check_appointment_fields",
     "DataError",
     "DeviceWrites",
     "OverrideFields",

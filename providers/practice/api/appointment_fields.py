@@ -76,6 +76,11 @@ def _check_fields(f: AppointmentFields) -> None:
             raise DataError(f"unknown status {o.status!r}")
 
 
+def check_appointment_fields(f: AppointmentFields) -> None:
+    """The checks every write of `f` runs, without writing (the importer's checking pass)."""
+    _check_fields(f)
+
+
 def _check_no_pseudonym(practice_id: int, f: AppointmentFields, stored: Appointment | None = None) -> None:
     """A pseudonym is a view's mask of a patient, never practice data: no text field stores one,
     whoever writes (a device, the import, the CLI). A text the row already holds is not

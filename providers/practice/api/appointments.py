@@ -22,6 +22,7 @@ from providers.practice.models import (
     STATUS_CANCELLED,
     Appointment,
     AppointmentOverride,
+    DeletedAppointment,
     Patient,
     Practitioner,
     database_proxy,
@@ -147,13 +148,22 @@ def delete_appointment(
         change_id = _log_change(appointment.practitioner_id, appointment.resource_name, deleted=True)
         if cancel:
             query = Appointment.update(status=STATUS_CANCELLED, revision=change_id, modified_at=utcnow())
-        else:
+        else:  # the change feed names what is gone (read from the row, in this transaction)
+            _record_deletion(change_id, appointment.id)
             query = Appointment.delete()
         query = query.where(Appointment.id == appointment.id)
         if expected_revision is not None:
             query = query.where(Appointment.revision == expected_revision)
         if query.execute() != 1:
             raise ConflictError("the appointment was changed or deleted meanwhile")
+
+
+def _record_deletion(change_id: int, appointment_id: int) -> None:
+    named = Appointment.select(pw.Value(change_id), Appointment.id, Appointment.external_id)
+    DeletedAppointment.insert_from(
+        named.where(Appointment.id == appointment_id),
+        [DeletedAppointment.change, DeletedAppointment.appointment_id, DeletedAppointment.external_id],
+    ).execute()
 
 
 def link_appointment(appointment: Appointment, external_id: str) -> None:
