@@ -115,6 +115,35 @@ def one_round(
     }
 
 
+def load_database(tree: Path, label: str, db_url: str, workdir: Path, events: list) -> None:
+    """The bench user and every event, written by the revision at `tree` through its own server."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "davserver.cli",
+            "--database",
+            db_url,
+            "user",
+            "add",
+            srv.USER,
+            "--password-stdin",
+        ],
+        input=srv.PASSWORD + "\n",
+        text=True,
+        cwd=tree,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        check=True,
+        capture_output=True,
+    )
+    loader = start(tree, db_url, workdir, f"load {label}")
+    client = Client(srv.HOST, loader.port, loader.auth)
+    for event in events:
+        put(client, loader, event)
+    client.close()
+    loader.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", required=True, help="git revision to compare against")
@@ -127,7 +156,7 @@ def main() -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="praxis-ab-"))
     trees: dict[str, Path] = {}
-    postgres = srv.Postgres() if args.backend == "postgresql" else None
+    postgres = {"base": srv.Postgres(), "head": srv.Postgres()} if args.backend == "postgresql" else None
     try:
         for label, rev in (("base", args.base), ("head", args.head)):
             if rev is None:
@@ -138,39 +167,21 @@ def main() -> int:
                 ["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(trees[label]), rev],
                 check=True,
             )
-        db_url = postgres.create() if postgres else f"sqlite:///{workdir / 'ab.db'}"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "davserver.cli",
-                "--database",
-                db_url,
-                "user",
-                "add",
-                srv.USER,
-                "--password-stdin",
-            ],
-            input=srv.PASSWORD + "\n",
-            text=True,
-            cwd=trees["head"],
-            env={**os.environ, "PYTHONPATH": str(trees["head"])},
-            check=True,
-            capture_output=True,
-        )
+        # One database per revision, loaded by that revision with the same generated data:
+        # the two may differ in schema version (a newer server migrates, an older one refuses).
         data = bench_data.generate(args.n)
-        loader = start(trees["head"], db_url, workdir, "load")
-        client = Client(srv.HOST, loader.port, loader.auth)
-        for event in data.events:
-            put(client, loader, event)
-        client.close()
-        loader.stop()
+        db_urls = {
+            label: postgres[label].create() if postgres else f"sqlite:///{workdir / f'{label}.db'}"
+            for label in trees
+        }
+        for label, tree in trees.items():
+            load_database(tree, label, db_urls[label], workdir, data.events)
         names = [e.name for e in data.events]
         results: dict[str, list[dict[str, float]]] = {"base": [], "head": []}
         for round_ in range(args.rounds):
             for label in ("base", "head"):
                 events = bench_data.extra_events(data.seed, round_ * 2 + (label == "head"), args.puts + 20)
-                row = one_round(trees[label], label, db_url, workdir, names, events)
+                row = one_round(trees[label], label, db_urls[label], workdir, names, events)
                 results[label].append(row)
                 print(
                     f"round {round_ + 1} {label}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()),
@@ -190,8 +201,8 @@ def main() -> int:
                 subprocess.run(
                     ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False
                 )
-        if postgres:
-            postgres.drop()
+        for database in (postgres or {}).values():
+            database.drop()
         srv.remove(workdir)
     return 0
 
