@@ -68,3 +68,61 @@ def test_the_contract_fails_on_a_forbidden_import(
     assert broken, result.stdout
     assert contract in result.stdout.split("Contracts:")[0]
     assert "1 broken" in result.stdout
+
+
+# ---------------------------------------------------------------- no queries through record types
+
+_QUERY_METHODS = {
+    "select",
+    "insert",
+    "insert_many",
+    "insert_from",
+    "update",
+    "delete",
+    "create",
+    "get",
+    "get_or_none",
+    "get_by_id",
+    "get_or_create",
+    "raw",
+    "replace",
+    "bulk_create",
+    "bulk_update",
+}
+
+
+def _queries_on_records(source: str) -> list[str]:
+    """Calls like `Practitioner.select(...)` on a name imported from providers.practice.records:
+    davserver may hold rows and name their types, never query or write them itself."""
+    import ast
+
+    tree = ast.parse(source)
+    record_names = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "providers.practice.records"
+        for alias in node.names
+    }
+    return [
+        f"{node.func.value.id}.{node.func.attr} (line {node.lineno})"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id in record_names
+        and node.func.attr in _QUERY_METHODS
+    ]
+
+
+def test_davserver_never_queries_through_record_types() -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): found
+        for path in sorted((ROOT / "davserver").rglob("*.py"))
+        if (found := _queries_on_records(path.read_text(encoding="utf-8")))
+    }
+    assert offenders == {}
+
+
+def test_the_record_query_check_sees_a_query() -> None:
+    source = "from providers.practice.records import DevicePassword as D\nD.select(D.id).where(D.id == 1)\n"
+    assert _queries_on_records(source) == ["D.select (line 2)"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from davserver.settings_page import web
 from davserver.settings_page.render import Request, message, render
 from providers.practice import access_audit, accounts, api, device_passwords
-from providers.practice.records import DevicePassword, Practitioner
+from providers.practice.records import Practitioner
 
 ACTIONS = ("add", "disable", "enable", "revoke_device", "policy")
 AUDIT_ROWS = 48  # two days of one device, or an hour of a practice's busy morning
@@ -17,13 +17,9 @@ AUDIT_ROWS = 48  # two days of one device, or an hour of a practice's busy morni
 def audit_context(practitioner_ids: list[int]) -> dict[str, object]:
     """The access audit of the practice's practitioners for the admin view (issue 18: shown
     to the practitioner and in the admin view), with the labels of revoked devices too."""
-    labels = {}
-    if practitioner_ids:
-        query = DevicePassword.select(DevicePassword.id, DevicePassword.label)
-        labels = {d.id: d.label for d in query.where(DevicePassword.practitioner.in_(practitioner_ids))}
     return {
         "audit": access_audit.rows_of_practitioners(practitioner_ids, limit=AUDIT_ROWS),
-        "audit_labels": labels,
+        "audit_labels": device_passwords.labels_of(practitioner_ids),
     }
 
 

@@ -94,6 +94,15 @@ def devices_of(practitioner_id: int, include_revoked: bool = False) -> list[Devi
     return list(query.order_by(DevicePassword.created_at.desc(), DevicePassword.id.desc()))
 
 
+def labels_of(practitioner_ids: list[int]) -> dict[int, str]:
+    """{device id: label} of every device of these practitioners, revoked ones too (an audit row
+    outlives its device)."""
+    if not practitioner_ids:
+        return {}
+    query = DevicePassword.select(DevicePassword.id, DevicePassword.label)
+    return {d.id: d.label for d in query.where(DevicePassword.practitioner.in_(practitioner_ids))}
+
+
 def revoke(practitioner_id: int, device_id: int) -> DevicePassword:
     """Revoke one device of this practitioner (another's device id is not found)."""
     with database_proxy.atomic():
