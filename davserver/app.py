@@ -32,6 +32,7 @@ from davserver.settings_page import middleware_entry as settings_page
 from davserver.webhook import Webhook
 from providers import push_properties
 from providers.database import open_database, watch_practitioners
+from providers.properties import CALENDAR
 from providers.provider import PracticeProvider
 from providers.resources import ServiceSettings
 
@@ -54,7 +55,7 @@ def service_settings(config: ServerConfig) -> ServiceSettings:
         serve_cancelled=config.sync.serve_cancelled,
         delete_mode=config.sync.device_delete,
         max_resource_size=config.max_body_size,
-        reports=reports.names(),
+        reports=reports.names(CALENDAR),
         timezone_ical=calendar_timezone_ical(config.timezone),
     )
 
