@@ -135,5 +135,5 @@ def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
     # peewee logs every SQL statement with its parameters at DEBUG: patient names and phone
     # numbers. Never let those reach a log, whatever level the admin configures.
     logging.getLogger("peewee").setLevel(logging.INFO)
-    app = MetricsMiddleware(HealthMiddleware(app), config.metrics_allow)
+    app = MetricsMiddleware(HealthMiddleware(app), config.metrics_allow, provider.settings.render_cache.stats)
     return RequestLogMiddleware(app, trusted_proxy=config.trusted_proxy)
