@@ -23,7 +23,7 @@ class MostRecentlyIdleFirst:
     queue.Queue wakes the worker that has waited longest, so one device's requests rotate
     through all worker threads and, on PostgreSQL, all their database sessions, each cold
     in the CPU caches. Handing work to the most recently idle worker keeps a light load on
-    few warm threads (PUT on PostgreSQL: about 12 % less server CPU). Connections are still
+    few warm threads (less server CPU: docs/benchmarks/code-decisions.md). Connections are still
     served in arrival order; only the choice among idle workers changes.
     """
 
