@@ -18,7 +18,7 @@ import cheroot
 from cheroot import wsgi
 from cheroot.connections import ConnectionManager
 from cheroot.makefile import StreamReader
-from cheroot.server import HTTPConnection, HTTPRequest
+from cheroot.server import ChunkedRFile, HTTPConnection, HTTPRequest, KnownLengthRFile
 from cheroot.workers.threadpool import ThreadPool, WorkerThread
 
 from davserver import cheroot_adapter
@@ -143,3 +143,21 @@ def test_the_request_hooks_framing_overrides_exist() -> None:
     assert "self.header_reader(self.rfile" in inspect.getsource(HTTPRequest.read_request_headers)
     assert hasattr(HTTPConnection, "RequestHandlerClass")
     assert selectors.EVENT_READ  # watch() defaults to it
+
+
+def test_the_body_readers_framing_asks_keep_their_state_where_it_looks() -> None:
+    """framing.body_left_on_socket reads these with getattr and a default: a rename would
+    not fail, it would silently keep connections open after an unread body."""
+    left, right = socket.socketpair()
+    try:
+        right.sendall(b"hello3\r\nabc\r\n0\r\n\r\n")
+        reader = StreamReader(left, "rb")
+        known = KnownLengthRFile(reader, 5)
+        assert known.remaining == 5
+        assert known.read(5) == b"hello" and known.remaining == 0
+        chunked = ChunkedRFile(reader, 1024)
+        assert chunked.closed is False
+        assert chunked.read() == b"abc" and chunked.closed is True
+    finally:
+        left.close()
+        right.close()
