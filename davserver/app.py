@@ -32,6 +32,7 @@ from davserver.settings_page import middleware_entry as settings_page
 from davserver.webhook import Webhook
 from providers import push_properties
 from providers.database import open_database, watch_practitioners
+from providers.properties import CALENDAR
 from providers.provider import PracticeProvider
 from providers.resources import ServiceSettings
 
@@ -54,7 +55,7 @@ def service_settings(config: ServerConfig) -> ServiceSettings:
         serve_cancelled=config.sync.serve_cancelled,
         delete_mode=config.sync.device_delete,
         max_resource_size=config.max_body_size,
-        reports=reports.names(),
+        reports=reports.names(CALENDAR),
         timezone_ical=calendar_timezone_ical(config.timezone),
     )
 
@@ -134,5 +135,5 @@ def build_app(config: ServerConfig, *, open_db: bool = True) -> WsgiDAVApp:
     # peewee logs every SQL statement with its parameters at DEBUG: patient names and phone
     # numbers. Never let those reach a log, whatever level the admin configures.
     logging.getLogger("peewee").setLevel(logging.INFO)
-    app = MetricsMiddleware(HealthMiddleware(app), config.metrics_allow)
+    app = MetricsMiddleware(HealthMiddleware(app), config.metrics_allow, provider.settings.render_cache.stats)
     return RequestLogMiddleware(app, trusted_proxy=config.trusted_proxy)

@@ -25,8 +25,7 @@ import socket
 import ssl
 import time
 
-from cheroot.connections import ConnectionManager
-
+from davserver.cheroot_adapter import SelectorLoop, set_unread, unread
 from davserver.recent_logins import RECENT_LOGINS
 
 # Read ahead at most this much per connection before a worker takes over: a request head
@@ -81,35 +80,35 @@ _PLAIN_HTTP_ON_TLS = (
 )
 
 
-class RequestFirstConnections(ConnectionManager):
+class RequestFirstConnections(SelectorLoop):
     """cheroot's connection manager, dispatching connections with their request; TLS
     handshakes run here too, without blocking (cheroot's blocked its accept loop)."""
 
-    def _run(self, expiration_interval):
+    def loop(self, expiration_interval: float) -> None:
         last_expiration_check = time.time()
         tls = self.server.ssl_adapter is not None
-        while not self._stop_requested:
+        while not self.stopping:
             try:
-                active = self._selector.select(timeout=expiration_interval)
+                active = self.select(expiration_interval)
             except OSError:
-                self._remove_invalid_sockets()
+                self.drop_invalid_sockets()
                 continue
             for sock_fd, conn in active:
                 if conn is self.server:
                     if tls:
                         self._start_handshake()
                         continue
-                    new = self._from_server_socket(self.server.socket)
+                    new = self.accept_plain()
                     if new is not None:  # wait for its request without a worker
                         new.last_used = time.time()
-                        self._selector.register(new.socket.fileno(), selectors.EVENT_READ, data=new)
+                        self.watch(new.socket.fileno(), new)
                 elif isinstance(conn, _TLSHandshake):
                     self._continue_handshake(sock_fd, conn)
                 else:
                     self._read_ahead(sock_fd, conn)
             now = time.time()
             if now - last_expiration_check > expiration_interval:
-                self._expire(threshold=now - self.server.timeout)
+                self.expire(now - self.server.timeout)
                 last_expiration_check = now
 
     def put(self, conn) -> None:
@@ -134,7 +133,7 @@ class RequestFirstConnections(ConnectionManager):
             sock.close()
             return
         pending = _TLSHandshake(tls, addr)
-        self._selector.register(tls.fileno(), selectors.EVENT_READ, data=pending)
+        self.watch(tls.fileno(), pending)
         self._continue_handshake(tls.fileno(), pending)  # the ClientHello may be here already
 
     def _continue_handshake(self, sock_fd: int, pending: _TLSHandshake) -> None:
@@ -148,7 +147,7 @@ class RequestFirstConnections(ConnectionManager):
             self._wait_for(sock_fd, pending, selectors.EVENT_WRITE)
             return
         except (ssl.SSLError, OSError) as exc:
-            self._selector.unregister(sock_fd)
+            self.unwatch(sock_fd)
             if "http request" in str(exc).lower():  # answered below TLS: the client speaks none
                 with contextlib.suppress(OSError):
                     while os.read(sock_fd, 65536):  # unread bytes would make close() a reset
@@ -157,7 +156,7 @@ class RequestFirstConnections(ConnectionManager):
                     os.write(sock_fd, _PLAIN_HTTP_ON_TLS)
             tls.close()
             return
-        self._selector.unregister(sock_fd)
+        self.unwatch(sock_fd)
         tls.settimeout(self.server.timeout)
         adapter = self.server.ssl_adapter
         conn = self.server.ConnectionClass(self.server, tls, adapter.makefile)
@@ -165,14 +164,14 @@ class RequestFirstConnections(ConnectionManager):
             conn.remote_addr, conn.remote_port = pending.addr[:2]
         conn.ssl_env = adapter.get_environ(tls)
         conn.last_used = pending.last_used
-        self._selector.register(sock_fd, selectors.EVENT_READ, data=conn)
+        self.watch(sock_fd, conn)
         self._read_ahead(sock_fd, conn)  # the request may have come with the handshake's end
 
     def _wait_for(self, sock_fd: int, pending: _TLSHandshake, events: int) -> None:
         if pending.events != events:
             pending.events = events
-            self._selector.unregister(sock_fd)
-            self._selector.register(sock_fd, events, data=pending)
+            self.unwatch(sock_fd)
+            self.watch(sock_fd, pending, events)
 
     def _receive(self, sock, size: int) -> bytes | None:
         """Up to `size` received bytes without waiting; None: nothing yet; b"": closed."""
@@ -200,20 +199,19 @@ class RequestFirstConnections(ConnectionManager):
 
     def _read_ahead(self, sock_fd: int, conn) -> None:
         rfile = conn.rfile
-        buffered = rfile._read_buf[rfile._read_pos :]  # cheroot's reader is _pyio's BufferedReader
+        buffered = unread(rfile)
         data = self._receive(conn.socket, READ_AHEAD - len(buffered) or 1)
         if data is None:
             return
         if not data:  # closed by the client (or reset): answer only a request it completed
-            self._selector.unregister(sock_fd)
-            if buffered and request_ready(bytes(buffered)):
+            self.unwatch(sock_fd)
+            if buffered and request_ready(buffered):
                 self.server.process_conn(conn)
             else:
                 conn.close()
             return
-        with rfile._read_lock:
-            rfile._read_buf = bytes(buffered) + data
-            rfile._read_pos = 0
-        if request_ready(rfile._read_buf):
-            self._selector.unregister(sock_fd)
+        buffered += data
+        set_unread(rfile, buffered)
+        if request_ready(buffered):
+            self.unwatch(sock_fd)
             self.server.process_conn(conn)

@@ -22,6 +22,8 @@ from contextvars import ContextVar
 
 from cheroot import server as cheroot_server
 
+from davserver.cheroot_adapter import buffered_bytes
+
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}[ \t]*(;[^\r\n\x00]*)?\r\n")
 _NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # HTAB is the only control allowed
@@ -150,11 +152,6 @@ class _ContinueOnFirstRead:
 
     def __getattr__(self, name: str):
         return getattr(self._rfile, name)
-
-
-def buffered_bytes(rfile) -> int:
-    """How many received bytes a connection file holds (cheroot's reader is _pyio's)."""
-    return len(rfile._read_buf) - rfile._read_pos
 
 
 class StrictRequest(cheroot_server.HTTPRequest):

@@ -4,8 +4,8 @@ once, is the template of every member's.
 A listing of a calendar (PROPFIND Depth 1, an initial sync-collection) or an answer of
 many objects (calendar-multiget, calendar-query) is per member the same response with a
 few values put in: its href, its ETag and its calendar data. Building a response element
-and a resource per member was most of such a request at N=10,000 (and at N=100,000 most
-of its memory). Here the first member's response is built by the element path as always;
+and a resource per member was most of such a request's time and memory
+(docs/benchmarks/code-decisions.md). Here the first member's response is built by the element path as always;
 the href and the text of every *slot* property in it are replaced by markers and the
 multistatus is serialized once; each member's bytes are the parts between the markers
 joined with that member's values. Which properties may be copied this way is the

@@ -10,7 +10,7 @@ import threading
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
-from davserver import framing
+from davserver import cheroot_adapter, framing
 from davserver.config import ServerConfig
 from davserver.connections import RequestFirstConnections
 
@@ -23,7 +23,7 @@ class MostRecentlyIdleFirst:
     queue.Queue wakes the worker that has waited longest, so one device's requests rotate
     through all worker threads and, on PostgreSQL, all their database sessions, each cold
     in the CPU caches. Handing work to the most recently idle worker keeps a light load on
-    few warm threads (PUT on PostgreSQL: about 12 % less server CPU). Connections are still
+    few warm threads (less server CPU: docs/benchmarks/code-decisions.md). Connections are still
     served in arrival order; only the choice among idle workers changes.
     """
 
@@ -55,12 +55,6 @@ class MostRecentlyIdleFirst:
         return len(self._waiting)
 
 
-def _warm_worker_pool(server: wsgi.Server) -> None:
-    pool = server.requests
-    pool._queue = MostRecentlyIdleFirst()  # cheroot reads it only through put/get/qsize
-    pool.get = pool._queue.get
-
-
 class Server(wsgi.Server):
     """cheroot's WSGI server whose connections reach a worker only with their request
     (davserver.connections): idle and slow clients cannot hold the worker threads, and
@@ -68,9 +62,7 @@ class Server(wsgi.Server):
 
     def prepare(self) -> None:
         super().prepare()
-        plain = self._connections
-        self._connections = RequestFirstConnections(self)
-        plain._selector.close()  # it only watched the listening socket so far
+        cheroot_adapter.replace_connection_manager(self, RequestFirstConnections)
 
 
 def make_server(app, config: ServerConfig, port: int | None = None) -> wsgi.Server:
@@ -85,7 +77,7 @@ def make_server(app, config: ServerConfig, port: int | None = None) -> wsgi.Serv
         # (cheroot's default of 5 made a burst of clients retry their SYN a second later).
         request_queue_size=128,
     )
-    _warm_worker_pool(server)
+    cheroot_adapter.replace_request_queue(server, MostRecentlyIdleFirst())
     framing.harden(server)
     if config.tls.certificate:
         server.ssl_adapter = BuiltinSSLAdapter(config.tls.certificate, config.tls.private_key)

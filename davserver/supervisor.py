@@ -10,10 +10,10 @@ the workers are replaced one by one, each new one listening before an old one st
 port never closes. (Connections still waiting in a stopped worker's accept queue are
 reset; clients retry those. A reverse proxy in front retries them itself.)
 
-Why not gunicorn (measured, docs/benchmarks/supervisor.md): with its gthread workers a
-request beside 200 slowloris connections waited more than 10 s (ours: 7 ms), for equal
-throughput and worker replacement (0.78 s against our 0.74 s); systemd restarts only the
-whole service. What is needed here is a hundred lines of fork and waitpid.
+Why not gunicorn (measured, docs/benchmarks/supervisor.md): with its gthread workers
+slowloris connections held up every other request, for equal throughput and worker
+replacement; systemd restarts only the whole service. What is needed here is a hundred
+lines of fork and waitpid.
 """
 
 from __future__ import annotations

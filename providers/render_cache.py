@@ -79,7 +79,7 @@ class Budget:
 
 MIB = 1024 * 1024
 # 24 MiB in all. Renderings and response texts are what a repeated query or multiget
-# reads; an answer of 1,500 members costs about 300 KB.
+# reads; a query answer gets room for a few large weeks (docs/benchmarks/code-decisions.md).
 BUDGETS: Mapping[type, Budget] = {
     RenderKey: Budget(20_000, 8 * MIB),
     ResponseKey: Budget(20_000, 8 * MIB),
@@ -169,8 +169,8 @@ class RenderCache:
         """Held while a thread computes what will be cached under `key`: a second thread
         asking for the same key waits here, then finds it cached (check again inside).
 
-        Eight devices' connections asking the same cold week at N=100,000 each rendered
-        the same 1,500 objects at once: 13 MiB a thread and seconds of CPU, for one answer.
+        Without it, devices asking the same cold week each rendered the same objects at
+        once, in memory and CPU, for one answer (docs/benchmarks/code-decisions.md).
         """
         self._kind(key)
         with self._lock:

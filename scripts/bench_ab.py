@@ -18,6 +18,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -118,17 +121,8 @@ def one_round(
 def load_database(tree: Path, label: str, db_url: str, workdir: Path, events: list) -> None:
     """The bench user and every event, written by the revision at `tree` through its own server."""
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "davserver.cli",
-            "--database",
-            db_url,
-            "user",
-            "add",
-            srv.USER,
-            "--password-stdin",
-        ],
+        [sys.executable, "-m", "davserver.cli", "--database", db_url, "user", "add", srv.USER]
+        + ["--password-stdin"],
         input=srv.PASSWORD + "\n",
         text=True,
         cwd=tree,
@@ -144,21 +138,26 @@ def load_database(tree: Path, label: str, db_url: str, workdir: Path, events: li
     loader.stop()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", required=True, help="git revision to compare against")
-    parser.add_argument("--head", help="git revision (default: this working tree)")
-    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--n", type=int, default=1000, help="objects loaded (default 1000)")
-    parser.add_argument("--puts", type=int, default=300, help="PUTs measured per round")
-    parser.add_argument("--rounds", type=int, default=4)
-    args = parser.parse_args()
+@dataclass
+class Setup:
+    """Both revisions checked out, each with its own database holding the same data."""
 
-    workdir = Path(tempfile.mkdtemp(prefix="praxis-ab-"))
+    trees: dict[str, Path]
+    db_urls: dict[str, str]  # one per revision
+    workdir: Path
+    data: bench_data.Dataset
+    names: list[str]
+
+
+@contextmanager
+def ab_setup(base: str, head: str | None, backend: str, n: int, prefix: str) -> Iterator[Setup]:
+    """Check out `base` (and `head`; None: this working tree), load `n` objects; remove all
+    after. Shared by bench_ab.py and bench_ab_reads.py so both compare the same way."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     trees: dict[str, Path] = {}
-    postgres = {"base": srv.Postgres(), "head": srv.Postgres()} if args.backend == "postgresql" else None
+    postgres = {"base": srv.Postgres(), "head": srv.Postgres()} if backend == "postgresql" else None
     try:
-        for label, rev in (("base", args.base), ("head", args.head)):
+        for label, rev in (("base", base), ("head", head)):
             if rev is None:
                 trees[label] = ROOT
                 continue
@@ -169,32 +168,14 @@ def main() -> int:
             )
         # One database per revision, loaded by that revision with the same generated data:
         # the two may differ in schema version (a newer server migrates, an older one refuses).
-        data = bench_data.generate(args.n)
+        data = bench_data.generate(n)
         db_urls = {
             label: postgres[label].create() if postgres else f"sqlite:///{workdir / f'{label}.db'}"
             for label in trees
         }
         for label, tree in trees.items():
             load_database(tree, label, db_urls[label], workdir, data.events)
-        names = [e.name for e in data.events]
-        results: dict[str, list[dict[str, float]]] = {"base": [], "head": []}
-        for round_ in range(args.rounds):
-            for label in ("base", "head"):
-                events = bench_data.extra_events(data.seed, round_ * 2 + (label == "head"), args.puts + 20)
-                row = one_round(trees[label], label, db_urls[label], workdir, names, events)
-                results[label].append(row)
-                print(
-                    f"round {round_ + 1} {label}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()),
-                    flush=True,
-                )
-        print(
-            f"\n{args.backend}, N={args.n}, medians of {args.rounds} rounds "
-            f"(base {args.base}, head {args.head or 'working tree'}):"
-        )
-        for key in results["base"][0]:
-            base = statistics.median(r[key] for r in results["base"])
-            head = statistics.median(r[key] for r in results["head"])
-            print(f"  {key:22s} base {base:7.2f}   head {head:7.2f}   head/base {head / base:.2f}")
+        yield Setup(trees, db_urls, workdir, data, [e.name for e in data.events])
     finally:
         for tree in trees.values():
             if tree != ROOT:
@@ -204,6 +185,48 @@ def main() -> int:
         for database in (postgres or {}).values():
             database.drop()
         srv.remove(workdir)
+
+
+def print_medians(results: dict[str, list[dict[str, float]]], title: str, width: int) -> None:
+    """Each row's median over the rounds for base and head, and head/base."""
+    print(f"\n{title}:")
+    for key in results["base"][0]:
+        base = statistics.median(r[key] for r in results["base"])
+        head = statistics.median(r[key] for r in results["head"])
+        ratio = f"{head / base:.2f}" if base else "n/a"  # CPU is counted in clock ticks
+        print(f"  {key:{width}s} base {base:7.2f}   head {head:7.2f}   head/base {ratio}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", required=True, help="git revision to compare against")
+    parser.add_argument("--head", help="git revision (default: this working tree)")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--n", type=int, default=1000, help="objects loaded (default 1000)")
+    parser.add_argument("--puts", type=int, default=300, help="PUTs measured per round")
+    parser.add_argument("--rounds", type=int, default=4)
+    args = parser.parse_args()
+
+    with ab_setup(args.base, args.head, args.backend, args.n, "praxis-ab-") as setup:
+        results: dict[str, list[dict[str, float]]] = {"base": [], "head": []}
+        for round_ in range(args.rounds):
+            for label in ("base", "head"):
+                events = bench_data.extra_events(
+                    setup.data.seed, round_ * 2 + (label == "head"), args.puts + 20
+                )
+                row = one_round(
+                    setup.trees[label], label, setup.db_urls[label], setup.workdir, setup.names, events
+                )
+                results[label].append(row)
+                print(
+                    f"round {round_ + 1} {label}: " + ", ".join(f"{k} {v:.2f}" for k, v in row.items()),
+                    flush=True,
+                )
+        title = (
+            f"{args.backend}, N={args.n}, medians of {args.rounds} rounds "
+            f"(base {args.base}, head {args.head or 'working tree'})"
+        )
+        print_medians(results, title, 22)
     return 0
 
 

@@ -12,6 +12,7 @@ from lxml import etree
 from providers.practice import api
 from tests.test_reports_support import (
     CALDAV,
+    DAV,
     NS,
     parse_multistatus,
     query_body,
@@ -257,6 +258,24 @@ def test_unknown_report_and_report_on_an_event_are_403_supported_report(cal):
     assert etree.fromstring(resp.content).find("D:supported-report", NS) is not None
     resp = cal.report(query_body(vevent_filter()), path=cal.path + "single.ics")
     assert resp.status_code == 403
+
+
+def test_a_report_answers_and_is_advertised_only_where_its_targets_say(cal, monkeypatch):
+    """Report.targets decides both the dispatch and DAV:supported-report-set."""
+    from davserver import reports
+    from providers.properties import CALENDAR, OBJECT
+
+    assert set(reports.names(CALENDAR)) >= {f"{{{CALDAV}}}calendar-query", f"{{{DAV}}}sync-collection"}
+    assert reports.names(OBJECT) == ()
+    name = "{urn:test}object-only"
+    handler = lambda *args: reports.ReportResult(200, b"object report\n", "text/plain")  # noqa: E731
+    monkeypatch.setitem(reports.REGISTRY, name, reports.Report(name, handler, frozenset({OBJECT})))
+    assert name in reports.names(OBJECT) and name not in reports.names(CALENDAR)
+    on_object = cal.report('<t:object-only xmlns:t="urn:test"/>', path=cal.path + "single.ics")
+    assert on_object.status_code == 200 and on_object.content == b"object report\n"
+    on_calendar = cal.report('<t:object-only xmlns:t="urn:test"/>')
+    assert on_calendar.status_code == 403
+    assert etree.fromstring(on_calendar.content).find("D:supported-report", NS) is not None
 
 
 def test_other_practitioners_calendar_is_404(cal):

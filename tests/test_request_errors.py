@@ -135,6 +135,32 @@ def test_metrics_count_requests_and_failed_logins(server):
     assert "anna" not in after and "maier" not in after
 
 
+def test_metrics_show_the_render_cache_by_kind(server):
+    """RenderCache.stats() reaches /metrics: the second GET of an object is a hit."""
+    from lxml import etree
+
+    from tests.conftest import wait_until
+
+    listing = server.request("PROPFIND", "/anna_maier/calendar/", headers={"Depth": "1"})
+    hrefs = [h.text for h in etree.fromstring(listing.content).iter("{DAV:}href") if h.text.endswith(".ics")]
+    before = requests.get(server.url("/metrics"), timeout=10).text
+    lookups = "praxis_caldav_render_cache_lookups_total"
+    for _ in range(2):
+        assert server.request("GET", hrefs[0]).status_code == 200
+    scraped = []
+
+    def counted() -> bool:
+        scraped[:] = [requests.get(server.url("/metrics"), timeout=10).text]
+        hits = _metric(scraped[0], lookups, outcome="hit") - _metric(before, lookups, outcome="hit")
+        return hits >= 1
+
+    wait_until(counted, 5)
+    after = scraped[0]
+    assert _metric(after, lookups, kind="RenderKey") > _metric(before, lookups, kind="RenderKey")
+    assert _metric(after, "praxis_caldav_render_cache_entries", kind="RenderKey") >= 1
+    assert _metric(after, "praxis_caldav_render_cache_bytes", kind="RenderKey") > 0
+
+
 def test_metrics_only_for_allowed_addresses(tmp_path):
     from davserver.config import ServerConfig
 

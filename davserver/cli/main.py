@@ -354,7 +354,7 @@ def _limit_malloc_arenas() -> None:
     thread's heap is not reused by the next request on another of the 16 threads. glibc
     reads the variable once at process start, hence the exec. A value the admin sets (e.g.
     systemd `Environment=MALLOC_ARENA_MAX=4`) is kept, and so is MALLOC_ARENA_MAX=0 (the
-    glibc default). Measured at N=10,000 (SQLite, one client): peak RSS 352 -> 262 MiB.
+    glibc default). It lowers peak RSS by a quarter (docs/benchmarks/code-decisions.md).
     """
     argv = getattr(sys, "orig_argv", None)
     if "MALLOC_ARENA_MAX" in os.environ or not argv or not sys.platform.startswith("linux"):

@@ -7,7 +7,7 @@ only published when it reproduces every transition of the years appointments fal
 
 Kept instead of icalendar's Timezone.from_tzid (7.3): that one writes each DTSTART/RDATE in
 the offset after the change (RFC 5545: before it), so spring-forward onsets come out an hour
-late in every DST zone, and its RDATE form is 3.6x larger (docs/benchmarks/libraries.md).
+late in every DST zone, and its RDATE form is larger (docs/benchmarks/libraries.md).
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """PROPFIND Depth 1 on a calendar: the members' responses built straight from one listing.
 
 wsgidav builds a resource object and a property list per member and formats each response
-on its own: at N=10,000 that was most of a getetag PROPFIND. Here the collection and the
+on its own, most of a large getetag PROPFIND (code-decisions.md). Here the collection and the
 first member are answered by wsgidav's own code (util.add_property_response over the
 property registry); that response is the template of every member's (davserver/
 multistatus.py), with the member's href and ETag put in, so the output is the same, byte
-for byte, and no element or resource object is built per member (memory at N=100,000).
+for byte, and no element or resource object is built per member (nor held in memory).
 Only requests whose every property is the same on all members apart from getetag (the
 registry decides: properties.varies_per_member) take this path; anything else
 (getlastmodified, calendar-data, a per-member live property, allprop, propname, If

@@ -26,8 +26,8 @@ def handle(environ, start_response, provider):
     if not body:
         raise CalDAVError(400, message="REPORT without a body")
     request_el = request_xml(environ)
-    report = reports.REGISTRY.get(request_el.tag)
-    if report is None or not isinstance(resource, CalendarCollection):
+    report = reports.for_resource(request_el.tag, getattr(resource, "kind", None))
+    if report is None:
         raise CalDAVError(403, SUPPORTED_REPORT, "this report is not supported on this resource")
     calendar_data = calendar_data_transform(request_el, resource)
     try:

@@ -28,7 +28,8 @@ class Report:
     # handle(request_el, calendar, environ, calendar_data) -> multistatus element (sent as
     # 207) or a ReportResult; calendar_data is the <C:calendar-data> transform or None.
     handle: Callable
-    # Which resource kinds it may be sent to (calendar collection, calendar object).
+    # The resource kinds (providers.properties: CALENDAR, OBJECT, ...) it may be sent to:
+    # REPORT elsewhere is 403 supported-report, and only these advertise it (RFC 3253 §3.1.5).
     targets: frozenset[str]
 
 
@@ -43,8 +44,15 @@ def report(name: str, targets: set[str]):
     return register
 
 
-def names() -> tuple[str, ...]:
-    return tuple(REGISTRY)
+def names(kind: str) -> tuple[str, ...]:
+    """The reports a resource of `kind` supports: its DAV:supported-report-set."""
+    return tuple(name for name, entry in REGISTRY.items() if kind in entry.targets)
+
+
+def for_resource(name: str, kind: str | None) -> Report | None:
+    """The report `name` if a resource of `kind` supports it (None: 403 supported-report)."""
+    entry = REGISTRY.get(name)
+    return entry if entry is not None and kind in entry.targets else None
 
 
 def load_all() -> None:

@@ -8,8 +8,8 @@ property of the request must be the same on every object (the registry says whic
 The escaped calendar-data of an object is kept in the render cache as UTF-8 bytes under
 (row, revision, render policy): a revision never changes content, and the policy decides
 the content, so the key is exact for every viewer (a delegate with the stricter policy
-has a key of its own). Escaping and encoding 2.5 MB of calendar data was most of a week
-query at N=100,000.
+has a key of its own). Escaping and encoding the calendar data was most of a large week
+query (docs/benchmarks/code-decisions.md).
 
 The bytes are the same as serialize() of the element tree (tests compare both paths).
 """

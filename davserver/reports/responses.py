@@ -74,8 +74,8 @@ class ChunkedBody:
 
     Whatever keeps the building function's frame alive (wsgidav keeps 404 properties as
     DAVErrors whose tracebacks form a cycle with that frame, freed only by the cyclic GC),
-    the chunks of a sent answer are gone: at N=100,000 every PROPFIND or sync listing
-    (18 MB) otherwise stayed in memory until the next full collection.
+    the chunks of a sent answer are gone: otherwise every large PROPFIND or sync listing
+    stayed in memory until the next full collection (docs/benchmarks/code-decisions.md).
     """
 
     def __init__(self, chunks: list[bytes]):

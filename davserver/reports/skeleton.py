@@ -81,8 +81,8 @@ def _kept(stack: list[bytes]) -> bool:
 def time_skeleton(calendar: CalendarCollection, appt: Appointment) -> icalendar.Calendar:
     """Parsed skeleton of the served object (a fresh parse: callers may keep or change it).
 
-    The cache keeps the skeleton's text, not the parsed components: those take about 20
-    times its size (20 KB a series), and the answers per time range are cached anyway.
+    The cache keeps the skeleton's text, not the parsed components: those take many times
+    its size (docs/benchmarks/code-decisions.md), and the answers per time range are cached anyway.
     """
     cache = calendar.settings.render_cache
     key = SkeletonKey(appt.id, appt.revision)

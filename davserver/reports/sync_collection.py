@@ -143,8 +143,8 @@ def _initial_listing(
     """The initial listing as chunks, every member's response from the first member's
     (davserver/multistatus.py); for names that fit() the template only.
 
-    At N=10,000 building a response element per member was most of an initial sync (and
-    at N=100,000 most of the memory). The rows are read one at a time and the body is
+    Building a response element per member was most of a large initial sync's time and
+    memory (docs/benchmarks/code-decisions.md). The rows are read one at a time and the body is
     left as chunks (never the listing as rows, text and bytes at once). The bytes are the
     same as the element tree's.
     """

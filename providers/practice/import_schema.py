@@ -15,8 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-# fastjsonschema compiles the schema to Python once: 0.6 s for 100,000 appointments where
-# jsonschema took 12 s (per record, cached validator) and 13 s (whole file) on this machine.
+# fastjsonschema compiles the schema to Python once: many times faster than jsonschema on a
+# large import (docs/benchmarks/import.md).
 import fastjsonschema
 
 from providers.practice.import_format import ImportError_

@@ -118,15 +118,7 @@ class LoginThrottle:
         """Take one fresh-address check from this hour's budget, before the hash: requests
         in flight together cannot overdraw it (each counts first, then reads)."""
         forget = now + dt.timedelta(seconds=FRESH_WINDOW)
-        LoginCounter.insert(key=key, failures=1, last_at=now, forget_at=forget).on_conflict(
-            conflict_target=[LoginCounter.key],
-            update={
-                LoginCounter.failures: _case_forgotten(now, 1, LoginCounter.failures + 1),
-                LoginCounter.forget_at: _case_forgotten(now, forget, LoginCounter.forget_at),
-                LoginCounter.last_at: now,
-            },
-        ).execute()
-        taken = LoginCounter.select(LoginCounter.failures).where(LoginCounter.key == key).scalar() or 1
+        taken = _count_one(key, now, forget, {LoginCounter.forget_at: forget})
         return taken <= self._fresh_budget()
 
     def failed(self, account: str, address: str, now: dt.datetime | None = None) -> None:
@@ -157,17 +149,7 @@ class LoginThrottle:
 
     def _count(self, key: str, limit: int, now: dt.datetime, window: int) -> None:
         forget = now + dt.timedelta(seconds=window)
-        # One statement counts, so processes failing at once never lose a failure; a row
-        # whose failures were forgotten starts again at one.
-        LoginCounter.insert(key=key, failures=1, last_at=now, forget_at=forget).on_conflict(
-            conflict_target=[LoginCounter.key],
-            update={
-                LoginCounter.failures: _case_forgotten(now, 1, LoginCounter.failures + 1),
-                LoginCounter.locked_until: _case_forgotten(now, None, LoginCounter.locked_until),
-                LoginCounter.last_at: now,
-            },
-        ).execute()
-        failures = LoginCounter.select(LoginCounter.failures).where(LoginCounter.key == key).scalar() or 1
+        failures = _count_one(key, now, forget, {LoginCounter.locked_until: None})
         lock = lock_seconds(failures, limit, self.lockout)
         # Forgotten a window after the lock ends: the next failure after a lock doubles it.
         LoginCounter.update(
@@ -206,6 +188,21 @@ def prune(now: dt.datetime | None = None, max_rows: int = MAX_ROWS) -> int:
 def _seconds(wait: float) -> int:
     """A Retry-After value: whole seconds, rounded up past the lock's end."""
     return max(1, int(wait) + 1)
+
+
+def _count_one(key: str, now: dt.datetime, forget: dt.datetime, restart: dict) -> int:
+    """Count one more on `key` and return its count. One statement counts, so processes
+    counting at once never lose one; a row whose count was forgotten starts again at one,
+    with the fields in `restart` set to their fresh values."""
+    LoginCounter.insert(key=key, failures=1, last_at=now, forget_at=forget).on_conflict(
+        conflict_target=[LoginCounter.key],
+        update={
+            LoginCounter.failures: _case_forgotten(now, 1, LoginCounter.failures + 1),
+            **{field: _case_forgotten(now, fresh, field) for field, fresh in restart.items()},
+            LoginCounter.last_at: now,
+        },
+    ).execute()
+    return LoginCounter.select(LoginCounter.failures).where(LoginCounter.key == key).scalar() or 1
 
 
 def _case_forgotten(now: dt.datetime, forgotten, otherwise) -> pw.Case:

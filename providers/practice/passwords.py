@@ -13,15 +13,15 @@ import threading
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
-# Why Argon2id: at OWASP's first parameter line (19 MiB, 2 passes, 1 lane) a check takes about a
-# fifth of our old scrypt's 16 MiB (~20 vs ~90 ms, scripts/bench_password_hashers.py), which OWASP
-# rates weaker; equal-strength scrypt took 250-430 ms (docs/benchmarks/password_hashers.md).
+# Why Argon2id at OWASP's first parameter line (19 MiB, 2 passes, 1 lane): cheaper per check than
+# our old scrypt, which OWASP rates weaker, and than scrypt of equal strength
+# (docs/benchmarks/password_hashers.md).
 _HASHER = PasswordHasher(
     time_cost=2, memory_cost=19 * 1024, parallelism=1, hash_len=32, salt_len=16, type=Type.ID
 )
 # One hash holds its memory (19 MiB; 16 MiB for an old scrypt one) for its run. Every worker
 # thread hashing at once (credential caches expiring together, or a burst of wrong passwords)
-# cost 16 threads x 19 MiB; two at a time keep both cores busy and the peak under 40 MiB.
+# cost every thread's 19 MiB at once; two at a time keep both cores busy and the peak low.
 _KDF_SLOTS = threading.BoundedSemaphore(2)
 LEGACY_PREFIX = "scrypt$"
 

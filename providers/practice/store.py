@@ -81,28 +81,39 @@ def is_served(row: Appointment, include_cancelled: bool) -> bool:
     return include_cancelled or row.status != STATUS_CANCELLED
 
 
-_list_members = {
-    cancelled: _Prepared(
-        lambda owner, c=cancelled: (
-            Appointment.select(*_MEMBER_COLUMNS).where(_visible(owner, c)).order_by(Appointment.resource_name)
-        ),
-        int,
-    )
-    for cancelled in (False, True)
-}
+# What the streaming listings (the fast paths) read of a member: its ETag needs no more.
+_ETAG_COLUMNS = (Appointment.resource_name, Appointment.revision)
 
 
-_member_etags = {
-    cancelled: _Prepared(
-        lambda owner, c=cancelled: (
-            Appointment.select(Appointment.resource_name, Appointment.revision)
-            .where(_visible(owner, c))
-            .order_by(Appointment.resource_name)
-        ),
-        int,
+def _by_name(columns: tuple) -> dict[bool, _Prepared]:
+    """The listing of `columns` of the served members in name order, prepared, by
+    include_cancelled: one definition for the object listing and the streaming one."""
+    return {
+        cancelled: _Prepared(
+            lambda owner, c=cancelled: (
+                Appointment.select(*columns).where(_visible(owner, c)).order_by(Appointment.resource_name)
+            ),
+            int,
+        )
+        for cancelled in (False, True)
+    }
+
+
+_list_members = _by_name(_MEMBER_COLUMNS)
+_member_etags = _by_name(_ETAG_COLUMNS)
+
+
+def _by_revision(
+    columns: tuple, practitioner_id: int, include_cancelled: bool, limit: int | None
+) -> pw.ModelSelect:
+    """`columns` of the served members oldest revision first, at most limit + 1 of them (one
+    more tells the caller the page is truncated)."""
+    query = (
+        Appointment.select(*columns)
+        .where(_visible(practitioner_id, include_cancelled))
+        .order_by(Appointment.revision, Appointment.resource_name)
     )
-    for cancelled in (False, True)
-}
+    return query if limit is None else query.limit(limit + 1)
 
 
 def iter_member_etags(practitioner_id: int, include_cancelled: bool = False) -> Iterator[tuple[str, int]]:
@@ -330,13 +341,7 @@ def members_by_revision(
     A revision is the member's newest change number, so a page cut after revision R is
     continued exactly by "changes since R".
     """
-    query = (
-        Appointment.select(*_MEMBER_COLUMNS)
-        .where(_visible(practitioner_id, include_cancelled))
-        .order_by(Appointment.revision, Appointment.resource_name)
-    )
-    if limit is not None:
-        query = query.limit(limit + 1)
+    query = _by_revision(_MEMBER_COLUMNS, practitioner_id, include_cancelled, limit)
     rows = [MemberInfo(*row) for row in query.tuples()]
     truncated = limit is not None and len(rows) > limit
     return (rows[:limit] if truncated else rows), truncated
@@ -348,14 +353,7 @@ def iter_member_etags_by_revision(
     """(name, revision) of the served members oldest revision first, at most limit + 1 of
     them (one more tells the caller the page is truncated), read row by row: an initial
     sync of 100,000 members never holds them all as objects."""
-    query = (
-        Appointment.select(Appointment.resource_name, Appointment.revision)
-        .where(_visible(practitioner_id, include_cancelled))
-        .order_by(Appointment.revision, Appointment.resource_name)
-    )
-    if limit is not None:
-        query = query.limit(limit + 1)
-    sql, params = query.sql()
+    sql, params = _by_revision(_ETAG_COLUMNS, practitioner_id, include_cancelled, limit).sql()
     yield from database_proxy.obj.execute_sql(sql, params)
 
 

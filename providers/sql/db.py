@@ -65,7 +65,7 @@ def open_database(
             )
         # WAL + busy timeout: several server processes share one file safely. Page cache at
         # SQLite's default (2 MB): every worker thread has its own connection and cache, and
-        # the OS caches the file anyway; 16 threads x 4 MB cost 30 MiB RSS at N=100,000.
+        # the OS caches the file anyway (a larger one cost RSS: docs/benchmarks/code-decisions.md).
         # synchronous=full syncs the WAL at every commit, so a write a device was told is
         # stored survives a power cut; `durability: fast` (normal) may lose the last ones.
         db: pw.Database = pw.SqliteDatabase(
