@@ -178,3 +178,12 @@ def sqlite_live(tmp_path_factory) -> Iterator[LiveServer]:
         yield server
     finally:
         server.server.stop()
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Stop the CLI fork server, if a test started one."""
+    import sys
+
+    forks = sys.modules.get("tests.cli_forks")
+    if forks is not None:
+        forks.close()
