@@ -6,8 +6,9 @@ the child is still a separate process (its own database connections, caches and 
 nothing shared with the test process), it only starts with the modules already imported.
 
 The server starts before the test process has threads to fork into (it is a fresh
-interpreter), and serves one environment: a call with any other environment, and commands
-that serve (their start-up re-executes the process), run as real subprocesses instead.
+interpreter). It stands for one start-up environment (the child then takes the call's whole
+environment, pytest's per-test variable included): a call with another one, and commands that
+serve (their start-up re-executes the process), run as real subprocesses instead.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ while True:
             for fd, path, mode in ((0, req["stdin"], os.O_RDONLY), (1, req["out"], os.O_WRONLY),
                                    (2, req["err"], os.O_WRONLY)):
                 os.dup2(os.open(path, mode), fd)
+            os.environ.clear()
+            os.environ.update(req["env"])
             sys.argv = req["argv"]
             try:
                 code = _main()
@@ -101,7 +104,7 @@ class _ForkServer:
         return json.loads(line)
 
     def run(
-        self, args: list[str], stdin: str | None, cwd: Path, timeout: float
+        self, args: list[str], stdin: str | None, cwd: Path, env: dict[str, str], timeout: float
     ) -> subprocess.CompletedProcess:
         with tempfile.TemporaryDirectory(prefix="cli-") as folder:
             files = {name: os.path.join(folder, name) for name in ("in", "out", "err")}
@@ -115,6 +118,7 @@ class _ForkServer:
                 "stdin": files["in"] if stdin is not None else os.devnull,
                 "out": files["out"],
                 "err": files["err"],
+                "env": env,
             }
             self.proc.stdin.write(json.dumps(request).encode() + b"\n")
             self.proc.stdin.flush()
@@ -144,6 +148,16 @@ def _text(data: bytes) -> str:
 _server: _ForkServer | None = None
 
 
+# Set by pytest for each test; the child gets it (the whole environment of the call), but
+# nothing read at start-up depends on it.
+_PER_TEST = {"PYTEST_CURRENT_TEST"}
+
+
+def _startup(env: dict[str, str]) -> dict[str, str]:
+    """The environment the server process must have been started with to stand for `env`."""
+    return {k: v for k, v in env.items() if k not in _PER_TEST}
+
+
 def _serves(args: tuple[str, ...]) -> bool:
     """`serve`, and `demo` unless --no-serve, re-execute the process on start: not forkable."""
     return "serve" in args or ("demo" in args and "--no-serve" not in args)
@@ -164,10 +178,10 @@ def run(
         return None
     if _server is None:
         _server = _ForkServer(command[0], env, cwd)
-    if env != _server.env or not _server.lock.acquire(blocking=False):
+    if _startup(env) != _startup(_server.env) or not _server.lock.acquire(blocking=False):
         return None
     try:
-        return _server.run(list(args), stdin, cwd, timeout)
+        return _server.run(list(args), stdin, cwd, env, timeout)
     finally:
         _server.lock.release()
 
