@@ -351,7 +351,7 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(demo_db, tmp_path):
                 )
                 break
             except requests.ConnectionError:
-                time.sleep(0.1)
+                time.sleep(0.02)
         assert resp is not None and resp.status_code == 207
         assert "<D:href>/anna_maier/</D:href>" in resp.text
         started = time.monotonic()
