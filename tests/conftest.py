@@ -130,6 +130,28 @@ class LiveServer:
         )
 
 
+def quick_stop(server) -> None:
+    """Make `server.stop()` return at once instead of after up to half a second.
+
+    cheroot's stop() waits for its connection loop to notice, and the loop sleeps in select()
+    for its expiration interval (0.5 s); the suite stops ~200 servers. Raising the stop flag
+    first and touching the listening socket wakes the loop now; the server itself (and when
+    it expires idle connections) is unchanged.
+    """
+    stop = server.stop
+
+    def stop_now() -> None:
+        if server.ready and server.socket is not None:
+            server._connections._stop_requested = True
+            try:
+                socket.create_connection(server.bind_addr[:2], timeout=1).close()
+            except OSError:
+                pass  # stop() waits out the tick as before
+        stop()
+
+    server.stop = stop_now
+
+
 def start_server(db_url: str, config: ServerConfig | None = None, load_demo: bool = True, wrap=None):
     """Open the database, load the demo practice and serve it with cheroot on a free port.
 
@@ -150,6 +172,7 @@ def start_server(db_url: str, config: ServerConfig | None = None, load_demo: boo
         app = wrap(app)
     server = make_server(app, config)
     server.prepare()
+    quick_stop(server)
     thread = threading.Thread(target=server.serve, daemon=True)
     thread.start()
     return LiveServer(
@@ -178,3 +201,12 @@ def sqlite_live(tmp_path_factory) -> Iterator[LiveServer]:
         yield server
     finally:
         server.server.stop()
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Stop the CLI fork server, if a test started one."""
+    import sys
+
+    forks = sys.modules.get("tests.cli_forks")
+    if forks is not None:
+        forks.close()

@@ -41,7 +41,7 @@ def serving_processes(db_url: str, workdir: Path, config_text: str, processes: i
                 requests.get(base + "/", timeout=2)
                 break
             except requests.ConnectionError:
-                time.sleep(0.1)
+                time.sleep(0.02)
         time.sleep(1)  # the other processes (and their background threads) are up too
         yield base
     finally:

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests import cli_forks
 from tests.conftest import DEMO_PASSWORD, DEMO_USER, free_port, make_database_url
 
 _SCRIPT = Path(sys.executable).with_name("praxis-caldav")
@@ -31,7 +32,12 @@ REPO = Path(__file__).resolve().parents[1]
 def cli(
     *args: str, stdin: str | None = None, cwd: Path | None = None, timeout: float = 30
 ) -> subprocess.CompletedProcess:
+    """The command in a fresh process: forked from a server with the package imported (see
+    tests/cli_forks.py) unless it serves; `serve` tests and a few others below spawn it whole."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
+    forked = cli_forks.run(COMMAND, args, stdin=stdin, cwd=cwd or REPO, env=env, timeout=timeout)
+    if forked is not None:
+        return forked
     return subprocess.run(
         [*COMMAND, *args],
         input=stdin,
@@ -345,7 +351,7 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(demo_db, tmp_path):
                 )
                 break
             except requests.ConnectionError:
-                time.sleep(0.1)
+                time.sleep(0.02)
         assert resp is not None and resp.status_code == 207
         assert "<D:href>/anna_maier/</D:href>" in resp.text
         started = time.monotonic()

@@ -23,6 +23,7 @@ from lxml import etree
 
 from providers.practice import api, store
 from providers.practice.models import Appointment, Grant
+from tests import cli_forks
 from tests.conftest import COLLEAGUE, DEMO_PASSWORD, DEMO_USER
 from tests.test_access_matrix import digest
 
@@ -40,7 +41,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def cli(db_url: str, *args: str) -> subprocess.CompletedProcess:
+    """The command in a fresh process (forked with the package imported, tests/cli_forks.py)."""
     command = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "davserver.cli"]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    forked = cli_forks.run(command, ("--database", db_url, *args), stdin=None, cwd=REPO, env=env, timeout=60)
+    if forked is not None:
+        return forked
     return subprocess.run(
         [*command, "--database", db_url, *args],
         capture_output=True,

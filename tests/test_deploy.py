@@ -76,7 +76,7 @@ def test_the_units_command_serves_as_the_unit_runs_it(tmp_path):
                 break
             except requests.ConnectionError:
                 assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-                time.sleep(0.1)
+                time.sleep(0.02)
         assert (ready.status_code, ready.text) == (200, "ready\n")
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=20)

@@ -67,10 +67,9 @@ KINDS = {
 }
 
 
-@pytest.fixture(scope="module", params=sorted(KINDS))
-def legacy(live, request):
+def _legacy_practitioner(kind: str):
     """A practitioner whose calendar holds one normal series and one harmful row."""
-    appt_cols, patient_cols, user_cols = KINDS[request.param]
+    appt_cols, patient_cols, user_cols = KINDS[kind]
     user = new_practitioner("legacy")
     practice = user.practice
     patient = api.upsert_patient(practice, f"p{user.id}", "Maria", "Muster", phone="0664 1")
@@ -87,6 +86,22 @@ def legacy(live, request):
     if user_cols:
         Practitioner.update(**user_cols).where(Practitioner.id == user.id).execute()
     return user, appt.resource_name
+
+
+@pytest.fixture(scope="module")
+def legacy_rows(live) -> dict:
+    """Every kind at once, each in its own practitioner's calendar (so one cannot hide another).
+
+    Built per server rather than as a module fixture parametrized by kind: two parametrized
+    module fixtures made pytest interleave them and start the server and database 31 times.
+    """
+    return {kind: _legacy_practitioner(kind) for kind in sorted(KINDS)}
+
+
+@pytest.fixture(params=sorted(KINDS))
+def legacy(legacy_rows, request):
+    """The practitioner and harmful resource of one kind."""
+    return legacy_rows[request.param]
 
 
 def _range(start="20260101T000000Z", end="20270101T000000Z") -> str:

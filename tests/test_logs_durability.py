@@ -103,7 +103,7 @@ def test_clean_shutdown_leaves_every_write_in_the_database_file(tmp_path):
                 break
             except requests.ConnectionError:
                 assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
-                time.sleep(0.1)
+                time.sleep(0.02)
         assert resp.status_code == 201
         assert os.path.getsize(tmp_path / "p.db-wal") > 0  # the write is in the log so far
         proc.send_signal(signal.SIGTERM)
