@@ -14,6 +14,7 @@ SQLite and PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -23,7 +24,9 @@ from davserver import multistatus
 from providers import properties, push_properties
 from providers.practice import api
 from providers.properties import CALDAV, DAV, OBJECT, LiveProperty
+from tests import privacy_corpus as corpus
 from tests.test_reports_support import (
+    PASSWORD,
     Calendar,
     multiget_body,
     new_calendar,
@@ -206,3 +209,47 @@ def test_a_new_per_member_property_is_served_per_member(scene, monkeypatch):
         least = {"sync incremental": 2, "sync initial, a page of 3": 3}.get(label, 5)
         assert len(set(values)) >= least, (label, values)
         assert fast[label] == slow[label], label
+
+
+# ---------------------------------------------------------------- the hostile practice
+
+
+class SharedCalendar(Calendar):
+    """The owner's calendar as a delegate sees it: opaque names, the stricter policy."""
+
+    def __init__(self, live, delegate, owner):
+        super().__init__(live, delegate)
+        self.owner = owner
+
+    @property
+    def path(self) -> str:
+        return f"/{api.url_segment(self.user)}/shared-{api.url_segment(self.owner.username)}/"
+
+
+@pytest.fixture(scope="module")
+def hostile_views(live) -> dict[str, Scene]:
+    """The privacy corpus (names in every script, device extras in parameters, base64 and
+    components, a device-chosen name that spells a patient) in the owner's clear view and
+    in a pseudonymizing delegate's view."""
+    practice = api.get_or_create_practice("Praxis Korpus", f"fast-path-corpus-{uuid.uuid4().hex[:8]}")
+    owner = api.create_practitioner(practice, f"corpus owner {practice.id}", PASSWORD)
+    corpus.build(owner, practice)
+    delegate = api.create_practitioner(practice, f"corpus delegate {practice.id}", PASSWORD)
+    api.update_practitioner(delegate, pseudonymize=True)
+    api.grant_access(owner, delegate, can_write=False)
+    return {
+        "owner clear": Scene(Calendar(live, owner)),
+        "pseudonymizing delegate": Scene(SharedCalendar(live, delegate, owner)),
+    }
+
+
+@pytest.mark.parametrize("view", ["owner clear", "pseudonymizing delegate"])
+def test_the_hostile_corpus_answers_the_same_bytes_on_both_paths(
+    hostile_views, push_registered, view, monkeypatch
+):
+    uses = count_template_uses(monkeypatch)
+    scene = hostile_views[view]
+    for names in ([], [n for n in NAMES if n != CALENDAR_DATA]):
+        fast, slow = fast_and_slow(scene, names, monkeypatch)
+        assert fast == slow
+    assert uses[0] > 0  # the fast paths really ran on this data
