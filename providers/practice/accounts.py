@@ -68,10 +68,6 @@ def rehash_password(practitioner: Practitioner, old_hash: str, password: str) ->
     return bool(changed)
 
 
-def is_archived(practitioner: Practitioner) -> bool:
-    return practitioner.username.startswith(ARCHIVE_PREFIX)
-
-
 def delete(practitioner: Practitioner, keep_appointments: bool = False) -> str:
     """Delete a login. Refused while it owns appointments, unless `keep_appointments`: then
     the row stays as an archive holding them (disabled, no password, no devices, no grants,

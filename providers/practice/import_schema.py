@@ -69,15 +69,6 @@ def top_without_nulls(top: dict) -> dict:
     return out
 
 
-def record_keys(kind: str) -> set[str]:
-    """The keys the schema gives a record of `kind` ("practitioners", "overrides", ...)."""
-    props = schema()["properties"]
-    if kind == "overrides":
-        return set(props["appointments"]["items"]["properties"]["overrides"]["items"]["properties"])
-    node = props[kind]
-    return set((node.get("items") or node)["properties"])
-
-
 def check_top_level(top: dict) -> None:
     """The practice, practitioners, patients and locations (appointments are streamed)."""
     _check("top-level", top, "")
